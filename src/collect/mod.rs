@@ -1,0 +1,3 @@
+//! Collectors: one module per AWS service, each read-only (List/Describe/Get metadata).
+
+pub mod ssm;

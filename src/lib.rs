@@ -1,0 +1,17 @@
+//! Stagecraft core: everything that discovers, collects, classifies, links, audits, stores and deploys.
+//!
+//! The crate never depends on Tauri. The CLI (`src/bin/stagecraft.rs`), the tests and the desktop shell
+//! (`src-tauri/`) all call the same functions here. Modules follow the data flow of a scan:
+//! `config` → `aws` → `discover` → `collect` → `scan`, with `sandbox` building the local organization the
+//! tests and the demo run against.
+
+pub mod aws;
+pub mod collect;
+pub mod config;
+pub mod discover;
+pub mod error;
+pub mod model;
+pub mod sandbox;
+pub mod scan;
+
+pub use error::{Error, UiError};

@@ -1,0 +1,120 @@
+//! The data a scan produces, shared by the CLI's `--json`, the store and the window.
+//!
+//! Every type here derives `TS`: `cargo test` regenerates `ui/src/generated/`, and CI fails when the
+//! committed TypeScript differs, so the IPC contract is declared once.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::UiError;
+
+/// An organizational unit, with its path from the root (`["environments"]`).
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct OrgUnit {
+    pub id: String,
+    pub name: String,
+    pub parent_id: String,
+    /// Names from the root down to and including this unit.
+    pub path: Vec<String>,
+}
+
+/// Where an account's stage came from, so a user can tell a configured mapping from a guess.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum StageSource {
+    /// `[stages.<name>] account = …` in the workspace config.
+    Config,
+    /// A `Stage` or `Environment` tag on the account.
+    Tag,
+    /// A token of the account name (`acme-qa` → `qa`).
+    Name,
+    /// The management account, which holds no stage.
+    Management,
+    /// Nothing matched.
+    None,
+}
+
+/// How Stagecraft obtained credentials for an account.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[ts(export)]
+pub enum Access {
+    /// A named AWS profile (its own credentials, SSO, credential_process or role_arn chain).
+    Profile { profile: String },
+    /// `sts:AssumeRole` from the management profile into the account.
+    AssumeRole {
+        role_arn: String,
+        source_profile: String,
+    },
+}
+
+/// The caller identity STS reported for the credentials used on an account.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum AccountStatus {
+    /// Not scanned yet (only seen in progress events).
+    Pending,
+    Ok,
+    Error,
+}
+
+/// One account of the organization and what the scan learned about it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    /// The id of the root or OU that holds the account.
+    pub parent_id: String,
+    /// OU names from the root down (empty for accounts directly under the root).
+    pub ou_path: Vec<String>,
+    pub is_management: bool,
+    pub stage: Option<String>,
+    pub stage_source: StageSource,
+    pub tags: BTreeMap<String, String>,
+    pub status: AccountStatus,
+    pub access: Option<Access>,
+    pub identity: Option<Identity>,
+    pub error: Option<UiError>,
+    /// Resource counts by kind (`ssm_parameters`, …), summed over the scanned regions.
+    #[ts(type = "Record<string, number>")]
+    pub counts: BTreeMap<String, u64>,
+}
+
+/// The organization as discovered from the management account.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct Organization {
+    pub id: String,
+    pub management_account_id: String,
+    pub root_id: String,
+    pub ous: Vec<OrgUnit>,
+}
+
+/// The result of `stagecraft scan`.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct ScanReport {
+    /// The management profile the organization was discovered with.
+    pub profile: String,
+    pub regions: Vec<String>,
+    pub organization: Organization,
+    pub accounts: Vec<Account>,
+    /// RFC 3339 time the scan started.
+    pub started_at: String,
+    #[ts(type = "number")]
+    pub duration_ms: u64,
+}

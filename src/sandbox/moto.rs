@@ -1,0 +1,162 @@
+//! The moto server process: installed in a project-local venv, bound to loopback on a free port, stopped
+//! by pid (after checking the pid still is a moto server).
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::Error;
+
+/// The emulator version every fact in DESIGN.md was measured with.
+pub const MOTO_VERSION: &str = "5.2.5";
+
+/// Finds `moto_server`: `$STAGECRAFT_MOTO_SERVER`, else `<venv>/bin/moto_server`, installing the pinned
+/// version into `venv` when it is missing.
+pub fn ensure_installed(venv: &Path, log: &mut dyn FnMut(&str)) -> Result<PathBuf, Error> {
+    if let Some(explicit) = std::env::var_os("STAGECRAFT_MOTO_SERVER") {
+        let path = PathBuf::from(explicit);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(Error::Sandbox(format!(
+                "STAGECRAFT_MOTO_SERVER points at {}, which does not exist",
+                path.display()
+            )))
+        };
+    }
+    let server = venv.join("bin").join("moto_server");
+    if server.is_file() && installed_version(venv).as_deref() == Some(MOTO_VERSION) {
+        return Ok(server);
+    }
+    log(&format!(
+        "installing moto[server]=={MOTO_VERSION} into {} (once)…",
+        venv.display()
+    ));
+    if !venv.join("bin").join("python").is_file() {
+        run(
+            Command::new("python3").arg("-m").arg("venv").arg(venv),
+            "python3 -m venv (install python3-venv)",
+        )?;
+    }
+    run(
+        Command::new(venv.join("bin").join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("moto[server]=={MOTO_VERSION}")),
+        "pip install moto[server]",
+    )?;
+    if server.is_file() {
+        Ok(server)
+    } else {
+        Err(Error::Sandbox(format!(
+            "pip installed moto but {} is missing",
+            server.display()
+        )))
+    }
+}
+
+fn installed_version(venv: &Path) -> Option<String> {
+    let lib = venv.join("lib");
+    std::fs::read_dir(lib).ok()?.flatten().find_map(|py| {
+        let dist = py
+            .path()
+            .join("site-packages")
+            .join(format!("moto-{MOTO_VERSION}.dist-info"));
+        dist.is_dir().then(|| MOTO_VERSION.to_owned())
+    })
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<(), Error> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::Sandbox(format!("{what}: {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Sandbox(format!(
+            "{what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// A free loopback port (the OS picks; the small race before moto binds it is retried by the caller).
+pub fn free_port() -> Result<u16, Error> {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(|e| Error::io("binding a loopback port", e))?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| Error::io("reading the bound port", e))
+}
+
+/// Starts moto on 127.0.0.1:`port` in its own process group (so a Ctrl-C in the terminal that ran
+/// `sandbox up` does not reach it), logging to `log_file`. Returns the pid once the port accepts.
+pub fn start(server: &Path, port: u16, log_file: &Path) -> Result<u32, Error> {
+    let log = std::fs::File::create(log_file)
+        .map_err(|e| Error::io(format!("creating {}", log_file.display()), e))?;
+    let err = log
+        .try_clone()
+        .map_err(|e| Error::io("duplicating the log handle", e))?;
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| Error::Sandbox(format!("cannot start {}: {e}", server.display())))?
+    };
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(child.id());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let tail = std::fs::read_to_string(log_file).unwrap_or_default();
+            return Err(Error::Sandbox(format!(
+                "moto exited ({status}) before listening on {addr}: {}",
+                tail.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+            )));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err(Error::Sandbox(format!(
+                "moto did not listen on {addr} within 30 s; see {}",
+                log_file.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether `pid` is (still) a moto server: a recycled pid must never be signalled.
+pub fn is_moto(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains("moto_server"))
+        .unwrap_or(false)
+}
+
+/// Stops the server: SIGTERM, then SIGKILL after 5 s. `Ok(false)` when it was not running.
+pub fn stop(pid: u32) -> Result<bool, Error> {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    if !is_moto(pid) {
+        return Ok(false);
+    }
+    let target =
+        Pid::from_raw(i32::try_from(pid).map_err(|_| Error::Sandbox(format!("bad pid {pid}")))?);
+    kill(target, Signal::SIGTERM).map_err(|e| Error::Sandbox(format!("SIGTERM {pid}: {e}")))?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while is_moto(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if is_moto(pid) {
+        let _ = kill(target, Signal::SIGKILL);
+    }
+    Ok(true)
+}
