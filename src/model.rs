@@ -118,3 +118,17 @@ pub struct ScanReport {
     #[ts(type = "number")]
     pub duration_ms: u64,
 }
+
+/// What the window shows before any scan: which organization it will look at, and from where.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct ScanTarget {
+    /// The management profile a scan will use.
+    pub profile: String,
+    /// The workspace config file, if any.
+    pub config_path: Option<String>,
+    /// The AWS config file in use (`AWS_CONFIG_FILE`), if set.
+    pub aws_config_file: Option<String>,
+    /// Stages named in the workspace config.
+    pub stages: Vec<String>,
+}

@@ -15,7 +15,7 @@ use futures::stream::{self, StreamExt};
 use crate::aws::{self, AwsEnv};
 use crate::config::Workspace;
 use crate::discover;
-use crate::model::{Access, Account, AccountStatus, ScanReport};
+use crate::model::{Access, Account, AccountStatus, ScanReport, ScanTarget};
 use crate::{collect, Error, UiError};
 
 pub use events::ScanEvent;
@@ -35,6 +35,16 @@ pub fn management_profile(opts: &ScanOptions, workspace: &Workspace) -> String {
         .or_else(|| workspace.config.organization.profile.clone())
         .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
         .unwrap_or_else(|| "default".to_owned())
+}
+
+/// Which organization a scan with these options would look at, without calling AWS.
+pub fn target(workspace: &Workspace, opts: &ScanOptions) -> ScanTarget {
+    ScanTarget {
+        profile: management_profile(opts, workspace),
+        config_path: workspace.path.as_ref().map(|p| p.display().to_string()),
+        aws_config_file: std::env::var("AWS_CONFIG_FILE").ok().filter(|s| !s.is_empty()),
+        stages: workspace.config.stages.keys().cloned().collect(),
+    }
 }
 
 /// Discovers the organization and scans every account.

@@ -1,0 +1,25 @@
+// The only door to the core: typed wrappers over the commands src-tauri defines.
+// Types come from ./generated (ts-rs, from the Rust types); nothing here is hand-declared twice.
+import { Channel, invoke } from "@tauri-apps/api/core";
+import type { ScanEvent } from "./generated/ScanEvent";
+import type { ScanReport } from "./generated/ScanReport";
+import type { ScanTarget } from "./generated/ScanTarget";
+import type { UiError } from "./generated/UiError";
+
+/** Normalises whatever a command rejected with into the core's `{ code, message }`. */
+export function asUiError(e: unknown): UiError {
+  if (e && typeof e === "object" && "code" in e && "message" in e) {
+    return e as UiError;
+  }
+  return { code: "ipc", message: String(e) };
+}
+
+export function scanTarget(): Promise<ScanTarget> {
+  return invoke<ScanTarget>("app_info");
+}
+
+export function scan(onEvent: (e: ScanEvent) => void): Promise<ScanReport> {
+  const channel = new Channel<ScanEvent>();
+  channel.onmessage = onEvent;
+  return invoke<ScanReport>("scan", { onEvent: channel });
+}

@@ -1,0 +1,175 @@
+// The organization view: OUs and accounts, each with its stage, how Stagecraft reached it, and status.
+import { useState } from "preact/hooks";
+import type { Account } from "../generated/Account";
+import type { OrgUnit } from "../generated/OrgUnit";
+import type { State } from "../state";
+
+/** Conventional stage order, so dev → qa → prod reads left to right and top to bottom. */
+const STAGE_ORDER = ["dev", "development", "test", "qa", "uat", "stage", "staging", "preprod", "prod", "production"];
+
+function stageRank(a: Account): number {
+  if (a.is_management) return -1;
+  const i = STAGE_ORDER.indexOf(a.stage ?? "");
+  return i < 0 ? STAGE_ORDER.length : i;
+}
+
+function byStage(a: Account, b: Account): number {
+  return stageRank(a) - stageRank(b) || a.name.localeCompare(b.name);
+}
+
+interface Group {
+  key: string;
+  title: string;
+  accounts: Account[];
+}
+
+function groups(state: State): Group[] {
+  const ous: OrgUnit[] = state.organization?.ous ?? [];
+  const rootId = state.organization?.root_id ?? "";
+  const out: Group[] = [
+    { key: rootId, title: "root", accounts: state.accounts.filter((a) => a.parent_id === rootId).sort(byStage) },
+  ];
+  for (const ou of ous) {
+    out.push({
+      key: ou.id,
+      title: ou.path.join(" / "),
+      accounts: state.accounts.filter((a) => a.parent_id === ou.id).sort(byStage),
+    });
+  }
+  return out.filter((g) => g.accounts.length > 0);
+}
+
+export function OrgView({ state }: { state: State }) {
+  const [selected, setSelected] = useState<string | null>(null);
+  const gs = groups(state);
+  if (state.accounts.length === 0) {
+    return (
+      <main class="empty" data-testid="org-empty">
+        {state.scanning ? (
+          <p>
+            <span class="spinner" /> Discovering the organization…
+          </p>
+        ) : (
+          <p>No accounts yet. Press Scan to discover the organization.</p>
+        )}
+      </main>
+    );
+  }
+  return (
+    <div class="body">
+      <nav class="sidebar" aria-label="Organization">
+        <h2>Organization</h2>
+        {gs.map((g) => (
+          <div class="tree-group" key={g.key}>
+            <div class="tree-ou">▾ {g.title}</div>
+            {g.accounts.map((a) => (
+              <button
+                class={`tree-account ${selected === a.id ? "selected" : ""}`}
+                key={a.id}
+                onClick={() => {
+                  setSelected(a.id);
+                  document.getElementById(`account-${a.id}`)?.scrollIntoView({ block: "nearest" });
+                }}
+              >
+                <span class={`dot ${a.status}`} aria-label={a.status} />
+                <span class="tree-name">{a.name}</span>
+                <StageBadge account={a} />
+              </button>
+            ))}
+          </div>
+        ))}
+      </nav>
+      <main class="content">
+        {gs.map((g) => (
+          <section key={g.key} class="ou-section" data-testid="ou-section">
+            <h3>{g.title}</h3>
+            <div class="cards">
+              {g.accounts.map((a) => (
+                <AccountCard
+                  key={a.id}
+                  account={a}
+                  progress={state.progress[a.id]}
+                  scanning={state.scanning}
+                  selected={selected === a.id}
+                />
+              ))}
+            </div>
+          </section>
+        ))}
+      </main>
+    </div>
+  );
+}
+
+function StageBadge({ account }: { account: Account }) {
+  if (account.is_management) return <span class="badge mgmt">mgmt</span>;
+  if (!account.stage) return <span class="badge none">no stage</span>;
+  return <span class={`badge stage-${account.stage}`}>{account.stage}</span>;
+}
+
+const SOURCE_TEXT: Record<string, string> = {
+  config: "from stagecraft.toml",
+  tag: "from the account's tag",
+  name: "from the account name",
+  management: "management account",
+  none: "no stage found: tag the account with Stage=<name> or map it in stagecraft.toml",
+};
+
+function AccountCard(props: {
+  account: Account;
+  progress: { step: string; done: number; total: number } | undefined;
+  scanning: boolean;
+  selected: boolean;
+}) {
+  const { account: a, progress } = props;
+  const pending = a.status === "pending";
+  const pct = progress && progress.total > 0 ? Math.round((100 * progress.done) / progress.total) : 0;
+  return (
+    <article
+      id={`account-${a.id}`}
+      class={`card status-${a.status} ${props.selected ? "selected" : ""}`}
+      data-testid="account-card"
+      data-account-id={a.id}
+      data-stage={a.stage ?? ""}
+      data-status={a.status}
+    >
+      <header>
+        <span class="card-name">{a.name}</span>
+        <StageBadge account={a} />
+      </header>
+      <dl>
+        <dt>Account</dt>
+        <dd>
+          <code>{a.id}</code>
+        </dd>
+        <dt>Stage</dt>
+        <dd class="muted">{SOURCE_TEXT[a.stage_source] ?? a.stage_source}</dd>
+        <dt>Access</dt>
+        <dd>
+          {a.access == null
+            ? "…"
+            : a.access.kind === "profile"
+              ? <>profile <code>{a.access.profile}</code></>
+              : <>assumes <code>{a.access.role_arn.split("/").pop()}</code></>}
+        </dd>
+        <dt>Identity</dt>
+        <dd class="ellipsis" title={a.identity?.arn ?? ""}>
+          {a.identity ? <span class="ok">✔ verified</span> : pending ? "…" : "—"}
+        </dd>
+        <dt>SSM params</dt>
+        <dd data-testid="ssm-count">{a.counts["ssm_parameters"] ?? (pending ? "…" : "—")}</dd>
+      </dl>
+      {pending && props.scanning && (
+        <div class="progress" title={progress?.step ?? "waiting"}>
+          <div class="bar" style={{ width: `${Math.max(pct, 4)}%` }} />
+          <span class="step">{progress?.step ?? "waiting…"}</span>
+        </div>
+      )}
+      {a.error && (
+        <p class="card-error" role="alert">
+          <strong>{a.error.code}</strong> {a.error.message}
+        </p>
+      )}
+    </article>
+  );
+}
