@@ -30,11 +30,20 @@ pub fn app_info(settings: State<'_, Settings>) -> Result<ScanTarget, UiError> {
 }
 
 #[tauri::command]
-pub async fn scan(settings: State<'_, Settings>, on_event: Channel<ScanEvent>) -> Result<ScanReport, UiError> {
+pub async fn scan(
+    settings: State<'_, Settings>,
+    on_event: Channel<ScanEvent>,
+) -> Result<ScanReport, UiError> {
     let ws = workspace(&settings)?;
     let progress = move |event: ScanEvent| {
         // A closed window drops the channel; the scan itself still completes.
         let _ = on_event.send(event);
     };
-    Ok(scan::scan(&AwsEnv::from_environment(), &ws, &options(&settings), &progress).await?)
+    Ok(scan::scan(
+        &AwsEnv::from_environment(),
+        &ws,
+        &options(&settings),
+        &progress,
+    )
+    .await?)
 }

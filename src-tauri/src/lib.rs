@@ -20,7 +20,9 @@ impl Settings {
     /// `AWS_PROFILE`) the management profile.
     pub fn from_environment() -> Self {
         Settings {
-            profile: std::env::var("STAGECRAFT_PROFILE").ok().filter(|s| !s.is_empty()),
+            profile: std::env::var("STAGECRAFT_PROFILE")
+                .ok()
+                .filter(|s| !s.is_empty()),
             config: std::env::var_os("STAGECRAFT_CONFIG")
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),

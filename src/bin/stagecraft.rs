@@ -145,8 +145,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                     plant_problems: !clean,
                     ..SeedSpec::default()
                 },
+                tied: false,
             };
-            let sandbox = sandbox::up(&opts, &mut |line| eprintln!("{line}")).await?;
+            let running = sandbox::up(&opts, &mut |line| eprintln!("{line}")).await?;
+            let sandbox = &running.sandbox;
             eprintln!(
                 "sandbox organization {} ready: {} accounts. Use it with:",
                 sandbox.seeded.organization_id,

@@ -54,6 +54,19 @@ pub async fn discover(
             message: "DescribeOrganization returned no organization".to_owned(),
         })?;
     let management_account_id = org.master_account_id.clone().unwrap_or_default();
+    // Members may call DescribeOrganization too: make sure this profile really is the management account.
+    let me = crate::aws::caller_identity(mgmt)
+        .await
+        .map_err(org_error(profile, "sts:GetCallerIdentity"))?;
+    if me.account != management_account_id {
+        return Err(Error::NotManagement {
+            profile: profile.to_owned(),
+            message: format!(
+                "it acts in account {} ({}), but the organization's management account is {}",
+                me.account, me.arn, management_account_id
+            ),
+        });
+    }
 
     let roots: Vec<_> = client
         .list_roots()

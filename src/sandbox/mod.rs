@@ -32,6 +32,57 @@ pub struct UpOptions {
     /// The demo workspace (`examples/`), referenced from the written `stagecraft.toml`.
     pub examples: Option<PathBuf>,
     pub spec: SeedSpec,
+    /// Stop the emulator when this process ends (test harnesses); `false` lets it outlive the CLI.
+    pub tied: bool,
+}
+
+/// A sandbox started by this process. Dropping it stops a tied emulator.
+#[derive(Debug)]
+pub struct Running {
+    pub sandbox: Sandbox,
+    tie: Option<std::process::Child>,
+    /// A scratch directory owned by this sandbox, removed with it.
+    scratch: Option<PathBuf>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.tie.take() {
+            let _ = moto::stop(self.sandbox.pid);
+            let _ = child.wait();
+        }
+        if let Some(dir) = self.scratch.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Starts a tied sandbox in a fresh scratch directory: the harness of the integration and GUI tests.
+/// `venv` holds the pinned moto (created when missing); the emulator stops when the `Running` is dropped
+/// or this process ends.
+pub async fn start_scratch(
+    venv: &Path,
+    examples: Option<&Path>,
+    spec: SeedSpec,
+) -> Result<Running, Error> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "stagecraft-sandbox-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let opts = UpOptions {
+        dir: dir.clone(),
+        venv: venv.to_owned(),
+        examples: examples.map(Path::to_owned),
+        spec,
+        tied: true,
+    };
+    let mut running = up(&opts, &mut |line| tracing::info!("{line}")).await?;
+    running.scratch = Some(running.sandbox.dir.clone());
+    Ok(running)
 }
 
 /// A running sandbox, as recorded in `<dir>/sandbox.json`.
@@ -91,7 +142,7 @@ impl Sandbox {
 }
 
 /// Starts moto and seeds it. Refuses when a sandbox already runs from `dir`.
-pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Sandbox, Error> {
+pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, Error> {
     std::fs::create_dir_all(&opts.dir)
         .map_err(|e| Error::io(format!("creating {}", opts.dir.display()), e))?;
     let dir = opts
@@ -111,7 +162,8 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Sandbox, 
     }
     let server = moto::ensure_installed(&opts.venv, log)?;
     let port = moto::free_port()?;
-    let pid = moto::start(&server, port, &dir.join("moto.log"))?;
+    let process = moto::start(&server, port, &dir.join("moto.log"), opts.tied)?;
+    let pid = process.pid;
     let endpoint = format!("http://127.0.0.1:{port}");
     log(&format!(
         "moto {MOTO_VERSION} listening on {endpoint} (pid {pid})"
@@ -160,11 +212,18 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Sandbox, 
         Ok::<_, Error>(sandbox)
     }
     .await;
-    if result.is_err() {
-        // Never leave an orphaned emulator behind a failed start.
-        let _ = moto::stop(pid);
+    match result {
+        Ok(sandbox) => Ok(Running {
+            sandbox,
+            tie: process.tie,
+            scratch: None,
+        }),
+        Err(e) => {
+            // Never leave an orphaned emulator behind a failed start.
+            let _ = moto::stop(pid);
+            Err(e)
+        }
     }
-    result
 }
 
 /// Stops the sandbox started from `dir`. `Ok(false)` when none was running.

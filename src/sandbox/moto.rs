@@ -3,7 +3,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::Error;
@@ -91,30 +91,54 @@ pub fn free_port() -> Result<u16, Error> {
         .map_err(|e| Error::io("reading the bound port", e))
 }
 
+/// A started emulator. When `tied`, the process ends as soon as the process that started it does (its
+/// stdin pipe closes), so a test binary that exits or crashes never leaves an emulator behind.
+#[derive(Debug)]
+pub struct Process {
+    /// The process group leader: moto itself, or the shell that ties it to its parent.
+    pub pid: u32,
+    pub tie: Option<Child>,
+}
+
 /// Starts moto on 127.0.0.1:`port` in its own process group (so a Ctrl-C in the terminal that ran
-/// `sandbox up` does not reach it), logging to `log_file`. Returns the pid once the port accepts.
-pub fn start(server: &Path, port: u16, log_file: &Path) -> Result<u32, Error> {
+/// `sandbox up` does not reach it), logging to `log_file`. Returns once the port accepts connections.
+pub fn start(server: &Path, port: u16, log_file: &Path, tied: bool) -> Result<Process, Error> {
+    use std::os::unix::process::CommandExt;
     let log = std::fs::File::create(log_file)
         .map_err(|e| Error::io(format!("creating {}", log_file.display()), e))?;
     let err = log
         .try_clone()
         .map_err(|e| Error::io("duplicating the log handle", e))?;
-    let mut child = {
-        use std::os::unix::process::CommandExt;
-        Command::new(server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| Error::Sandbox(format!("cannot start {}: {e}", server.display())))?
+    let mut cmd = if tied {
+        // `cat` returns when our end of its stdin closes, whatever way this process ends.
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg(r#""$0" -H 127.0.0.1 -p "$1" & m=$!; cat >/dev/null; kill $m; wait $m"#)
+            .arg(server)
+            .arg(port.to_string())
+            .stdin(Stdio::piped());
+        c
+    } else {
+        let mut c = Command::new(server);
+        c.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null());
+        c
     };
+    let mut child = cmd
+        .stdout(log)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Error::Sandbox(format!("cannot start {}: {e}", server.display())))?;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return Ok(child.id());
+            let pid = child.id();
+            return Ok(Process {
+                pid,
+                tie: tied.then_some(child),
+            });
         }
         if let Ok(Some(status)) = child.try_wait() {
             let tail = std::fs::read_to_string(log_file).unwrap_or_default();
@@ -124,7 +148,7 @@ pub fn start(server: &Path, port: u16, log_file: &Path) -> Result<u32, Error> {
             )));
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
+            let _ = stop(child.id());
             return Err(Error::Sandbox(format!(
                 "moto did not listen on {addr} within 30 s; see {}",
                 log_file.display()
@@ -141,9 +165,10 @@ pub fn is_moto(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-/// Stops the server: SIGTERM, then SIGKILL after 5 s. `Ok(false)` when it was not running.
+/// Stops the server's whole process group: SIGTERM, then SIGKILL after 5 s. `Ok(false)` when it was
+/// not running.
 pub fn stop(pid: u32) -> Result<bool, Error> {
-    use nix::sys::signal::{kill, Signal};
+    use nix::sys::signal::{killpg as kill, Signal};
     use nix::unistd::Pid;
     if !is_moto(pid) {
         return Ok(false);

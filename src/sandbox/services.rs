@@ -128,7 +128,7 @@ impl Service {
             role_policies: vec!["/db_pw_policy".into()],
             shared_authorizer: false,
             own_authorizer: Some("authorize".into()),
-            websocket_routes: vec!["$connect".into(), "$disconnect".into(), "$default".into()],
+            websocket_routes: vec!["$connect".into(), "$disconnect".into()],
             tables: vec![],
         }
     }

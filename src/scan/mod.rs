@@ -42,7 +42,9 @@ pub fn target(workspace: &Workspace, opts: &ScanOptions) -> ScanTarget {
     ScanTarget {
         profile: management_profile(opts, workspace),
         config_path: workspace.path.as_ref().map(|p| p.display().to_string()),
-        aws_config_file: std::env::var("AWS_CONFIG_FILE").ok().filter(|s| !s.is_empty()),
+        aws_config_file: std::env::var("AWS_CONFIG_FILE")
+            .ok()
+            .filter(|s| !s.is_empty()),
         stages: workspace.config.stages.keys().cloned().collect(),
     }
 }

@@ -1,0 +1,2 @@
+exports.list = async () => ({ statusCode: 200, body: "[]" });
+exports.get = async (event) => ({ statusCode: 200, body: JSON.stringify({ id: event.pathParameters.id }) });

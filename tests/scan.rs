@@ -1,0 +1,226 @@
+//! Scans of the sandbox organization through the real AWS SDK, against moto over HTTP.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use stagecraft::aws::AwsEnv;
+use stagecraft::config::{Workspace, WorkspaceConfig};
+use stagecraft::model::{Access, AccountStatus, ScanReport, StageSource};
+use stagecraft::scan::{self, ScanEvent, ScanOptions};
+
+fn opts() -> ScanOptions {
+    ScanOptions {
+        profile: Some("master".into()),
+        ..ScanOptions::default()
+    }
+}
+
+async fn run(env: &AwsEnv, ws: &Workspace) -> ScanReport {
+    scan::scan(env, ws, &opts(), &|_| {}).await.expect("scan")
+}
+
+/// Parameters each stage's Terraform state says it wrote: what the SSM count must equal.
+fn seeded_parameters(stage: &str) -> u64 {
+    let seeded = &common::demo().sandbox.seeded;
+    seeded.terraform[stage]
+        .iter()
+        .filter(|a| a.contains("aws_ssm_parameter."))
+        .count() as u64
+}
+
+#[tokio::test]
+async fn every_account_appears_with_its_configured_stage_and_a_verified_identity() {
+    let sb = &common::demo().sandbox;
+    let ws =
+        Workspace::load(&sb.workspace_file()).expect("workspace config written by the sandbox");
+    let report = run(&sb.aws_env(), &ws).await;
+
+    assert_eq!(report.organization.id, sb.seeded.organization_id);
+    assert_eq!(report.organization.management_account_id, "123456789012");
+    assert_eq!(report.accounts.len(), 4, "{report:#?}");
+    let mgmt = &report.accounts[0];
+    assert!(mgmt.is_management);
+    assert_eq!(
+        (mgmt.stage.as_deref(), mgmt.stage_source),
+        (None, StageSource::Management)
+    );
+    assert!(mgmt.ou_path.is_empty());
+
+    for seeded in &sb.seeded.accounts {
+        let a = report
+            .accounts
+            .iter()
+            .find(|a| a.id == seeded.id)
+            .unwrap_or_else(|| panic!("account {} missing", seeded.id));
+        assert_eq!(a.status, AccountStatus::Ok, "{a:#?}");
+        assert_eq!(a.stage.as_deref(), Some(seeded.stage.as_str()));
+        assert_eq!(a.stage_source, StageSource::Config);
+        assert_eq!(a.ou_path, vec!["environments".to_owned()]);
+        assert_eq!(
+            a.access,
+            Some(Access::Profile {
+                profile: seeded.stage.clone()
+            })
+        );
+        let id = a.identity.as_ref().expect("identity");
+        assert_eq!(id.account, seeded.id);
+        assert!(
+            id.arn.contains("OrganizationAccountAccessRole"),
+            "{}",
+            id.arn
+        );
+        assert_eq!(
+            a.counts["ssm_parameters"],
+            seeded_parameters(&seeded.stage),
+            "{}",
+            seeded.stage
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_a_workspace_config_stages_come_from_account_tags() {
+    let sb = &common::demo().sandbox;
+    let report = run(&sb.aws_env(), &Workspace::default()).await;
+    let stages: BTreeMap<_, _> = report
+        .accounts
+        .iter()
+        .map(|a| (a.name.clone(), (a.stage.clone(), a.stage_source)))
+        .collect();
+    assert_eq!(stages["acme-qa"], (Some("qa".into()), StageSource::Tag));
+    assert_eq!(stages["acme-prod"], (Some("prod".into()), StageSource::Tag));
+    assert!(report
+        .accounts
+        .iter()
+        .all(|a| a.status == AccountStatus::Ok));
+}
+
+#[tokio::test]
+async fn member_accounts_without_a_profile_are_reached_by_assuming_the_org_role() {
+    let sb = &common::demo().sandbox;
+    // Only the management profile: every member must be reached through sts:AssumeRole.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("aws-config");
+    std::fs::write(
+        &config,
+        stagecraft::sandbox::aws_config_text(&sb.endpoint, &sb.region, &[]),
+    )
+    .expect("write");
+    let report = run(&AwsEnv::with_config_file(&config), &Workspace::default()).await;
+    for a in report.accounts.iter().filter(|a| !a.is_management) {
+        assert_eq!(a.status, AccountStatus::Ok, "{a:#?}");
+        assert!(
+            matches!(&a.access, Some(Access::AssumeRole { role_arn, .. })
+            if role_arn == &format!("arn:aws:iam::{}:role/OrganizationAccountAccessRole", a.id))
+        );
+        assert_eq!(
+            a.identity.as_ref().map(|i| i.account.as_str()),
+            Some(a.id.as_str())
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_profile_that_resolves_to_another_account_is_refused_on_that_account_only() {
+    let sb = &common::demo().sandbox;
+    let id = |stage: &str| {
+        sb.seeded
+            .accounts
+            .iter()
+            .find(|a| a.stage == stage)
+            .map(|a| a.id.clone())
+            .expect("stage")
+    };
+    let text = format!(
+        "[stages.dev]\naccount = \"{}\"\n[stages.qa]\naccount = \"{}\"\nprofile = \"dev\"\n[stages.prod]\naccount = \"{}\"\n",
+        id("dev"),
+        id("qa"),
+        id("prod")
+    );
+    let ws = Workspace {
+        config: WorkspaceConfig::parse(&text).expect("config"),
+        path: None,
+    };
+    let events = std::sync::Mutex::new(Vec::new());
+    let report = scan::scan(&sb.aws_env(), &ws, &opts(), &|e| {
+        events.lock().expect("lock").push(e)
+    })
+    .await
+    .expect("scan");
+    let qa = report
+        .accounts
+        .iter()
+        .find(|a| a.id == id("qa"))
+        .expect("qa");
+    assert_eq!(qa.status, AccountStatus::Error);
+    let err = qa.error.as_ref().expect("error");
+    assert_eq!(err.code, "identity_mismatch");
+    assert!(
+        err.message.contains(&id("dev")) && err.message.contains("profile `dev`"),
+        "{}",
+        err.message
+    );
+    assert!(
+        qa.counts.is_empty(),
+        "nothing may be collected with the wrong credentials"
+    );
+    for stage in ["dev", "prod"] {
+        let a = report
+            .accounts
+            .iter()
+            .find(|a| a.id == id(stage))
+            .expect("account");
+        assert_eq!(a.status, AccountStatus::Ok, "{stage}");
+    }
+    // Progress: discovered once, then every account finishes exactly once.
+    let events = events.into_inner().expect("lock");
+    assert!(matches!(events.first(), Some(ScanEvent::Started { .. })));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, ScanEvent::Discovered { .. }))
+            .count(),
+        1
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, ScanEvent::AccountFinished { .. }))
+            .count(),
+        4
+    );
+    assert!(matches!(events.last(), Some(ScanEvent::Finished { .. })));
+}
+
+#[tokio::test]
+async fn an_unknown_management_profile_is_a_clear_error() {
+    let sb = &common::demo().sandbox;
+    let opts = ScanOptions {
+        profile: Some("nope".into()),
+        ..ScanOptions::default()
+    };
+    let err = scan::scan(&sb.aws_env(), &Workspace::default(), &opts, &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "profile_missing");
+    assert!(
+        err.to_string().contains("`nope`") && err.to_string().contains("aws-config"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_member_profile_is_not_a_management_profile() {
+    let sb = &common::demo().sandbox;
+    let opts = ScanOptions {
+        profile: Some("qa".into()),
+        ..ScanOptions::default()
+    };
+    let err = scan::scan(&sb.aws_env(), &Workspace::default(), &opts, &|_| {})
+        .await
+        .unwrap_err();
+    // Members may describe their organization; they still must not pass for its management account.
+    assert_eq!(err.code(), "not_management", "{err}");
+    assert!(err.to_string().contains("123456789012"), "{err}");
+}
