@@ -226,8 +226,8 @@ fn print_table(report: &ScanReport) {
         report.duration_ms
     );
     println!(
-        "{:<14} {:<20} {:<12} {:<10} {:>6}  {}",
-        "ACCOUNT", "NAME", "OU", "STAGE", "SSM", "STATUS"
+        "{:<14} {:<20} {:<12} {:<10} {:>6}  STATUS",
+        "ACCOUNT", "NAME", "OU", "STAGE", "SSM"
     );
     for a in &report.accounts {
         let status = match (&a.status, &a.error, &a.identity) {

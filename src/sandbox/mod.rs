@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::AwsEnv;
 use crate::Error;
 
-pub use moto::MOTO_VERSION;
+pub use moto::moto_version;
 pub use seed::{Planted, SeedSpec, Seeded, SECRET_MARKER};
 
 /// The management profile the sandbox's AWS config defines.
@@ -166,7 +166,8 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
     let pid = process.pid;
     let endpoint = format!("http://127.0.0.1:{port}");
     log(&format!(
-        "moto {MOTO_VERSION} listening on {endpoint} (pid {pid})"
+        "moto {} listening on {endpoint} (pid {pid})",
+        moto_version()
     ));
 
     let result = async {

@@ -8,8 +8,17 @@ use std::time::{Duration, Instant};
 
 use crate::Error;
 
-/// The emulator version every fact in DESIGN.md was measured with.
-pub const MOTO_VERSION: &str = "5.2.5";
+/// The pinned emulator (`sandbox-requirements.txt`, shared with the set-up scripts).
+pub const MOTO_REQUIREMENT: &str = include_str!("../../sandbox-requirements.txt");
+
+/// The pinned version: what follows `==` in the requirement.
+pub fn moto_version() -> &'static str {
+    MOTO_REQUIREMENT
+        .trim()
+        .rsplit_once("==")
+        .map(|(_, v)| v)
+        .unwrap_or("")
+}
 
 /// Finds `moto_server`: `$STAGECRAFT_MOTO_SERVER`, else `<venv>/bin/moto_server`, installing the pinned
 /// version into `venv` when it is missing.
@@ -26,11 +35,12 @@ pub fn ensure_installed(venv: &Path, log: &mut dyn FnMut(&str)) -> Result<PathBu
         };
     }
     let server = venv.join("bin").join("moto_server");
-    if server.is_file() && installed_version(venv).as_deref() == Some(MOTO_VERSION) {
+    if server.is_file() && is_pinned_version(venv) {
         return Ok(server);
     }
+    let requirement = MOTO_REQUIREMENT.trim();
     log(&format!(
-        "installing moto[server]=={MOTO_VERSION} into {} (once)…",
+        "installing {requirement} into {} (once)…",
         venv.display()
     ));
     if !venv.join("bin").join("python").is_file() {
@@ -42,7 +52,7 @@ pub fn ensure_installed(venv: &Path, log: &mut dyn FnMut(&str)) -> Result<PathBu
     run(
         Command::new(venv.join("bin").join("pip"))
             .args(["install", "--quiet", "--disable-pip-version-check"])
-            .arg(format!("moto[server]=={MOTO_VERSION}")),
+            .arg(requirement),
         "pip install moto[server]",
     )?;
     if server.is_file() {
@@ -55,15 +65,14 @@ pub fn ensure_installed(venv: &Path, log: &mut dyn FnMut(&str)) -> Result<PathBu
     }
 }
 
-fn installed_version(venv: &Path) -> Option<String> {
-    let lib = venv.join("lib");
-    std::fs::read_dir(lib).ok()?.flatten().find_map(|py| {
-        let dist = py
-            .path()
-            .join("site-packages")
-            .join(format!("moto-{MOTO_VERSION}.dist-info"));
-        dist.is_dir().then(|| MOTO_VERSION.to_owned())
-    })
+fn is_pinned_version(venv: &Path) -> bool {
+    let dist = format!("moto-{}.dist-info", moto_version());
+    std::fs::read_dir(venv.join("lib"))
+        .map(|pys| {
+            pys.flatten()
+                .any(|py| py.path().join("site-packages").join(&dist).is_dir())
+        })
+        .unwrap_or(false)
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<(), Error> {

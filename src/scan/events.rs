@@ -24,7 +24,7 @@ pub enum ScanEvent {
         total: u32,
     },
     AccountFinished {
-        account: Account,
+        account: Box<Account>,
     },
     Finished {
         #[ts(type = "number")]

@@ -228,7 +228,7 @@ impl AccountCtx<'_> {
             }
         }
         (self.progress)(ScanEvent::AccountFinished {
-            account: account.clone(),
+            account: Box::new(account.clone()),
         });
         account
     }
