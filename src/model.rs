@@ -94,6 +94,38 @@ pub struct Account {
     pub counts: BTreeMap<String, u64>,
 }
 
+/// Stage names in the order people read them: dev before qa before prod.
+const STAGE_ORDER: [&str; 10] = [
+    "dev",
+    "development",
+    "test",
+    "qa",
+    "uat",
+    "stage",
+    "staging",
+    "preprod",
+    "prod",
+    "production",
+];
+
+impl Account {
+    /// Management first, then by OU path, conventional stage order, and name: the order a reader expects.
+    pub fn display_order(a: &Account, b: &Account) -> std::cmp::Ordering {
+        let rank = |x: &Account| {
+            x.stage
+                .as_deref()
+                .and_then(|s| STAGE_ORDER.iter().position(|o| *o == s))
+                .unwrap_or(STAGE_ORDER.len())
+        };
+        (!a.is_management, &a.ou_path, rank(a), &a.name).cmp(&(
+            !b.is_management,
+            &b.ou_path,
+            rank(b),
+            &b.name,
+        ))
+    }
+}
+
 /// The organization as discovered from the management account.
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
 #[ts(export)]

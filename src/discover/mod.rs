@@ -172,14 +172,7 @@ pub async fn discover(
         .try_collect()
         .await
         .map(|mut v: Vec<Account>| {
-            // Management first, then by OU path and name: the order a reader expects.
-            v.sort_by(|a, b| {
-                (!a.is_management, &a.ou_path, &a.name).cmp(&(
-                    !b.is_management,
-                    &b.ou_path,
-                    &b.name,
-                ))
-            });
+            v.sort_by(Account::display_order);
             v
         })?;
 

@@ -888,7 +888,7 @@ impl<'a> StageSeeder<'a> {
                 "aws_lambda_function",
                 "authorizer",
                 json!({ "id": function, "function_name": function, "arn": function_arn,
-                        "invoke_arn": uri.trim_end_matches("/invocations").to_owned() + "/invocations",
+                        "invoke_arn": uri,
                         "qualified_arn": format!("{function_arn}:$LATEST") }),
             )
             .in_module("api"),

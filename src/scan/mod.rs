@@ -101,9 +101,7 @@ pub async fn scan(
         .buffer_unordered(parallelism)
         .collect()
         .await;
-    accounts.sort_by(|a, b| {
-        (!a.is_management, &a.ou_path, &a.name).cmp(&(!b.is_management, &b.ou_path, &b.name))
-    });
+    accounts.sort_by(Account::display_order);
 
     let report = ScanReport {
         profile,

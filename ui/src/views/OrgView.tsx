@@ -4,36 +4,24 @@ import type { Account } from "../generated/Account";
 import type { OrgUnit } from "../generated/OrgUnit";
 import type { State } from "../state";
 
-/** Conventional stage order, so dev → qa → prod reads left to right and top to bottom. */
-const STAGE_ORDER = ["dev", "development", "test", "qa", "uat", "stage", "staging", "preprod", "prod", "production"];
-
-function stageRank(a: Account): number {
-  if (a.is_management) return -1;
-  const i = STAGE_ORDER.indexOf(a.stage ?? "");
-  return i < 0 ? STAGE_ORDER.length : i;
-}
-
-function byStage(a: Account, b: Account): number {
-  return stageRank(a) - stageRank(b) || a.name.localeCompare(b.name);
-}
-
 interface Group {
   key: string;
   title: string;
   accounts: Account[];
 }
 
+/** Accounts grouped by OU; the core already orders them (management, then dev → qa → prod). */
 function groups(state: State): Group[] {
   const ous: OrgUnit[] = state.organization?.ous ?? [];
   const rootId = state.organization?.root_id ?? "";
   const out: Group[] = [
-    { key: rootId, title: "root", accounts: state.accounts.filter((a) => a.parent_id === rootId).sort(byStage) },
+    { key: rootId, title: "root", accounts: state.accounts.filter((a) => a.parent_id === rootId) },
   ];
   for (const ou of ous) {
     out.push({
       key: ou.id,
       title: ou.path.join(" / "),
-      accounts: state.accounts.filter((a) => a.parent_id === ou.id).sort(byStage),
+      accounts: state.accounts.filter((a) => a.parent_id === ou.id),
     });
   }
   return out.filter((g) => g.accounts.length > 0);
