@@ -94,11 +94,13 @@ pub struct Account {
     pub counts: BTreeMap<String, u64>,
 }
 
-/// Stage names in the order people read them: dev before qa before prod.
-const STAGE_ORDER: [&str; 10] = [
+/// Words that name a stage, in the order people read them (dev before qa before prod). Stage inference
+/// matches account-name tokens against them; display order ranks stages by them.
+pub const STAGE_WORDS: [&str; 12] = [
     "dev",
     "development",
     "test",
+    "testing",
     "qa",
     "uat",
     "stage",
@@ -106,6 +108,7 @@ const STAGE_ORDER: [&str; 10] = [
     "preprod",
     "prod",
     "production",
+    "sandbox",
 ];
 
 impl Account {
@@ -114,8 +117,8 @@ impl Account {
         let rank = |x: &Account| {
             x.stage
                 .as_deref()
-                .and_then(|s| STAGE_ORDER.iter().position(|o| *o == s))
-                .unwrap_or(STAGE_ORDER.len())
+                .and_then(|s| STAGE_WORDS.iter().position(|o| *o == s))
+                .unwrap_or(STAGE_WORDS.len())
         };
         (!a.is_management, &a.ou_path, rank(a), &a.name).cmp(&(
             !b.is_management,

@@ -3,26 +3,10 @@
 use std::collections::BTreeMap;
 
 use crate::config::Workspace;
-use crate::model::StageSource;
+use crate::model::{StageSource, STAGE_WORDS};
 
 /// Tag keys that name a stage, in order of preference (matched case-insensitively).
 const STAGE_TAGS: [&str; 3] = ["stage", "environment", "env"];
-
-/// Words that name a stage when they appear as a token of an account name.
-const STAGE_WORDS: [&str; 12] = [
-    "dev",
-    "development",
-    "test",
-    "testing",
-    "qa",
-    "uat",
-    "stage",
-    "staging",
-    "preprod",
-    "prod",
-    "production",
-    "sandbox",
-];
 
 pub fn infer_stage(
     account_id: &str,
