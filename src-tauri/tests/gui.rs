@@ -24,10 +24,12 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// tauri-driver, stopped with SIGTERM so it also stops WebKitWebDriver and the app.
+/// tauri-driver, stopped with SIGTERM so it also stops WebKitWebDriver and the app. Its output
+/// goes to `target/tauri-driver-<port>.log`, quoted when a session cannot be opened.
 struct Driver {
     child: Child,
     url: String,
+    log: PathBuf,
 }
 
 impl Driver {
@@ -40,15 +42,25 @@ impl Driver {
             .filter(|p| p.is_file())
             .unwrap_or_else(|| PathBuf::from("tauri-driver"));
         let port = free_port();
+        let native_port = loop {
+            let p = free_port();
+            if p != port {
+                break p;
+            }
+        };
+        let log = std::env::temp_dir().join(format!("stagecraft-tauri-driver-{port}.log"));
+        let out = std::fs::File::create(&log).expect("driver log");
         let child = Command::new(&bin)
             .args([
                 "--port",
                 &port.to_string(),
                 "--native-port",
-                &free_port().to_string(),
+                &native_port.to_string(),
             ])
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("driver log"))
+            .stderr(out)
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
@@ -56,18 +68,32 @@ impl Driver {
                     bin.display()
                 )
             });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Driver {
+        let mut driver = Driver {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        // Both the intermediary and WebKitWebDriver behind it must listen before a session
+        // request, or tauri-driver drops the connection.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for p in [port, native_port] {
+            while TcpStream::connect((Ipv4Addr::LOCALHOST, p)).is_err() {
+                if let Ok(Some(status)) = driver.child.try_wait() {
+                    panic!("tauri-driver exited ({status}):\n{}", driver.output());
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "tauri-driver did not listen on {p}:\n{}",
+                    driver.output()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
+        driver
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
@@ -77,22 +103,37 @@ impl Drop for Driver {
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
-async fn open_app(driver: &Driver) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("wry"));
-    caps.insert(
-        "tauri:options".into(),
-        json!({ "application": env!("CARGO_BIN_EXE_stagecraft-app") }),
-    );
-    ClientBuilder::rustls()
-        .expect("tls")
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("WebDriver session with the app")
+/// Starts tauri-driver and opens a session with the app; a driver that fails to open one is
+/// replaced once (WebKitWebDriver occasionally fails its first session on a loaded machine).
+async fn open_app(env: &[(String, String)]) -> (Driver, Client) {
+    let mut last = String::new();
+    for _ in 0..3 {
+        let driver = Driver::start(env);
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert(
+            "tauri:options".into(),
+            json!({ "application": env!("CARGO_BIN_EXE_stagecraft-app") }),
+        );
+        match ClientBuilder::rustls()
+            .expect("tls")
+            .capabilities(caps)
+            .connect(&driver.url)
+            .await
+        {
+            Ok(client) => return (driver, client),
+            Err(e) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                last = format!("{e}\n--- tauri-driver output ---\n{}", driver.output());
+                eprintln!("WebDriver session failed, retrying: {last}");
+            }
+        }
+    }
+    panic!("no WebDriver session with the app: {last}");
 }
 
 /// Two animation frames, then a PNG of the window in `tests/screenshots/<name>.png`.
@@ -155,8 +196,7 @@ async fn the_window_lists_the_sandbox_accounts_with_their_stages() {
             .await
             .expect("sandbox");
     let sb = &running.sandbox;
-    let driver = Driver::start(&sb.env_vars());
-    let client = open_app(&driver).await;
+    let (_driver, client) = open_app(&sb.env_vars()).await;
 
     let cards = wait_for_cards(&client, "ok", 4).await;
     assert_eq!(cards.len(), 4);
