@@ -1,8 +1,12 @@
 fn main() {
     // Declaring the app's commands makes Tauri generate `allow-<command>` permissions, so the capability
     // file can grant exactly these and nothing else.
-    let attributes = tauri_build::Attributes::new()
-        .app_manifest(tauri_build::AppManifest::new().commands(&["app_info", "scan"]));
+    let attributes =
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(&[
+            "app_info",
+            "last_snapshot",
+            "scan",
+        ]));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri build script failed: {e:#}");
     }

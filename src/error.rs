@@ -35,6 +35,8 @@ pub enum Error {
     NotManagement { profile: String, message: String },
     #[error("sandbox: {0}")]
     Sandbox(String),
+    #[error("{0}")]
+    Store(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -53,11 +55,12 @@ impl Error {
             Error::Aws { .. } => "aws",
             Error::NotManagement { .. } => "not_management",
             Error::Sandbox(_) => "sandbox",
+            Error::Store(_) => "store",
             Error::Io { .. } => "io",
         }
     }
 
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
             source,

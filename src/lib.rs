@@ -11,7 +11,11 @@ pub mod config;
 pub mod discover;
 pub mod error;
 pub mod model;
+pub mod own;
 pub mod sandbox;
 pub mod scan;
+pub mod serverless;
+pub mod store;
+pub mod terraform;
 
 pub use error::{Error, UiError};

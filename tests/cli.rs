@@ -10,6 +10,11 @@ fn stagecraft(args: &[&str], env: &[(String, String)]) -> Output {
         .args(args)
         .env_remove("STAGECRAFT_CONFIG")
         .env_remove("AWS_PROFILE")
+        // Never the user's own store: one per test process unless a test names its own.
+        .env(
+            "STAGECRAFT_STORE",
+            std::env::temp_dir().join(format!("stagecraft-cli-test-{}.db", std::process::id())),
+        )
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output()
         .expect("run stagecraft")
@@ -36,6 +41,84 @@ fn scan_json_lists_the_accounts_with_stages_and_verified_identities() {
         assert_eq!(a["status"], "ok");
         assert_eq!(a["identity"]["account"], seeded.id.as_str());
     }
+}
+
+#[test]
+fn scan_json_is_the_resource_contract_and_scans_are_stored_and_diffed() {
+    let sb = &common::demo().sandbox;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("snapshots.db");
+    let store = store.to_str().expect("utf-8");
+    let mut reports = Vec::new();
+    for _ in 0..2 {
+        let out = stagecraft(&["scan", "--json", "--store", store], &sb.env_vars());
+        assert!(
+            out.status.success(),
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        reports.push(serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON"));
+    }
+    let resources = reports[1]["resources"].as_array().expect("resources");
+    assert!(resources.len() > 100, "{}", resources.len());
+    let kinds = [
+        "terraform",
+        "serverless",
+        "cloudformation",
+        "unmanaged",
+        "conflict",
+    ];
+    for r in resources {
+        for key in ["id", "type", "name", "account_id", "region"] {
+            assert!(
+                r[key].as_str().is_some_and(|s| !s.is_empty()),
+                "{key} in {r}"
+            );
+        }
+        assert!(r.get("stage").is_some(), "{r}");
+        let kind = r["owner"]["kind"].as_str().expect("owner.kind");
+        assert!(kinds.contains(&kind), "{kind}");
+    }
+    for kind in ["terraform", "serverless", "unmanaged", "conflict"] {
+        assert!(
+            resources.iter().any(|r| r["owner"]["kind"] == kind),
+            "no {kind} resource"
+        );
+    }
+
+    let out = stagecraft(&["snapshots", "--json", "--store", store], &[]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+    let out = stagecraft(&["diff", "--json", "--store", store], &[]);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let diff: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        (diff["from"].as_i64(), diff["to"].as_i64()),
+        (Some(1), Some(2))
+    );
+    // Nothing changed between the two scans.
+    for key in ["added", "removed", "changed"] {
+        assert_eq!(
+            diff[key].as_array().map(Vec::len),
+            Some(0),
+            "{key}: {}",
+            diff[key]
+        );
+    }
+    let out = stagecraft(
+        &[
+            "diff",
+            "--store",
+            dir.path().join("empty.db").to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no snapshots yet"));
 }
 
 #[test]

@@ -70,11 +70,24 @@ async fn every_account_appears_with_its_configured_stage_and_a_verified_identity
             "{}",
             id.arn
         );
+        let parameters = report
+            .resources
+            .iter()
+            .filter(|r| r.account_id == a.id && r.type_name == "AWS::SSM::Parameter")
+            .count() as u64;
         assert_eq!(
-            a.counts["ssm_parameters"],
+            parameters,
             seeded_parameters(&seeded.stage),
             "{}",
             seeded.stage
+        );
+        assert_eq!(
+            a.counts["resources"],
+            report
+                .resources
+                .iter()
+                .filter(|r| r.account_id == a.id)
+                .count() as u64
         );
     }
 }

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 pub struct Settings {
     pub profile: Option<String>,
     pub config: Option<PathBuf>,
+    /// The snapshot store (`STAGECRAFT_STORE`, else the platform's data dir).
+    pub store: PathBuf,
 }
 
 impl Settings {
@@ -26,6 +28,7 @@ impl Settings {
             config: std::env::var_os("STAGECRAFT_CONFIG")
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),
+            store: stagecraft::store::Store::default_path(),
         }
     }
 }
@@ -33,7 +36,11 @@ impl Settings {
 pub fn run() {
     let result = tauri::Builder::default()
         .manage(Settings::from_environment())
-        .invoke_handler(tauri::generate_handler![commands::app_info, commands::scan])
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::last_snapshot,
+            commands::scan
+        ])
         .run(tauri::generate_context!());
     if let Err(e) = result {
         eprintln!("stagecraft: the window could not start: {e}");

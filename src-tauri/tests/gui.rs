@@ -196,7 +196,11 @@ async fn the_window_lists_the_sandbox_accounts_with_their_stages() {
             .await
             .expect("sandbox");
     let sb = &running.sandbox;
-    let (_driver, client) = open_app(&sb.env_vars()).await;
+    let store_dir = tempfile::tempdir().expect("store dir");
+    let store_path = store_dir.path().join("stagecraft.db");
+    let mut env = sb.env_vars();
+    env.push(("STAGECRAFT_STORE".into(), store_path.display().to_string()));
+    let (_driver, client) = open_app(&env).await;
 
     let cards = wait_for_cards(&client, "ok", 4).await;
     assert_eq!(cards.len(), 4);
@@ -247,5 +251,43 @@ async fn the_window_lists_the_sandbox_accounts_with_their_stages() {
         .await
         .expect("click");
     wait_for_cards(&client, "ok", 4).await;
+    // Each member card counts its resources and shows who owns them.
+    for seeded in &sb.seeded.accounts {
+        let card = client
+            .find(Locator::Css(&format!(
+                "[data-testid=account-card][data-account-id='{}']",
+                seeded.id
+            )))
+            .await
+            .expect("card");
+        let count: u32 = card
+            .find(Locator::Css("[data-testid=resource-count]"))
+            .await
+            .expect("resource count")
+            .text()
+            .await
+            .expect("text")
+            .trim()
+            .parse()
+            .expect("a number");
+        assert!(count > 20, "{}: {count} resources", seeded.name);
+        let owners = card
+            .find_all(Locator::Css("[data-testid=owner-counts] [data-kind]"))
+            .await
+            .expect("owners");
+        let mut kinds = Vec::new();
+        for o in owners {
+            kinds.push(o.attr("data-kind").await.expect("attr").unwrap_or_default());
+        }
+        assert!(
+            kinds.contains(&"terraform".to_owned()) && kinds.contains(&"serverless".to_owned()),
+            "{kinds:?}"
+        );
+    }
     client.close().await.expect("close session");
+    // Both scans were stored as snapshots in the store the app was given.
+    let snapshots = stagecraft::store::Store::open(&store_path)
+        .and_then(|s| s.list())
+        .expect("store");
+    assert_eq!(snapshots.len(), 2);
 }

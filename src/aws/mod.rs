@@ -157,3 +157,21 @@ pub async fn caller_identity(config: &SdkConfig) -> Result<Identity, String> {
 pub fn role_arn(account_id: &str, role_name: &str) -> String {
     format!("arn:aws:iam::{account_id}:role/{role_name}")
 }
+
+/// Checks that the role these credentials act as still exists. AWS refuses `AssumeRole` into a missing
+/// role; emulators and cached sessions may not, so this makes "the role is gone" an explicit error.
+/// Only a definite "no such role" fails: a principal that may not call `iam:GetRole` passes.
+pub async fn role_exists(config: &SdkConfig, role: &str) -> Result<(), String> {
+    match aws_sdk_iam::Client::new(config)
+        .get_role()
+        .role_name(role)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if crate::collect::error_code(&e) == Some("NoSuchEntity") => {
+            Err(format!("role {role} does not exist"))
+        }
+        Err(_) => Ok(()),
+    }
+}

@@ -10,10 +10,12 @@ use std::sync::Mutex;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use stagecraft::aws::AwsEnv;
+use stagecraft::collect::ValueHasher;
 use stagecraft::config::Workspace;
 use stagecraft::model::{AccountStatus, ScanReport};
 use stagecraft::sandbox::{self, SeedSpec, UpOptions};
 use stagecraft::scan::{self, ScanEvent, ScanOptions};
+use stagecraft::store::{Store, StoreError};
 use stagecraft::{Error, UiError};
 
 #[derive(Parser)]
@@ -29,8 +31,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Discover the organization and scan every account.
+    /// Discover the organization, scan every account, decide every resource's owner, store a snapshot.
     Scan(ScanArgs),
+    /// List the stored snapshots, newest first.
+    Snapshots(StoreArgs),
+    /// What changed between two snapshots (default: the one before the latest, and the latest).
+    Diff(DiffArgs),
     /// Start, stop or describe the local sandbox organization.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -50,9 +56,31 @@ struct ScanArgs {
     /// Accounts scanned at once.
     #[arg(long)]
     parallelism: Option<usize>,
-    /// Print the report as JSON on stdout.
+    /// Do not store this scan as a snapshot.
+    #[arg(long)]
+    no_store: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Args)]
+struct StoreArgs {
+    /// The snapshot store (SQLite). Default: the platform's data dir (`~/.local/share/stagecraft/`).
+    #[arg(long = "store", env = "STAGECRAFT_STORE")]
+    path: Option<PathBuf>,
+    /// Print JSON on stdout.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+struct DiffArgs {
+    /// The older snapshot id.
+    from: Option<i64>,
+    /// The newer snapshot id (default: the latest).
+    to: Option<i64>,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Subcommand)]
@@ -108,7 +136,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let json = matches!(&cli.command, Command::Scan(a) if a.json);
+    let json = match &cli.command {
+        Command::Scan(a) => a.store.json,
+        Command::Snapshots(a) => a.json,
+        Command::Diff(a) => a.store.json,
+        Command::Sandbox(_) => false,
+    };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
@@ -125,6 +158,8 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Scan(args) => scan_cmd(args).await,
+        Command::Snapshots(args) => snapshots_cmd(&args),
+        Command::Diff(args) => diff_cmd(&args),
         Command::Sandbox(SandboxCommand::Up {
             dir,
             venv,
@@ -182,10 +217,20 @@ async fn scan_cmd(args: ScanArgs) -> Result<ExitCode, Error> {
         Some(path) => Workspace::load(path)?,
         None => Workspace::default(),
     };
+    let mut store = if args.no_store {
+        None
+    } else {
+        Some(open_store(&args.store)?)
+    };
+    let hasher = match &store {
+        Some(s) => ValueHasher::new(s.hash_key().map_err(store_error)?),
+        None => ValueHasher::ephemeral(),
+    };
     let opts = ScanOptions {
         profile: args.profile,
         regions: args.regions,
         parallelism: args.parallelism,
+        hasher: Some(hasher),
     };
     let bars = std::io::stderr().is_terminal().then(Bars::default);
     let progress = |event: ScanEvent| {
@@ -197,21 +242,148 @@ async fn scan_cmd(args: ScanArgs) -> Result<ExitCode, Error> {
     if let Some(bars) = &bars {
         bars.multi.clear().ok();
     }
-    if args.json {
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| Error::Sandbox(format!("serializing the report: {e}")))?;
-        println!("{text}");
+    if let Some(store) = &mut store {
+        let id = store.save(&report).map_err(store_error)?;
+        eprintln!("stored as snapshot {id} in {}", store.path().display());
+    }
+    if args.store.json {
+        print_json(&report)?;
     } else {
         print_table(&report);
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {}", w.message);
     }
     let failed = report
         .accounts
         .iter()
-        .filter(|a| a.status == AccountStatus::Error)
+        .filter(|a| matches!(a.status, AccountStatus::Error | AccountStatus::Partial))
         .count();
     if failed > 0 {
-        eprintln!("{failed} account(s) could not be scanned; see the error column");
+        eprintln!("{failed} account(s) could not be scanned completely; see the status column");
         return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::io("serialising JSON", std::io::Error::other(e)))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn store_error(e: StoreError) -> Error {
+    Error::Store(e.to_string())
+}
+
+fn open_store(args: &StoreArgs) -> Result<Store, Error> {
+    let path = args.path.clone().unwrap_or_else(Store::default_path);
+    Store::open(&path).map_err(store_error)
+}
+
+fn snapshots_cmd(args: &StoreArgs) -> Result<ExitCode, Error> {
+    let store = open_store(args)?;
+    let list = store.list().map_err(store_error)?;
+    if args.json {
+        print_json(&list)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:>5}  {:<25} {:>8} {:>9} {:>10}  PROFILE",
+        "ID", "STARTED", "ACCOUNTS", "RESOURCES", "DURATION"
+    );
+    for s in list {
+        println!(
+            "{:>5}  {:<25} {:>8} {:>9} {:>8}ms  {}{}",
+            s.id,
+            s.started_at,
+            s.accounts,
+            s.resources,
+            s.duration_ms,
+            s.profile,
+            if s.accounts_with_errors > 0 {
+                format!("  ({} account(s) with errors)", s.accounts_with_errors)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn diff_cmd(args: &DiffArgs) -> Result<ExitCode, Error> {
+    let store = open_store(&args.store)?;
+    let to = match args.to {
+        Some(id) => id,
+        None => store
+            .latest_id()
+            .map_err(store_error)?
+            .ok_or_else(|| Error::Store("no snapshots yet; run `stagecraft scan` first".into()))?,
+    };
+    let from = match args.from {
+        Some(id) => id,
+        None => store.previous_id(to).map_err(store_error)?.ok_or_else(|| {
+            Error::Store(format!(
+                "snapshot {to} is the first one; scan again to have something to compare"
+            ))
+        })?,
+    };
+    let a = store.load(from).map_err(store_error)?;
+    let b = store.load(to).map_err(store_error)?;
+    let d = stagecraft::store::diff(&a, &b, Some(from), Some(to));
+    if args.store.json {
+        print_json(&d)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "snapshot {from} ({}) → {to} ({})",
+        d.from_started_at, d.to_started_at
+    );
+    if d.is_empty() {
+        println!("no changes");
+    }
+    for r in &d.added {
+        println!(
+            "+ {} {} ({}, {})",
+            r.type_name,
+            r.name,
+            r.account_id,
+            r.owner.kind()
+        );
+    }
+    for r in &d.removed {
+        println!(
+            "- {} {} ({}, {})",
+            r.type_name,
+            r.name,
+            r.account_id,
+            r.owner.kind()
+        );
+    }
+    for c in &d.changed {
+        println!("~ {} {} ({})", c.type_name, c.name, c.account_id);
+        for f in &c.changes {
+            let show = |v: &Option<serde_json::Value>| {
+                v.as_ref()
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "∅".into())
+            };
+            println!("    {}: {} → {}", f.field, show(&f.before), show(&f.after));
+        }
+    }
+    for a in &d.accounts {
+        let show = |v: &Option<serde_json::Value>| {
+            v.as_ref()
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "∅".into())
+        };
+        println!(
+            "! account {}: {} → {}",
+            a.field,
+            show(&a.before),
+            show(&a.after)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -226,17 +398,26 @@ fn print_table(report: &ScanReport) {
         report.duration_ms
     );
     println!(
-        "{:<14} {:<20} {:<12} {:<10} {:>6}  STATUS",
-        "ACCOUNT", "NAME", "OU", "STAGE", "SSM"
+        "{:<14} {:<20} {:<12} {:<10} {:>9} {:>5} {:>5} {:>5} {:>5}  STATUS",
+        "ACCOUNT", "NAME", "OU", "STAGE", "RESOURCES", "TF", "SLS", "UNMGD", "CONFL"
     );
+    let count = |a: &stagecraft::model::Account, k: &str| a.counts.get(k).copied().unwrap_or(0);
     for a in &report.accounts {
         let status = match (&a.status, &a.error, &a.identity) {
             (AccountStatus::Error, Some(e), _) => format!("✗ {}", e.message),
+            (AccountStatus::Partial, _, _) => format!(
+                "◐ {}",
+                a.collect_errors
+                    .iter()
+                    .map(|e| format!("{} {}: {}", e.collector.name(), e.region, e.code))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
             (_, _, Some(id)) => format!("✔ {}", id.arn),
             _ => "…".to_owned(),
         };
         println!(
-            "{:<14} {:<20} {:<12} {:<10} {:>6}  {}",
+            "{:<14} {:<20} {:<12} {:<10} {:>9} {:>5} {:>5} {:>5} {:>5}  {}",
             a.id,
             a.name,
             if a.ou_path.is_empty() {
@@ -247,11 +428,29 @@ fn print_table(report: &ScanReport) {
             a.stage
                 .as_deref()
                 .unwrap_or(if a.is_management { "mgmt" } else { "-" }),
-            a.counts
-                .get("ssm_parameters")
-                .map(u64::to_string)
-                .unwrap_or_else(|| "-".into()),
+            count(a, "resources"),
+            count(a, "terraform"),
+            count(a, "serverless"),
+            count(a, "unmanaged"),
+            count(a, "conflict"),
             status
+        );
+    }
+    for t in &report.terraform {
+        println!(
+            "terraform {} (workspace {}, stage {}): {} resources{}{}",
+            t.location,
+            t.workspace,
+            t.stage.as_deref().unwrap_or("-"),
+            t.managed_resources,
+            t.lock
+                .as_ref()
+                .map(|l| format!(", LOCKED by {}", l.who.as_deref().unwrap_or("?")))
+                .unwrap_or_default(),
+            t.error
+                .as_ref()
+                .map(|e| format!(", ✗ {}", e.message))
+                .unwrap_or_default()
         );
     }
 }
@@ -293,13 +492,26 @@ impl Bars {
             }
             ScanEvent::AccountFinished { account } => {
                 if let Some(bar) = bars.get(&account.id) {
-                    bar.finish_with_message(match &account.error {
-                        Some(e) => format!("✗ {}", e.code),
-                        None => "✔".to_owned(),
+                    bar.finish_with_message(match (&account.error, account.collect_errors.len()) {
+                        (Some(e), _) => format!("✗ {}", e.code),
+                        (None, 0) => "✔".to_owned(),
+                        (None, n) => format!("◐ {n} collector(s) failed"),
                     });
                 }
             }
+            ScanEvent::Phase { detail, .. } => {
+                self.multi.println(detail).ok();
+            }
             ScanEvent::Started { .. } | ScanEvent::Finished { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -1,3 +1,216 @@
-//! Collectors: one module per AWS service, each read-only (List/Describe/Get metadata).
+//! Collectors: one module per AWS service, each read-only (List/Describe/Get metadata only; never
+//! `GetSecretValue`, never a decrypting call).
+//!
+//! A collector reads one account in one region (IAM and S3 once per account) and returns plain
+//! [`Resource`]s. Failures are values, not panics: a denied or throttled service becomes a
+//! [`CollectError`] on the account while the other collectors go on.
 
+pub mod apigateway;
+pub mod apigatewayv2;
+pub mod cloudformation;
+pub mod dynamodb;
+pub mod hash;
+pub mod iam;
+pub mod kms;
+pub mod lambda;
+pub mod s3;
+pub mod secrets;
 pub mod ssm;
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::aws_message;
+use crate::model::Resource;
+
+pub use cloudformation::{StackFacts, StackMember};
+pub use hash::ValueHasher;
+
+/// The collectors, in the order a scan runs them. `Iam` and `S3` are account-wide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Collector {
+    Cloudformation,
+    Lambda,
+    Apigateway,
+    Apigatewayv2,
+    Ssm,
+    Secretsmanager,
+    Dynamodb,
+    Kms,
+    Iam,
+    S3,
+}
+
+impl Collector {
+    pub const REGIONAL: [Collector; 8] = [
+        Collector::Cloudformation,
+        Collector::Lambda,
+        Collector::Apigateway,
+        Collector::Apigatewayv2,
+        Collector::Ssm,
+        Collector::Secretsmanager,
+        Collector::Dynamodb,
+        Collector::Kms,
+    ];
+    pub const GLOBAL: [Collector; 2] = [Collector::Iam, Collector::S3];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Collector::Cloudformation => "cloudformation",
+            Collector::Lambda => "lambda",
+            Collector::Apigateway => "apigateway",
+            Collector::Apigatewayv2 => "apigatewayv2",
+            Collector::Ssm => "ssm",
+            Collector::Secretsmanager => "secretsmanager",
+            Collector::Dynamodb => "dynamodb",
+            Collector::Kms => "kms",
+            Collector::Iam => "iam",
+            Collector::S3 => "s3",
+        }
+    }
+}
+
+/// Where a collector runs.
+#[derive(Debug, Clone)]
+pub struct Target<'a> {
+    /// Credentials of the account, with `region` set.
+    pub config: &'a SdkConfig,
+    pub account_id: &'a str,
+    pub region: &'a str,
+    pub hasher: &'a ValueHasher,
+}
+
+/// What one collector found in one account and region.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub resources: Vec<Resource>,
+    /// CloudFormation only: each stack's members and the facts its template declares.
+    pub stacks: Vec<StackFacts>,
+}
+
+impl From<Vec<Resource>> for Collected {
+    fn from(resources: Vec<Resource>) -> Self {
+        Collected {
+            resources,
+            stacks: Vec::new(),
+        }
+    }
+}
+
+/// Runs one collector.
+pub async fn run(collector: Collector, t: &Target<'_>) -> Result<Collected, CollectError> {
+    match collector {
+        Collector::Cloudformation => cloudformation::collect(t).await,
+        Collector::Lambda => lambda::collect(t).await.map(Into::into),
+        Collector::Apigateway => apigateway::collect(t).await.map(Into::into),
+        Collector::Apigatewayv2 => apigatewayv2::collect(t).await.map(Into::into),
+        Collector::Ssm => ssm::collect(t).await.map(Into::into),
+        Collector::Secretsmanager => secrets::collect(t).await.map(Into::into),
+        Collector::Dynamodb => dynamodb::collect(t).await.map(Into::into),
+        Collector::Kms => kms::collect(t).await.map(Into::into),
+        Collector::Iam => iam::collect(t).await.map(Into::into),
+        Collector::S3 => s3::collect(t).await.map(Into::into),
+    }
+}
+
+/// A collector that failed on an account: which one, where, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct CollectError {
+    pub collector: Collector,
+    pub region: String,
+    /// `access_denied`, `throttled`, `timeout`, `unreachable` or `aws`.
+    pub code: String,
+    /// The AWS operation and the service's own message.
+    pub message: String,
+}
+
+/// Maps an SDK error to a [`CollectError`] of `collector`, classifying the reason a user acts on.
+pub(crate) fn failure<E, R>(
+    collector: Collector,
+    region: &str,
+    operation: &str,
+    err: &SdkError<E, R>,
+) -> CollectError
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    let code = match err {
+        SdkError::TimeoutError(_) => "timeout",
+        SdkError::DispatchFailure(_) => "unreachable",
+        SdkError::ServiceError(se) => classify(se.err().code().unwrap_or_default()),
+        _ => "aws",
+    };
+    CollectError {
+        collector,
+        region: region.to_owned(),
+        code: code.to_owned(),
+        message: format!("{operation}: {}", aws_message(err)),
+    }
+}
+
+fn classify(code: &str) -> &'static str {
+    let c = code.to_ascii_lowercase();
+    if c.contains("accessdenied") || c.contains("unauthorized") || c.contains("forbidden") {
+        "access_denied"
+    } else if c.contains("throttl") || c.contains("toomanyrequests") || c.contains("limitexceeded")
+    {
+        "throttled"
+    } else {
+        "aws"
+    }
+}
+
+/// The SDK's error code, for callers that treat one code as "absent" rather than a failure.
+pub(crate) fn error_code<E, R>(err: &SdkError<E, R>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(se) => se.err().code(),
+        _ => None,
+    }
+}
+
+/// AWS timestamps as RFC 3339 strings.
+pub(crate) fn timestamp(t: Option<&aws_smithy_types::DateTime>) -> Option<String> {
+    t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+}
+
+/// `[{Key, Value}]`-style tags as a map.
+pub(crate) fn tag_map<I, K, V>(tags: I) -> BTreeMap<String, String>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<String>,
+    V: Into<String>,
+{
+    tags.into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect()
+}
+
+/// The id Stagecraft gives an API Gateway object: the ARN form AWS documents for IAM policies.
+pub fn apigateway_arn(region: &str, path: &str) -> String {
+    format!("arn:aws:apigateway:{region}::{path}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_classified_for_the_user() {
+        assert_eq!(classify("AccessDeniedException"), "access_denied");
+        assert_eq!(classify("UnauthorizedOperation"), "access_denied");
+        assert_eq!(classify("ThrottlingException"), "throttled");
+        assert_eq!(classify("TooManyRequestsException"), "throttled");
+        assert_eq!(classify("ResourceNotFoundException"), "aws");
+    }
+}

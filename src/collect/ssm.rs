@@ -1,14 +1,24 @@
 //! SSM Parameter Store: the seam where Terraform and Serverless hand values to each other.
 //!
-//! Only `DescribeParameters` metadata is read here; values are never requested with decryption.
+//! Metadata comes from `DescribeParameters`. Values are read for `String` and `StringList` parameters
+//! only, with `WithDecryption=false`; a `SecureString`'s value is never requested, stored or shown.
 
-use aws_config::SdkConfig;
+use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging};
 
-use crate::error::aws_message;
+use super::{failure, timestamp, CollectError, Collector, Target};
+use crate::model::Resource;
 
-/// Counts the parameters of one account and region (`DescribeParameters`, every page).
-pub async fn count_parameters(config: &SdkConfig) -> Result<u64, String> {
-    let client = aws_sdk_ssm::Client::new(config);
+pub const TYPE: &str = "AWS::SSM::Parameter";
+
+/// The ARN of a parameter (`/a/b` → `…:parameter/a/b`, `a` → `…:parameter/a`).
+pub fn parameter_arn(region: &str, account_id: &str, name: &str) -> String {
+    let sep = if name.starts_with('/') { "" } else { "/" };
+    format!("arn:aws:ssm:{region}:{account_id}:parameter{sep}{name}")
+}
+
+pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
+    let c = Collector::Ssm;
+    let client = aws_sdk_ssm::Client::new(t.config);
     let pages: Vec<_> = client
         .describe_parameters()
         .max_results(50)
@@ -16,6 +26,61 @@ pub async fn count_parameters(config: &SdkConfig) -> Result<u64, String> {
         .send()
         .try_collect()
         .await
-        .map_err(|e| format!("ssm:DescribeParameters: {}", aws_message(&e)))?;
-    Ok(pages.iter().map(|p| p.parameters().len() as u64).sum())
+        .map_err(|e| failure(c, t.region, "ssm:DescribeParameters", &e))?;
+    let metas: Vec<_> = pages.iter().flat_map(|p| p.parameters()).collect();
+
+    // Plain values, ten names per call (the API's limit); never with decryption.
+    let plain: Vec<String> = metas
+        .iter()
+        .filter(|m| m.r#type() != Some(&ParameterType::SecureString))
+        .filter_map(|m| m.name().map(str::to_owned))
+        .collect();
+    let mut values = std::collections::BTreeMap::new();
+    for chunk in plain.chunks(10) {
+        let got = client
+            .get_parameters()
+            .set_names(Some(chunk.to_vec()))
+            .with_decryption(false)
+            .send()
+            .await
+            .map_err(|e| failure(c, t.region, "ssm:GetParameters", &e))?;
+        for p in got.parameters() {
+            if p.r#type() == Some(&ParameterType::SecureString) {
+                continue;
+            }
+            if let (Some(n), Some(v)) = (p.name(), p.value()) {
+                values.insert(n.to_owned(), v.to_owned());
+            }
+        }
+    }
+
+    let mut out = Vec::new();
+    for m in metas {
+        let name = m.name().unwrap_or_default().to_owned();
+        let arn = m
+            .arn()
+            .map(str::to_owned)
+            .unwrap_or_else(|| parameter_arn(t.region, t.account_id, &name));
+        let tags = client
+            .list_tags_for_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(&name)
+            .send()
+            .await
+            .map_err(|e| failure(c, t.region, "ssm:ListTagsForResource", &e))?;
+        let mut r = Resource::new(TYPE, arn, name.clone(), t.account_id, t.region);
+        r.tags = tags
+            .tag_list()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect();
+        r.attr("parameter_type", m.r#type().map(|t| t.as_str().to_owned()))
+            .attr("version", m.version())
+            .attr("last_modified", timestamp(m.last_modified_date()))
+            .attr("description", m.description().map(str::to_owned))
+            .attr("data_type", m.data_type().map(str::to_owned))
+            .attr("value", values.remove(&name));
+        out.push(r);
+    }
+    Ok(out)
 }

@@ -52,10 +52,17 @@ pub struct StageConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TerraformConfig {
-    /// The Terraform root module, relative to the config file.
-    pub dir: PathBuf,
+    /// The Terraform root module, relative to the config file; its `backend` block says where the
+    /// state is.
+    pub dir: Option<PathBuf>,
     #[serde(default = "default_terraform")]
     pub binary: String,
+    /// The S3 backend, when the code does not name it (partial configuration) or is not at hand.
+    pub backend: Option<crate::terraform::S3Backend>,
+    /// Workspace → stage, where the names differ (`default = "prod"`). A workspace named like a
+    /// stage maps to it without this.
+    #[serde(default)]
+    pub workspaces: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]

@@ -162,6 +162,7 @@ pub async fn discover(
                     access: None,
                     identity: None,
                     error: None,
+                    collect_errors: Vec::new(),
                     counts: BTreeMap::new(),
                     id,
                     name,

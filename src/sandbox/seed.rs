@@ -966,6 +966,8 @@ impl<'a> StageSeeder<'a> {
             v2.create_stage()
                 .api_id(&id)
                 .stage_name(self.stage)
+                .tags("aws:cloudformation:stack-name", &stack)
+                .tags("aws:cloudformation:logical-id", "WebsocketsDeploymentStage")
                 .send()
                 .await,
             "apigatewayv2:CreateStage",
@@ -1000,6 +1002,26 @@ impl<'a> StageSeeder<'a> {
         if self.planting("prod") {
             self.plant("missing_base_path_mapping", domain.clone(),
                 "api.prod.acme.example has no base path mapping: Terraform's post-deploy apply never ran in prod");
+            // moto 5.2.5 answers GetBasePathMappings with a 500 for a domain that never had a mapping
+            // (a KeyError), which real API Gateway does not; a mapping created and removed again leaves
+            // the domain as AWS would show it: no mappings.
+            sdk(
+                ag.create_base_path_mapping()
+                    .domain_name(&domain)
+                    .rest_api_id(&api.id)
+                    .base_path("removed")
+                    .send()
+                    .await,
+                "apigateway:CreateBasePathMapping",
+            )?;
+            sdk(
+                ag.delete_base_path_mapping()
+                    .domain_name(&domain)
+                    .base_path("removed")
+                    .send()
+                    .await,
+                "apigateway:DeleteBasePathMapping",
+            )?;
             return Ok(());
         }
         sdk(

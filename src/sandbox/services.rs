@@ -316,6 +316,11 @@ pub fn template(
                 "Name": format!("{stage}-{}-websockets", service.name), "ProtocolType": "WEBSOCKET",
                 "RouteSelectionExpression": "$request.body.action"}}),
         );
+        resources.insert(
+            "WebsocketsDeploymentStage".into(),
+            json!({"Type": "AWS::ApiGatewayV2::Stage", "Properties": {
+                "ApiId": {"Ref": "WebsocketsApi"}, "StageName": stage}}),
+        );
     }
     for (logical_id, table) in &service.tables {
         resources.insert(

@@ -17,6 +17,13 @@ pub enum ScanEvent {
         organization: Organization,
         accounts: Vec<Account>,
     },
+    /// A scan-wide step: `terraform` (reading states), `services` (reading serverless.yml files),
+    /// `ownership`.
+    Phase {
+        name: String,
+        detail: String,
+    },
+    /// One collector of one account is done (`lambda us-east-1`); `done` of `total` steps.
     AccountProgress {
         account_id: String,
         step: String,

@@ -1,4 +1,5 @@
-//! A scan: discover the organization, then visit every account concurrently with bounded parallelism.
+//! A scan: discover the organization, collect every account concurrently with bounded parallelism,
+//! read Terraform state and the Serverless services, then decide every resource's owner.
 //!
 //! Progress goes to a plain callback (the CLI draws bars from it, the app forwards it over a Tauri
 //! channel), so the core stays free of any UI. One account failing never stops the others: it is marked
@@ -6,19 +7,24 @@
 
 mod events;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
 use std::time::Instant;
 
 use aws_config::SdkConfig;
 use futures::stream::{self, StreamExt};
 
 use crate::aws::{self, AwsEnv};
+use crate::collect::{self, CollectError, Collected, Collector, StackFacts, ValueHasher};
 use crate::config::Workspace;
-use crate::discover;
-use crate::model::{Access, Account, AccountStatus, ScanReport, ScanTarget};
-use crate::{collect, Error, UiError};
+use crate::model::{Access, Account, AccountStatus, Resource, ScanReport, ScanTarget};
+use crate::serverless::{self, ResolvedService};
+use crate::{discover, own, terraform, Error, UiError};
 
 pub use events::ScanEvent;
+
+/// Collectors running at once inside one account (accounts themselves are bounded by `parallelism`).
+const COLLECTORS_PER_ACCOUNT: usize = 4;
 
 /// What to scan; `None`s fall back to the workspace config, then to defaults.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +32,8 @@ pub struct ScanOptions {
     pub profile: Option<String>,
     pub regions: Vec<String>,
     pub parallelism: Option<usize>,
+    /// Keys the hashes of environment values; the store's key makes them comparable across scans.
+    pub hasher: Option<ValueHasher>,
 }
 
 /// The management profile a scan uses: `--profile`, else the config, else `AWS_PROFILE`, else `default`.
@@ -87,6 +95,7 @@ pub async fn scan(
         .parallelism
         .unwrap_or(workspace.config.scan.parallelism)
         .max(1);
+    let hasher = opts.hasher.clone().unwrap_or_else(ValueHasher::ephemeral);
     let ctx = AccountCtx {
         env,
         workspace,
@@ -94,20 +103,114 @@ pub async fn scan(
         mgmt_profile: &profile,
         profiles: &profiles,
         regions: &regions,
+        hasher: &hasher,
         progress,
     };
-    let mut accounts: Vec<Account> = stream::iter(discovered.accounts)
+    let scanned: Vec<(Account, Collected)> = stream::iter(discovered.accounts)
         .map(|account| ctx.scan_account(account))
         .buffer_unordered(parallelism)
         .collect()
         .await;
+
+    let mut accounts = Vec::new();
+    let mut resources: Vec<Resource> = Vec::new();
+    let mut stacks: Vec<StackFacts> = Vec::new();
+    let mut seen = HashSet::new();
+    for (account, collected) in scanned {
+        for mut r in collected.resources {
+            // v1 and v2 report the same custom domain; keep the first.
+            if seen.insert(r.id.clone()) {
+                r.stage = account.stage.clone();
+                resources.push(r);
+            }
+        }
+        stacks.extend(collected.stacks);
+        accounts.push(account);
+    }
+    let account_stages: BTreeMap<String, String> = accounts
+        .iter()
+        .filter_map(|a| Some((a.id.clone(), a.stage.clone()?)))
+        .collect();
+    let mut stages: BTreeSet<String> = account_stages.values().cloned().collect();
+    stages.extend(workspace.config.stages.keys().cloned());
+
+    let mut warnings = Vec::new();
+    progress(ScanEvent::Phase {
+        name: "terraform".into(),
+        detail: "reading Terraform state".into(),
+    });
+    let mut states = match terraform::load_states(env, workspace, &mgmt, &profiles, &stages).await {
+        Ok(s) => s,
+        Err(e) => {
+            warnings.push(e);
+            Vec::new()
+        }
+    };
+    progress(ScanEvent::Phase {
+        name: "services".into(),
+        detail: "reading serverless.yml files".into(),
+    });
+    let services = load_services(workspace, &stages, &mgmt, &account_stages, &mut warnings);
+    let service_names: BTreeSet<String> = services.iter().map(|s| s.service.clone()).collect();
+
+    progress(ScanEvent::Phase {
+        name: "ownership".into(),
+        detail: format!("matching {} resources to their owners", resources.len()),
+    });
+    own::assign(
+        &mut resources,
+        own::Inputs {
+            stacks: &stacks,
+            states: &mut states,
+            services: &service_names,
+            stages: &stages,
+            account_stages: &account_stages,
+        },
+    );
+    for account in &mut accounts {
+        let mut counts = BTreeMap::new();
+        for r in resources.iter().filter(|r| r.account_id == account.id) {
+            *counts.entry("resources".to_owned()).or_insert(0) += 1;
+            *counts.entry(r.owner.kind().to_owned()).or_insert(0) += 1;
+        }
+        account.counts = counts;
+    }
     accounts.sort_by(Account::display_order);
+    let order: BTreeMap<&str, usize> = accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id.as_str(), i))
+        .collect();
+    resources.sort_by(|a, b| {
+        (
+            order.get(a.account_id.as_str()),
+            &a.region,
+            &a.type_name,
+            &a.name,
+            &a.id,
+        )
+            .cmp(&(
+                order.get(b.account_id.as_str()),
+                &b.region,
+                &b.type_name,
+                &b.name,
+                &b.id,
+            ))
+    });
+    stacks.sort_by(|a, b| {
+        (&a.account_id, &a.region, &a.name).cmp(&(&b.account_id, &b.region, &b.name))
+    });
 
     let report = ScanReport {
         profile,
         regions,
         organization: discovered.organization,
         accounts,
+        resources,
+        stacks,
+        terraform: states.into_iter().map(|s| s.summary).collect(),
+        services,
+        warnings,
         started_at,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
@@ -117,13 +220,49 @@ pub async fn scan(
     Ok(report)
 }
 
+/// Reads the configured services and resolves each for every stage; a broken file is a warning.
+fn load_services(
+    workspace: &Workspace,
+    stages: &BTreeSet<String>,
+    mgmt: &SdkConfig,
+    account_stages: &BTreeMap<String, String>,
+    warnings: &mut Vec<UiError>,
+) -> Vec<ResolvedService> {
+    let Some(sls) = &workspace.config.serverless else {
+        return Vec::new();
+    };
+    let region = mgmt.region().map(|r| r.to_string());
+    let mut out = Vec::new();
+    for dir in &sls.services {
+        let path = workspace.base_dir().join(dir);
+        match serverless::load_service(&path) {
+            Ok(file) => {
+                for stage in stages {
+                    let account = account_stages
+                        .iter()
+                        .find(|(_, s)| *s == stage)
+                        .map(|(a, _)| a.as_str());
+                    let resolved = file.resolve(Some(stage), region.as_deref(), account);
+                    out.push(resolved);
+                }
+            }
+            Err(e) => warnings.push(UiError {
+                code: "serverless_config".to_owned(),
+                message: e.to_string(),
+            }),
+        }
+    }
+    out
+}
+
 struct AccountCtx<'a> {
     env: &'a AwsEnv,
     workspace: &'a Workspace,
     mgmt: &'a SdkConfig,
     mgmt_profile: &'a str,
-    profiles: &'a std::collections::BTreeSet<String>,
+    profiles: &'a BTreeSet<String>,
     regions: &'a [String],
+    hasher: &'a ValueHasher,
     progress: &'a (dyn Fn(ScanEvent) + Send + Sync),
 }
 
@@ -165,71 +304,171 @@ impl AccountCtx<'_> {
         }
     }
 
-    async fn scan_account(&self, mut account: Account) -> Account {
-        let steps = 1 + self.regions.len() as u32;
-        let step = |name: &str, done: u32| {
+    async fn scan_account(&self, mut account: Account) -> (Account, Collected) {
+        // Owned regions: the futures below must not borrow from the job list (they cross threads).
+        let first_region = self
+            .regions
+            .first()
+            .cloned()
+            .unwrap_or_else(|| aws::FALLBACK_REGION.to_owned());
+        let jobs: Vec<(Collector, String)> = self
+            .regions
+            .iter()
+            .flat_map(|r| Collector::REGIONAL.iter().map(move |c| (*c, r.clone())))
+            .chain(Collector::GLOBAL.iter().map(|c| (*c, first_region.clone())))
+            .collect();
+        let total = 1 + jobs.len() as u32;
+        let report = |step: String, done: u32| {
             (self.progress)(ScanEvent::AccountProgress {
                 account_id: account.id.clone(),
-                step: name.to_owned(),
+                step,
                 done,
-                total: steps,
+                total,
             })
         };
-        step("identity", 0);
+        report("identity".to_owned(), 0);
         let access = self.access_for(&account);
         account.access = Some(access.clone());
         let config = self.credentials(&access).await;
 
-        let outcome = async {
-            let identity = aws::caller_identity(&config).await.map_err(|m| UiError {
-                code: "credentials".to_owned(),
-                message: format!("{}: {m}", describe_access(&access)),
-            })?;
-            if identity.account != account.id {
-                return Err(UiError {
+        let identity = match aws::caller_identity(&config).await {
+            Ok(identity) => identity,
+            Err(m) => {
+                return self.failed(
+                    account,
+                    UiError {
+                        code: "credentials".to_owned(),
+                        message: format!(
+                            "{}: {m}; check that the profile works (`aws sts get-caller-identity --profile …`) \
+                             or that the role exists in the account",
+                            describe_access(&access)
+                        ),
+                    },
+                )
+            }
+        };
+        if identity.account != account.id {
+            let message = format!(
+                "{} resolves to account {} ({}), not to account {} ({}); fix the profile's role_arn \
+                 or the stage mapping — Stagecraft never uses credentials of another account",
+                describe_access(&access),
+                identity.account,
+                identity.arn,
+                account.id,
+                account.name
+            );
+            return self.failed(
+                account,
+                UiError {
                     code: "identity_mismatch".to_owned(),
-                    message: format!(
-                        "{} resolves to account {} ({}), not to account {} ({}); fix the profile's role_arn \
-                         or the stage mapping — Stagecraft never uses credentials of another account",
-                        describe_access(&access),
-                        identity.account,
-                        identity.arn,
-                        account.id,
-                        account.name
-                    ),
-                });
-            }
-            account.identity = Some(identity);
-            let mut counts = BTreeMap::new();
-            for (i, region) in self.regions.iter().enumerate() {
-                step(&format!("ssm {region}"), 1 + i as u32);
-                let n = collect::ssm::count_parameters(&aws::in_region(&config, region))
-                    .await
-                    .map_err(|message| UiError {
-                        code: "collect".to_owned(),
-                        message: format!("{region}: {message}"),
-                    })?;
-                *counts.entry("ssm_parameters".to_owned()).or_insert(0) += n;
-            }
-            Ok(counts)
+                    message,
+                },
+            );
         }
-        .await;
+        if let Some(role) = assumed_role_name(&identity.arn) {
+            if let Err(message) = aws::role_exists(&config, role).await {
+                let message = format!(
+                    "{}: {message} in account {} ({}); create the role (AWS Organizations creates {} only in                      accounts it creates) or name another one with [organization] assume_role",
+                    describe_access(&access),
+                    account.id,
+                    account.name,
+                    crate::config::DEFAULT_ASSUME_ROLE
+                );
+                return self.failed(
+                    account,
+                    UiError {
+                        code: "role_missing".to_owned(),
+                        message,
+                    },
+                );
+            }
+        }
+        account.identity = Some(identity);
+        report("identity".to_owned(), 1);
 
-        match outcome {
-            Ok(counts) => {
-                account.counts = counts;
-                account.status = AccountStatus::Ok;
-            }
-            Err(e) => {
-                account.status = AccountStatus::Error;
-                account.error = Some(e);
+        let done = std::sync::atomic::AtomicU32::new(1);
+        let account_id = account.id.clone();
+        let results: Vec<Result<Collected, CollectError>> = stream::iter(jobs)
+            .map(|(collector, region): (Collector, String)| {
+                let config = aws::in_region(&config, &region);
+                let account_id = account_id.clone();
+                let done = &done;
+                async move {
+                    let target = collect::Target {
+                        config: &config,
+                        account_id: &account_id,
+                        region: &region,
+                        hasher: self.hasher,
+                    };
+                    let out = collect::run(collector, &target).await;
+                    let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    let step = if Collector::GLOBAL.contains(&collector) {
+                        collector.name().to_owned()
+                    } else {
+                        format!("{} {region}", collector.name())
+                    };
+                    (self.progress)(ScanEvent::AccountProgress {
+                        account_id: account_id.clone(),
+                        step,
+                        done: n,
+                        total,
+                    });
+                    out
+                }
+            })
+            .buffer_unordered(COLLECTORS_PER_ACCOUNT)
+            .collect()
+            .await;
+
+        let mut collected = Collected::default();
+        let mut errors = Vec::new();
+        let attempted = results.len();
+        for r in results {
+            match r {
+                Ok(c) => {
+                    collected.resources.extend(c.resources);
+                    collected.stacks.extend(c.stacks);
+                }
+                Err(e) => errors.push(e),
             }
         }
+        errors.sort_by(|a, b| (a.collector, &a.region).cmp(&(b.collector, &b.region)));
+        account.status = if errors.is_empty() {
+            AccountStatus::Ok
+        } else if errors.len() == attempted {
+            account.error = Some(UiError {
+                code: errors[0].code.clone(),
+                message: format!(
+                    "every collector failed; first: {} ({})",
+                    errors[0].message,
+                    errors[0].collector.name()
+                ),
+            });
+            AccountStatus::Error
+        } else {
+            AccountStatus::Partial
+        };
+        account.collect_errors = errors;
         (self.progress)(ScanEvent::AccountFinished {
             account: Box::new(account.clone()),
         });
-        account
+        (account, collected)
     }
+
+    fn failed(&self, mut account: Account, error: UiError) -> (Account, Collected) {
+        account.status = AccountStatus::Error;
+        account.error = Some(error);
+        (self.progress)(ScanEvent::AccountFinished {
+            account: Box::new(account.clone()),
+        });
+        (account, Collected::default())
+    }
+}
+
+/// `arn:aws:sts::1:assumed-role/NAME/session` → `NAME`.
+fn assumed_role_name(arn: &str) -> Option<&str> {
+    let rest = arn.split_once(":assumed-role/")?.1;
+    rest.split('/').next().filter(|s| !s.is_empty())
 }
 
 fn describe_access(access: &Access) -> String {
@@ -246,4 +485,16 @@ pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_role_name_is_read_from_an_assumed_role_arn() {
+        assert_eq!(
+            super::assumed_role_name("arn:aws:sts::1:assumed-role/OrganizationAccountAccessRole/s"),
+            Some("OrganizationAccountAccessRole")
+        );
+        assert_eq!(super::assumed_role_name("arn:aws:iam::1:user/me"), None);
+    }
 }

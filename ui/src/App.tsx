@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useReducer } from "preact/hooks";
-import { asUiError, scan, scanTarget } from "./ipc";
+import { asUiError, lastSnapshot, scan, scanTarget } from "./ipc";
 import { OrgView } from "./views/OrgView";
 import { initialState, reduce } from "./state";
 import { timeAgo, useNow } from "./time";
@@ -19,7 +19,13 @@ export function App() {
     scanTarget()
       .then((target) => dispatch({ type: "target", target }))
       .catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }));
-    runScan();
+    // Open on the last snapshot at once; the fresh scan then replaces it account by account.
+    lastSnapshot()
+      .then((report) => {
+        if (report) dispatch({ type: "snapshot", report });
+      })
+      .catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }))
+      .finally(runScan);
   }, [runScan]);
 
   useEffect(() => {
@@ -47,7 +53,7 @@ export function App() {
         <span class="spacer" />
         <span class="age" data-testid="scan-age">
           {state.scanning
-            ? `scanning ${done}/${state.accounts.length || "…"} accounts`
+            ? `scanning ${done}/${state.accounts.length || "…"} accounts${state.phase ? ` · ${state.phase}` : ""}`
             : state.finishedAt
               ? `scanned ${timeAgo(state.finishedAt, now)}`
               : ""}

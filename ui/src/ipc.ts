@@ -18,6 +18,11 @@ export function scanTarget(): Promise<ScanTarget> {
   return invoke<ScanTarget>("app_info");
 }
 
+/** The newest stored snapshot (null before the first scan). */
+export function lastSnapshot(): Promise<ScanReport | null> {
+  return invoke<ScanReport | null>("last_snapshot");
+}
+
 export function scan(onEvent: (e: ScanEvent) => void): Promise<ScanReport> {
   const channel = new Channel<ScanEvent>();
   channel.onmessage = onEvent;

@@ -19,6 +19,8 @@ export interface State {
   progress: Record<string, Progress>;
   scanning: boolean;
   finishedAt: number | null;
+  /** What the scan does after the accounts: reading state, services, deciding owners. */
+  phase: string | null;
   error: UiError | null;
 }
 
@@ -29,6 +31,7 @@ export const initialState: State = {
   progress: {},
   scanning: false,
   finishedAt: null,
+  phase: null,
   error: null,
 };
 
@@ -37,6 +40,7 @@ export type Action =
   | { type: "scan_started" }
   | { type: "event"; event: ScanEvent }
   | { type: "scan_done"; report: ScanReport }
+  | { type: "snapshot"; report: ScanReport }
   | { type: "scan_failed"; error: UiError };
 
 function upsert(accounts: Account[], account: Account): Account[] {
@@ -57,12 +61,22 @@ export function reduce(state: State, action: Action): State {
       return {
         ...state,
         scanning: false,
+        phase: null,
         organization: action.report.organization,
         accounts: action.report.accounts,
         finishedAt: Date.now(),
       };
+    case "snapshot":
+      // Only until the first live scan reports: never overwrite fresher data with a stored one.
+      if (state.finishedAt !== null) return state;
+      return {
+        ...state,
+        organization: action.report.organization,
+        accounts: action.report.accounts,
+        finishedAt: Date.parse(action.report.started_at) || null,
+      };
     case "scan_failed":
-      return { ...state, scanning: false, error: action.error };
+      return { ...state, scanning: false, phase: null, error: action.error };
     case "event": {
       const e = action.event;
       switch (e.type) {
@@ -83,6 +97,8 @@ export function reduce(state: State, action: Action): State {
           };
         case "account_finished":
           return { ...state, accounts: upsert(state.accounts, e.account) };
+        case "phase":
+          return { ...state, phase: e.detail };
         case "started":
         case "finished":
           return state;

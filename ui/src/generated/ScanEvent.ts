@@ -2,4 +2,4 @@
 import type { Account } from "./Account";
 import type { Organization } from "./Organization";
 
-export type ScanEvent = { "type": "started", profile: string, } | { "type": "discovered", organization: Organization, accounts: Array<Account>, } | { "type": "account_progress", account_id: string, step: string, done: number, total: number, } | { "type": "account_finished", account: Account, } | { "type": "finished", duration_ms: number, };
+export type ScanEvent = { "type": "started", profile: string, } | { "type": "discovered", organization: Organization, accounts: Array<Account>, } | { "type": "phase", name: string, detail: string, } | { "type": "account_progress", account_id: string, step: string, done: number, total: number, } | { "type": "account_finished", account: Account, } | { "type": "finished", duration_ms: number, };

@@ -103,6 +103,29 @@ const SOURCE_TEXT: Record<string, string> = {
   none: "no stage found: tag the account with Stage=<name> or map it in stagecraft.toml",
 };
 
+const OWNER_KINDS: { kind: string; label: string; title: string }[] = [
+  { kind: "terraform", label: "TF", title: "owned by Terraform" },
+  { kind: "serverless", label: "SLS", title: "owned by a Serverless service" },
+  { kind: "cloudformation", label: "CFN", title: "owned by another CloudFormation stack" },
+  { kind: "unmanaged", label: "none", title: "no tool owns it" },
+  { kind: "conflict", label: "both", title: "claimed by two owners" },
+];
+
+/** Resource counts per owner kind, zeros left out. */
+function OwnerCounts(props: { counts: Record<string, number> }) {
+  const shown = OWNER_KINDS.filter((k) => (props.counts[k.kind] ?? 0) > 0);
+  if (shown.length === 0) return <>—</>;
+  return (
+    <>
+      {shown.map((k) => (
+        <span key={k.kind} class={`owner owner-${k.kind}`} title={k.title} data-kind={k.kind}>
+          {k.label} {props.counts[k.kind]}
+        </span>
+      ))}
+    </>
+  );
+}
+
 function AccountCard(props: {
   account: Account;
   progress: { step: string; done: number; total: number } | undefined;
@@ -144,8 +167,12 @@ function AccountCard(props: {
         <dd class="ellipsis" title={a.identity?.arn ?? ""}>
           {a.identity ? <span class="ok">✔ verified</span> : pending ? "…" : "—"}
         </dd>
-        <dt>SSM params</dt>
-        <dd data-testid="ssm-count">{a.counts["ssm_parameters"] ?? (pending ? "…" : "—")}</dd>
+        <dt>Resources</dt>
+        <dd data-testid="resource-count">{a.counts["resources"] ?? (pending ? "…" : "—")}</dd>
+        <dt>Owners</dt>
+        <dd class="owners" data-testid="owner-counts">
+          {pending ? "…" : <OwnerCounts counts={a.counts} />}
+        </dd>
       </dl>
       {pending && props.scanning && (
         <div class="progress" title={progress?.step ?? "waiting"}>
@@ -157,6 +184,15 @@ function AccountCard(props: {
         <p class="card-error" role="alert">
           <strong>{a.error.code}</strong> {a.error.message}
         </p>
+      )}
+      {a.collect_errors.length > 0 && (
+        <ul class="card-error" role="alert" data-testid="collect-errors">
+          {a.collect_errors.map((e) => (
+            <li key={`${e.collector}-${e.region}`}>
+              <strong>{e.collector}</strong> {e.region}: {e.message}
+            </li>
+          ))}
+        </ul>
       )}
     </article>
   );

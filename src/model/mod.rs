@@ -10,6 +10,9 @@ use ts_rs::TS;
 
 use crate::UiError;
 
+mod resource;
+pub use resource::{Claim, Owner, Resource, ServerlessClaim, StackClaim, TerraformClaim};
+
 /// An organizational unit, with its path from the root (`["environments"]`).
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
 #[ts(export)]
@@ -67,6 +70,8 @@ pub enum AccountStatus {
     /// Not scanned yet (only seen in progress events).
     Pending,
     Ok,
+    /// Some collectors failed (see `collect_errors`); what the others found is there.
+    Partial,
     Error,
 }
 
@@ -89,7 +94,9 @@ pub struct Account {
     pub access: Option<Access>,
     pub identity: Option<Identity>,
     pub error: Option<UiError>,
-    /// Resource counts by kind (`ssm_parameters`, …), summed over the scanned regions.
+    /// Collectors that failed on this account (access denied, throttled past the retries, …).
+    pub collect_errors: Vec<crate::collect::CollectError>,
+    /// `resources` and the count per owner kind (`terraform`, `serverless`, `unmanaged`, …).
     #[ts(type = "Record<string, number>")]
     pub counts: BTreeMap<String, u64>,
 }
@@ -140,7 +147,7 @@ pub struct Organization {
 }
 
 /// The result of `stagecraft scan`.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq)]
 #[ts(export)]
 pub struct ScanReport {
     /// The management profile the organization was discovered with.
@@ -148,6 +155,16 @@ pub struct ScanReport {
     pub regions: Vec<String>,
     pub organization: Organization,
     pub accounts: Vec<Account>,
+    /// Every live resource of every scanned account, with its owner.
+    pub resources: Vec<Resource>,
+    /// CloudFormation stacks with their members and template facts.
+    pub stacks: Vec<crate::collect::StackFacts>,
+    /// Every Terraform workspace state found.
+    pub terraform: Vec<crate::terraform::TerraformState>,
+    /// The workspace's Serverless services, resolved for each stage.
+    pub services: Vec<crate::serverless::ResolvedService>,
+    /// Problems outside any one account: a state backend that cannot be read, a broken `serverless.yml`.
+    pub warnings: Vec<UiError>,
     /// RFC 3339 time the scan started.
     pub started_at: String,
     #[ts(type = "number")]

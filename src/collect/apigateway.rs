@@ -1,0 +1,276 @@
+//! API Gateway v1 (REST): APIs, resources and methods, stages, authorizers, customised gateway
+//! responses, custom domain names and their base path mappings.
+
+use std::collections::BTreeMap;
+
+use super::{apigateway_arn, failure, timestamp, CollectError, Collector, Target};
+use crate::model::Resource;
+
+pub const REST_API: &str = "AWS::ApiGateway::RestApi";
+pub const RESOURCE: &str = "AWS::ApiGateway::Resource";
+pub const METHOD: &str = "AWS::ApiGateway::Method";
+pub const STAGE: &str = "AWS::ApiGateway::Stage";
+pub const AUTHORIZER: &str = "AWS::ApiGateway::Authorizer";
+pub const GATEWAY_RESPONSE: &str = "AWS::ApiGateway::GatewayResponse";
+pub const DOMAIN: &str = "AWS::ApiGateway::DomainName";
+pub const BASE_PATH_MAPPING: &str = "AWS::ApiGateway::BasePathMapping";
+
+/// API Gateway shows an empty base path as `(none)`.
+pub const EMPTY_BASE_PATH: &str = "(none)";
+
+pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
+    let c = Collector::Apigateway;
+    let client = aws_sdk_apigateway::Client::new(t.config);
+    let mut out = Out {
+        list: Vec::new(),
+        account_id: t.account_id,
+        region: t.region,
+    };
+
+    let apis: Vec<_> = client
+        .get_rest_apis()
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| failure(c, t.region, "apigateway:GetRestApis", &e))?;
+    for api in apis.iter().flat_map(|p| p.items()) {
+        let Some(api_id) = api.id() else { continue };
+        let r = out.push(
+            REST_API,
+            format!("/restapis/{api_id}"),
+            api.name().unwrap_or_default().to_owned(),
+        );
+        r.tags = api
+            .tags()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        r.attr("api_id", api_id.to_owned())
+            .attr("description", api.description().map(str::to_owned))
+            .attr("created", timestamp(api.created_date()))
+            .attr(
+                "root_resource_id",
+                api.root_resource_id().map(str::to_owned),
+            );
+
+        let resources: Vec<_> = client
+            .get_resources()
+            .rest_api_id(api_id)
+            .embed("methods")
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| failure(c, t.region, "apigateway:GetResources", &e))?;
+        for res in resources.iter().flat_map(|p| p.items()) {
+            let Some(res_id) = res.id() else { continue };
+            let path = res.path().unwrap_or("/").to_owned();
+            let r = out.push(
+                RESOURCE,
+                format!("/restapis/{api_id}/resources/{res_id}"),
+                path.clone(),
+            );
+            r.attr("api_id", api_id.to_owned())
+                .attr("resource_id", res_id.to_owned())
+                .attr("parent_id", res.parent_id().map(str::to_owned));
+            let methods: BTreeMap<_, _> = res
+                .resource_methods()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            for (verb, m) in methods {
+                let r = out.push(
+                    METHOD,
+                    format!("/restapis/{api_id}/resources/{res_id}/methods/{verb}"),
+                    format!("{verb} {path}"),
+                );
+                r.attr("api_id", api_id.to_owned())
+                    .attr("resource_id", res_id.to_owned())
+                    .attr("http_method", verb.clone())
+                    .attr(
+                        "authorization_type",
+                        m.authorization_type().map(str::to_owned),
+                    )
+                    .attr("authorizer_id", m.authorizer_id().map(str::to_owned))
+                    .attr(
+                        "integration_uri",
+                        m.method_integration()
+                            .and_then(|i| i.uri())
+                            .map(str::to_owned),
+                    );
+            }
+        }
+
+        let stages = client
+            .get_stages()
+            .rest_api_id(api_id)
+            .send()
+            .await
+            .map_err(|e| failure(c, t.region, "apigateway:GetStages", &e))?;
+        for s in stages.item() {
+            let Some(stage) = s.stage_name() else {
+                continue;
+            };
+            let r = out.push(
+                STAGE,
+                format!("/restapis/{api_id}/stages/{stage}"),
+                stage.to_owned(),
+            );
+            r.tags = s.tags().cloned().unwrap_or_default().into_iter().collect();
+            r.attr("api_id", api_id.to_owned())
+                .attr("deployment_id", s.deployment_id().map(str::to_owned))
+                .attr("created", timestamp(s.created_date()));
+        }
+
+        // No SDK paginator for authorizers and gateway responses: follow `position` by hand.
+        let mut authorizers = Vec::new();
+        let mut position = None;
+        loop {
+            let page = client
+                .get_authorizers()
+                .rest_api_id(api_id)
+                .set_position(position)
+                .send()
+                .await
+                .map_err(|e| failure(c, t.region, "apigateway:GetAuthorizers", &e))?;
+            authorizers.extend(page.items().iter().cloned());
+            position = page.position().map(str::to_owned);
+            if position.is_none() {
+                break;
+            }
+        }
+        for a in &authorizers {
+            let Some(id) = a.id() else { continue };
+            let r = out.push(
+                AUTHORIZER,
+                format!("/restapis/{api_id}/authorizers/{id}"),
+                a.name().unwrap_or_default().to_owned(),
+            );
+            r.attr("api_id", api_id.to_owned())
+                .attr("authorizer_id", id.to_owned())
+                .attr("authorizer_type", a.r#type().map(|t| t.as_str().to_owned()))
+                .attr("authorizer_uri", a.authorizer_uri().map(str::to_owned))
+                .attr("identity_source", a.identity_source().map(str::to_owned));
+        }
+
+        let mut responses = Vec::new();
+        let mut position = None;
+        loop {
+            let page = client
+                .get_gateway_responses()
+                .rest_api_id(api_id)
+                .set_position(position)
+                .send()
+                .await
+                .map_err(|e| failure(c, t.region, "apigateway:GetGatewayResponses", &e))?;
+            responses.extend(page.items().iter().cloned());
+            position = page.position().map(str::to_owned);
+            if position.is_none() {
+                break;
+            }
+        }
+        for g in &responses {
+            // AWS lists every response type; only the customised ones are somebody's resource.
+            if g.default_response() {
+                continue;
+            }
+            let Some(ty) = g.response_type() else {
+                continue;
+            };
+            let params: BTreeMap<_, _> = g
+                .response_parameters()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            let r = out.push(
+                GATEWAY_RESPONSE,
+                format!("/restapis/{api_id}/gatewayresponses/{}", ty.as_str()),
+                ty.as_str().to_owned(),
+            );
+            r.attr("api_id", api_id.to_owned())
+                .attr("response_type", ty.as_str().to_owned())
+                .attr("status_code", g.status_code().map(str::to_owned))
+                .attr(
+                    "response_parameters",
+                    serde_json::to_value(params).unwrap_or_default(),
+                );
+        }
+    }
+
+    let domains: Vec<_> = client
+        .get_domain_names()
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| failure(c, t.region, "apigateway:GetDomainNames", &e))?;
+    for d in domains.iter().flat_map(|p| p.items()) {
+        let Some(domain) = d.domain_name() else {
+            continue;
+        };
+        let r = out.push(DOMAIN, format!("/domainnames/{domain}"), domain.to_owned());
+        r.tags = d.tags().cloned().unwrap_or_default().into_iter().collect();
+        r.attr(
+            "regional_domain_name",
+            d.regional_domain_name().map(str::to_owned),
+        )
+        .attr(
+            "certificate_arn",
+            d.regional_certificate_arn()
+                .or(d.certificate_arn())
+                .map(str::to_owned),
+        );
+        let mappings: Vec<_> = client
+            .get_base_path_mappings()
+            .domain_name(domain)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| failure(c, t.region, "apigateway:GetBasePathMappings", &e))?;
+        for m in mappings.iter().flat_map(|p| p.items()) {
+            let base = m
+                .base_path()
+                .filter(|b| !b.is_empty())
+                .unwrap_or(EMPTY_BASE_PATH);
+            let r = out.push(
+                BASE_PATH_MAPPING,
+                format!("/domainnames/{domain}/basepathmappings/{base}"),
+                format!(
+                    "{domain}/{}",
+                    if base == EMPTY_BASE_PATH { "" } else { base }
+                ),
+            );
+            r.attr("domain_name", domain.to_owned())
+                .attr("base_path", base.to_owned())
+                .attr("api_id", m.rest_api_id().map(str::to_owned))
+                .attr("stage", m.stage().map(str::to_owned));
+        }
+    }
+    Ok(out.list)
+}
+
+struct Out<'a> {
+    list: Vec<Resource>,
+    account_id: &'a str,
+    region: &'a str,
+}
+
+impl Out<'_> {
+    fn push(&mut self, type_name: &str, path: String, name: String) -> &mut Resource {
+        let r = Resource::new(
+            type_name,
+            apigateway_arn(self.region, &path),
+            name,
+            self.account_id,
+            self.region,
+        );
+        self.list.push(r);
+        let last = self.list.len() - 1;
+        &mut self.list[last]
+    }
+}

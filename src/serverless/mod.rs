@@ -1,0 +1,59 @@
+//! Serverless Framework services: each service's `serverless.yml` read from the workspace, resolved per
+//! stage, and the recognition of deployed Serverless stacks.
+
+pub mod service;
+pub mod variables;
+pub mod yaml;
+
+pub use service::{load_service, ResolvedService, ServiceFile, ServiceFunction};
+pub use variables::VarRef;
+
+use crate::collect::StackFacts;
+
+/// The description the Serverless Framework gives every stack it deploys.
+const SERVERLESS_DESCRIPTION: &str =
+    "The AWS CloudFormation template for this Serverless application";
+
+/// Why a stack is taken for a Serverless service, or `None`.
+pub fn serverless_evidence(stack: &StackFacts) -> Option<&'static str> {
+    if stack.outputs.contains_key("ServerlessDeploymentBucketName") {
+        Some("ServerlessDeploymentBucketName output")
+    } else if stack
+        .description
+        .as_deref()
+        .is_some_and(|d| d.contains(SERVERLESS_DESCRIPTION))
+    {
+        Some("template description")
+    } else if stack
+        .declared
+        .iter()
+        .any(|d| d.logical_id == "ServerlessDeploymentBucket")
+    {
+        Some("ServerlessDeploymentBucket resource")
+    } else {
+        None
+    }
+}
+
+/// `<service>-<stage>` → (service, stage), given the stages Stagecraft knows.
+pub fn split_stack_name<'a>(stack: &'a str, stages: &[&str]) -> Option<(&'a str, &'a str)> {
+    let (service, stage) = stack.rsplit_once('-')?;
+    (!service.is_empty() && (stages.is_empty() || stages.contains(&stage)))
+        .then_some((service, stage))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_names_split_at_the_last_dash_into_service_and_stage() {
+        assert_eq!(
+            split_stack_name("api-users-qa", &["qa"]),
+            Some(("api-users", "qa"))
+        );
+        assert_eq!(split_stack_name("auth-dev", &[]), Some(("auth", "dev")));
+        assert_eq!(split_stack_name("auth-dev", &["qa"]), None);
+        assert_eq!(split_stack_name("nodash", &[]), None);
+    }
+}

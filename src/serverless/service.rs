@@ -1,0 +1,467 @@
+//! One service's `serverless.yml`: read, checked, and resolved for a stage.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use ts_rs::TS;
+
+use super::variables::{Context, Resolver, VarRef};
+use super::yaml::parse_cfn_yaml;
+
+/// A `serverless.yml` as written.
+#[derive(Debug, Clone)]
+pub struct ServiceFile {
+    pub path: PathBuf,
+    pub doc: Value,
+}
+
+/// A service resolved for one stage: what a deploy of that stage would create and read.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct ResolvedService {
+    /// The file it came from.
+    pub path: String,
+    pub service: String,
+    pub stage: String,
+    pub region: String,
+    /// `<service>-<stage>`, the CloudFormation stack name.
+    pub stack: String,
+    pub runtime: Option<String>,
+    pub functions: Vec<ServiceFunction>,
+    /// `provider.apiGateway.restApiId` / `restApiRootResourceId`: a shared REST API (as resolved, or the
+    /// `${ssm:…}` text when it comes from a parameter).
+    pub rest_api_id: Option<String>,
+    pub rest_api_root_resource_id: Option<String>,
+    /// `provider.iam.role.managedPolicies` (or the v2 `iamManagedPolicies`).
+    pub managed_policies: Vec<String>,
+    /// Logical id → type of the `resources.Resources` section.
+    pub resources: BTreeMap<String, String>,
+    pub plugins: Vec<String>,
+    /// Every variable left unresolved (`ssm`, `env`, `file`, `cf`, …), with where it is used.
+    pub variables: Vec<VarRef>,
+    /// Problems that did not stop the reading (a self-reference cycle, an odd section).
+    pub warnings: Vec<String>,
+}
+
+impl ResolvedService {
+    /// Parameter names read through `${ssm:…}`, each once.
+    pub fn ssm_reads(&self) -> Vec<&VarRef> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.variables
+            .iter()
+            .filter(|v| v.source == "ssm" && seen.insert(ssm_name(&v.argument)))
+            .collect()
+    }
+}
+
+/// The parameter name of a `${ssm:…}` argument: drops the v1 `~true` decryption suffix and the v3
+/// `(raw)`/`(noDecrypt)` flags.
+pub fn ssm_name(argument: &str) -> String {
+    let a = argument.trim();
+    let a = a.strip_prefix("(raw)").unwrap_or(a);
+    let a = a.strip_prefix("(noDecrypt)").unwrap_or(a);
+    let a = a.split('~').next().unwrap_or(a);
+    a.trim().trim_matches(|c| c == '\'' || c == '"').to_owned()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct ServiceFunction {
+    /// The key under `functions:`.
+    pub key: String,
+    /// The deployed name: `name:` or `<service>-<stage>-<key>`.
+    pub name: String,
+    pub handler: Option<String>,
+    /// `http` / `httpApi` / `websocket` events as `GET /users/{id}`, `$connect`, …
+    pub events: Vec<FunctionEvent>,
+    /// Environment variable names (values are not kept: they may be secrets once resolved).
+    pub environment: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct FunctionEvent {
+    /// `http`, `httpApi`, `websocket`, `schedule`, `sqs`, …
+    pub kind: String,
+    /// `GET users/{id}` for http events, the route for websockets, else empty.
+    pub route: String,
+    /// The authorizer as written: a function name, an ARN, or `id:<authorizerId>`.
+    pub authorizer: Option<String>,
+}
+
+/// Why a `serverless.yml` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid YAML: {message}; fix the file (the Serverless CLI would reject it too)")]
+    Yaml { path: PathBuf, message: String },
+    #[error("{path} is not a Serverless service: {message}")]
+    Shape { path: PathBuf, message: String },
+}
+
+/// Finds `serverless.yml` / `.yaml` in a service directory (or takes a file path) and parses it.
+pub fn load_service(dir_or_file: &Path) -> Result<ServiceFile, ServiceError> {
+    let path = if dir_or_file.is_dir() || dir_or_file.extension().is_none() {
+        ["serverless.yml", "serverless.yaml"]
+            .iter()
+            .map(|n| dir_or_file.join(n))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| dir_or_file.join("serverless.yml"))
+    } else {
+        dir_or_file.to_owned()
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| ServiceError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    ServiceFile::parse(&path, &text)
+}
+
+impl ServiceFile {
+    pub fn parse(path: &Path, text: &str) -> Result<ServiceFile, ServiceError> {
+        let doc = parse_cfn_yaml(text).map_err(|message| ServiceError::Yaml {
+            path: path.to_owned(),
+            message,
+        })?;
+        let shape = |message: &str| ServiceError::Shape {
+            path: path.to_owned(),
+            message: message.to_owned(),
+        };
+        let Some(root) = doc.as_object() else {
+            return Err(shape(
+                "the top level must be a mapping with `service:` and `provider:`",
+            ));
+        };
+        match root.get("service") {
+            Some(Value::String(s)) if !s.trim().is_empty() => {}
+            // Serverless v1 allowed `service: { name: … }`.
+            Some(Value::Object(o)) if o.get("name").and_then(Value::as_str).is_some() => {}
+            Some(_) => return Err(shape("`service:` must be a name")),
+            None => return Err(shape("`service:` is missing")),
+        }
+        match root.get("provider") {
+            Some(Value::Object(_)) | Some(Value::String(_)) => {}
+            None => return Err(shape("`provider:` is missing")),
+            Some(_) => return Err(shape("`provider:` must be a mapping")),
+        }
+        if let Some(f) = root.get("functions") {
+            if !(f.is_object() || f.is_null() || f.is_array() || f.is_string()) {
+                return Err(shape("`functions:` must be a mapping of function names"));
+            }
+        }
+        Ok(ServiceFile {
+            path: path.to_owned(),
+            doc,
+        })
+    }
+
+    /// The service for `stage` (`None`: the file's own default, else `dev`) in `region` (`None`: the
+    /// file's, else `us-east-1`).
+    pub fn resolve(
+        &self,
+        stage: Option<&str>,
+        region: Option<&str>,
+        account_id: Option<&str>,
+    ) -> ResolvedService {
+        let provider = self.doc.get("provider");
+        let raw = |key: &str| provider.and_then(|p| p.get(key)).and_then(Value::as_str);
+        // The file's own defaults are themselves often variables (`${opt:stage, 'dev'}`).
+        let default_stage = raw("stage").filter(|s| !s.contains("${")).unwrap_or("dev");
+        let stage = stage.unwrap_or(default_stage).to_owned();
+        let default_region = raw("region")
+            .filter(|s| !s.contains("${"))
+            .unwrap_or(crate::aws::FALLBACK_REGION);
+        let region = region.unwrap_or(default_region).to_owned();
+        let mut r = Resolver::new(Context {
+            root: &self.doc,
+            stage: &stage,
+            region: &region,
+            account_id,
+        });
+        let doc = r.value(&self.doc, "");
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+        let service = match doc.get("service") {
+            Some(Value::Object(o)) => text(o.get("name")),
+            other => text(other),
+        }
+        .unwrap_or_default();
+        let provider = doc.get("provider").cloned().unwrap_or(Value::Null);
+        let mut warnings = std::mem::take(&mut r.errors);
+
+        let mut functions = Vec::new();
+        match doc.get("functions") {
+            Some(Value::Object(fs)) => {
+                for (key, f) in fs {
+                    functions.push(function(&service, &stage, key, f));
+                }
+            }
+            Some(Value::Array(items)) => {
+                // v1 allowed a list of single-key mappings.
+                for item in items {
+                    if let Some(m) = item.as_object() {
+                        for (key, f) in m {
+                            functions.push(function(&service, &stage, key, f));
+                        }
+                    }
+                }
+            }
+            Some(Value::String(s)) => warnings.push(format!(
+                "functions come from `{s}`, which Stagecraft does not follow"
+            )),
+            _ => {}
+        }
+
+        let api = provider.get("apiGateway");
+        let managed_policies = provider
+            .pointer("/iam/role/managedPolicies")
+            .or_else(|| provider.get("iamManagedPolicies"))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().map(display).collect())
+            .unwrap_or_default();
+        let resources = doc
+            .pointer("/resources/Resources")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.get("Type")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let plugins = match doc.get("plugins") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|p| p.as_str().map(str::to_owned))
+                .collect(),
+            Some(Value::Object(o)) => o
+                .get("modules")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| p.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let mut variables = r.refs;
+        variables.sort();
+        variables.dedup();
+        ResolvedService {
+            path: self.path.display().to_string(),
+            stack: format!("{service}-{stage}"),
+            service,
+            region: text(provider.get("region")).unwrap_or(region),
+            stage,
+            runtime: text(provider.get("runtime")),
+            functions,
+            rest_api_id: api.and_then(|a| a.get("restApiId")).map(display),
+            rest_api_root_resource_id: api
+                .and_then(|a| a.get("restApiRootResourceId"))
+                .map(display),
+            managed_policies,
+            resources,
+            plugins,
+            variables,
+            warnings,
+        }
+    }
+}
+
+/// A value as text: strings as they are, intrinsic functions as compact JSON.
+fn display(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn function(service: &str, stage: &str, key: &str, f: &Value) -> ServiceFunction {
+    let name = f
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{service}-{stage}-{key}"));
+    let environment = f
+        .get("environment")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let events = f
+        .get("events")
+        .and_then(Value::as_array)
+        .map(|events| events.iter().filter_map(event).collect())
+        .unwrap_or_default();
+    ServiceFunction {
+        key: key.to_owned(),
+        name,
+        handler: f.get("handler").and_then(Value::as_str).map(str::to_owned),
+        events,
+        environment,
+    }
+}
+
+fn event(e: &Value) -> Option<FunctionEvent> {
+    let (kind, body) = e.as_object()?.iter().next()?;
+    let route = match (kind.as_str(), body) {
+        ("http" | "httpApi", Value::String(s)) => s.clone(),
+        ("http" | "httpApi", Value::Object(o)) => {
+            let method = o.get("method").and_then(Value::as_str).unwrap_or("any");
+            let path = o.get("path").and_then(Value::as_str).unwrap_or("/");
+            format!("{} {}", method.to_ascii_uppercase(), path)
+        }
+        ("websocket", Value::String(s)) => s.clone(),
+        ("websocket", Value::Object(o)) => o
+            .get("route")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        _ => String::new(),
+    };
+    let authorizer = body.get("authorizer").map(|a| match a {
+        Value::String(s) => s.clone(),
+        Value::Object(o) => o
+            .get("authorizerId")
+            .map(|id| format!("id:{}", display(id)))
+            .or_else(|| o.get("arn").map(display))
+            .or_else(|| o.get("name").map(display))
+            .unwrap_or_else(|| a.to_string()),
+        other => other.to_string(),
+    });
+    Some(FunctionEvent {
+        kind: kind.clone(),
+        route,
+        authorizer,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const USERS: &str = r#"
+service: users
+provider:
+  name: aws
+  runtime: nodejs18.x
+  stage: ${opt:stage, 'dev'}
+  region: us-east-1
+  apiGateway:
+    restApiId: ${ssm:/api/rest_api_id}
+    restApiRootResourceId: ${ssm:/api/root_resource_id}
+  iam:
+    role:
+      managedPolicies:
+        - ${ssm:/db_pw_policy}
+functions:
+  list:
+    handler: handler.list
+    environment:
+      DB_PW_NAME: ${ssm:/db_pw_name}
+      TABLE: ${ssm:/users/table_name}
+    events:
+      - http:
+          path: users
+          method: get
+          authorizer:
+            type: TOKEN
+            authorizerId: ${ssm:/api/authorizer_id}
+resources:
+  Resources:
+    Extra:
+      Type: AWS::SNS::Topic
+      Properties:
+        TopicName: !Sub '${AWS::StackName}-topic'
+"#;
+
+    #[test]
+    fn a_service_resolves_per_stage_and_records_its_ssm_reads() {
+        let f = ServiceFile::parse(Path::new("users/serverless.yml"), USERS).unwrap();
+        let s = f.resolve(Some("qa"), None, None);
+        assert_eq!(s.service, "users");
+        assert_eq!(s.stack, "users-qa");
+        assert_eq!(s.functions[0].name, "users-qa-list");
+        assert_eq!(s.functions[0].events[0].route, "GET users");
+        assert_eq!(
+            s.functions[0].events[0].authorizer.as_deref(),
+            Some("id:${ssm:/api/authorizer_id}")
+        );
+        assert_eq!(s.rest_api_id.as_deref(), Some("${ssm:/api/rest_api_id}"));
+        assert_eq!(s.managed_policies, ["${ssm:/db_pw_policy}"]);
+        assert_eq!(s.resources["Extra"], "AWS::SNS::Topic");
+        let reads: Vec<_> = s
+            .ssm_reads()
+            .iter()
+            .map(|v| ssm_name(&v.argument))
+            .collect();
+        assert_eq!(
+            reads,
+            [
+                "/api/authorizer_id",
+                "/api/rest_api_id",
+                "/api/root_resource_id",
+                "/db_pw_name",
+                "/db_pw_policy",
+                "/users/table_name"
+            ]
+        );
+        assert!(s
+            .variables
+            .iter()
+            .any(|v| v.at == "functions.list.environment.DB_PW_NAME"));
+        // Without a stage, the file's default.
+        assert_eq!(f.resolve(None, None, None).stage, "dev");
+    }
+
+    #[test]
+    fn ssm_names_drop_decryption_suffixes() {
+        assert_eq!(ssm_name("/db_pw~true"), "/db_pw");
+        assert_eq!(ssm_name("(noDecrypt)/db_pw"), "/db_pw");
+        assert_eq!(ssm_name("'/quoted'"), "/quoted");
+    }
+
+    #[test]
+    fn malformed_files_are_clear_errors() {
+        let p = Path::new("x/serverless.yml");
+        for (text, needle) in [
+            ("service: [unclosed", "not valid YAML"),
+            ("- a\n- b\n", "top level must be a mapping"),
+            ("provider: {name: aws}\n", "`service:` is missing"),
+            ("service: x\n", "`provider:` is missing"),
+            (
+                "service: x\nprovider: [1]\n",
+                "`provider:` must be a mapping",
+            ),
+            (
+                "service: x\nprovider: aws\nfunctions: 3\n",
+                "`functions:` must be a mapping",
+            ),
+        ] {
+            let err = ServiceFile::parse(p, text).unwrap_err().to_string();
+            assert!(
+                err.contains(needle) && err.contains("x/serverless.yml"),
+                "{err}"
+            );
+        }
+        let err = load_service(Path::new("/nonexistent/dir"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cannot read /nonexistent/dir/serverless.yml"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,343 @@
+//! Snapshots in SQLite: every scan is stored, the app opens on the last one instantly, and two
+//! snapshots can be diffed ("what changed since the last review").
+//!
+//! One file (the platform's data dir, or `STAGECRAFT_STORE`), WAL mode, every write in a transaction:
+//! a crash mid-save leaves the previous snapshots intact. Resources are rows of their own so later
+//! queries (a resource's history) need no JSON scan of whole reports.
+
+mod diff;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+pub use diff::{diff, FieldChange, ResourceChange, SnapshotDiff};
+
+use crate::model::{AccountStatus, Resource, ScanReport};
+
+/// The schema version this build writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("snapshot store {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error(
+        "snapshot store {path} was written by a newer Stagecraft (schema {found}, this build knows {known}); \
+         upgrade Stagecraft or point STAGECRAFT_STORE at another file"
+    )]
+    Newer {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("snapshot store {path}: {message}")]
+    Sql { path: PathBuf, message: String },
+    #[error("snapshot {0} does not exist; `stagecraft snapshots` lists them")]
+    NoSuchSnapshot(i64),
+    #[error("snapshot {id} in {path} cannot be read: {message}")]
+    Corrupt {
+        path: PathBuf,
+        id: i64,
+        message: String,
+    },
+}
+
+/// One stored scan, as the history list shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct SnapshotSummary {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub started_at: String,
+    #[ts(type = "number")]
+    pub duration_ms: u64,
+    pub profile: String,
+    pub organization_id: String,
+    pub accounts: u32,
+    /// Accounts that ended in `error` or `partial`.
+    pub accounts_with_errors: u32,
+    pub resources: u32,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// `STAGECRAFT_STORE`, else `<data dir>/stagecraft/stagecraft.db` (`~/.local/share/…` on Linux).
+    pub fn default_path() -> PathBuf {
+        if let Some(p) = std::env::var_os("STAGECRAFT_STORE").filter(|p| !p.is_empty()) {
+            return PathBuf::from(p);
+        }
+        dirs::data_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("stagecraft")
+            .join("stagecraft.db")
+    }
+
+    /// Opens (creating if needed) and migrates the store.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |message: String| StoreError::Open {
+            path: path.to_owned(),
+            message,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        let store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.migrate().map_err(|e| match e {
+            StoreError::Sql { message, .. } => open_err(format!(
+                "{message}; if the file is damaged, move it aside and Stagecraft starts a new one"
+            )),
+            other => other,
+        })?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sql(&self, e: rusqlite::Error) -> StoreError {
+        StoreError::Sql {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(|e| self.sql(e))?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Newer {
+                path: self.path.clone(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if version < 1 {
+            self.conn
+                .execute_batch(
+                    "BEGIN;
+                     CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+                     CREATE TABLE snapshots (
+                         id INTEGER PRIMARY KEY AUTOINCREMENT,
+                         started_at TEXT NOT NULL,
+                         duration_ms INTEGER NOT NULL,
+                         profile TEXT NOT NULL,
+                         organization_id TEXT NOT NULL,
+                         accounts INTEGER NOT NULL,
+                         accounts_with_errors INTEGER NOT NULL,
+                         resources INTEGER NOT NULL,
+                         report TEXT NOT NULL
+                     );
+                     CREATE TABLE resources (
+                         snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+                         position INTEGER NOT NULL,
+                         id TEXT NOT NULL,
+                         type TEXT NOT NULL,
+                         account_id TEXT NOT NULL,
+                         owner_kind TEXT NOT NULL,
+                         body TEXT NOT NULL,
+                         PRIMARY KEY (snapshot_id, position)
+                     );
+                     CREATE INDEX resources_by_id ON resources (id, snapshot_id);
+                     PRAGMA user_version = 1;
+                     COMMIT;",
+                )
+                .map_err(|e| self.sql(e))?;
+        }
+        Ok(())
+    }
+
+    /// The key for hashing environment values, created on first use and kept in this store so hashes
+    /// compare across snapshots (and never travel with an exported report).
+    pub fn hash_key(&self) -> Result<[u8; 32], StoreError> {
+        let existing: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'hash_key'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        if let Some(bytes) = existing.filter(|b| b.len() == 32) {
+            let mut key = [0u8; 32];
+            key.copy_from_slice(&bytes);
+            return Ok(key);
+        }
+        let key = crate::collect::hash::random_key();
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('hash_key', ?1)",
+                params![key.to_vec()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(key)
+    }
+
+    /// Stores a report; returns the snapshot id.
+    pub fn save(&mut self, report: &ScanReport) -> Result<i64, StoreError> {
+        let path = self.path.clone();
+        let sql = |e: rusqlite::Error| StoreError::Sql {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut head = report.clone();
+        let resources = std::mem::take(&mut head.resources);
+        let head_json = serde_json::to_string(&head).map_err(|e| StoreError::Sql {
+            path: path.clone(),
+            message: format!("cannot serialise the report: {e}"),
+        })?;
+        let with_errors = report
+            .accounts
+            .iter()
+            .filter(|a| matches!(a.status, AccountStatus::Error | AccountStatus::Partial))
+            .count();
+        let tx = self.conn.transaction().map_err(sql)?;
+        tx.execute(
+            "INSERT INTO snapshots (started_at, duration_ms, profile, organization_id, accounts,
+                                    accounts_with_errors, resources, report)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                report.started_at,
+                i64::try_from(report.duration_ms).unwrap_or(i64::MAX),
+                report.profile,
+                report.organization.id,
+                report.accounts.len() as i64,
+                with_errors as i64,
+                resources.len() as i64,
+                head_json
+            ],
+        )
+        .map_err(sql)?;
+        let id = tx.last_insert_rowid();
+        {
+            let mut stmt = tx
+                .prepare(
+                    "INSERT INTO resources (snapshot_id, position, id, type, account_id, owner_kind, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(sql)?;
+            for (pos, r) in resources.iter().enumerate() {
+                let body = serde_json::to_string(r).map_err(|e| StoreError::Sql {
+                    path: path.clone(),
+                    message: format!("cannot serialise {}: {e}", r.id),
+                })?;
+                stmt.execute(params![
+                    id,
+                    pos as i64,
+                    r.id,
+                    r.type_name,
+                    r.account_id,
+                    r.owner.kind(),
+                    body
+                ])
+                .map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)?;
+        Ok(id)
+    }
+
+    /// Every snapshot, newest first.
+    pub fn list(&self) -> Result<Vec<SnapshotSummary>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, started_at, duration_ms, profile, organization_id, accounts,
+                        accounts_with_errors, resources
+                 FROM snapshots ORDER BY id DESC",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SnapshotSummary {
+                    id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    duration_ms: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    profile: r.get(3)?,
+                    organization_id: r.get(4)?,
+                    accounts: u32::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
+                    accounts_with_errors: u32::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
+                    resources: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    pub fn latest_id(&self) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row("SELECT max(id) FROM snapshots", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))
+    }
+
+    /// The newest snapshot, if any.
+    pub fn latest(&self) -> Result<Option<ScanReport>, StoreError> {
+        match self.latest_id()? {
+            Some(id) => self.load(id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A stored report, resources in their original order.
+    pub fn load(&self, id: i64) -> Result<ScanReport, StoreError> {
+        let corrupt = |message: String| StoreError::Corrupt {
+            path: self.path.clone(),
+            id,
+            message,
+        };
+        let head: Option<String> = self
+            .conn
+            .query_row("SELECT report FROM snapshots WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        let head = head.ok_or(StoreError::NoSuchSnapshot(id))?;
+        let mut report: ScanReport =
+            serde_json::from_str(&head).map_err(|e| corrupt(e.to_string()))?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT body FROM resources WHERE snapshot_id = ?1 ORDER BY position")
+            .map_err(|e| self.sql(e))?;
+        let bodies = stmt
+            .query_map([id], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?;
+        for body in bodies {
+            let body = body.map_err(|e| self.sql(e))?;
+            let r: Resource = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
+            report.resources.push(r);
+        }
+        Ok(report)
+    }
+
+    /// The snapshot before `id`, if any.
+    pub fn previous_id(&self, id: i64) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row("SELECT max(id) FROM snapshots WHERE id < ?1", [id], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.sql(e))
+    }
+}
+
+#[cfg(test)]
+mod tests;
