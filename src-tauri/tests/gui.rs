@@ -242,15 +242,6 @@ async fn the_window_lists_the_sandbox_accounts_with_their_stages() {
         .map(|m| m.len() > 10_000)
         .unwrap_or(false));
 
-    // Rescan: the button disables while accounts report again, then every account is ok again.
-    client
-        .find(Locator::Css("[data-testid=scan-button]"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
-    wait_for_cards(&client, "ok", 4).await;
     // Each member card counts its resources and shows who owns them.
     for seeded in &sb.seeded.accounts {
         let card = client
@@ -284,10 +275,31 @@ async fn the_window_lists_the_sandbox_accounts_with_their_stages() {
             "{kinds:?}"
         );
     }
+    // Rescan: the button disables while accounts report again, then every account is ok again.
+    client
+        .find(Locator::Css("[data-testid=scan-button]"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    wait_for_cards(&client, "ok", 4).await;
+    // Both scans were stored as snapshots in the store the app was given (the second one lands when
+    // its scan ends, which may be just after the cards turned ok).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = stagecraft::store::Store::open(&store_path)
+            .and_then(|s| s.list())
+            .map(|l| l.len())
+            .unwrap_or(0);
+        if n == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{n} snapshot(s) stored, expected 2"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     client.close().await.expect("close session");
-    // Both scans were stored as snapshots in the store the app was given.
-    let snapshots = stagecraft::store::Store::open(&store_path)
-        .and_then(|s| s.list())
-        .expect("store");
-    assert_eq!(snapshots.len(), 2);
 }

@@ -171,7 +171,7 @@ function AccountCard(props: {
         <dd data-testid="resource-count">{a.counts["resources"] ?? (pending ? "…" : "—")}</dd>
         <dt>Owners</dt>
         <dd class="owners" data-testid="owner-counts">
-          {pending ? "…" : <OwnerCounts counts={a.counts} />}
+          {a.counts["resources"] === undefined && pending ? "…" : <OwnerCounts counts={a.counts} />}
         </dd>
       </dl>
       {pending && props.scanning && (
