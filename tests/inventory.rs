@@ -322,6 +322,23 @@ async fn an_account_whose_role_is_missing_is_reported_while_the_others_complete(
         .await
         .expect("delete the role");
 
+    // Somebody is applying qa right now: the lock table holds its lock.
+    let master = sb.aws_env().sdk_config("master", None).await;
+    let lock_id = format!("{}/env:/qa/{}", sb.seeded.state_bucket, sb.seeded.state_key);
+    aws_sdk_dynamodb::Client::new(&master)
+        .put_item()
+        .table_name(stagecraft::sandbox::seed::LOCK_TABLE)
+        .item("LockID", aws_sdk_dynamodb::types::AttributeValue::S(lock_id))
+        .item(
+            "Info",
+            aws_sdk_dynamodb::types::AttributeValue::S(
+                r#"{"ID":"5c2a","Operation":"OperationTypeApply","Who":"lead@laptop","Created":"2026-11-29T01:00:00Z"}"#.into(),
+            ),
+        )
+        .send()
+        .await
+        .expect("lock");
+
     let ws = Workspace::load(&sb.workspace_file()).expect("workspace");
     let events = std::sync::Mutex::new(Vec::new());
     let report = scan::scan(&sb.aws_env(), &ws, &ScanOptions::default(), &|e| {
@@ -352,6 +369,21 @@ async fn an_account_whose_role_is_missing_is_reported_while_the_others_complete(
         .resources
         .iter()
         .any(|r| r.account_id == dev_id && r.type_name == "AWS::Lambda::Function"));
+    let qa_state = report
+        .terraform
+        .iter()
+        .find(|t| t.workspace == "qa")
+        .expect("qa state");
+    let lock = qa_state.lock.as_ref().expect("the held lock is shown");
+    assert_eq!(
+        (lock.via.as_str(), lock.who.as_deref()),
+        ("dynamodb", Some("lead@laptop"))
+    );
+    assert!(report
+        .terraform
+        .iter()
+        .find(|t| t.workspace == "dev")
+        .is_some_and(|t| t.lock.is_none()));
     // Progress came per collector for the account that worked.
     let events = events.into_inner().expect("lock");
     let steps: BTreeSet<String> = events

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{apigateway_arn, failure, timestamp, CollectError, Collector, Target};
+use super::{apigateway_arn, failure, follow, timestamp, CollectError, Collector, Target};
 use crate::model::Resource;
 
 pub const REST_API: &str = "AWS::ApiGateway::RestApi";
@@ -126,22 +126,20 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         }
 
         // No SDK paginator for authorizers and gateway responses: follow `position` by hand.
-        let mut authorizers = Vec::new();
-        let mut position = None;
-        loop {
-            let page = client
+        let authorizers = follow(|position| {
+            let request = client
                 .get_authorizers()
                 .rest_api_id(api_id)
-                .set_position(position)
-                .send()
-                .await
-                .map_err(|e| failure(c, t.region, "apigateway:GetAuthorizers", &e))?;
-            authorizers.extend(page.items().iter().cloned());
-            position = page.position().map(str::to_owned);
-            if position.is_none() {
-                break;
+                .set_position(position);
+            async move {
+                let page = request
+                    .send()
+                    .await
+                    .map_err(|e| failure(c, t.region, "apigateway:GetAuthorizers", &e))?;
+                Ok((page.items().to_vec(), page.position().map(str::to_owned)))
             }
-        }
+        })
+        .await?;
         for a in &authorizers {
             let Some(id) = a.id() else { continue };
             let r = out.push(
@@ -156,22 +154,20 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
                 .attr("identity_source", a.identity_source().map(str::to_owned));
         }
 
-        let mut responses = Vec::new();
-        let mut position = None;
-        loop {
-            let page = client
+        let responses = follow(|position| {
+            let request = client
                 .get_gateway_responses()
                 .rest_api_id(api_id)
-                .set_position(position)
-                .send()
-                .await
-                .map_err(|e| failure(c, t.region, "apigateway:GetGatewayResponses", &e))?;
-            responses.extend(page.items().iter().cloned());
-            position = page.position().map(str::to_owned);
-            if position.is_none() {
-                break;
+                .set_position(position);
+            async move {
+                let page = request
+                    .send()
+                    .await
+                    .map_err(|e| failure(c, t.region, "apigateway:GetGatewayResponses", &e))?;
+                Ok((page.items().to_vec(), page.position().map(str::to_owned)))
             }
-        }
+        })
+        .await?;
         for g in &responses {
             // AWS lists every response type; only the customised ones are somebody's resource.
             if g.default_response() {

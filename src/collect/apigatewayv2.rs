@@ -3,7 +3,7 @@
 //! Custom domains are shared by v1 and v2 in AWS; a domain both collectors report is kept once (the
 //! scan drops duplicate ids).
 
-use super::{apigateway_arn, failure, timestamp, CollectError, Collector, Target};
+use super::{apigateway_arn, failure, follow, timestamp, CollectError, Collector, Target};
 use crate::model::Resource;
 
 pub const API: &str = "AWS::ApiGatewayV2::Api";
@@ -27,21 +27,17 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     };
 
     // API Gateway v2 has no SDK paginators: follow `NextToken` by hand.
-    let mut apis = Vec::new();
-    let mut token = None;
-    loop {
-        let page = client
-            .get_apis()
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| failure(c, t.region, "apigatewayv2:GetApis", &e))?;
-        apis.extend(page.items().iter().cloned());
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
+    let apis = follow(|token| {
+        let request = client.get_apis().set_next_token(token);
+        async move {
+            let page = request
+                .send()
+                .await
+                .map_err(|e| failure(c, t.region, "apigatewayv2:GetApis", &e))?;
+            Ok((page.items().to_vec(), page.next_token().map(str::to_owned)))
         }
-    }
+    })
+    .await?;
     for api in &apis {
         let Some(api_id) = api.api_id() else { continue };
         let mut r = new(
@@ -68,78 +64,73 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
             .attr("created", timestamp(api.created_date()));
         out.push(r);
 
-        let mut token = None;
-        loop {
-            let page = client
-                .get_stages()
-                .api_id(api_id)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| failure(c, t.region, "apigatewayv2:GetStages", &e))?;
-            for s in page.items() {
-                let name = s.stage_name().unwrap_or_default();
-                let mut r = new(
-                    STAGE,
-                    format!("/apis/{api_id}/stages/{name}"),
-                    name.to_owned(),
-                );
-                r.tags = s.tags().cloned().unwrap_or_default().into_iter().collect();
-                r.attr("api_id", api_id.to_owned())
-                    .attr("deployment_id", s.deployment_id().map(str::to_owned));
-                out.push(r);
+        let stages = follow(|token| {
+            let request = client.get_stages().api_id(api_id).set_next_token(token);
+            async move {
+                let page = request
+                    .send()
+                    .await
+                    .map_err(|e| failure(c, t.region, "apigatewayv2:GetStages", &e))?;
+                Ok((page.items().to_vec(), page.next_token().map(str::to_owned)))
             }
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                break;
-            }
+        })
+        .await?;
+        for s in &stages {
+            let name = s.stage_name().unwrap_or_default();
+            let mut r = new(
+                STAGE,
+                format!("/apis/{api_id}/stages/{name}"),
+                name.to_owned(),
+            );
+            r.tags = s.tags().cloned().unwrap_or_default().into_iter().collect();
+            r.attr("api_id", api_id.to_owned())
+                .attr("deployment_id", s.deployment_id().map(str::to_owned));
+            out.push(r);
         }
     }
 
     let v2_ids: std::collections::BTreeSet<&str> = apis.iter().filter_map(|a| a.api_id()).collect();
-    let mut token = None;
-    loop {
-        let page = client
-            .get_domain_names()
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| failure(c, t.region, "apigatewayv2:GetDomainNames", &e))?;
-        for d in page.items() {
-            let Some(domain) = d.domain_name() else {
-                continue;
-            };
-            let mut r = new(DOMAIN, format!("/domainnames/{domain}"), domain.to_owned());
-            r.tags = d.tags().cloned().unwrap_or_default().into_iter().collect();
-            out.push(r);
-            let mappings = client
-                .get_api_mappings()
-                .domain_name(domain)
+    let domains = follow(|token| {
+        let request = client.get_domain_names().set_next_token(token);
+        async move {
+            let page = request
                 .send()
                 .await
-                .map_err(|e| failure(c, t.region, "apigatewayv2:GetApiMappings", &e))?;
-            // REST API mappings show up here too; those are base path mappings, collected in v1.
-            for m in mappings
-                .items()
-                .iter()
-                .filter(|m| m.api_id().is_some_and(|a| v2_ids.contains(a)))
-            {
-                let id = m.api_mapping_id().unwrap_or_default();
-                let mut r = new(
-                    API_MAPPING,
-                    format!("/domainnames/{domain}/apimappings/{id}"),
-                    format!("{domain}/{}", m.api_mapping_key().unwrap_or_default()),
-                );
-                r.attr("domain_name", domain.to_owned())
-                    .attr("api_id", m.api_id().map(str::to_owned))
-                    .attr("stage", m.stage().map(str::to_owned))
-                    .attr("key", m.api_mapping_key().map(str::to_owned));
-                out.push(r);
-            }
+                .map_err(|e| failure(c, t.region, "apigatewayv2:GetDomainNames", &e))?;
+            Ok((page.items().to_vec(), page.next_token().map(str::to_owned)))
         }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
+    })
+    .await?;
+    for d in &domains {
+        let Some(domain) = d.domain_name() else {
+            continue;
+        };
+        let mut r = new(DOMAIN, format!("/domainnames/{domain}"), domain.to_owned());
+        r.tags = d.tags().cloned().unwrap_or_default().into_iter().collect();
+        out.push(r);
+        let mappings = client
+            .get_api_mappings()
+            .domain_name(domain)
+            .send()
+            .await
+            .map_err(|e| failure(c, t.region, "apigatewayv2:GetApiMappings", &e))?;
+        // REST API mappings show up here too; those are base path mappings, collected in v1.
+        for m in mappings
+            .items()
+            .iter()
+            .filter(|m| m.api_id().is_some_and(|a| v2_ids.contains(a)))
+        {
+            let id = m.api_mapping_id().unwrap_or_default();
+            let mut r = new(
+                API_MAPPING,
+                format!("/domainnames/{domain}/apimappings/{id}"),
+                format!("{domain}/{}", m.api_mapping_key().unwrap_or_default()),
+            );
+            r.attr("domain_name", domain.to_owned())
+                .attr("api_id", m.api_id().map(str::to_owned))
+                .attr("stage", m.stage().map(str::to_owned))
+                .attr("key", m.api_mapping_key().map(str::to_owned));
+            out.push(r);
         }
     }
     Ok(out)

@@ -179,6 +179,25 @@ where
     }
 }
 
+/// Follows a `position`/`NextToken` cursor for APIs the SDK has no paginator for: `fetch(cursor)`
+/// returns one page's items and the next cursor.
+pub(crate) async fn follow<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, CollectError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), CollectError>>,
+{
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (items, next) = fetch(cursor).await?;
+        all.extend(items);
+        match next {
+            Some(n) if !n.is_empty() => cursor = Some(n),
+            _ => return Ok(all),
+        }
+    }
+}
+
 /// AWS timestamps as RFC 3339 strings.
 pub(crate) fn timestamp(t: Option<&aws_smithy_types::DateTime>) -> Option<String> {
     t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
