@@ -26,7 +26,7 @@ pub struct ResolvedService {
     pub service: String,
     pub stage: String,
     pub region: String,
-    /// `<service>-<stage>`, the CloudFormation stack name.
+    /// The CloudFormation stack name: `provider.stackName`, else `<service>-<stage>`.
     pub stack: String,
     pub runtime: Option<String>,
     pub functions: Vec<ServiceFunction>,
@@ -262,7 +262,10 @@ impl ServiceFile {
         variables.dedup();
         ResolvedService {
             path: self.path.display().to_string(),
-            stack: format!("{service}-{stage}"),
+            // `provider.stackName` overrides the default `<service>-<stage>`.
+            stack: text(provider.get("stackName"))
+                .filter(|n| !n.contains("${"))
+                .unwrap_or_else(|| format!("{service}-{stage}")),
             service,
             region: text(provider.get("region")).unwrap_or(region),
             stage,
@@ -424,6 +427,12 @@ resources:
             .any(|v| v.at == "functions.list.environment.DB_PW_NAME"));
         // Without a stage, the file's default.
         assert_eq!(f.resolve(None, None, None).stage, "dev");
+        let named = USERS.replace(
+            "  stage: ${opt:stage, 'dev'}",
+            "  stage: ${opt:stage, 'dev'}\n  stackName: api-${sls:stage}-users",
+        );
+        let f = ServiceFile::parse(Path::new("users/serverless.yml"), &named).unwrap();
+        assert_eq!(f.resolve(Some("qa"), None, None).stack, "api-qa-users");
     }
 
     #[test]

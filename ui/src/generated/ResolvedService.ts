@@ -11,7 +11,7 @@ export type ResolvedService = {
  */
 path: string, service: string, stage: string, region: string, 
 /**
- * `<service>-<stage>`, the CloudFormation stack name.
+ * The CloudFormation stack name: `provider.stackName`, else `<service>-<stage>`.
  */
 stack: string, runtime: string | null, functions: Array<ServiceFunction>, 
 /**
