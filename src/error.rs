@@ -76,6 +76,12 @@ pub struct UiError {
     pub message: String,
 }
 
+impl From<crate::store::StoreError> for Error {
+    fn from(e: crate::store::StoreError) -> Self {
+        Error::Store(e.to_string())
+    }
+}
+
 impl From<&Error> for UiError {
     fn from(e: &Error) -> Self {
         UiError {
@@ -126,4 +132,16 @@ fn source_chain(e: &dyn std::error::Error) -> String {
         cur = inner.source();
     }
     s
+}
+
+/// The service's error code (`NoSuchEntity`, …), for callers that treat one code as "absent" rather
+/// than a failure.
+pub fn error_code<E, R>(err: &SdkError<E, R>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(se) => se.err().code(),
+        _ => None,
+    }
 }

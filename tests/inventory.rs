@@ -244,16 +244,11 @@ async fn a_second_scan_is_stored_and_the_diff_shows_what_changed() {
     let sb = &common::demo().sandbox;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = Store::open(&dir.path().join("stagecraft.db")).expect("store");
-    let hasher = stagecraft::collect::ValueHasher::new(store.hash_key().expect("key"));
     let ws = Workspace::load(&sb.workspace_file()).expect("workspace");
-    let opts = ScanOptions {
-        hasher: Some(hasher),
-        ..ScanOptions::default()
-    };
-    let first = scan::scan(&sb.aws_env(), &ws, &opts, &|_| {})
+    let opts = ScanOptions::default();
+    let (_, first_id) = scan::scan_and_store(&sb.aws_env(), &ws, &opts, &mut store, &|_| {})
         .await
         .expect("scan");
-    let first_id = store.save(&first).expect("save");
 
     // Between the scans, someone adds a parameter by hand in a test-only namespace.
     let qa = sb.aws_env().sdk_config("qa", None).await;
@@ -266,10 +261,9 @@ async fn a_second_scan_is_stored_and_the_diff_shows_what_changed() {
         .send()
         .await
         .expect("put parameter");
-    let second = scan::scan(&sb.aws_env(), &ws, &opts, &|_| {})
+    let (second, second_id) = scan::scan_and_store(&sb.aws_env(), &ws, &opts, &mut store, &|_| {})
         .await
         .expect("scan");
-    let second_id = store.save(&second).expect("save");
     aws_sdk_ssm::Client::new(&qa)
         .delete_parameter()
         .name(&name)

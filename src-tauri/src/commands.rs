@@ -1,11 +1,10 @@
 //! The IPC surface: every command the window may call. Each is an adapter over one core function.
 
 use stagecraft::aws::AwsEnv;
-use stagecraft::collect::ValueHasher;
 use stagecraft::config::Workspace;
 use stagecraft::model::{ScanReport, ScanTarget};
 use stagecraft::scan::{self, ScanEvent, ScanOptions};
-use stagecraft::store::{Store, StoreError};
+use stagecraft::store::Store;
 use stagecraft::UiError;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -31,24 +30,17 @@ pub fn app_info(settings: State<'_, Settings>) -> Result<ScanTarget, UiError> {
     Ok(scan::target(&workspace(&settings)?, &options(&settings)))
 }
 
-fn store_error(e: StoreError) -> UiError {
-    UiError {
-        code: "store".to_owned(),
-        message: e.to_string(),
-    }
-}
-
 /// The newest stored snapshot, so the window opens on it before any AWS call.
 #[tauri::command]
 pub async fn last_snapshot(settings: State<'_, Settings>) -> Result<Option<ScanReport>, UiError> {
     let path = settings.store.clone();
-    tauri::async_runtime::spawn_blocking(move || Store::open(&path)?.latest())
+    let latest = tauri::async_runtime::spawn_blocking(move || Store::open(&path)?.latest())
         .await
         .map_err(|e| UiError {
             code: "store".to_owned(),
             message: e.to_string(),
-        })?
-        .map_err(store_error)
+        })?;
+    Ok(latest.map_err(stagecraft::Error::from)?)
 }
 
 /// Scans the organization and stores the result as a snapshot.
@@ -58,14 +50,18 @@ pub async fn scan(
     on_event: Channel<ScanEvent>,
 ) -> Result<ScanReport, UiError> {
     let ws = workspace(&settings)?;
-    let mut store = Store::open(&settings.store).map_err(store_error)?;
-    let mut opts = options(&settings);
-    opts.hasher = Some(ValueHasher::new(store.hash_key().map_err(store_error)?));
+    let mut store = Store::open(&settings.store).map_err(stagecraft::Error::from)?;
     let progress = move |event: ScanEvent| {
         // A closed window drops the channel; the scan itself still completes.
         let _ = on_event.send(event);
     };
-    let report = scan::scan(&AwsEnv::from_environment(), &ws, &opts, &progress).await?;
-    store.save(&report).map_err(store_error)?;
+    let (report, _) = scan::scan_and_store(
+        &AwsEnv::from_environment(),
+        &ws,
+        &options(&settings),
+        &mut store,
+        &progress,
+    )
+    .await?;
     Ok(report)
 }

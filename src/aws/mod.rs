@@ -169,7 +169,7 @@ pub async fn role_exists(config: &SdkConfig, role: &str) -> Result<(), String> {
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if crate::collect::error_code(&e) == Some("NoSuchEntity") => {
+        Err(e) if crate::error::error_code(&e) == Some("NoSuchEntity") => {
             Err(format!("role {role} does not exist"))
         }
         Err(_) => Ok(()),

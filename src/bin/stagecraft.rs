@@ -10,12 +10,11 @@ use std::sync::Mutex;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use stagecraft::aws::AwsEnv;
-use stagecraft::collect::ValueHasher;
 use stagecraft::config::Workspace;
 use stagecraft::model::{AccountStatus, ScanReport};
 use stagecraft::sandbox::{self, SeedSpec, UpOptions};
 use stagecraft::scan::{self, ScanEvent, ScanOptions};
-use stagecraft::store::{Store, StoreError};
+use stagecraft::store::Store;
 use stagecraft::{Error, UiError};
 
 #[derive(Parser)]
@@ -217,20 +216,11 @@ async fn scan_cmd(args: ScanArgs) -> Result<ExitCode, Error> {
         Some(path) => Workspace::load(path)?,
         None => Workspace::default(),
     };
-    let mut store = if args.no_store {
-        None
-    } else {
-        Some(open_store(&args.store)?)
-    };
-    let hasher = match &store {
-        Some(s) => ValueHasher::new(s.hash_key().map_err(store_error)?),
-        None => ValueHasher::ephemeral(),
-    };
     let opts = ScanOptions {
         profile: args.profile,
         regions: args.regions,
         parallelism: args.parallelism,
-        hasher: Some(hasher),
+        hasher: None,
     };
     let bars = std::io::stderr().is_terminal().then(Bars::default);
     let progress = |event: ScanEvent| {
@@ -238,13 +228,18 @@ async fn scan_cmd(args: ScanArgs) -> Result<ExitCode, Error> {
             bars.update(&event);
         }
     };
-    let report = scan::scan(&AwsEnv::from_environment(), &workspace, &opts, &progress).await?;
+    let env = AwsEnv::from_environment();
+    let report = if args.no_store {
+        scan::scan(&env, &workspace, &opts, &progress).await?
+    } else {
+        let mut store = open_store(&args.store)?;
+        let (report, id) =
+            scan::scan_and_store(&env, &workspace, &opts, &mut store, &progress).await?;
+        eprintln!("stored as snapshot {id} in {}", store.path().display());
+        report
+    };
     if let Some(bars) = &bars {
         bars.multi.clear().ok();
-    }
-    if let Some(store) = &mut store {
-        let id = store.save(&report).map_err(store_error)?;
-        eprintln!("stored as snapshot {id} in {}", store.path().display());
     }
     if args.store.json {
         print_json(&report)?;
@@ -273,18 +268,14 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
     Ok(())
 }
 
-fn store_error(e: StoreError) -> Error {
-    Error::Store(e.to_string())
-}
-
 fn open_store(args: &StoreArgs) -> Result<Store, Error> {
     let path = args.path.clone().unwrap_or_else(Store::default_path);
-    Store::open(&path).map_err(store_error)
+    Ok(Store::open(&path)?)
 }
 
 fn snapshots_cmd(args: &StoreArgs) -> Result<ExitCode, Error> {
     let store = open_store(args)?;
-    let list = store.list().map_err(store_error)?;
+    let list = store.list()?;
     if args.json {
         print_json(&list)?;
         return Ok(ExitCode::SUCCESS);
@@ -317,20 +308,19 @@ fn diff_cmd(args: &DiffArgs) -> Result<ExitCode, Error> {
     let to = match args.to {
         Some(id) => id,
         None => store
-            .latest_id()
-            .map_err(store_error)?
+            .latest_id()?
             .ok_or_else(|| Error::Store("no snapshots yet; run `stagecraft scan` first".into()))?,
     };
     let from = match args.from {
         Some(id) => id,
-        None => store.previous_id(to).map_err(store_error)?.ok_or_else(|| {
+        None => store.previous_id(to)?.ok_or_else(|| {
             Error::Store(format!(
                 "snapshot {to} is the first one; scan again to have something to compare"
             ))
         })?,
     };
-    let a = store.load(from).map_err(store_error)?;
-    let b = store.load(to).map_err(store_error)?;
+    let a = store.load(from)?;
+    let b = store.load(to)?;
     let d = stagecraft::store::diff(&a, &b, Some(from), Some(to));
     if args.store.json {
         print_json(&d)?;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{apigateway_arn, failure, follow, timestamp, CollectError, Collector, Target};
+use super::{failure, follow, timestamp, ApiGatewayOut, CollectError, Collector, Target};
 use crate::model::Resource;
 
 pub const REST_API: &str = "AWS::ApiGateway::RestApi";
@@ -21,11 +21,7 @@ pub const EMPTY_BASE_PATH: &str = "(none)";
 pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     let c = Collector::Apigateway;
     let client = aws_sdk_apigateway::Client::new(t.config);
-    let mut out = Out {
-        list: Vec::new(),
-        account_id: t.account_id,
-        region: t.region,
-    };
+    let mut out = ApiGatewayOut::new(t);
 
     let apis: Vec<_> = client
         .get_rest_apis()
@@ -248,25 +244,4 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         }
     }
     Ok(out.list)
-}
-
-struct Out<'a> {
-    list: Vec<Resource>,
-    account_id: &'a str,
-    region: &'a str,
-}
-
-impl Out<'_> {
-    fn push(&mut self, type_name: &str, path: String, name: String) -> &mut Resource {
-        let r = Resource::new(
-            type_name,
-            apigateway_arn(self.region, &path),
-            name,
-            self.account_id,
-            self.region,
-        );
-        self.list.push(r);
-        let last = self.list.len() - 1;
-        &mut self.list[last]
-    }
 }

@@ -3,7 +3,7 @@
 //! Custom domains are shared by v1 and v2 in AWS; a domain both collectors report is kept once (the
 //! scan drops duplicate ids).
 
-use super::{apigateway_arn, failure, follow, timestamp, CollectError, Collector, Target};
+use super::{failure, follow, timestamp, ApiGatewayOut, CollectError, Collector, Target};
 use crate::model::Resource;
 
 pub const API: &str = "AWS::ApiGatewayV2::Api";
@@ -14,17 +14,7 @@ pub const API_MAPPING: &str = "AWS::ApiGatewayV2::ApiMapping";
 pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     let c = Collector::Apigatewayv2;
     let client = aws_sdk_apigatewayv2::Client::new(t.config);
-    let region = t.region;
-    let mut out: Vec<Resource> = Vec::new();
-    let new = |type_name: &str, path: String, name: String| {
-        Resource::new(
-            type_name,
-            apigateway_arn(region, &path),
-            name,
-            t.account_id,
-            region,
-        )
-    };
+    let mut out = ApiGatewayOut::new(t);
 
     // API Gateway v2 has no SDK paginators: follow `NextToken` by hand.
     let apis = follow(|token| {
@@ -40,7 +30,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     .await?;
     for api in &apis {
         let Some(api_id) = api.api_id() else { continue };
-        let mut r = new(
+        let r = out.push(
             API,
             format!("/apis/{api_id}"),
             api.name().unwrap_or_default().to_owned(),
@@ -62,7 +52,6 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
                 api.route_selection_expression().map(str::to_owned),
             )
             .attr("created", timestamp(api.created_date()));
-        out.push(r);
 
         let stages = follow(|token| {
             let request = client.get_stages().api_id(api_id).set_next_token(token);
@@ -77,7 +66,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         .await?;
         for s in &stages {
             let name = s.stage_name().unwrap_or_default();
-            let mut r = new(
+            let r = out.push(
                 STAGE,
                 format!("/apis/{api_id}/stages/{name}"),
                 name.to_owned(),
@@ -85,7 +74,6 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
             r.tags = s.tags().cloned().unwrap_or_default().into_iter().collect();
             r.attr("api_id", api_id.to_owned())
                 .attr("deployment_id", s.deployment_id().map(str::to_owned));
-            out.push(r);
         }
     }
 
@@ -105,9 +93,8 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         let Some(domain) = d.domain_name() else {
             continue;
         };
-        let mut r = new(DOMAIN, format!("/domainnames/{domain}"), domain.to_owned());
+        let r = out.push(DOMAIN, format!("/domainnames/{domain}"), domain.to_owned());
         r.tags = d.tags().cloned().unwrap_or_default().into_iter().collect();
-        out.push(r);
         let mappings = client
             .get_api_mappings()
             .domain_name(domain)
@@ -121,7 +108,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
             .filter(|m| m.api_id().is_some_and(|a| v2_ids.contains(a)))
         {
             let id = m.api_mapping_id().unwrap_or_default();
-            let mut r = new(
+            let r = out.push(
                 API_MAPPING,
                 format!("/domainnames/{domain}/apimappings/{id}"),
                 format!("{domain}/{}", m.api_mapping_key().unwrap_or_default()),
@@ -130,8 +117,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
                 .attr("api_id", m.api_id().map(str::to_owned))
                 .attr("stage", m.stage().map(str::to_owned))
                 .attr("key", m.api_mapping_key().map(str::to_owned));
-            out.push(r);
         }
     }
-    Ok(out)
+    Ok(out.list)
 }

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::aws_message;
+pub(crate) use crate::error::error_code;
 use crate::model::Resource;
 
 pub use cloudformation::{StackFacts, StackMember};
@@ -168,17 +169,6 @@ fn classify(code: &str) -> &'static str {
     }
 }
 
-/// The SDK's error code, for callers that treat one code as "absent" rather than a failure.
-pub(crate) fn error_code<E, R>(err: &SdkError<E, R>) -> Option<&str>
-where
-    E: ProvideErrorMetadata,
-{
-    match err {
-        SdkError::ServiceError(se) => se.err().code(),
-        _ => None,
-    }
-}
-
 /// Follows a `position`/`NextToken` cursor for APIs the SDK has no paginator for: `fetch(cursor)`
 /// returns one page's items and the next cursor.
 pub(crate) async fn follow<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, CollectError>
@@ -213,6 +203,37 @@ where
     tags.into_iter()
         .map(|(k, v)| (k.into(), v.into()))
         .collect()
+}
+
+/// Collects API Gateway objects (v1 and v2), each with its id built from its path.
+pub(crate) struct ApiGatewayOut<'a> {
+    pub list: Vec<Resource>,
+    account_id: &'a str,
+    region: &'a str,
+}
+
+impl<'a> ApiGatewayOut<'a> {
+    pub fn new(t: &Target<'a>) -> Self {
+        ApiGatewayOut {
+            list: Vec::new(),
+            account_id: t.account_id,
+            region: t.region,
+        }
+    }
+
+    /// Adds the object at `path` (`/restapis/x/stages/dev`) and returns it for its attributes.
+    pub fn push(&mut self, type_name: &str, path: String, name: String) -> &mut Resource {
+        let r = Resource::new(
+            type_name,
+            apigateway_arn(self.region, &path),
+            name,
+            self.account_id,
+            self.region,
+        );
+        self.list.push(r);
+        let last = self.list.len() - 1;
+        &mut self.list[last]
+    }
 }
 
 /// The id Stagecraft gives an API Gateway object: the ARN form AWS documents for IAM policies.

@@ -43,17 +43,8 @@ type StateRow<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
 fn state(instances: Vec<StateRow<'_>>) -> LoadedState {
     LoadedState {
         summary: TerraformState {
-            location: "s3://b/env:/dev/k".into(),
-            workspace: "dev".into(),
             stage: Some("dev".into()),
-            terraform_version: None,
-            serial: None,
-            lineage: None,
-            managed_resources: 0,
-            data_sources: 0,
-            lock: None,
-            unmatched: Vec::new(),
-            error: None,
+            ..crate::terraform::summary("s3://b/env:/dev/k".into(), "dev".into())
         },
         state: Some(State {
             terraform_version: "1.9.8".into(),

@@ -8,7 +8,6 @@
 mod events;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-
 use std::time::Instant;
 
 use aws_config::SdkConfig;
@@ -19,6 +18,7 @@ use crate::collect::{self, CollectError, Collected, Collector, StackFacts, Value
 use crate::config::Workspace;
 use crate::model::{Access, Account, AccountStatus, Resource, ScanReport, ScanTarget};
 use crate::serverless::{self, ResolvedService};
+use crate::store::Store;
 use crate::{discover, own, terraform, Error, UiError};
 
 pub use events::ScanEvent;
@@ -218,6 +218,24 @@ pub async fn scan(
         duration_ms: report.duration_ms,
     });
     Ok(report)
+}
+
+/// Scans and stores the report as a snapshot; environment values are hashed with the store's key so
+/// snapshots compare. Returns the report and its snapshot id.
+pub async fn scan_and_store(
+    env: &AwsEnv,
+    workspace: &Workspace,
+    opts: &ScanOptions,
+    store: &mut Store,
+    progress: &(dyn Fn(ScanEvent) + Send + Sync),
+) -> Result<(ScanReport, i64), Error> {
+    let opts = ScanOptions {
+        hasher: Some(ValueHasher::new(store.hash_key()?)),
+        ..opts.clone()
+    };
+    let report = scan(env, workspace, &opts, progress).await?;
+    let id = store.save(&report)?;
+    Ok((report, id))
 }
 
 /// Reads the configured services and resolves each for every stage; a broken file is a warning.

@@ -15,7 +15,6 @@ pub use backend::{read_backend, Backend, S3Backend};
 pub use state::{parse_state, Instance, State, StateError};
 
 use crate::aws::{self, AwsEnv};
-use crate::collect::error_code;
 use crate::config::Workspace;
 use crate::error::aws_message;
 use crate::UiError;
@@ -147,7 +146,8 @@ pub async fn load_states(
     Ok(out)
 }
 
-fn summary(location: String, workspace: String) -> TerraformState {
+/// A state's summary before it is read.
+pub(crate) fn summary(location: String, workspace: String) -> TerraformState {
     TerraformState {
         location,
         workspace,
@@ -326,21 +326,17 @@ async fn lock_of(
         }
     }
     if backend.use_lockfile {
+        // No lock file (`NoSuchKey`) is the usual answer: nobody holds the lock.
         let lock_key = format!("{key}.tflock");
-        match s3
+        let o = s3
             .get_object()
             .bucket(&backend.bucket)
             .key(&lock_key)
             .send()
             .await
-        {
-            Ok(o) => {
-                let body = o.body.collect().await.ok()?.into_bytes();
-                return Some(lock_info("lockfile", &body));
-            }
-            Err(e) if error_code(&e) == Some("NoSuchKey") => {}
-            Err(_) => {}
-        }
+            .ok()?;
+        let body = o.body.collect().await.ok()?.into_bytes();
+        return Some(lock_info("lockfile", &body));
     }
     None
 }
