@@ -37,6 +37,9 @@ pub enum Error {
     Sandbox(String),
     #[error("{0}")]
     Store(String),
+    /// A request names something the snapshot does not know (a stage, a node id, a snapshot id).
+    #[error("{0}")]
+    Input(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -56,6 +59,7 @@ impl Error {
             Error::NotManagement { .. } => "not_management",
             Error::Sandbox(_) => "sandbox",
             Error::Store(_) => "store",
+            Error::Input(_) => "invalid_input",
             Error::Io { .. } => "io",
         }
     }

@@ -5,11 +5,14 @@
 //! `config` → `aws` → `discover` → `collect` → `scan`, with `sandbox` building the local organization the
 //! tests and the demo run against.
 
+pub mod audit;
 pub mod aws;
 pub mod collect;
 pub mod config;
 pub mod discover;
 pub mod error;
+pub mod graph;
+pub mod link;
 pub mod model;
 pub mod own;
 pub mod sandbox;
@@ -17,5 +20,8 @@ pub mod scan;
 pub mod serverless;
 pub mod store;
 pub mod terraform;
+
+#[cfg(test)]
+pub(crate) mod testkit;
 
 pub use error::{Error, UiError};

@@ -6,18 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn stagecraft(args: &[&str], env: &[(String, String)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stagecraft"))
-        .args(args)
-        .env_remove("STAGECRAFT_CONFIG")
-        .env_remove("AWS_PROFILE")
-        // Never the user's own store: one per test process unless a test names its own.
-        .env(
-            "STAGECRAFT_STORE",
-            std::env::temp_dir().join(format!("stagecraft-cli-test-{}.db", std::process::id())),
-        )
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .output()
-        .expect("run stagecraft")
+    common::cli(args, env)
 }
 
 #[test]

@@ -9,8 +9,10 @@ use std::sync::Mutex;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use stagecraft::audit::{Finding, Severity};
 use stagecraft::aws::AwsEnv;
 use stagecraft::config::Workspace;
+use stagecraft::graph::Graph;
 use stagecraft::model::{AccountStatus, ScanReport};
 use stagecraft::sandbox::{self, SeedSpec, UpOptions};
 use stagecraft::scan::{self, ScanEvent, ScanOptions};
@@ -36,6 +38,12 @@ enum Command {
     Snapshots(StoreArgs),
     /// What changed between two snapshots (default: the one before the latest, and the latest).
     Diff(DiffArgs),
+    /// The graph of links (SSM writes and reads, policies, mappings, authorizers, stacks) as text,
+    /// JSON, DOT or Mermaid.
+    Graph(GraphArgs),
+    /// Findings where Terraform and Serverless overlap or drift. Exit code 3 when findings at or
+    /// above --fail-on exist, 2 when an account could not be scanned completely.
+    Audit(AuditArgs),
     /// Start, stop or describe the local sandbox organization.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -43,6 +51,16 @@ enum Command {
 
 #[derive(Args)]
 struct ScanArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Where a report comes from: a fresh scan (stored unless `--no-store`), or a stored snapshot.
+#[derive(Args)]
+struct SourceArgs {
     /// The management account's AWS profile (default: the workspace config, then AWS_PROFILE).
     #[arg(long)]
     profile: Option<String>,
@@ -58,8 +76,70 @@ struct ScanArgs {
     /// Do not store this scan as a snapshot.
     #[arg(long)]
     no_store: bool,
+    /// The snapshot store (SQLite). Default: the platform's data dir (`~/.local/share/stagecraft/`).
+    #[arg(long = "store", env = "STAGECRAFT_STORE")]
+    store: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SnapshotArg {
+    /// Use a stored snapshot (`latest` or its id) instead of scanning now.
+    #[arg(long)]
+    snapshot: Option<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum GraphFormat {
+    Text,
+    Json,
+    Dot,
+    Mermaid,
+}
+
+#[derive(Args)]
+struct GraphArgs {
     #[command(flatten)]
-    store: StoreArgs,
+    source: SourceArgs,
+    #[command(flatten)]
+    snapshot: SnapshotArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: GraphFormat,
+    /// Only this stage's nodes.
+    #[arg(long)]
+    stage: Option<String>,
+    /// Only the neighbourhood of this node id (an ARN, `terraform:…`) or unique resource name.
+    #[arg(long)]
+    focus: Option<String>,
+    /// How many links away from --focus to go.
+    #[arg(long, default_value_t = 1)]
+    depth: usize,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AuditFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    snapshot: SnapshotArg,
+    /// Output format (`--json` is short for `--format json`).
+    #[arg(long, value_enum, default_value = "text")]
+    format: AuditFormat,
+    #[arg(long)]
+    json: bool,
+    /// Only this stage's findings.
+    #[arg(long)]
+    stage: Option<String>,
+    /// Exit with 3 when a finding at or above this severity exists (info, low, medium, high).
+    #[arg(long, default_value = "medium")]
+    fail_on: Severity,
 }
 
 #[derive(Args)]
@@ -136,9 +216,11 @@ fn main() -> ExitCode {
         }
     };
     let json = match &cli.command {
-        Command::Scan(a) => a.store.json,
+        Command::Scan(a) => a.json,
         Command::Snapshots(a) => a.json,
         Command::Diff(a) => a.store.json,
+        Command::Graph(a) => matches!(a.format, GraphFormat::Json),
+        Command::Audit(a) => a.json || matches!(a.format, AuditFormat::Json),
         Command::Sandbox(_) => false,
     };
     match runtime.block_on(run(cli)) {
@@ -159,6 +241,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Scan(args) => scan_cmd(args).await,
         Command::Snapshots(args) => snapshots_cmd(&args),
         Command::Diff(args) => diff_cmd(&args),
+        Command::Graph(args) => graph_cmd(args).await,
+        Command::Audit(args) => audit_cmd(args).await,
         Command::Sandbox(SandboxCommand::Up {
             dir,
             venv,
@@ -211,14 +295,15 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
     }
 }
 
-async fn scan_cmd(args: ScanArgs) -> Result<ExitCode, Error> {
+/// Scans now (storing the snapshot unless `--no-store`), with progress bars on a terminal.
+async fn scan_now(args: &SourceArgs) -> Result<ScanReport, Error> {
     let workspace = match &args.config {
         Some(path) => Workspace::load(path)?,
         None => Workspace::default(),
     };
     let opts = ScanOptions {
-        profile: args.profile,
-        regions: args.regions,
+        profile: args.profile.clone(),
+        regions: args.regions.clone(),
         parallelism: args.parallelism,
         hasher: None,
     };
@@ -232,7 +317,7 @@ async fn scan_cmd(args: ScanArgs) -> Result<ExitCode, Error> {
     let report = if args.no_store {
         scan::scan(&env, &workspace, &opts, &progress).await?
     } else {
-        let mut store = open_store(&args.store)?;
+        let mut store = open_store_at(args.store.as_deref())?;
         let (report, id) =
             scan::scan_and_store(&env, &workspace, &opts, &mut store, &progress).await?;
         eprintln!("stored as snapshot {id} in {}", store.path().display());
@@ -241,24 +326,191 @@ async fn scan_cmd(args: ScanArgs) -> Result<ExitCode, Error> {
     if let Some(bars) = &bars {
         bars.multi.clear().ok();
     }
-    if args.store.json {
-        print_json(&report)?;
-    } else {
-        print_table(&report);
-    }
     for w in &report.warnings {
         eprintln!("warning: {}", w.message);
     }
+    Ok(report)
+}
+
+/// The report a command works on: a stored snapshot with `--snapshot`, else a fresh scan.
+async fn report_for(source: &SourceArgs, snapshot: &SnapshotArg) -> Result<ScanReport, Error> {
+    let Some(which) = &snapshot.snapshot else {
+        return scan_now(source).await;
+    };
+    let store = open_store_at(source.store.as_deref())?;
+    let id = if which == "latest" {
+        store
+            .latest_id()?
+            .ok_or_else(|| Error::Store("no snapshots yet; run `stagecraft scan` first".into()))?
+    } else {
+        which.parse::<i64>().map_err(|_| {
+            Error::Store(format!(
+                "--snapshot takes `latest` or a snapshot id (see `stagecraft snapshots`), not `{which}`"
+            ))
+        })?
+    };
+    Ok(store.load(id)?)
+}
+
+/// How many accounts the report could not scan completely (reported on stderr).
+fn incomplete_accounts(report: &ScanReport) -> usize {
     let failed = report
         .accounts
         .iter()
         .filter(|a| matches!(a.status, AccountStatus::Error | AccountStatus::Partial))
         .count();
     if failed > 0 {
-        eprintln!("{failed} account(s) could not be scanned completely; see the status column");
+        eprintln!("{failed} account(s) could not be scanned completely; see the status column of `stagecraft scan`");
+    }
+    failed
+}
+
+async fn scan_cmd(args: ScanArgs) -> Result<ExitCode, Error> {
+    let report = scan_now(&args.source).await?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print_table(&report);
+    }
+    if incomplete_accounts(&report) > 0 {
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The graph of the report, narrowed to a stage and/or a node's neighbourhood.
+fn narrowed_graph(
+    report: &ScanReport,
+    stage: Option<&str>,
+    focus: Option<(&str, usize)>,
+) -> Result<Graph, Error> {
+    let mut graph = Graph::build(report);
+    if let Some(stage) = stage {
+        let known: Vec<String> = report
+            .accounts
+            .iter()
+            .filter_map(|a| a.stage.clone())
+            .collect();
+        if !known.iter().any(|s| s == stage) {
+            return Err(Error::Input(format!(
+                "no account of the snapshot is stage `{stage}`; stages: {}",
+                known.join(", ")
+            )));
+        }
+        graph = graph.stage(stage);
+    }
+    if let Some((focus, depth)) = focus {
+        let id = if graph.node(focus).is_some() {
+            focus.to_owned()
+        } else {
+            let named: Vec<&stagecraft::graph::Node> =
+                graph.nodes().filter(|n| n.name == focus).collect();
+            match named.as_slice() {
+                [one] => one.id.clone(),
+                [] => {
+                    return Err(Error::Input(format!(
+                        "--focus `{focus}` is neither a node id nor a resource name in the graph"
+                    )))
+                }
+                many => {
+                    return Err(Error::Input(format!(
+                        "--focus `{focus}` names {} nodes; pass one id: {}",
+                        many.len(),
+                        many.iter()
+                            .map(|n| n.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )))
+                }
+            }
+        };
+        graph = graph.focus(&id, depth);
+    }
+    Ok(graph)
+}
+
+async fn graph_cmd(args: GraphArgs) -> Result<ExitCode, Error> {
+    let report = report_for(&args.source, &args.snapshot).await?;
+    let graph = narrowed_graph(
+        &report,
+        args.stage.as_deref(),
+        args.focus.as_deref().map(|f| (f, args.depth)),
+    )?;
+    match args.format {
+        GraphFormat::Json => print_json(&graph.data())?,
+        GraphFormat::Text => print!("{}", stagecraft::graph::to_text(&graph)),
+        GraphFormat::Dot => print!("{}", stagecraft::graph::to_dot(&graph)),
+        GraphFormat::Mermaid => print!("{}", stagecraft::graph::to_mermaid(&graph)),
+    }
+    if incomplete_accounts(&report) > 0 {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn audit_cmd(args: AuditArgs) -> Result<ExitCode, Error> {
+    let report = report_for(&args.source, &args.snapshot).await?;
+    let graph = Graph::build(&report);
+    let mut findings = stagecraft::audit::audit(&report, &graph);
+    if let Some(stage) = &args.stage {
+        let known = report
+            .accounts
+            .iter()
+            .any(|a| a.stage.as_deref() == Some(stage));
+        if !known {
+            return Err(Error::Input(format!(
+                "no account of the snapshot is stage `{stage}`"
+            )));
+        }
+        findings.retain(|f| f.stage.as_deref() == Some(stage.as_str()));
+    }
+    let format = if args.json {
+        AuditFormat::Json
+    } else {
+        args.format
+    };
+    match format {
+        AuditFormat::Json => print_json(&stagecraft::audit::AuditReport::new(
+            &report,
+            findings.clone(),
+        ))?,
+        AuditFormat::Markdown => print!("{}", stagecraft::audit::to_markdown(&report, &findings)),
+        AuditFormat::Text => print_findings(&findings),
+    }
+    let incomplete = incomplete_accounts(&report) > 0;
+    let failing = findings
+        .iter()
+        .filter(|f| f.severity >= args.fail_on)
+        .count();
+    if failing > 0 {
+        eprintln!("{failing} finding(s) at or above {}", args.fail_on.as_str());
+        return Ok(ExitCode::from(3));
+    }
+    if incomplete {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_findings(findings: &[Finding]) {
+    if findings.is_empty() {
+        println!("no findings");
+        return;
+    }
+    let mut stage = None;
+    for f in findings {
+        if stage != Some(&f.stage) {
+            stage = Some(&f.stage);
+        }
+        println!(
+            "{:<6} {:<30} [{}] {}",
+            f.severity.as_str().to_uppercase(),
+            f.rule,
+            f.stage.as_deref().unwrap_or("-"),
+            f.message
+        );
+        println!("       fix: {}", f.fix);
+    }
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
@@ -269,7 +521,11 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
 }
 
 fn open_store(args: &StoreArgs) -> Result<Store, Error> {
-    let path = args.path.clone().unwrap_or_else(Store::default_path);
+    open_store_at(args.path.as_deref())
+}
+
+fn open_store_at(path: Option<&std::path::Path>) -> Result<Store, Error> {
+    let path = path.map(PathBuf::from).unwrap_or_else(Store::default_path);
     Ok(Store::open(&path)?)
 }
 

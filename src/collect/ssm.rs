@@ -74,12 +74,15 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
             .iter()
             .map(|t| (t.key().to_owned(), t.value().to_owned()))
             .collect();
+        // The keyed hash compares with the hashes of deployed Lambda environments (stale deployments).
+        let value_hash = values.get(&name).map(|v| t.hasher.hash(v));
         r.attr("parameter_type", m.r#type().map(|t| t.as_str().to_owned()))
             .attr("version", m.version())
             .attr("last_modified", timestamp(m.last_modified_date()))
             .attr("description", m.description().map(str::to_owned))
             .attr("data_type", m.data_type().map(str::to_owned))
-            .attr("value", values.remove(&name));
+            .attr("value", values.remove(&name))
+            .attr("value_hash", value_hash);
         out.push(r);
     }
     Ok(out)

@@ -415,19 +415,21 @@ impl<'a> StageSeeder<'a> {
         self.bucket(&format!("acme-{}-uploads", self.stage), Some("uploads"))
             .await?;
         self.kms_key().await?;
-        self.parameter(
-            None,
-            "feature_flags",
-            "/legacy/feature_flags",
-            "{\"checkout_v2\":false}",
-            None,
-        )
-        .await?;
-        self.plant(
-            "unread_parameter",
-            "/legacy/feature_flags",
-            "written by Terraform, read by no service",
-        );
+        if self.spec.plant_problems {
+            self.parameter(
+                None,
+                "feature_flags",
+                "/legacy/feature_flags",
+                "{\"checkout_v2\":false}",
+                None,
+            )
+            .await?;
+            self.plant(
+                "unread_parameter",
+                "/legacy/feature_flags",
+                "written by Terraform, read by no service",
+            );
+        }
         self.secure_parameter("service_token", "/internal/service_token")
             .await?;
         let payments = self.spec.plant_problems && self.stage == "prod";
@@ -454,7 +456,11 @@ impl<'a> StageSeeder<'a> {
         self.shared_authorizer(&api).await?;
         let users = Service::users(self.spec.extra_functions);
         stacks.push(self.deploy(&users, &api).await?);
-        let orders = Service::orders(self.spec.extra_functions, !payments);
+        let orders = Service::orders(
+            self.spec.extra_functions,
+            !payments,
+            self.spec.plant_problems,
+        );
         stacks.push(self.deploy(&orders, &api).await?);
         self.own_authorizer(&api, &orders).await?;
         self.websocket_api(&orders).await?;

@@ -103,7 +103,9 @@ impl Service {
     }
 
     /// `with_payments`: the deployed version reads `/payments/api_url` (prod still runs an older one).
-    pub fn orders(extra_functions: usize, with_payments: bool) -> Service {
+    /// `own_authorizer`: it declares its own authorizer for auth's function (overlap situation 4)
+    /// instead of using the shared one.
+    pub fn orders(extra_functions: usize, with_payments: bool, own_authorizer: bool) -> Service {
         let mut env = vec![
             ("ORDERS_TABLE", "/orders/table_name"),
             ("DB_PW_NAME", "/db_pw_name"),
@@ -114,20 +116,17 @@ impl Service {
         let mut functions = vec![
             f("create", Some(("POST", "/orders")), &env),
             f("list", Some(("GET", "/orders")), &env),
-            f("connect", None, &[("ORDERS_TABLE", "/orders/table_name")]),
-            f(
-                "disconnect",
-                None,
-                &[("ORDERS_TABLE", "/orders/table_name")],
-            ),
+            // `provider.environment` reaches every function, the websocket handlers too.
+            f("connect", None, &env[..2]),
+            f("disconnect", None, &env[..2]),
         ];
         functions.extend(extra("orders", extra_functions));
         Service {
             name: "orders".into(),
             functions,
             role_policies: vec!["/db_pw_policy".into()],
-            shared_authorizer: false,
-            own_authorizer: Some("authorize".into()),
+            shared_authorizer: !own_authorizer,
+            own_authorizer: own_authorizer.then(|| "authorize".into()),
             websocket_routes: vec!["$connect".into(), "$disconnect".into()],
             tables: vec![],
         }

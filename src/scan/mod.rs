@@ -7,7 +7,7 @@
 
 mod events;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use aws_config::SdkConfig;
@@ -150,7 +150,8 @@ pub async fn scan(
         name: "services".into(),
         detail: "reading serverless.yml files".into(),
     });
-    let services = load_services(workspace, &stages, &mgmt, &account_stages, &mut warnings);
+    let mut services = load_services(workspace, &stages, &mgmt, &account_stages, &mut warnings);
+    expect_deployed_values(&mut services, &resources, &account_stages, &hasher);
     let service_names: BTreeSet<String> = services.iter().map(|s| s.service.clone()).collect();
 
     progress(ScanEvent::Phase {
@@ -239,6 +240,44 @@ pub async fn scan_and_store(
 }
 
 /// Reads the configured services and resolves each for every stage; a broken file is a warning.
+/// For every function environment variable fed by `${ssm:…}`, the hash of the value a deploy would
+/// give it now, from the parameters this scan read in the stage's account.
+fn expect_deployed_values(
+    services: &mut [ResolvedService],
+    resources: &[Resource],
+    account_stages: &BTreeMap<String, String>,
+    hasher: &ValueHasher,
+) {
+    let params: HashMap<(&str, &str, &str), &Resource> = resources
+        .iter()
+        .filter(|r| r.type_name == crate::collect::ssm::TYPE)
+        .map(|r| {
+            (
+                (r.account_id.as_str(), r.region.as_str(), r.name.as_str()),
+                r,
+            )
+        })
+        .collect();
+    for svc in services {
+        let Some(account) = account_stages
+            .iter()
+            .find(|(_, s)| **s == svc.stage)
+            .map(|(a, _)| a.as_str())
+        else {
+            continue;
+        };
+        let region = svc.region.clone();
+        let value_of = |name: &str| -> Option<String> {
+            let p = params.get(&(account, region.as_str(), name))?;
+            // A SecureString carries no value: it is never decrypted, so never compared.
+            p.attr_str("value").map(str::to_owned)
+        };
+        for f in &mut svc.functions {
+            f.expect_values(&value_of, hasher);
+        }
+    }
+}
+
 fn load_services(
     workspace: &Workspace,
     stages: &BTreeSet<String>,

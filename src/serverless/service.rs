@@ -66,7 +66,7 @@ pub fn ssm_name(argument: &str) -> String {
     a.trim().trim_matches(|c| c == '\'' || c == '"').to_owned()
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, Eq)]
 #[ts(export)]
 pub struct ServiceFunction {
     /// The key under `functions:`.
@@ -78,6 +78,88 @@ pub struct ServiceFunction {
     pub events: Vec<FunctionEvent>,
     /// Environment variable names (values are not kept: they may be secrets once resolved).
     pub environment: Vec<String>,
+    /// Environment variables (the function's and `provider.environment`) whose value comes from SSM
+    /// parameters, with the keyed hash of the value a deploy would give them now.
+    pub ssm_environment: Vec<SsmEnv>,
+    /// Variable → resolved text with the `${ssm:…}` references still in it. Never serialised: literal
+    /// parts may be secrets written into the file.
+    #[serde(skip)]
+    #[ts(skip)]
+    templates: BTreeMap<String, String>,
+}
+
+/// One environment variable fed by SSM parameters.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct SsmEnv {
+    pub variable: String,
+    /// The parameters its value is built from, in order of appearance.
+    pub parameters: Vec<String>,
+    /// Keyed hash of the value with today's parameter values; `None` when one of them is missing or a
+    /// `SecureString` (never decrypted, so never compared).
+    pub expected_hash: Option<String>,
+}
+
+/// Equal when everything a snapshot keeps is equal: the templates are never stored.
+impl PartialEq for ServiceFunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+            && self.name == other.name
+            && self.handler == other.handler
+            && self.events == other.events
+            && self.environment == other.environment
+            && self.ssm_environment == other.ssm_environment
+    }
+}
+
+impl ServiceFunction {
+    /// Fills [`SsmEnv::expected_hash`] from the current parameter values (`value_of` gives `None` for
+    /// a missing or SecureString parameter).
+    pub fn expect_values(
+        &mut self,
+        value_of: &dyn Fn(&str) -> Option<String>,
+        hasher: &crate::collect::ValueHasher,
+    ) {
+        for env in &mut self.ssm_environment {
+            env.expected_hash = self
+                .templates
+                .get(&env.variable)
+                .and_then(|t| substitute_ssm(t, value_of))
+                .map(|v| hasher.hash(&v));
+        }
+    }
+}
+
+/// Every `${ssm:…}` in a resolved text, as (byte range, parameter name).
+fn ssm_refs(text: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("${ssm:") {
+        let start = from + i;
+        let Some(len) = text[start..].find('}') else {
+            break;
+        };
+        let end = start + len + 1;
+        let inner = &text[start + "${ssm:".len()..end - 1];
+        // A fallback (`${ssm:/x, 'default'}`) does not change which parameter is read.
+        let arg = inner.split(',').next().unwrap_or(inner);
+        out.push((start..end, ssm_name(arg)));
+        from = end;
+    }
+    out
+}
+
+/// The text with every `${ssm:…}` replaced by the parameter's value; `None` if one is unknown.
+fn substitute_ssm(text: &str, value_of: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let mut out = String::new();
+    let mut last = 0;
+    for (range, name) in ssm_refs(text) {
+        out.push_str(&text[last..range.start]);
+        out.push_str(&value_of(&name)?);
+        last = range.end;
+    }
+    out.push_str(&text[last..]);
+    Some(out)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
@@ -193,12 +275,13 @@ impl ServiceFile {
         .unwrap_or_default();
         let provider = doc.get("provider").cloned().unwrap_or(Value::Null);
         let mut warnings = std::mem::take(&mut r.errors);
+        let provider_env = provider.get("environment").and_then(Value::as_object);
 
         let mut functions = Vec::new();
         match doc.get("functions") {
             Some(Value::Object(fs)) => {
                 for (key, f) in fs {
-                    functions.push(function(&service, &stage, key, f));
+                    functions.push(function(&service, &stage, key, f, provider_env));
                 }
             }
             Some(Value::Array(items)) => {
@@ -206,7 +289,7 @@ impl ServiceFile {
                 for item in items {
                     if let Some(m) = item.as_object() {
                         for (key, f) in m {
-                            functions.push(function(&service, &stage, key, f));
+                            functions.push(function(&service, &stage, key, f, provider_env));
                         }
                     }
                 }
@@ -292,17 +375,40 @@ fn display(v: &Value) -> String {
     }
 }
 
-fn function(service: &str, stage: &str, key: &str, f: &Value) -> ServiceFunction {
+fn function(
+    service: &str,
+    stage: &str,
+    key: &str,
+    f: &Value,
+    provider_env: Option<&serde_json::Map<String, Value>>,
+) -> ServiceFunction {
     let name = f
         .get("name")
         .and_then(Value::as_str)
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{service}-{stage}-{key}"));
-    let environment = f
-        .get("environment")
-        .and_then(Value::as_object)
+    let own_env = f.get("environment").and_then(Value::as_object);
+    let environment = own_env
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
+    // The function's own variables override the provider's.
+    let mut templates = BTreeMap::new();
+    for (var, v) in provider_env.into_iter().chain(own_env).flatten() {
+        if let Some(text) = v.as_str() {
+            templates.insert(var.clone(), text.to_owned());
+        } else {
+            templates.remove(var);
+        }
+    }
+    templates.retain(|_, t| !ssm_refs(t).is_empty());
+    let ssm_environment = templates
+        .iter()
+        .map(|(var, t)| SsmEnv {
+            variable: var.clone(),
+            parameters: ssm_refs(t).into_iter().map(|(_, name)| name).collect(),
+            expected_hash: None,
+        })
+        .collect();
     let events = f
         .get("events")
         .and_then(Value::as_array)
@@ -314,6 +420,8 @@ fn function(service: &str, stage: &str, key: &str, f: &Value) -> ServiceFunction
         handler: f.get("handler").and_then(Value::as_str).map(str::to_owned),
         events,
         environment,
+        ssm_environment,
+        templates,
     }
 }
 
