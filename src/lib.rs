@@ -13,6 +13,7 @@ pub mod discover;
 pub mod error;
 pub mod graph;
 pub mod link;
+pub mod matrix;
 pub mod model;
 pub mod own;
 pub mod sandbox;

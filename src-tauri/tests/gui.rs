@@ -153,6 +153,24 @@ async fn screenshot(client: &Client, name: &str) -> PathBuf {
     path
 }
 
+/// Waits (up to 60 s) until the element's text satisfies `ok`; returns the text.
+async fn wait_text(client: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(el) = client.find(Locator::Css(css)).await {
+            if let Ok(t) = el.text().await {
+                if ok(&t) {
+                    return t;
+                }
+                last = t;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{css} never got the expected text; last: {last:?}");
+}
+
 async fn wait_for_cards(
     client: &Client,
     status: &str,
@@ -229,14 +247,8 @@ async fn the_window_lists_the_sandbox_accounts_with_their_stages() {
         .await
         .expect("management account card");
     assert!(master.text().await.expect("text").contains("mgmt"));
-    let age = client
-        .find(Locator::Css("[data-testid=scan-age]"))
-        .await
-        .expect("age")
-        .text()
-        .await
-        .expect("text");
-    assert!(age.contains("scanned"), "{age}");
+    // The accounts are done before the scan is: Terraform state and ownership come last.
+    wait_text(&client, "[data-testid=scan-age]", |t| t.contains("scanned")).await;
     let shot = screenshot(&client, "organization").await;
     assert!(std::fs::metadata(&shot)
         .map(|m| m.len() > 10_000)
