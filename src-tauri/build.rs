@@ -6,6 +6,10 @@ fn main() {
             "app_info",
             "last_snapshot",
             "scan",
+            "analysis",
+            "snapshots",
+            "snapshot_diff",
+            "save_export",
         ]));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri build script failed: {e:#}");

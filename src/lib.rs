@@ -5,6 +5,7 @@
 //! `config` → `aws` → `discover` → `collect` → `scan`, with `sandbox` building the local organization the
 //! tests and the demo run against.
 
+pub mod analysis;
 pub mod audit;
 pub mod aws;
 pub mod collect;

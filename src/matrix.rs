@@ -68,35 +68,42 @@ fn compared(r: &Resource) -> Option<String> {
     }
 }
 
-/// The row key and label of a resource, if it has a logical identity across stages.
-fn identity(r: &Resource, stages: &[&str]) -> Option<(String, String, String)> {
+/// The rows a resource belongs to: (key, kind, label) for each of its claims (a conflict's resource
+/// sits in the row of each claim), and its parameter name.
+fn identities(r: &Resource, stages: &[&str]) -> Vec<(String, String, String)> {
     if r.type_name == crate::collect::ssm::TYPE {
-        return Some((
+        return vec![(
             format!("ssm:{}", r.name),
             "parameter".into(),
             r.name.clone(),
-        ));
+        )];
     }
-    match r.owner.claims().into_iter().next()? {
-        Claim::Terraform(c) => Some((format!("tf:{}", c.address), "terraform".into(), c.address)),
-        Claim::Serverless(c) => {
-            let logical = c.logical_id.unwrap_or_else(|| "(stack)".into());
-            Some((
-                format!("sls:{}/{logical}", c.service),
-                "serverless".into(),
-                format!("{} / {logical}", c.service),
-            ))
-        }
-        Claim::Cloudformation(c) => {
-            let (base, _) = crate::serverless::split_stack_name(&c.stack, stages)?;
-            let logical = c.logical_id.unwrap_or_else(|| "(stack)".into());
-            Some((
-                format!("cfn:{base}/{logical}"),
-                "cloudformation".into(),
-                format!("{base} / {logical}"),
-            ))
-        }
-    }
+    r.owner
+        .claims()
+        .into_iter()
+        .filter_map(|claim| match claim {
+            Claim::Terraform(c) => {
+                Some((format!("tf:{}", c.address), "terraform".into(), c.address))
+            }
+            Claim::Serverless(c) => {
+                let logical = c.logical_id.unwrap_or_else(|| "(stack)".into());
+                Some((
+                    format!("sls:{}/{logical}", c.service),
+                    "serverless".into(),
+                    format!("{} / {logical}", c.service),
+                ))
+            }
+            Claim::Cloudformation(c) => {
+                let (base, _) = crate::serverless::split_stack_name(&c.stack, stages)?;
+                let logical = c.logical_id.unwrap_or_else(|| "(stack)".into());
+                Some((
+                    format!("cfn:{base}/{logical}"),
+                    "cloudformation".into(),
+                    format!("{base} / {logical}"),
+                ))
+            }
+        })
+        .collect()
 }
 
 /// The matrix of a snapshot.
@@ -121,35 +128,34 @@ pub fn stage_matrix(report: &ScanReport) -> StageMatrix {
         let Some(stage) = r.stage.as_deref() else {
             continue;
         };
-        let Some((key, kind, label)) = identity(r, &stage_refs) else {
-            continue;
-        };
-        let row = rows.entry(key.clone()).or_insert_with(|| MatrixRow {
-            key,
-            kind,
-            label,
-            type_name: r.type_name.clone(),
-            cells: stages
-                .iter()
-                .map(|s| {
-                    (
-                        s.clone(),
-                        MatrixCell {
-                            id: None,
-                            name: None,
-                            compared: None,
-                            differs: false,
-                        },
-                    )
-                })
-                .collect(),
-            status: String::new(),
-        });
-        if let Some(cell) = row.cells.get_mut(stage) {
-            if cell.id.is_none() {
-                cell.id = Some(r.id.clone());
-                cell.name = Some(r.name.clone());
-                cell.compared = compared(r);
+        for (key, kind, label) in identities(r, &stage_refs) {
+            let row = rows.entry(key.clone()).or_insert_with(|| MatrixRow {
+                key,
+                kind,
+                label,
+                type_name: r.type_name.clone(),
+                cells: stages
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.clone(),
+                            MatrixCell {
+                                id: None,
+                                name: None,
+                                compared: None,
+                                differs: false,
+                            },
+                        )
+                    })
+                    .collect(),
+                status: String::new(),
+            });
+            if let Some(cell) = row.cells.get_mut(stage) {
+                if cell.id.is_none() {
+                    cell.id = Some(r.id.clone());
+                    cell.name = Some(r.name.clone());
+                    cell.compared = compared(r);
+                }
             }
         }
     }

@@ -1,15 +1,35 @@
 //! The IPC surface: every command the window may call. Each is an adapter over one core function.
 
+use stagecraft::analysis::{analyse, Analysis};
 use stagecraft::aws::AwsEnv;
 use stagecraft::config::Workspace;
 use stagecraft::model::{ScanReport, ScanTarget};
 use stagecraft::scan::{self, ScanEvent, ScanOptions};
-use stagecraft::store::Store;
+use stagecraft::store::{SnapshotDiff, SnapshotSummary, Store};
 use stagecraft::UiError;
 use tauri::ipc::Channel;
 use tauri::State;
 
-use crate::Settings;
+use crate::{Current, Settings};
+
+fn store_error(e: impl std::fmt::Display) -> UiError {
+    UiError {
+        code: "store".to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// Runs blocking store work off the async runtime.
+async fn with_store<T: Send + 'static>(
+    settings: &Settings,
+    f: impl FnOnce(Store) -> Result<T, stagecraft::store::StoreError> + Send + 'static,
+) -> Result<T, UiError> {
+    let path = settings.store.clone();
+    let out = tauri::async_runtime::spawn_blocking(move || Store::open(&path).and_then(f))
+        .await
+        .map_err(store_error)?;
+    Ok(out.map_err(stagecraft::Error::from)?)
+}
 
 fn workspace(settings: &Settings) -> Result<Workspace, UiError> {
     Ok(match &settings.config {
@@ -32,21 +52,108 @@ pub fn app_info(settings: State<'_, Settings>) -> Result<ScanTarget, UiError> {
 
 /// The newest stored snapshot, so the window opens on it before any AWS call.
 #[tauri::command]
-pub async fn last_snapshot(settings: State<'_, Settings>) -> Result<Option<ScanReport>, UiError> {
-    let path = settings.store.clone();
-    let latest = tauri::async_runtime::spawn_blocking(move || Store::open(&path)?.latest())
+pub async fn last_snapshot(
+    settings: State<'_, Settings>,
+    current: State<'_, Current>,
+) -> Result<Option<ScanReport>, UiError> {
+    let latest = with_store(&settings, |s| s.latest()).await?;
+    if let Some(r) = &latest {
+        current.set(r.clone());
+    }
+    Ok(latest)
+}
+
+/// The graph, the findings and the stage matrix of the snapshot on screen.
+#[tauri::command]
+pub async fn analysis(current: State<'_, Current>) -> Result<Analysis, UiError> {
+    let report = current.get().ok_or_else(|| UiError {
+        code: "no_snapshot".to_owned(),
+        message: "No snapshot yet: scan the organization first.".to_owned(),
+    })?;
+    tauri::async_runtime::spawn_blocking(move || analyse(&report))
         .await
-        .map_err(|e| UiError {
-            code: "store".to_owned(),
-            message: e.to_string(),
-        })?;
-    Ok(latest.map_err(stagecraft::Error::from)?)
+        .map_err(store_error)
+}
+
+/// Every stored snapshot, newest first.
+#[tauri::command]
+pub async fn snapshots(settings: State<'_, Settings>) -> Result<Vec<SnapshotSummary>, UiError> {
+    with_store(&settings, |s| s.list()).await
+}
+
+/// What changed between two stored snapshots; ids the store does not have are refused.
+#[tauri::command]
+pub async fn snapshot_diff(
+    settings: State<'_, Settings>,
+    from: i64,
+    to: i64,
+) -> Result<SnapshotDiff, UiError> {
+    with_store(&settings, move |s| {
+        let a = s.load(from)?;
+        let b = s.load(to)?;
+        Ok(stagecraft::store::diff(&a, &b, Some(from), Some(to)))
+    })
+    .await
+}
+
+/// Writes an export (SVG, PNG, Markdown, JSON) where the user chooses: a save dialog, or the
+/// directory in `STAGECRAFT_EXPORT_DIR` for unattended use. Only these kinds, only a file name.
+#[tauri::command]
+pub async fn save_export(
+    app: tauri::AppHandle,
+    settings: State<'_, Settings>,
+    file_name: String,
+    base64: bool,
+    contents: String,
+) -> Result<Option<String>, UiError> {
+    let bad = |m: &str| UiError {
+        code: "invalid_input".to_owned(),
+        message: m.to_owned(),
+    };
+    let allowed = ["svg", "png", "md", "json", "dot", "mmd"];
+    let ext = std::path::Path::new(&file_name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("");
+    if file_name.contains(['/', '\\']) || file_name.starts_with('.') || !allowed.contains(&ext) {
+        return Err(bad(
+            "an export is a plain file name ending in .svg, .png, .md, .json, .dot or .mmd",
+        ));
+    }
+    let bytes = if base64 {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(contents.as_bytes())
+            .map_err(|_| bad("the export data is not valid base64"))?
+    } else {
+        contents.into_bytes()
+    };
+    let target = match &settings.export_dir {
+        Some(dir) => Some(dir.join(&file_name)),
+        None => {
+            use tauri_plugin_dialog::DialogExt;
+            app.dialog()
+                .file()
+                .set_file_name(&file_name)
+                .blocking_save_file()
+                .and_then(|p| p.into_path().ok())
+        }
+    };
+    let Some(target) = target else {
+        return Ok(None);
+    };
+    std::fs::write(&target, bytes).map_err(|e| UiError {
+        code: "io".to_owned(),
+        message: format!("cannot write {}: {e}", target.display()),
+    })?;
+    Ok(Some(target.display().to_string()))
 }
 
 /// Scans the organization and stores the result as a snapshot.
 #[tauri::command]
 pub async fn scan(
     settings: State<'_, Settings>,
+    current: State<'_, Current>,
     on_event: Channel<ScanEvent>,
 ) -> Result<ScanReport, UiError> {
     let ws = workspace(&settings)?;
@@ -63,5 +170,6 @@ pub async fn scan(
         &progress,
     )
     .await?;
+    current.set(report.clone());
     Ok(report)
 }

@@ -219,6 +219,8 @@ async fn the_window_lists_the_sandbox_accounts_with_their_stages() {
     let mut env = sb.env_vars();
     env.push(("STAGECRAFT_STORE".into(), store_path.display().to_string()));
     let (_driver, client) = open_app(&env).await;
+    // The window reopens on the view last used; start from the organization.
+    click(&client, "[data-testid=tab-org]").await;
 
     let cards = wait_for_cards(&client, "ok", 4).await;
     assert_eq!(cards.len(), 4);
@@ -313,5 +315,206 @@ async fn the_window_lists_the_sandbox_accounts_with_their_stages() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    client.close().await.expect("close session");
+}
+
+fn gui_tests_enabled() -> bool {
+    if std::env::var_os("STAGECRAFT_GUI_TESTS").is_none() {
+        eprintln!("skipped: GUI tests run under scripts/test (STAGECRAFT_GUI_TESTS=1, Xvfb, tauri-driver)");
+        return false;
+    }
+    true
+}
+
+async fn click(client: &Client, css: &str) {
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn count(client: &Client, css: &str) -> usize {
+    client
+        .find_all(Locator::Css(css))
+        .await
+        .map(|v| v.len())
+        .unwrap_or(0)
+}
+
+/// Waits until `css` matches at least one element.
+async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix() {
+    if !gui_tests_enabled() {
+        return;
+    }
+    let venv = std::env::var_os("STAGECRAFT_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv"));
+    let running =
+        sandbox::start_scratch(&venv, Some(&repo().join("examples")), SeedSpec::default())
+            .await
+            .expect("sandbox");
+    let sb = &running.sandbox;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let exports = dir.path().join("exports");
+    std::fs::create_dir_all(&exports).expect("exports dir");
+    let mut env = sb.env_vars();
+    env.push((
+        "STAGECRAFT_STORE".into(),
+        dir.path().join("stagecraft.db").display().to_string(),
+    ));
+    env.push((
+        "STAGECRAFT_EXPORT_DIR".into(),
+        exports.display().to_string(),
+    ));
+    let (_driver, client) = open_app(&env).await;
+    click(&client, "[data-testid=tab-org]").await;
+    wait_for_cards(&client, "ok", 4).await;
+    wait_text(&client, "[data-testid=scan-age]", |t| t.contains("scanned")).await;
+    // The findings badge and each stage card's findings appear once the snapshot is analysed.
+    let badge = wait_text(&client, "[data-testid=findings-count]", |t| !t.is_empty()).await;
+    assert_eq!(badge.trim(), "11");
+    let dev = sb
+        .seeded
+        .accounts
+        .iter()
+        .find(|a| a.stage == "dev")
+        .expect("dev");
+    let dev_findings = wait_text(
+        &client,
+        &format!("[data-account-id='{}'] [data-testid=card-findings]", dev.id),
+        |t| !t.is_empty(),
+    )
+    .await;
+    assert!(dev_findings.starts_with('4'), "{dev_findings}");
+
+    // Graph: search /db_pw_name, and its SSM links are there with their evidence.
+    click(&client, "[data-testid=tab-graph]").await;
+    wait_for(&client, "[data-testid=graph][data-ready=yes]").await;
+    let search = wait_for(&client, "[data-testid=graph-search]").await;
+    search.send_keys("/db_pw_name").await.expect("type");
+    wait_for(&client, "[data-testid=search-result]").await;
+    search.send_keys("\u{E007}").await.expect("enter");
+    let name = wait_text(&client, "[data-testid=details-name]", |t| {
+        t == "/db_pw_name"
+    })
+    .await;
+    assert_eq!(name, "/db_pw_name");
+    wait_for(&client, "[data-testid=focus-chip]").await;
+    assert_eq!(
+        count(&client, "[data-testid=link-in][data-kind=ssm-write]").await,
+        1
+    );
+    assert!(count(&client, "[data-testid=link-out][data-kind=ssm-read]").await >= 3);
+    assert_eq!(
+        count(&client, "[data-testid=link-out][data-kind=names]").await,
+        1
+    );
+    let owner = wait_text(&client, "[data-testid=details-owner]", |t| !t.is_empty()).await;
+    assert!(owner.contains("aws_ssm_parameter.db_pw_name"), "{owner}");
+    let graph = wait_for(&client, "[data-testid=graph][data-ready=yes]").await;
+    let selected = graph
+        .attr("data-selected")
+        .await
+        .expect("attr")
+        .unwrap_or_default();
+    assert!(selected.ends_with(":parameter/db_pw_name"), "{selected}");
+    screenshot(&client, "graph-db-pw-name").await;
+
+    // Exports: SVG and PNG of what is on screen.
+    click(&client, "[data-testid=export-svg]").await;
+    wait_text(&client, "[data-testid=graph-message]", |t| {
+        t.contains("Saved")
+    })
+    .await;
+    click(&client, "[data-testid=export-png]").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (svg, png) = loop {
+        let svg = std::fs::read_to_string(exports.join("stagecraft-focus.svg")).unwrap_or_default();
+        let png = std::fs::read(exports.join("stagecraft-focus.png")).unwrap_or_default();
+        if !svg.is_empty() && png.len() > 1000 || Instant::now() > deadline {
+            break (svg, png);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(svg.starts_with("<svg") && svg.contains("/db_pw_name") && svg.contains("ssm-read"));
+    assert_eq!(&png[..4], b"\x89PNG");
+
+    // Findings: grouped by rule; clicking the catch-22 focuses the graph on prod's domain.
+    click(&client, "[data-testid=tab-findings]").await;
+    wait_for(&client, "[data-testid=finding]").await;
+    assert_eq!(count(&client, "[data-testid=finding]").await, 11);
+    assert_eq!(
+        count(&client, "[data-testid=rule-group]").await,
+        7,
+        "seven rules have findings"
+    );
+    screenshot(&client, "findings").await;
+    click(
+        &client,
+        "[data-testid=finding][data-rule=base-path-mapping][data-stage=prod]",
+    )
+    .await;
+    wait_text(&client, "[data-testid=details-name]", |t| {
+        t == "api.prod.acme.example"
+    })
+    .await;
+    wait_for(&client, "[data-testid=focus-chip]").await;
+    screenshot(&client, "graph-finding").await;
+
+    // Stage matrix: prod lacks the base path mapping the other stages have.
+    click(&client, "[data-testid=tab-matrix]").await;
+    let row = wait_for(
+        &client,
+        "[data-testid=matrix-row][data-key='tf:module.api.aws_api_gateway_base_path_mapping.main']",
+    )
+    .await;
+    assert_eq!(
+        row.find(Locator::Css("[data-stage=prod]"))
+            .await
+            .expect("prod cell")
+            .attr("data-cell")
+            .await
+            .expect("attr")
+            .as_deref(),
+        Some("missing")
+    );
+    assert_eq!(
+        row.find(Locator::Css("[data-stage=qa]"))
+            .await
+            .expect("qa cell")
+            .attr("data-cell")
+            .await
+            .expect("attr")
+            .as_deref(),
+        Some("present")
+    );
+    screenshot(&client, "matrix").await;
+
+    // History: the scan is there.
+    click(&client, "[data-testid=tab-history]").await;
+    wait_for(&client, "[data-testid=snapshot]").await;
+    screenshot(&client, "history").await;
+
+    // The palette reaches any view and any resource by typing.
+    click(&client, "[data-testid=palette-button]").await;
+    let input = wait_for(&client, "[data-testid=palette-input]").await;
+    input.send_keys("Go to Findings").await.expect("type");
+    input.send_keys("\u{E007}").await.expect("enter");
+    wait_for(&client, "[data-testid=findings-view]").await;
     client.close().await.expect("close session");
 }

@@ -1,19 +1,61 @@
-import { useCallback, useEffect, useReducer } from "preact/hooks";
-import { asUiError, lastSnapshot, scan, scanTarget } from "./ipc";
+import { useCallback, useEffect, useReducer, useState } from "preact/hooks";
+import type { Analysis } from "./generated/Analysis";
+import type { UiError } from "./generated/UiError";
+import { analysis as fetchAnalysis, asUiError, lastSnapshot, scan, scanTarget } from "./ipc";
+import { FindingsView } from "./views/FindingsView";
+import { GraphView, type GraphFocus } from "./views/GraphView";
+import { HistoryView } from "./views/HistoryView";
+import { MatrixView } from "./views/MatrixView";
 import { OrgView } from "./views/OrgView";
+import { Palette, type PaletteItem } from "./views/Palette";
 import { initialState, reduce } from "./state";
 import { timeAgo, useNow } from "./time";
+
+const VIEWS = [
+  { id: "org", label: "Organization", key: "1" },
+  { id: "graph", label: "Graph", key: "2" },
+  { id: "matrix", label: "Stages", key: "3" },
+  { id: "findings", label: "Findings", key: "4" },
+  { id: "history", label: "History", key: "5" },
+] as const;
+type ViewId = (typeof VIEWS)[number]["id"];
+
+const LAST_VIEW = "stagecraft.view";
 
 export function App() {
   const [state, dispatch] = useReducer(reduce, initialState);
   const now = useNow(30_000);
+  const [view, setView] = useState<ViewId>(() => (localStorage.getItem(LAST_VIEW) as ViewId | null) ?? "org");
+  const [analysis, setAnalysis] = useState<Analysis | null>(null);
+  const [analysisError, setAnalysisError] = useState<UiError | null>(null);
+  const [focus, setFocus] = useState<GraphFocus | null>(null);
+  const [palette, setPalette] = useState(false);
+  const [scans, setScans] = useState(0);
+
+  const show = (v: ViewId) => {
+    setView(v);
+    localStorage.setItem(LAST_VIEW, v);
+  };
+
+  const refreshAnalysis = useCallback(() => {
+    fetchAnalysis()
+      .then((a) => {
+        setAnalysis(a);
+        setAnalysisError(null);
+      })
+      .catch((e) => setAnalysisError(asUiError(e)));
+  }, []);
 
   const runScan = useCallback(() => {
     dispatch({ type: "scan_started" });
     scan((event) => dispatch({ type: "event", event }))
-      .then((report) => dispatch({ type: "scan_done", report }))
+      .then((report) => {
+        dispatch({ type: "scan_done", report });
+        setScans((n) => n + 1);
+        refreshAnalysis();
+      })
       .catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }));
-  }, []);
+  }, [refreshAnalysis]);
 
   useEffect(() => {
     scanTarget()
@@ -22,24 +64,48 @@ export function App() {
     // Open on the last snapshot at once; the fresh scan then replaces it account by account.
     lastSnapshot()
       .then((report) => {
-        if (report) dispatch({ type: "snapshot", report });
+        if (report) {
+          dispatch({ type: "snapshot", report });
+          refreshAnalysis();
+        }
       })
       .catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }))
       .finally(runScan);
-  }, [runScan]);
+  }, [runScan, refreshAnalysis]);
+
+  const openResource = (id: string) => {
+    setFocus({ ids: [id], depth: 1, select: id, nonce: Date.now() });
+    show("graph");
+  };
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
+      const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement?.tagName ?? "");
       if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "r") {
         e.preventDefault();
         if (!state.scanning) runScan();
+      } else if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
+        e.preventDefault();
+        setPalette(true);
+      } else if (!typing && e.altKey) {
+        const v = VIEWS.find((x) => x.key === e.key);
+        if (v) {
+          e.preventDefault();
+          show(v.id);
+        }
       }
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, [runScan, state.scanning]);
 
+  const actions: PaletteItem[] = [
+    ...VIEWS.map((v) => ({ label: `Go to ${v.label}`, hint: `Alt+${v.key}`, run: () => show(v.id) })),
+    { label: "Scan the organization", hint: "Ctrl+R", run: () => !state.scanning && runScan() },
+  ];
+
   const done = state.accounts.filter((a) => a.status !== "pending").length;
+  const counts = analysis ? findingCounts(analysis) : null;
   return (
     <div class="shell">
       <header class="topbar">
@@ -50,7 +116,30 @@ export function App() {
         <span class="crumb">
           profile <code>{state.target?.profile ?? "…"}</code>
         </span>
+        <nav class="tabs" role="tablist" aria-label="Views">
+          {VIEWS.map((v) => (
+            <button
+              key={v.id}
+              role="tab"
+              aria-selected={view === v.id}
+              class={view === v.id ? "tab active" : "tab"}
+              data-testid={`tab-${v.id}`}
+              onClick={() => show(v.id)}
+              title={`Alt+${v.key}`}
+            >
+              {v.label}
+              {v.id === "findings" && counts && counts.total > 0 && (
+                <span class={`count sev-${counts.worst}`} data-testid="findings-count">
+                  {counts.total}
+                </span>
+              )}
+            </button>
+          ))}
+        </nav>
         <span class="spacer" />
+        <button class="ghost" data-testid="palette-button" onClick={() => setPalette(true)} title="Command palette (Ctrl+K)">
+          ⌘ Ctrl+K
+        </button>
         <span class="age" data-testid="scan-age">
           {state.scanning
             ? `scanning ${done}/${state.accounts.length || "…"} accounts${state.phase ? ` · ${state.phase}` : ""}`
@@ -73,9 +162,44 @@ export function App() {
           <strong>{errorTitle(state.error.code)}</strong> {state.error.message}
         </div>
       )}
-      <OrgView state={state} />
+      {view === "org" && <OrgView state={state} analysis={analysis} />}
+      {view !== "org" && view !== "history" && !analysis && (
+        <main class="content empty">
+          {analysisError ? (
+            <p>{analysisError.message}</p>
+          ) : (
+            <p>
+              <span class="spinner" /> Waiting for the first snapshot…
+            </p>
+          )}
+        </main>
+      )}
+      {view === "graph" && analysis && (
+        <GraphView analysis={analysis} report={state.report} focus={focus} onFocus={setFocus} />
+      )}
+      {view === "matrix" && analysis && <MatrixView analysis={analysis} onOpen={openResource} />}
+      {view === "findings" && analysis && (
+        <FindingsView
+          analysis={analysis}
+          onOpen={(f) => {
+            setFocus({ ids: f.resources, depth: 1, select: f.resources[0] ?? null, nonce: Date.now() });
+            show("graph");
+          }}
+        />
+      )}
+      {view === "history" && <HistoryView refresh={scans} />}
+      {palette && (
+        <Palette actions={actions} analysis={analysis} onResource={openResource} onClose={() => setPalette(false)} />
+      )}
     </div>
   );
+}
+
+function findingCounts(a: Analysis): { total: number; worst: string } {
+  const order = ["high", "medium", "low", "info"];
+  let worst = "info";
+  for (const f of a.findings) if (order.indexOf(f.severity) < order.indexOf(worst)) worst = f.severity;
+  return { total: a.findings.length, worst };
 }
 
 function errorTitle(code: string): string {

@@ -1,7 +1,10 @@
 // The only door to the core: typed wrappers over the commands src-tauri defines.
 // Types come from ./generated (ts-rs, from the Rust types); nothing here is hand-declared twice.
 import { Channel, invoke } from "@tauri-apps/api/core";
+import type { Analysis } from "./generated/Analysis";
 import type { ScanEvent } from "./generated/ScanEvent";
+import type { SnapshotDiff } from "./generated/SnapshotDiff";
+import type { SnapshotSummary } from "./generated/SnapshotSummary";
 import type { ScanReport } from "./generated/ScanReport";
 import type { ScanTarget } from "./generated/ScanTarget";
 import type { UiError } from "./generated/UiError";
@@ -27,4 +30,22 @@ export function scan(onEvent: (e: ScanEvent) => void): Promise<ScanReport> {
   const channel = new Channel<ScanEvent>();
   channel.onmessage = onEvent;
   return invoke<ScanReport>("scan", { onEvent: channel });
+}
+
+/** The graph, findings and stage matrix of the snapshot on screen. */
+export function analysis(): Promise<Analysis> {
+  return invoke<Analysis>("analysis");
+}
+
+export function snapshots(): Promise<SnapshotSummary[]> {
+  return invoke<SnapshotSummary[]>("snapshots");
+}
+
+export function snapshotDiff(from: number, to: number): Promise<SnapshotDiff> {
+  return invoke<SnapshotDiff>("snapshot_diff", { from, to });
+}
+
+/** Saves an export through the core (a save dialog); resolves to the path, or null if cancelled. */
+export function saveExport(fileName: string, contents: string, base64 = false): Promise<string | null> {
+  return invoke<string | null>("save_export", { fileName, contents, base64 });
 }

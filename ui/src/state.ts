@@ -22,6 +22,8 @@ export interface State {
   /** What the scan does after the accounts: reading state, services, deciding owners. */
   phase: string | null;
   error: UiError | null;
+  /** The snapshot on screen (stored or fresh), for details the views look up by resource id. */
+  report: ScanReport | null;
 }
 
 export const initialState: State = {
@@ -33,6 +35,7 @@ export const initialState: State = {
   finishedAt: null,
   phase: null,
   error: null,
+  report: null,
 };
 
 export type Action =
@@ -65,6 +68,7 @@ export function reduce(state: State, action: Action): State {
         organization: action.report.organization,
         accounts: action.report.accounts,
         finishedAt: Date.now(),
+        report: action.report,
       };
     case "snapshot":
       // Only until the first live scan reports: never overwrite fresher data with a stored one.
@@ -74,6 +78,7 @@ export function reduce(state: State, action: Action): State {
         organization: action.report.organization,
         accounts: action.report.accounts,
         finishedAt: Date.parse(action.report.started_at) || null,
+        report: action.report,
       };
     case "scan_failed":
       return { ...state, scanning: false, phase: null, error: action.error };

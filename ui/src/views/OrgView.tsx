@@ -1,6 +1,8 @@
 // The organization view: OUs and accounts, each with its stage, how Stagecraft reached it, and status.
 import { useState } from "preact/hooks";
 import type { Account } from "../generated/Account";
+import type { Analysis } from "../generated/Analysis";
+import type { ScanReport } from "../generated/ScanReport";
 import type { OrgUnit } from "../generated/OrgUnit";
 import type { State } from "../state";
 
@@ -27,7 +29,19 @@ function groups(state: State): Group[] {
   return out.filter((g) => g.accounts.length > 0);
 }
 
-export function OrgView({ state }: { state: State }) {
+/** Per account: findings of its stage (worst first) and resources waiting out a deletion window. */
+function accountExtras(a: Account, analysis: Analysis | null, report: ScanReport | null) {
+  const findings = a.stage && analysis ? analysis.findings.filter((f) => f.stage === a.stage) : [];
+  const pending = (report?.resources ?? []).filter(
+    (r) =>
+      r.account_id === a.id &&
+      (r.attributes["key_state"] === "PendingDeletion" || r.attributes["deleted_date"] !== undefined),
+  ).length;
+  const high = findings.filter((f) => f.severity === "high").length;
+  return { findings: findings.length, high, pending };
+}
+
+export function OrgView({ state, analysis }: { state: State; analysis: Analysis | null }) {
   const [selected, setSelected] = useState<string | null>(null);
   const gs = groups(state);
   if (state.accounts.length === 0) {
@@ -79,6 +93,7 @@ export function OrgView({ state }: { state: State }) {
                   progress={state.progress[a.id]}
                   scanning={state.scanning}
                   selected={selected === a.id}
+                  extras={accountExtras(a, analysis, state.report)}
                 />
               ))}
             </div>
@@ -131,6 +146,7 @@ function AccountCard(props: {
   progress: { step: string; done: number; total: number } | undefined;
   scanning: boolean;
   selected: boolean;
+  extras: { findings: number; high: number; pending: number };
 }) {
   const { account: a, progress } = props;
   const pending = a.status === "pending";
@@ -173,6 +189,25 @@ function AccountCard(props: {
         <dd class="owners" data-testid="owner-counts">
           {a.counts["resources"] === undefined && pending ? "…" : <OwnerCounts counts={a.counts} />}
         </dd>
+        {a.stage && (
+          <>
+            <dt>Findings</dt>
+            <dd data-testid="card-findings">
+              {props.extras.findings === 0 ? (
+                <span class="ok">none</span>
+              ) : (
+                <>
+                  {props.extras.findings}
+                  {props.extras.high > 0 && <span class="sev sev-high"> {props.extras.high} high</span>}
+                </>
+              )}
+            </dd>
+            <dt>Deleting</dt>
+            <dd data-testid="card-pending">
+              {props.extras.pending === 0 ? "—" : <span class="warn-text">{props.extras.pending} in a deletion window</span>}
+            </dd>
+          </>
+        )}
       </dl>
       {pending && props.scanning && (
         <div class="progress" title={progress?.step ?? "waiting"}>

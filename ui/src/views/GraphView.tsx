@@ -1,0 +1,455 @@
+// The graph view: one stage or the whole organization, laid out in a worker, drawn on a canvas, with
+// search, focus mode, collapsible clusters, a details panel and SVG/PNG export.
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import type { Analysis } from "../generated/Analysis";
+import type { Finding } from "../generated/Finding";
+import type { Link } from "../generated/Link";
+import type { Node } from "../generated/Node";
+import type { Resource } from "../generated/Resource";
+import type { ScanReport } from "../generated/ScanReport";
+import { asUiError, saveExport } from "../ipc";
+import { Rich } from "../rich";
+import { GraphCanvas } from "../graph/GraphCanvas";
+import { drawScene, EDGE_STYLES, fitView, readPalette, toSvg } from "../graph/draw";
+import { clusterKey, type LaidNode, type Layout } from "../graph/layout";
+import { layoutInWorker } from "../graph/worker";
+
+/** What the graph should show: set from outside by a search, a finding or a matrix cell. */
+export interface GraphFocus {
+  ids: string[];
+  depth: number;
+  select: string | null;
+  nonce: number;
+}
+
+interface Props {
+  analysis: Analysis;
+  report: ScanReport | null;
+  focus: GraphFocus | null;
+  onFocus: (f: GraphFocus | null) => void;
+}
+
+interface Adjacency {
+  out: Map<string, Link[]>;
+  inc: Map<string, Link[]>;
+}
+
+function adjacency(links: Link[]): Adjacency {
+  const out = new Map<string, Link[]>();
+  const inc = new Map<string, Link[]>();
+  for (const l of links) {
+    (out.get(l.from) ?? out.set(l.from, []).get(l.from)!).push(l);
+    (inc.get(l.to) ?? inc.set(l.to, []).get(l.to)!).push(l);
+  }
+  return { out, inc };
+}
+
+/** Ids within `depth` links of `start`, either direction. */
+export function neighbourhood(adj: Adjacency, start: string[], depth: number): Set<string> {
+  const seen = new Set(start);
+  let frontier = start;
+  for (let d = 0; d < depth; d++) {
+    const next: string[] = [];
+    for (const id of frontier) {
+      for (const l of adj.out.get(id) ?? []) if (!seen.has(l.to)) (seen.add(l.to), next.push(l.to));
+      for (const l of adj.inc.get(id) ?? []) if (!seen.has(l.from)) (seen.add(l.from), next.push(l.from));
+    }
+    frontier = next;
+  }
+  return seen;
+}
+
+export function GraphView({ analysis, report, focus, onFocus }: Props) {
+  const stages = analysis.matrix.stages;
+  const [stage, setStage] = useState<string>(stages.length > 1 ? (stages[0] ?? "") : "");
+  const [collapsed, setCollapsed] = useState<string[]>([]);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [centreNonce, setCentreNonce] = useState(0);
+  const [fitNonce, setFitNonce] = useState(0);
+  const [lay, setLay] = useState<{ layout: Layout; ms: number; readyMs: number } | null>(null);
+  const [query, setQuery] = useState("");
+  const [message, setMessage] = useState<string | null>(null);
+  const searchRef = useRef<HTMLInputElement>(null);
+  const started = useRef(performance.now());
+
+  const nodes = useMemo(() => new Map(analysis.graph.nodes.map((n) => [n.id, n])), [analysis]);
+  const adj = useMemo(() => adjacency(analysis.graph.links), [analysis]);
+  const resources = useMemo(() => new Map((report?.resources ?? []).map((r) => [r.id, r])), [report]);
+  const findingsOf = useMemo(() => {
+    const m = new Map<string, Finding[]>();
+    for (const f of analysis.findings) for (const id of f.resources) (m.get(id) ?? m.set(id, []).get(id)!).push(f);
+    return m;
+  }, [analysis]);
+
+  // What to lay out: a focus (neighbourhood), else one stage, else everything.
+  const only = useMemo<string[] | null>(() => {
+    if (focus) return [...neighbourhood(adj, focus.ids, focus.depth)];
+    if (stage) return analysis.graph.nodes.filter((n) => n.stage === stage).map((n) => n.id);
+    return null;
+  }, [focus, stage, adj, analysis]);
+
+  useEffect(() => {
+    started.current = performance.now();
+    const req = { graph: analysis.graph, only, collapsed, stageOrder: stages };
+    void layoutInWorker(req).then(({ layout, ms, latest }) => {
+      if (latest) setLay({ layout, ms, readyMs: performance.now() - started.current });
+    });
+  }, [analysis, only, collapsed]);
+
+  // A focus from outside selects and centres.
+  useEffect(() => {
+    if (!focus) return;
+    setSelected(focus.select);
+    setCentreNonce((n) => n + 1);
+  }, [focus?.nonce]);
+
+  const lit = useMemo(() => {
+    if (selected) return neighbourhood(adj, [selected], 1);
+    if (focus) return new Set(focus.ids);
+    return null;
+  }, [selected, focus, adj]);
+
+  const matches = useMemo(() => {
+    const q = query.trim().toLowerCase();
+    if (q.length < 2) return [];
+    return analysis.graph.nodes
+      .filter((n) => n.name.toLowerCase().includes(q) || n.id.toLowerCase().includes(q))
+      .sort((a, b) => Number(b.stage === stage) - Number(a.stage === stage) || a.name.length - b.name.length)
+      .slice(0, 12);
+  }, [query, analysis, stage, focus]);
+
+  const jump = (n: Node) => {
+    setQuery("");
+    if (n.stage && stage && n.stage !== stage && !focus) setStage(n.stage);
+    onFocus({ ids: [n.id], depth: 1, select: n.id, nonce: Date.now() });
+  };
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "/" && document.activeElement?.tagName !== "INPUT") {
+        e.preventDefault();
+        searchRef.current?.focus();
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
+  const exportAs = async (kind: "svg" | "png") => {
+    if (!lay) return;
+    const byId = new Map<string, LaidNode>(lay.layout.nodes.map((n) => [n.id, n]));
+    const palette = readPalette();
+    const name = `stagecraft-${focus ? "focus" : stage || "organization"}.${kind}`;
+    try {
+      let path: string | null;
+      if (kind === "svg") {
+        path = await saveExport(name, toSvg(lay.layout, byId, palette));
+      } else {
+        const scale = Math.min(2, 8000 / (lay.layout.width + 200), 8000 / (lay.layout.height + 200));
+        const c = document.createElement("canvas");
+        const w = Math.ceil((lay.layout.width + 200) * scale);
+        const h = Math.ceil((lay.layout.height + 200) * scale);
+        c.width = w;
+        c.height = h;
+        const ctx = c.getContext("2d");
+        if (!ctx) throw new Error("no 2D canvas");
+        const view = fitView(lay.layout, w, h);
+        drawScene(ctx, lay.layout, byId, view, palette, { selected: null, lit: null, width: w, height: h });
+        const b64 = c.toDataURL("image/png").split(",")[1] ?? "";
+        path = await saveExport(name, b64, true);
+      }
+      setMessage(path ? `Saved ${path}` : "Export cancelled");
+    } catch (e) {
+      setMessage(`Export failed: ${asUiError(e).message}`);
+    }
+  };
+
+  const sel = selected ? nodes.get(selected) : undefined;
+  return (
+    <div class="graph-view" data-testid="graph-view">
+      <div class="toolbar">
+        <label>
+          Stage{" "}
+          <select
+            data-testid="graph-stage"
+            value={focus ? "__focus" : stage}
+            onChange={(e) => {
+              const v = (e.target as HTMLSelectElement).value;
+              onFocus(null);
+              setStage(v === "__all" ? "" : v);
+            }}
+          >
+            {focus && <option value="__focus">focus</option>}
+            {stages.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+            <option value="">whole organization</option>
+          </select>
+        </label>
+        <div class="search">
+          <input
+            ref={searchRef}
+            data-testid="graph-search"
+            placeholder="Search resources  ( / )"
+            value={query}
+            onInput={(e) => setQuery((e.target as HTMLInputElement).value)}
+            onKeyDown={(e) => {
+              if (e.key === "Enter" && matches[0]) jump(matches[0]);
+              if (e.key === "Escape") setQuery("");
+            }}
+          />
+          {matches.length > 0 && (
+            <ul class="suggestions" role="listbox">
+              {matches.map((n) => (
+                <li key={n.id}>
+                  <button data-testid="search-result" onClick={() => jump(n)}>
+                    <span class={`owner-dot ${n.owner}`} /> {n.name}{" "}
+                    <small>
+                      {n.type.replace(/^AWS::/, "")} · {n.stage ?? "no stage"}
+                    </small>
+                  </button>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+        {focus && (
+          <span class="focus-chip" data-testid="focus-chip">
+            focus: {focus.ids.length === 1 ? nodes.get(focus.ids[0] ?? "")?.name : `${focus.ids.length} resources`} ·
+            depth{" "}
+            <select
+              value={focus.depth}
+              onChange={(e) => onFocus({ ...focus, depth: Number((e.target as HTMLSelectElement).value), nonce: Date.now() })}
+            >
+              {[1, 2, 3, 4].map((d) => (
+                <option key={d} value={d}>
+                  {d}
+                </option>
+              ))}
+            </select>
+            <button onClick={() => onFocus(null)} title="Leave focus mode">
+              ✕
+            </button>
+          </span>
+        )}
+        <span class="spacer" />
+        {collapsed.length === 0 ? (
+          <button
+            onClick={() => setCollapsed(lay ? [...new Set(lay.layout.boxes.map((b) => b.key))] : [])}
+            title="Collapse every cluster to one node (click a cluster's title to open it)"
+          >
+            Collapse all
+          </button>
+        ) : (
+          <button onClick={() => setCollapsed([])}>Expand all</button>
+        )}
+        <button onClick={() => setFitNonce((n) => n + 1)} title="Fit (0)">
+          Fit
+        </button>
+        <button data-testid="export-svg" onClick={() => void exportAs("svg")}>
+          SVG
+        </button>
+        <button data-testid="export-png" onClick={() => void exportAs("png")}>
+          PNG
+        </button>
+      </div>
+      {message && (
+        <div class="banner info" data-testid="graph-message">
+          {message}{" "}
+          <button class="link" onClick={() => setMessage(null)}>
+            dismiss
+          </button>
+        </div>
+      )}
+      <div class="graph-body">
+        <div
+          class="graph-stage"
+          data-testid="graph"
+          data-ready={lay ? "yes" : "no"}
+          data-layout-ms={lay ? lay.ms.toFixed(1) : ""}
+          data-ready-ms={lay ? lay.readyMs.toFixed(1) : ""}
+          data-selected={selected ?? ""}
+        >
+          {lay ? (
+            <GraphCanvas
+              layout={lay.layout}
+              selected={selected}
+              lit={lit}
+              centreNonce={centreNonce}
+              fitNonce={fitNonce}
+              onSelect={setSelected}
+              onOpen={(id) => onFocus({ ids: [id], depth: 1, select: id, nonce: Date.now() })}
+              onToggleCluster={(key) =>
+                setCollapsed((c) => (c.includes(key) ? c.filter((k) => k !== key) : [...c, key]))
+              }
+            />
+          ) : (
+            <p class="empty">
+              <span class="spinner" /> Laying out {analysis.graph.nodes.length} resources…
+            </p>
+          )}
+          <Legend />
+        </div>
+        <DetailsPanel
+          node={sel}
+          resource={sel ? resources.get(sel.id) : undefined}
+          adj={adj}
+          nodes={nodes}
+          findings={sel ? (findingsOf.get(sel.id) ?? []) : []}
+          onSelect={(id) => {
+            const n = nodes.get(id);
+            if (!n) return;
+            if (lay && !lay.layout.drawnAs[id]) onFocus({ ids: [id], depth: 1, select: id, nonce: Date.now() });
+            else {
+              setSelected(id);
+              setCentreNonce((x) => x + 1);
+            }
+          }}
+          onCollapse={(n) => setCollapsed((c) => [...c, clusterKey(n)])}
+        />
+      </div>
+    </div>
+  );
+}
+
+function Legend() {
+  const kinds = Object.keys(EDGE_STYLES);
+  return (
+    <div class="legend" aria-label="Legend">
+      <span class="owner-dot terraform" /> Terraform <span class="owner-dot serverless" /> Serverless{" "}
+      <span class="owner-dot cloudformation" /> other stack <span class="owner-dot unmanaged" /> no owner{" "}
+      <span class="owner-dot conflict" /> conflict
+      <br />
+      {kinds.map((k) => (
+        <span key={k} class={`edge-key edge-${k}`}>
+          {k}
+        </span>
+      ))}
+    </div>
+  );
+}
+
+interface DetailsProps {
+  node: Node | undefined;
+  resource: Resource | undefined;
+  adj: Adjacency;
+  nodes: Map<string, Node>;
+  findings: Finding[];
+  onSelect: (id: string) => void;
+  onCollapse: (n: Node) => void;
+}
+
+function ownerEvidence(r: Resource): string[] {
+  const o = r.owner;
+  switch (o.kind) {
+    case "terraform":
+      return [`Terraform ${o.address}`, `workspace ${o.workspace} · ${o.state}`, `matched by ${o.matched_by}`];
+    case "serverless":
+      return [`Serverless service ${o.service} (stage ${o.stage})`, `stack ${o.stack}${o.logical_id ? ` · ${o.logical_id}` : ""}`, `matched by ${o.matched_by}`];
+    case "cloudformation":
+      return [`CloudFormation stack ${o.stack}${o.logical_id ? ` · ${o.logical_id}` : ""}`, `matched by ${o.matched_by}`];
+    case "unmanaged":
+      return ["No tool manages it"];
+    case "conflict":
+      return o.claims.map((c) =>
+        c.kind === "terraform" ? `Terraform ${c.address} (${c.workspace})` : `stack ${c.stack} · ${c.logical_id ?? ""}`,
+      );
+  }
+}
+
+function DetailsPanel({ node, resource, adj, nodes, findings, onSelect, onCollapse }: DetailsProps) {
+  if (!node) {
+    return (
+      <aside class="details" data-testid="details">
+        <p class="muted">Select a resource to see who owns it, its links and findings. Double-click to focus on its neighbourhood.</p>
+      </aside>
+    );
+  }
+  const out = adj.out.get(node.id) ?? [];
+  const inc = adj.inc.get(node.id) ?? [];
+  const linkRow = (l: Link, other: string, dir: "in" | "out") => {
+    const n = nodes.get(other);
+    return (
+      <li key={`${dir}-${l.kind}-${other}`} data-testid={`link-${dir}`} data-kind={l.kind}>
+        <button class="link" onClick={() => onSelect(other)} title={other}>
+          {dir === "in" ? "← " : "→ "}
+          <span class={`kind kind-${l.kind}`}>{l.kind}</span> {n?.name ?? other}
+        </button>
+        <div class="evidence">
+          <Rich text={l.evidence} />
+        </div>
+      </li>
+    );
+  };
+  return (
+    <aside class="details" data-testid="details">
+      <h3 data-testid="details-name">{node.name}</h3>
+      <div class="muted">
+        {node.type} · {node.stage ?? "no stage"} · <span class={`owner-chip ${node.owner}`}>{node.owner}</span>
+      </div>
+      <code class="id" data-testid="details-id">
+        {node.id}
+      </code>
+      {resource && (
+        <>
+          <h4>Owner</h4>
+          <ul class="plain" data-testid="details-owner">
+            {ownerEvidence(resource).map((l) => (
+              <li key={l}>{l}</li>
+            ))}
+          </ul>
+        </>
+      )}
+      {findings.length > 0 && (
+        <>
+          <h4>Findings</h4>
+          <ul class="plain">
+            {findings.map((f, i) => (
+              <li key={i} class={`sev-${f.severity}`}>
+                <strong>{f.rule}</strong> <Rich text={f.message} />
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+      <h4>
+        Links in ({inc.length}) and out ({out.length})
+      </h4>
+      <ul class="plain links">
+        {inc.map((l) => linkRow(l, l.from, "in"))}
+        {out.map((l) => linkRow(l, l.to, "out"))}
+      </ul>
+      {resource && Object.keys(resource.tags).length > 0 && (
+        <>
+          <h4>Tags</h4>
+          <ul class="plain">
+            {Object.entries(resource.tags).map(([k, v]) => (
+              <li key={k}>
+                <code>{k}</code> = {v}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+      {resource && Object.keys(resource.attributes).length > 0 && (
+        <>
+          <h4>Attributes</h4>
+          <ul class="plain attrs">
+            {Object.entries(resource.attributes).map(([k, v]) => (
+              <li key={k}>
+                <code>{k}</code> {typeof v === "string" ? v : JSON.stringify(v)}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+      {node.cluster && (
+        <button class="link" onClick={() => onCollapse(node)}>
+          Collapse {node.cluster}
+        </button>
+      )}
+    </aside>
+  );
+}
