@@ -6,6 +6,7 @@ fn main() {
             "app_info",
             "last_snapshot",
             "scan",
+            "rescan_account",
             "analysis",
             "snapshots",
             "snapshot_diff",

@@ -237,3 +237,93 @@ async fn a_member_profile_is_not_a_management_profile() {
     assert_eq!(err.code(), "not_management", "{err}");
     assert!(err.to_string().contains("123456789012"), "{err}");
 }
+
+#[tokio::test]
+async fn rescanning_one_account_refreshes_it_and_keeps_the_others_as_they_were() {
+    let sb = &common::demo().sandbox;
+    let ws = Workspace::load(&sb.workspace_file()).expect("workspace");
+    let first = scan::scan(&sb.aws_env(), &ws, &ScanOptions::default(), &|_| {})
+        .await
+        .expect("scan");
+    let id_of = |stage: &str| {
+        sb.seeded
+            .accounts
+            .iter()
+            .find(|a| a.stage == stage)
+            .map(|a| a.id.clone())
+            .expect("account")
+    };
+    let (dev, qa) = (id_of("dev"), id_of("qa"));
+    // Something changes in both accounts after the first scan.
+    let name = format!("/stagecraft-test/rescan-{}", std::process::id());
+    for stage in ["dev", "qa"] {
+        let cfg = sb.aws_env().sdk_config(stage, None).await;
+        aws_sdk_ssm::Client::new(&cfg)
+            .put_parameter()
+            .name(&name)
+            .value("new")
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .expect("put parameter");
+    }
+    let finished = std::sync::Mutex::new(Vec::new());
+    let opts = ScanOptions {
+        rescan: Some(scan::Rescan {
+            account_id: dev.clone(),
+            previous: std::sync::Arc::new(first.clone()),
+        }),
+        ..ScanOptions::default()
+    };
+    let second = scan::scan(&sb.aws_env(), &ws, &opts, &|e| {
+        if let ScanEvent::AccountFinished { account } = e {
+            finished.lock().expect("lock").push(account.id.clone());
+        }
+    })
+    .await
+    .expect("rescan");
+    for stage in ["dev", "qa"] {
+        let cfg = sb.aws_env().sdk_config(stage, None).await;
+        let _ = aws_sdk_ssm::Client::new(&cfg)
+            .delete_parameter()
+            .name(&name)
+            .send()
+            .await;
+    }
+    let has = |r: &ScanReport, account: &str| {
+        r.resources
+            .iter()
+            .any(|x| x.account_id == account && x.name == name)
+    };
+    assert!(has(&second, &dev), "the rescanned account shows the change");
+    assert!(
+        !has(&second, &qa),
+        "the other accounts keep the snapshot's view"
+    );
+    let ids = |r: &ScanReport, account: &str| {
+        let mut v: Vec<String> = r
+            .resources
+            .iter()
+            .filter(|x| x.account_id == account)
+            .map(|x| format!("{} {}", x.id, x.owner.kind()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&second, &qa), ids(&first, &qa));
+    assert_eq!(second.accounts.len(), first.accounts.len());
+    assert_eq!(finished.lock().expect("lock").len(), first.accounts.len());
+
+    // An account the organization does not have is refused.
+    let opts = ScanOptions {
+        rescan: Some(scan::Rescan {
+            account_id: "999999999999".into(),
+            previous: std::sync::Arc::new(first),
+        }),
+        ..ScanOptions::default()
+    };
+    let err = scan::scan(&sb.aws_env(), &ws, &opts, &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+}

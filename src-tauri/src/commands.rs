@@ -47,7 +47,9 @@ fn options(settings: &Settings) -> ScanOptions {
 
 #[tauri::command]
 pub fn app_info(settings: State<'_, Settings>) -> Result<ScanTarget, UiError> {
-    Ok(scan::target(&workspace(&settings)?, &options(&settings)))
+    let mut target = scan::target(&workspace(&settings)?, &options(&settings));
+    target.scan_on_open = settings.scan_on_open;
+    Ok(target)
 }
 
 /// The newest stored snapshot, so the window opens on it before any AWS call.
@@ -149,6 +151,35 @@ pub async fn save_export(
     Ok(Some(target.display().to_string()))
 }
 
+/// Rescans one account, keeping what the snapshot on screen knows of the others, and stores the
+/// result as a snapshot.
+#[tauri::command]
+pub async fn rescan_account(
+    settings: State<'_, Settings>,
+    current: State<'_, Current>,
+    account_id: String,
+    on_event: Channel<ScanEvent>,
+) -> Result<ScanReport, UiError> {
+    let previous = current.get().ok_or_else(|| UiError {
+        code: "no_snapshot".to_owned(),
+        message: "No snapshot yet: scan the whole organization first.".to_owned(),
+    })?;
+    if !previous.accounts.iter().any(|a| a.id == account_id) {
+        return Err(UiError {
+            code: "invalid_input".to_owned(),
+            message: format!("account {account_id} is not in the snapshot"),
+        });
+    }
+    let opts = ScanOptions {
+        rescan: Some(scan::Rescan {
+            account_id,
+            previous,
+        }),
+        ..options(&settings)
+    };
+    run_scan(&settings, &current, opts, on_event).await
+}
+
 /// Scans the organization and stores the result as a snapshot.
 #[tauri::command]
 pub async fn scan(
@@ -156,7 +187,16 @@ pub async fn scan(
     current: State<'_, Current>,
     on_event: Channel<ScanEvent>,
 ) -> Result<ScanReport, UiError> {
-    let ws = workspace(&settings)?;
+    run_scan(&settings, &current, options(&settings), on_event).await
+}
+
+async fn run_scan(
+    settings: &Settings,
+    current: &Current,
+    opts: ScanOptions,
+    on_event: Channel<ScanEvent>,
+) -> Result<ScanReport, UiError> {
+    let ws = workspace(settings)?;
     let mut store = Store::open(&settings.store).map_err(stagecraft::Error::from)?;
     let progress = move |event: ScanEvent| {
         // A closed window drops the channel; the scan itself still completes.
@@ -165,7 +205,7 @@ pub async fn scan(
     let (report, _) = scan::scan_and_store(
         &AwsEnv::from_environment(),
         &ws,
-        &options(&settings),
+        &opts,
         &mut store,
         &progress,
     )

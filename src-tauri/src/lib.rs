@@ -36,23 +36,43 @@ pub struct Settings {
     pub store: PathBuf,
     /// `STAGECRAFT_EXPORT_DIR`: exports are written there without a save dialog.
     pub export_dir: Option<PathBuf>,
+    /// `STAGECRAFT_SCAN_ON_OPEN=0`: open on the last snapshot and scan only when asked.
+    pub scan_on_open: bool,
 }
 
 impl Settings {
-    /// `STAGECRAFT_CONFIG` names the workspace config; `STAGECRAFT_PROFILE` (else the config, else
-    /// `AWS_PROFILE`) the management profile.
+    /// `STAGECRAFT_CONFIG` names the workspace config (remembered for the next start without it);
+    /// `STAGECRAFT_PROFILE` (else the config, else `AWS_PROFILE`) the management profile.
     pub fn from_environment() -> Self {
+        let store = stagecraft::store::Store::default_path();
+        // The workspace config named last time, when none is named now.
+        let remembered = store.with_file_name("last-workspace");
+        let named = std::env::var_os("STAGECRAFT_CONFIG")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from);
+        let config = match named {
+            Some(path) => {
+                if let Ok(abs) = std::fs::canonicalize(&path) {
+                    let _ = std::fs::create_dir_all(remembered.parent().unwrap_or(&remembered));
+                    let _ = std::fs::write(&remembered, abs.display().to_string());
+                }
+                Some(path)
+            }
+            None => std::fs::read_to_string(&remembered)
+                .ok()
+                .map(|s| PathBuf::from(s.trim()))
+                .filter(|p| p.is_file()),
+        };
         Settings {
             profile: std::env::var("STAGECRAFT_PROFILE")
                 .ok()
                 .filter(|s| !s.is_empty()),
-            config: std::env::var_os("STAGECRAFT_CONFIG")
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from),
-            store: stagecraft::store::Store::default_path(),
+            config,
+            store,
             export_dir: std::env::var_os("STAGECRAFT_EXPORT_DIR")
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),
+            scan_on_open: std::env::var("STAGECRAFT_SCAN_ON_OPEN").map_or(true, |v| v != "0"),
         }
     }
 }
@@ -66,6 +86,7 @@ pub fn run() {
             commands::app_info,
             commands::last_snapshot,
             commands::scan,
+            commands::rescan_account,
             commands::analysis,
             commands::snapshots,
             commands::snapshot_diff,

@@ -79,6 +79,9 @@ struct SourceArgs {
     /// The snapshot store (SQLite). Default: the platform's data dir (`~/.local/share/stagecraft/`).
     #[arg(long = "store", env = "STAGECRAFT_STORE")]
     store: Option<PathBuf>,
+    /// Rescan only this account; the others keep what the latest snapshot has.
+    #[arg(long)]
+    account: Option<String>,
 }
 
 #[derive(Args)]
@@ -301,11 +304,27 @@ async fn scan_now(args: &SourceArgs) -> Result<ScanReport, Error> {
         Some(path) => Workspace::load(path)?,
         None => Workspace::default(),
     };
+    let rescan = match &args.account {
+        None => None,
+        Some(id) => {
+            let store = open_store_at(args.store.as_deref())?;
+            let previous = store.latest()?.ok_or_else(|| {
+                Error::Input(
+                    "--account rescans one account of the latest snapshot, and there is none yet: run `stagecraft scan` first".into(),
+                )
+            })?;
+            Some(scan::Rescan {
+                account_id: id.clone(),
+                previous: std::sync::Arc::new(previous),
+            })
+        }
+    };
     let opts = ScanOptions {
         profile: args.profile.clone(),
         regions: args.regions.clone(),
         parallelism: args.parallelism,
-        hasher: None,
+        rescan,
+        ..ScanOptions::default()
     };
     let bars = std::io::stderr().is_terminal().then(Bars::default);
     let progress = |event: ScanEvent| {

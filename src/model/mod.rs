@@ -183,4 +183,6 @@ pub struct ScanTarget {
     pub aws_config_file: Option<String>,
     /// Stages named in the workspace config.
     pub stages: Vec<String>,
+    /// Whether the window scans as soon as it opens (else it shows the last snapshot until asked).
+    pub scan_on_open: bool,
 }

@@ -8,6 +8,7 @@
 mod moto;
 pub mod seed;
 pub mod services;
+pub mod synthetic;
 pub mod tfstate;
 
 use std::fmt::Write as _;

@@ -34,6 +34,15 @@ pub struct ScanOptions {
     pub parallelism: Option<usize>,
     /// Keys the hashes of environment values; the store's key makes them comparable across scans.
     pub hasher: Option<ValueHasher>,
+    /// Rescan one account and keep what `previous` knows of the others (ownership, links and the
+    /// audit are still decided over the whole organization).
+    pub rescan: Option<Rescan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rescan {
+    pub account_id: String,
+    pub previous: std::sync::Arc<ScanReport>,
 }
 
 /// The management profile a scan uses: `--profile`, else the config, else `AWS_PROFILE`, else `default`.
@@ -54,6 +63,7 @@ pub fn target(workspace: &Workspace, opts: &ScanOptions) -> ScanTarget {
             .ok()
             .filter(|s| !s.is_empty()),
         stages: workspace.config.stages.keys().cloned().collect(),
+        scan_on_open: true,
     }
 }
 
@@ -106,11 +116,16 @@ pub async fn scan(
         hasher: &hasher,
         progress,
     };
-    let scanned: Vec<(Account, Collected)> = stream::iter(discovered.accounts)
+    let (to_scan, mut kept) = match &opts.rescan {
+        None => (discovered.accounts, Vec::new()),
+        Some(r) => keep_all_but(discovered.accounts, r, progress)?,
+    };
+    let mut scanned: Vec<(Account, Collected)> = stream::iter(to_scan)
         .map(|account| ctx.scan_account(account))
         .buffer_unordered(parallelism)
         .collect()
         .await;
+    scanned.append(&mut kept);
 
     let mut accounts = Vec::new();
     let mut resources: Vec<Resource> = Vec::new();
@@ -239,7 +254,57 @@ pub async fn scan_and_store(
     Ok((report, id))
 }
 
-/// Reads the configured services and resolves each for every stage; a broken file is a warning.
+/// An account with what was collected in it.
+type Scanned = (Account, Collected);
+
+/// Splits the discovered accounts into the one to rescan and the others, which keep what the
+/// previous snapshot collected (and are reported finished at once).
+fn keep_all_but(
+    discovered: Vec<Account>,
+    rescan: &Rescan,
+    progress: &(dyn Fn(ScanEvent) + Send + Sync),
+) -> Result<(Vec<Account>, Vec<Scanned>), Error> {
+    if !discovered.iter().any(|a| a.id == rescan.account_id) {
+        return Err(Error::Input(format!(
+            "account {} is not in the organization; rescan the whole organization instead",
+            rescan.account_id
+        )));
+    }
+    let prev = &rescan.previous;
+    let mut to_scan = Vec::new();
+    let mut kept = Vec::new();
+    for account in discovered {
+        if account.id == rescan.account_id {
+            to_scan.push(account);
+            continue;
+        }
+        // An account the previous snapshot did not have is scanned too.
+        let Some(old) = prev.accounts.iter().find(|a| a.id == account.id) else {
+            to_scan.push(account);
+            continue;
+        };
+        let collected = Collected {
+            resources: prev
+                .resources
+                .iter()
+                .filter(|r| r.account_id == account.id)
+                .cloned()
+                .collect(),
+            stacks: prev
+                .stacks
+                .iter()
+                .filter(|s| s.account_id == account.id)
+                .cloned()
+                .collect(),
+        };
+        progress(ScanEvent::AccountFinished {
+            account: Box::new(old.clone()),
+        });
+        kept.push((old.clone(), collected));
+    }
+    Ok((to_scan, kept))
+}
+
 /// For every function environment variable fed by `${ssm:…}`, the hash of the value a deploy would
 /// give it now, from the parameters this scan read in the stage's account.
 fn expect_deployed_values(
@@ -278,6 +343,7 @@ fn expect_deployed_values(
     }
 }
 
+/// Reads the configured services and resolves each for every stage; a broken file is a warning.
 fn load_services(
     workspace: &Workspace,
     stages: &BTreeSet<String>,

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useReducer, useState } from "preact/hooks";
 import type { Analysis } from "./generated/Analysis";
 import type { UiError } from "./generated/UiError";
-import { analysis as fetchAnalysis, asUiError, lastSnapshot, scan, scanTarget } from "./ipc";
+import { analysis as fetchAnalysis, asUiError, lastSnapshot, rescanAccount, scan, scanTarget } from "./ipc";
 import { FindingsView } from "./views/FindingsView";
 import { GraphView, type GraphFocus } from "./views/GraphView";
 import { HistoryView } from "./views/HistoryView";
@@ -38,17 +38,20 @@ export function App() {
   };
 
   const refreshAnalysis = useCallback(() => {
+    const t0 = performance.now();
     fetchAnalysis()
       .then((a) => {
+        document.documentElement.dataset.analysisMs = (performance.now() - t0).toFixed(1);
         setAnalysis(a);
         setAnalysisError(null);
       })
       .catch((e) => setAnalysisError(asUiError(e)));
   }, []);
 
-  const runScan = useCallback(() => {
+  const runScan = useCallback((accountId?: string) => {
     dispatch({ type: "scan_started" });
-    scan((event) => dispatch({ type: "event", event }))
+    const onEvent = (event: Parameters<Parameters<typeof scan>[0]>[0]) => dispatch({ type: "event", event });
+    (accountId ? rescanAccount(accountId, onEvent) : scan(onEvent))
       .then((report) => {
         dispatch({ type: "scan_done", report });
         setScans((n) => n + 1);
@@ -58,19 +61,25 @@ export function App() {
   }, [refreshAnalysis]);
 
   useEffect(() => {
-    scanTarget()
-      .then((target) => dispatch({ type: "target", target }))
-      .catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }));
+    const target = scanTarget().then((t) => {
+      dispatch({ type: "target", target: t });
+      return t;
+    });
+    target.catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }));
     // Open on the last snapshot at once; the fresh scan then replaces it account by account.
-    lastSnapshot()
-      .then((report) => {
-        if (report) {
-          dispatch({ type: "snapshot", report });
-          refreshAnalysis();
-        }
-      })
-      .catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }))
-      .finally(runScan);
+    const last = lastSnapshot().then((report) => {
+      if (report) {
+        dispatch({ type: "snapshot", report });
+        refreshAnalysis();
+      }
+      return report;
+    });
+    last.catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }));
+    void Promise.allSettled([target, last]).then(([t, r]) => {
+      const scanOnOpen = t.status !== "fulfilled" || t.value.scan_on_open;
+      const hasSnapshot = r.status === "fulfilled" && r.value !== null;
+      if (scanOnOpen || !hasSnapshot) runScan();
+    });
   }, [runScan, refreshAnalysis]);
 
   const openResource = (id: string) => {
@@ -102,6 +111,11 @@ export function App() {
   const actions: PaletteItem[] = [
     ...VIEWS.map((v) => ({ label: `Go to ${v.label}`, hint: `Alt+${v.key}`, run: () => show(v.id) })),
     { label: "Scan the organization", hint: "Ctrl+R", run: () => !state.scanning && runScan() },
+    ...state.accounts.map((a) => ({
+      label: `Rescan ${a.name}`,
+      hint: a.stage ? `stage ${a.stage}` : a.id,
+      run: () => !state.scanning && runScan(a.id),
+    })),
   ];
 
   const done = state.accounts.filter((a) => a.status !== "pending").length;
@@ -151,7 +165,7 @@ export function App() {
           class="primary"
           data-testid="scan-button"
           disabled={state.scanning}
-          onClick={runScan}
+          onClick={() => runScan()}
           title="Rescan every account (Ctrl+R)"
         >
           {state.scanning ? "Scanning…" : "⟳ Scan"}
@@ -162,7 +176,9 @@ export function App() {
           <strong>{errorTitle(state.error.code)}</strong> {state.error.message}
         </div>
       )}
-      {view === "org" && <OrgView state={state} analysis={analysis} />}
+      {view === "org" && (
+        <OrgView state={state} analysis={analysis} onRescan={(id) => !state.scanning && runScan(id)} />
+      )}
       {view !== "org" && view !== "history" && !analysis && (
         <main class="content empty">
           {analysisError ? (

@@ -49,3 +49,10 @@ export function snapshotDiff(from: number, to: number): Promise<SnapshotDiff> {
 export function saveExport(fileName: string, contents: string, base64 = false): Promise<string | null> {
   return invoke<string | null>("save_export", { fileName, contents, base64 });
 }
+
+/** Rescans one account; the others keep what the snapshot on screen knows. */
+export function rescanAccount(accountId: string, onEvent: (e: ScanEvent) => void): Promise<ScanReport> {
+  const channel = new Channel<ScanEvent>();
+  channel.onmessage = onEvent;
+  return invoke<ScanReport>("rescan_account", { accountId, onEvent: channel });
+}

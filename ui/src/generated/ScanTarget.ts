@@ -19,4 +19,8 @@ aws_config_file: string | null,
 /**
  * Stages named in the workspace config.
  */
-stages: Array<string>, };
+stages: Array<string>, 
+/**
+ * Whether the window scans as soon as it opens (else it shows the last snapshot until asked).
+ */
+scan_on_open: boolean, };

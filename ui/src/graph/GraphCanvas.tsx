@@ -16,6 +16,9 @@ export interface CanvasProps {
   onSelect: (id: string | null) => void;
   onOpen: (id: string) => void;
   onToggleCluster: (key: string) => void;
+  /** When the view started asking for this layout (performance.now()): the first frame of a new
+   * layout records how long the graph took to become interactive. */
+  startedAt: number;
 }
 
 export function GraphCanvas(props: CanvasProps) {
@@ -25,6 +28,7 @@ export function GraphCanvas(props: CanvasProps) {
   const size = useRef({ w: 800, h: 600 });
   const palette = useRef<Palette | null>(null);
   const frame = useRef(0);
+  const firstFrame = useRef(true);
   const latest = useRef(props);
   latest.current = props;
 
@@ -44,13 +48,20 @@ export function GraphCanvas(props: CanvasProps) {
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       palette.current ??= readPalette();
       const p = latest.current;
+      const t0 = performance.now();
       drawScene(ctx, p.layout, byIdRef.current, view.current, palette.current, {
         selected: p.selected,
         lit: p.lit,
         width: size.current.w,
         height: size.current.h,
       });
+      const t1 = performance.now();
+      c.dataset.drawMs = (t1 - t0).toFixed(2);
       c.dataset.drawn = String(Number(c.dataset.drawn ?? "0") + 1);
+      if (firstFrame.current) {
+        firstFrame.current = false;
+        c.dataset.readyMs = (t1 - p.startedAt).toFixed(1);
+      }
     });
   };
 
@@ -84,8 +95,14 @@ export function GraphCanvas(props: CanvasProps) {
   // A new layout fits itself; so does an explicit fit.
   useEffect(() => {
     view.current = fitView(props.layout, size.current.w, size.current.h);
+    firstFrame.current = true;
     redraw();
-  }, [props.layout, props.fitNonce]);
+  }, [props.layout]);
+
+  useEffect(() => {
+    view.current = fitView(props.layout, size.current.w, size.current.h);
+    redraw();
+  }, [props.fitNonce]);
 
   useEffect(() => {
     const n = props.selected ? byId.get(props.selected) : undefined;

@@ -142,45 +142,84 @@ export function drawScene(
     }
   }
 
-  // Edges: dimmed when something is selected and they do not touch it.
+  // Edges: one path per link kind (a stroke per kind, not per edge), dimmed when something is
+  // selected and they do not touch it; arrowheads only when near enough to see them.
   const touches = (e: LaidEdge) => o.selected !== null && (e.from === o.selected || e.to === o.selected);
-  const drawEdge = (e: LaidEdge, strong: boolean) => {
+  const unit = 1 / Math.max(view.k, 0.35);
+  const paths = new Map<string, { path: Path2D; heads: Path2D }>();
+  const arrows = view.k > 0.6;
+  const addEdge = (e: LaidEdge, key: string) => {
     const a = byId.get(e.from);
     const b = byId.get(e.to);
     if (!a || !b) return;
     const minX = Math.min(a.x, b.x) - 150;
     const minY = Math.min(a.y, b.y);
     if (!visible(minX, minY, Math.abs(a.x - b.x) + a.w + 300, Math.abs(a.y - b.y) + NODE_H)) return;
-    const s = EDGE_STYLES[e.kind] ?? EDGE_STYLES["in-api"]!;
+    let entry = paths.get(key);
+    if (!entry) paths.set(key, (entry = { path: new Path2D(), heads: new Path2D() }));
     const [x1, y1, c1x, c1y, c2x, c2y, x2, y2] = edgePath(a, b);
-    ctx.strokeStyle = s.colour(p);
-    ctx.lineWidth = (strong ? s.width + 1 : s.width) / Math.max(view.k, 0.35);
-    ctx.setLineDash(s.dash.map((d) => d / Math.max(view.k, 0.35)));
-    ctx.beginPath();
-    ctx.moveTo(x1, y1);
-    ctx.bezierCurveTo(c1x, c1y, c2x, c2y, x2, y2);
-    ctx.stroke();
-    if (strong || view.k > 0.6) {
-      // An arrowhead at the target.
+    entry.path.moveTo(x1, y1);
+    entry.path.bezierCurveTo(c1x, c1y, c2x, c2y, x2, y2);
+    if (arrows || key.endsWith("|strong")) {
       const ang = Math.atan2(y2 - c2y, x2 - c2x);
       const len = 7 / Math.max(view.k, 0.5);
-      ctx.setLineDash([]);
-      ctx.beginPath();
-      ctx.moveTo(x2, y2);
-      ctx.lineTo(x2 - len * Math.cos(ang - 0.4), y2 - len * Math.sin(ang - 0.4));
-      ctx.lineTo(x2 - len * Math.cos(ang + 0.4), y2 - len * Math.sin(ang + 0.4));
-      ctx.closePath();
-      ctx.fillStyle = ctx.strokeStyle;
-      ctx.fill();
+      entry.heads.moveTo(x2, y2);
+      entry.heads.lineTo(x2 - len * Math.cos(ang - 0.4), y2 - len * Math.sin(ang - 0.4));
+      entry.heads.lineTo(x2 - len * Math.cos(ang + 0.4), y2 - len * Math.sin(ang + 0.4));
+      entry.heads.closePath();
     }
   };
-  ctx.globalAlpha = o.selected || o.lit ? 0.18 : 0.85;
-  for (const e of lay.edges) if (!touches(e)) drawEdge(e, false);
+  for (const e of lay.edges) addEdge(e, `${e.kind}|${touches(e) ? "strong" : "weak"}`);
+  const dimAll = o.selected !== null || o.lit !== null;
+  for (const [key, { path, heads }] of paths) {
+    const [kind, strength] = key.split("|");
+    const strong = strength === "strong";
+    const s = EDGE_STYLES[kind ?? ""] ?? EDGE_STYLES["in-api"]!;
+    ctx.globalAlpha = strong ? 1 : dimAll ? 0.18 : 0.85;
+    ctx.strokeStyle = s.colour(p);
+    ctx.fillStyle = ctx.strokeStyle;
+    ctx.lineWidth = (strong ? s.width + 1 : s.width) * unit;
+    ctx.setLineDash(s.dash.map((d) => d * unit));
+    ctx.stroke(path);
+    ctx.setLineDash([]);
+    ctx.fill(heads);
+  }
   ctx.globalAlpha = 1;
-  for (const e of lay.edges) if (touches(e)) drawEdge(e, true);
   ctx.setLineDash([]);
 
-  // Nodes.
+  // Nodes. Far out: plain boxes, one fill per owner colour. Near: cards with labels.
+  if (!labels) {
+    const fills = new Map<string, Path2D>();
+    const dims = new Map<string, Path2D>();
+    for (const n of lay.nodes) {
+      if (!visible(n.x, n.y, n.w, n.h)) continue;
+      const dim = o.lit !== null && !o.lit.has(n.id) && n.id !== o.selected;
+      const m = dim ? dims : fills;
+      const colour = p.owner[n.owner] ?? p.muted;
+      let path = m.get(colour);
+      if (!path) m.set(colour, (path = new Path2D()));
+      path.rect(n.x, n.y, n.w, n.h);
+    }
+    for (const [m, alpha] of [
+      [dims, 0.25],
+      [fills, 0.9],
+    ] as const) {
+      ctx.globalAlpha = alpha;
+      for (const [colour, path] of m) {
+        ctx.fillStyle = colour;
+        ctx.fill(path);
+      }
+    }
+    ctx.globalAlpha = 1;
+    const sel = o.selected ? byId.get(o.selected) : undefined;
+    if (sel) {
+      ctx.strokeStyle = p.accent;
+      ctx.lineWidth = 4 / view.k;
+      ctx.strokeRect(sel.x, sel.y, sel.w, sel.h);
+    }
+    ctx.restore();
+    return;
+  }
   ctx.font = "11px system-ui, sans-serif";
   for (const n of lay.nodes) {
     if (!visible(n.x, n.y, n.w, n.h)) continue;
@@ -194,16 +233,13 @@ export function drawScene(
     ctx.fillRect(n.x, n.y + 2, 4, n.h - 4);
     ctx.strokeStyle = n.id === o.selected ? p.accent : n.owner === "conflict" ? colour : p.line;
     ctx.lineWidth = (n.id === o.selected ? 3 : n.owner === "conflict" ? 2.5 : 1) / Math.max(view.k, 0.5);
-    roundRect(ctx, n.x, n.y, n.w, n.h, 5);
     ctx.stroke();
-    if (labels) {
-      ctx.fillStyle = p.text;
-      ctx.fillText(truncate(n.label, 27), n.x + 10, n.y + 13);
-      ctx.fillStyle = p.muted;
-      ctx.font = "9px system-ui, sans-serif";
-      ctx.fillText(truncate(n.members ? "collapsed cluster" : n.type, 34), n.x + 10, n.y + 25);
-      ctx.font = "11px system-ui, sans-serif";
-    }
+    ctx.fillStyle = p.text;
+    ctx.fillText(truncate(n.label, 27), n.x + 10, n.y + 13);
+    ctx.fillStyle = p.muted;
+    ctx.font = "9px system-ui, sans-serif";
+    ctx.fillText(truncate(n.members ? "collapsed cluster" : n.type, 34), n.x + 10, n.y + 25);
+    ctx.font = "11px system-ui, sans-serif";
   }
   ctx.globalAlpha = 1;
   ctx.restore();

@@ -280,6 +280,7 @@ export function GraphView({ analysis, report, focus, onFocus }: Props) {
               centreNonce={centreNonce}
               fitNonce={fitNonce}
               onSelect={setSelected}
+              startedAt={started.current}
               onOpen={(id) => onFocus({ ids: [id], depth: 1, select: id, nonce: Date.now() })}
               onToggleCluster={(key) =>
                 setCollapsed((c) => (c.includes(key) ? c.filter((k) => k !== key) : [...c, key]))

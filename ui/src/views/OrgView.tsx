@@ -41,7 +41,15 @@ function accountExtras(a: Account, analysis: Analysis | null, report: ScanReport
   return { findings: findings.length, high, pending };
 }
 
-export function OrgView({ state, analysis }: { state: State; analysis: Analysis | null }) {
+export function OrgView({
+  state,
+  analysis,
+  onRescan,
+}: {
+  state: State;
+  analysis: Analysis | null;
+  onRescan: (accountId: string) => void;
+}) {
   const [selected, setSelected] = useState<string | null>(null);
   const gs = groups(state);
   if (state.accounts.length === 0) {
@@ -94,6 +102,7 @@ export function OrgView({ state, analysis }: { state: State; analysis: Analysis 
                   scanning={state.scanning}
                   selected={selected === a.id}
                   extras={accountExtras(a, analysis, state.report)}
+                  onRescan={state.report ? () => onRescan(a.id) : null}
                 />
               ))}
             </div>
@@ -147,6 +156,7 @@ function AccountCard(props: {
   scanning: boolean;
   selected: boolean;
   extras: { findings: number; high: number; pending: number };
+  onRescan: (() => void) | null;
 }) {
   const { account: a, progress } = props;
   const pending = a.status === "pending";
@@ -162,7 +172,21 @@ function AccountCard(props: {
     >
       <header>
         <span class="card-name">{a.name}</span>
-        <StageBadge account={a} />
+        <span class="card-actions">
+          {props.onRescan && (
+            <button
+              class="icon"
+              data-testid="rescan-account"
+              disabled={props.scanning}
+              onClick={props.onRescan}
+              title={`Rescan ${a.name} only`}
+              aria-label={`Rescan ${a.name}`}
+            >
+              ⟳
+            </button>
+          )}
+          <StageBadge account={a} />
+        </span>
       </header>
       <dl>
         <dt>Account</dt>
