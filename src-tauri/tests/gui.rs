@@ -16,18 +16,22 @@ use common::{
 use fantoccini::Locator;
 use stagecraft::sandbox::{self, SeedSpec};
 
+/// A fresh demo organization for one test (each test's app gets its own).
+async fn demo_sandbox() -> sandbox::Running {
+    let venv = std::env::var_os("STAGECRAFT_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv"));
+    sandbox::start_scratch(&venv, Some(&repo().join("examples")), SeedSpec::default())
+        .await
+        .expect("sandbox")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_window_lists_the_sandbox_accounts_with_their_stages() {
     if !gui_tests_enabled() {
         return;
     }
-    let venv = std::env::var_os("STAGECRAFT_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv"));
-    let running =
-        sandbox::start_scratch(&venv, Some(&repo().join("examples")), SeedSpec::default())
-            .await
-            .expect("sandbox");
+    let running = demo_sandbox().await;
     let sb = &running.sandbox;
     let store_dir = tempfile::tempdir().expect("store dir");
     let store_path = store_dir.path().join("stagecraft.db");
@@ -138,13 +142,7 @@ async fn the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix() {
     if !gui_tests_enabled() {
         return;
     }
-    let venv = std::env::var_os("STAGECRAFT_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv"));
-    let running =
-        sandbox::start_scratch(&venv, Some(&repo().join("examples")), SeedSpec::default())
-            .await
-            .expect("sandbox");
+    let running = demo_sandbox().await;
     let sb = &running.sandbox;
     let dir = tempfile::tempdir().expect("temp dir");
     let exports = dir.path().join("exports");
@@ -285,7 +283,6 @@ async fn the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix() {
     // History: the scan is there.
     click(&client, "[data-testid=tab-history]").await;
     wait_for(&client, "[data-testid=snapshot]").await;
-    screenshot(&client, "history").await;
 
     // The palette reaches any view and any resource by typing.
     click(&client, "[data-testid=palette-button]").await;
@@ -318,5 +315,6 @@ async fn the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix() {
     click(&client, "[data-testid=tab-history]").await;
     wait_for(&client, "[data-testid=diff]").await;
     assert_eq!(count(&client, "[data-testid=snapshot]").await, 2);
+    screenshot(&client, "history").await;
     client.close().await.expect("close session");
 }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::model::{Claim, Owner, Resource, ScanReport};
+use crate::model::{Claim, Owner, Resource, ScanReport, ServerlessClaim, StackClaim};
 use crate::serverless::ResolvedService;
 
 /// What a link means. The JSON names are the kebab-case forms (`ssm-write`, `attached-policy`, …).
@@ -450,33 +450,25 @@ pub fn infer(report: &ScanReport) -> Linked {
             }
             "AWS::ApiGateway::Authorizer" => {
                 in_api(r, &ix, &mut set);
-                if let Some(f) = r
-                    .attr_str("authorizer_uri")
-                    .and_then(function_in_uri)
-                    .and_then(|arn| ix.by_id.get(arn))
-                {
-                    set.add(
-                        &r.id,
-                        &f.id,
-                        LinkKind::Invokes,
-                        "its authorizer URI calls the function",
-                    );
-                }
+                calls(
+                    r,
+                    "authorizer_uri",
+                    LinkKind::Invokes,
+                    "its authorizer URI calls the function",
+                    &ix,
+                    &mut set,
+                );
             }
             "AWS::ApiGateway::Method" => {
                 in_api(r, &ix, &mut set);
-                if let Some(f) = r
-                    .attr_str("integration_uri")
-                    .and_then(function_in_uri)
-                    .and_then(|arn| ix.by_id.get(arn))
-                {
-                    set.add(
-                        &r.id,
-                        &f.id,
-                        LinkKind::Integration,
-                        "its Lambda integration calls the function",
-                    );
-                }
+                calls(
+                    r,
+                    "integration_uri",
+                    LinkKind::Integration,
+                    "its Lambda integration calls the function",
+                    &ix,
+                    &mut set,
+                );
             }
             "AWS::ApiGateway::Resource"
             | "AWS::ApiGateway::Stage"
@@ -534,30 +526,20 @@ fn writers(
                     format!("`{}` in workspace `{}` writes it", c.address, c.workspace),
                 );
             }
-            Claim::Serverless(c) => {
-                if let Some(stack) = ix.stack(&r.account_id, &c.stack) {
+            Claim::Serverless(ServerlessClaim {
+                stack, logical_id, ..
+            })
+            | Claim::Cloudformation(StackClaim {
+                stack, logical_id, ..
+            }) => {
+                if let Some(node) = ix.stack(&r.account_id, &stack) {
                     set.add(
-                        &stack.id,
+                        &node.id,
                         &r.id,
                         LinkKind::SsmWrite,
                         format!(
-                            "stack `{}` declares it ({})",
-                            c.stack,
-                            c.logical_id.as_deref().unwrap_or("AWS::SSM::Parameter")
-                        ),
-                    );
-                }
-            }
-            Claim::Cloudformation(c) => {
-                if let Some(stack) = ix.stack(&r.account_id, &c.stack) {
-                    set.add(
-                        &stack.id,
-                        &r.id,
-                        LinkKind::SsmWrite,
-                        format!(
-                            "stack `{}` declares it ({})",
-                            c.stack,
-                            c.logical_id.as_deref().unwrap_or("AWS::SSM::Parameter")
+                            "stack `{stack}` declares it ({})",
+                            logical_id.as_deref().unwrap_or("AWS::SSM::Parameter")
                         ),
                     );
                 }
@@ -587,6 +569,24 @@ fn members(r: &Resource, ix: &Index<'_>, set: &mut LinkSet) {
                 format!("logical id `{logical}` (from the {matched})"),
             );
         }
+    }
+}
+
+/// `r` → the function in its Lambda URI attribute `attr`.
+fn calls(
+    r: &Resource,
+    attr: &str,
+    kind: LinkKind,
+    evidence: &str,
+    ix: &Index<'_>,
+    set: &mut LinkSet,
+) {
+    if let Some(f) = r
+        .attr_str(attr)
+        .and_then(function_in_uri)
+        .and_then(|arn| ix.by_id.get(arn))
+    {
+        set.add(&r.id, &f.id, kind, evidence);
     }
 }
 

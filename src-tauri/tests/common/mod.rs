@@ -28,6 +28,9 @@ pub struct Driver {
     child: Child,
     pub url: String,
     log: PathBuf,
+    /// The app's own XDG dirs: its webview storage (the remembered view) is not shared with
+    /// another test's app running at the same time, nor with the user's.
+    _home: Option<tempfile::TempDir>,
 }
 
 impl Driver {
@@ -70,6 +73,7 @@ impl Driver {
             child,
             url: format!("http://127.0.0.1:{port}"),
             log,
+            _home: None,
         };
         // Both the intermediary and WebKitWebDriver behind it must listen before a session
         // request, or tauri-driver drops the connection.
@@ -109,8 +113,18 @@ impl Drop for Driver {
 /// replaced once (WebKitWebDriver occasionally fails its first session on a loaded machine).
 pub async fn open_app(env: &[(String, String)]) -> (Driver, Client) {
     let mut last = String::new();
+    let home = tempfile::tempdir().expect("app home");
+    let mut env = env.to_vec();
+    for (var, sub) in [
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_CACHE_HOME", "cache"),
+    ] {
+        env.push((var.into(), home.path().join(sub).display().to_string()));
+    }
+    let mut home = Some(home);
     for _ in 0..3 {
-        let driver = Driver::start(env);
+        let mut driver = Driver::start(&env);
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("wry"));
         caps.insert(
@@ -123,7 +137,10 @@ pub async fn open_app(env: &[(String, String)]) -> (Driver, Client) {
             .connect(&driver.url)
             .await
         {
-            Ok(client) => return (driver, client),
+            Ok(client) => {
+                driver._home = home.take();
+                return (driver, client);
+            }
             Err(e) => {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 last = format!("{e}\n--- tauri-driver output ---\n{}", driver.output());

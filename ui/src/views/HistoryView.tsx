@@ -46,12 +46,17 @@ export function HistoryView({ refresh }: { refresh: number }) {
               {s.resources} resources · {s.accounts} accounts
               {s.accounts_with_errors > 0 ? ` · ${s.accounts_with_errors} incomplete` : ""}
             </div>
-            <button class="link" onClick={() => setFrom(s.id)} disabled={s.id === from}>
-              compare from
-            </button>{" "}
-            <button class="link" onClick={() => setTo(s.id)} disabled={s.id === to}>
-              to
-            </button>
+            {list.length > 1 && (
+              <>
+                <button class="link" onClick={() => setFrom(s.id)} disabled={s.id === from}>
+                  {s.id === from ? "older of the two" : "compare as older"}
+                </button>
+                {" · "}
+                <button class="link" onClick={() => setTo(s.id)} disabled={s.id === to}>
+                  {s.id === to ? "newer of the two" : "as newer"}
+                </button>
+              </>
+            )}
           </div>
         ))}
       </nav>

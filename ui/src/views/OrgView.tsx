@@ -222,7 +222,7 @@ function AccountCard(props: {
               ) : (
                 <>
                   {props.extras.findings}
-                  {props.extras.high > 0 && <span class="sev sev-high"> {props.extras.high} high</span>}
+                  {props.extras.high > 0 && <span class="sev sev-high card-sev">{props.extras.high} high</span>}
                 </>
               )}
             </dd>
