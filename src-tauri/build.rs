@@ -10,6 +10,9 @@ fn main() {
             "analysis",
             "snapshots",
             "snapshot_diff",
+            "deletions",
+            "undelete",
+            "action_history",
             "save_export",
         ]));
     if let Err(e) = tauri_build::try_build(attributes) {

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod aws;
 pub mod collect;
 pub mod config;
+pub mod deletion;
 pub mod discover;
 pub mod error;
 pub mod graph;

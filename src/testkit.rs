@@ -87,6 +87,7 @@ impl Org {
                 stacks: Vec::new(),
                 terraform: Vec::new(),
                 services: Vec::new(),
+                declared: Vec::new(),
                 warnings: Vec::new(),
                 started_at: "2026-11-29T00:00:00Z".into(),
                 duration_ms: 1,

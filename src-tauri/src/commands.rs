@@ -77,6 +77,54 @@ pub async fn analysis(current: State<'_, Current>) -> Result<Analysis, UiError> 
         .map_err(store_error)
 }
 
+/// Everything pending deletion in the snapshot on screen (and buckets gone since an earlier one).
+#[tauri::command]
+pub async fn deletions(
+    settings: State<'_, Settings>,
+    current: State<'_, Current>,
+) -> Result<Vec<stagecraft::deletion::PendingDeletion>, UiError> {
+    let report = current.get().ok_or_else(no_snapshot)?;
+    let cutoff = (time::OffsetDateTime::now_utc() - time::Duration::days(30))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let gone = with_store(&settings, move |s| s.buckets_seen_since(&cutoff)).await?;
+    Ok(stagecraft::deletion::pending(&report, &gone))
+}
+
+/// Restores a secret or cancels a key deletion, after the core's checks (the resource is pending in
+/// the snapshot on screen, a protected stage's name was typed, the credentials are the account's);
+/// the attempt is recorded whatever its outcome.
+#[tauri::command]
+pub async fn undelete(
+    settings: State<'_, Settings>,
+    current: State<'_, Current>,
+    request: stagecraft::deletion::actions::ActionRequest,
+) -> Result<stagecraft::deletion::actions::ActionRecord, UiError> {
+    let report = current.get().ok_or_else(no_snapshot)?;
+    let ws = workspace(&settings)?;
+    let record =
+        stagecraft::deletion::actions::perform(&AwsEnv::from_environment(), &ws, &report, &request)
+            .await?;
+    let stored = record.clone();
+    with_store(&settings, move |s| s.record_action(&stored)).await?;
+    Ok(record)
+}
+
+/// Every action taken from Stagecraft, newest first.
+#[tauri::command]
+pub async fn action_history(
+    settings: State<'_, Settings>,
+) -> Result<Vec<stagecraft::deletion::actions::ActionRecord>, UiError> {
+    with_store(&settings, |s| s.actions()).await
+}
+
+fn no_snapshot() -> UiError {
+    UiError {
+        code: "no_snapshot".to_owned(),
+        message: "No snapshot yet: scan the organization first.".to_owned(),
+    }
+}
+
 /// Every stored snapshot, newest first.
 #[tauri::command]
 pub async fn snapshots(settings: State<'_, Settings>) -> Result<Vec<SnapshotSummary>, UiError> {

@@ -90,6 +90,9 @@ pub fn run() {
             commands::analysis,
             commands::snapshots,
             commands::snapshot_diff,
+            commands::deletions,
+            commands::undelete,
+            commands::action_history,
             commands::save_export
         ])
         .run(tauri::generate_context!());

@@ -316,5 +316,46 @@ async fn the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix() {
     wait_for(&client, "[data-testid=diff]").await;
     assert_eq!(count(&client, "[data-testid=snapshot]").await, 2);
     screenshot(&client, "history").await;
+
+    // Deletions: the planted secret counts down and blocks qa's apply; restore it through the
+    // confirmation, and after the account's refresh it is no longer pending.
+    click(&client, "[data-testid=tab-deletions]").await;
+    let row = "[data-testid=pending][data-name=legacy_api_key]";
+    let left = wait_text(&client, &format!("{row} [data-testid=countdown]"), |t| {
+        t.starts_with("6 d ") || t.starts_with("7 d ")
+    })
+    .await;
+    assert!(left.contains(" h "), "{left}");
+    let blocker = wait_text(&client, &format!("{row} [data-testid=blocker]"), |t| {
+        !t.is_empty()
+    })
+    .await;
+    assert!(
+        blocker.contains("terraform apply in qa will fail"),
+        "{blocker}"
+    );
+    screenshot(&client, "deletions").await;
+    click(&client, &format!("{row} [data-testid=undelete]")).await;
+    let dialog = wait_text(&client, "[data-testid=confirm]", |t| !t.is_empty()).await;
+    assert!(
+        dialog.contains("legacy_api_key") && dialog.contains("qa") && dialog.contains("acme-qa"),
+        "{dialog}"
+    );
+    screenshot(&client, "deletions-confirm").await;
+    click(&client, "[data-testid=confirm-button]").await;
+    wait_text(&client, "[data-testid=action-result]", |t| {
+        t.starts_with("Done")
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&client, row).await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the restored secret is still listed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(count(&client, "[data-testid=action-record]").await, 1);
+    screenshot(&client, "deletions-restored").await;
     client.close().await.expect("close session");
 }

@@ -41,6 +41,12 @@ enum Command {
     /// The graph of links (SSM writes and reads, policies, mappings, authorizers, stacks) as text,
     /// JSON, DOT or Mermaid.
     Graph(GraphArgs),
+    /// What is pending deletion across the organization (secrets, KMS keys, stacks stuck deleting,
+    /// buckets gone since an earlier snapshot) and which deploys each will break.
+    Deletions(DeletionsArgs),
+    /// Undo a pending deletion: restore a secret or cancel a KMS key's deletion (asks for
+    /// confirmation; a protected stage's name must be typed), then rescan its account.
+    Undelete(UndeleteArgs),
     /// Findings where Terraform and Serverless overlap or drift. Exit code 3 when findings at or
     /// above --fail-on exist, 2 when an account could not be scanned completely.
     Audit(AuditArgs),
@@ -117,6 +123,34 @@ struct GraphArgs {
     /// How many links away from --focus to go.
     #[arg(long, default_value_t = 1)]
     depth: usize,
+}
+
+#[derive(Args)]
+struct DeletionsArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    snapshot: SnapshotArg,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Only this stage.
+    #[arg(long)]
+    stage: Option<String>,
+}
+
+#[derive(Args)]
+struct UndeleteArgs {
+    /// The resource id (ARN) from `stagecraft deletions`, or its name when that is unique.
+    resource: String,
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Confirm without asking (for an unprotected stage).
+    #[arg(long)]
+    yes: bool,
+    /// The stage name, typed to confirm an action in a protected stage.
+    #[arg(long)]
+    confirm_stage: Option<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -224,6 +258,8 @@ fn main() -> ExitCode {
         Command::Diff(a) => a.store.json,
         Command::Graph(a) => matches!(a.format, GraphFormat::Json),
         Command::Audit(a) => a.json || matches!(a.format, AuditFormat::Json),
+        Command::Deletions(a) => a.json,
+        Command::Undelete(_) => false,
         Command::Sandbox(_) => false,
     };
     match runtime.block_on(run(cli)) {
@@ -246,6 +282,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Diff(args) => diff_cmd(&args),
         Command::Graph(args) => graph_cmd(args).await,
         Command::Audit(args) => audit_cmd(args).await,
+        Command::Deletions(args) => deletions_cmd(args).await,
+        Command::Undelete(args) => undelete_cmd(args).await,
         Command::Sandbox(SandboxCommand::Up {
             dir,
             venv,
@@ -508,6 +546,162 @@ async fn audit_cmd(args: AuditArgs) -> Result<ExitCode, Error> {
     if incomplete {
         return Ok(ExitCode::from(2));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Buckets the snapshots of the last 30 days saw (for "deleted recently"); none without a store.
+fn gone_buckets(store: Option<&std::path::Path>) -> Vec<stagecraft::deletion::GoneBucket> {
+    let cutoff = (time::OffsetDateTime::now_utc() - time::Duration::days(30))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    open_store_at(store)
+        .ok()
+        .and_then(|s| s.buckets_seen_since(&cutoff).ok())
+        .unwrap_or_default()
+}
+
+async fn deletions_cmd(args: DeletionsArgs) -> Result<ExitCode, Error> {
+    let report = report_for(&args.source, &args.snapshot).await?;
+    let mut list =
+        stagecraft::deletion::pending(&report, &gone_buckets(args.source.store.as_deref()));
+    if let Some(stage) = &args.stage {
+        list.retain(|p| p.stage.as_deref() == Some(stage.as_str()));
+    }
+    if args.json {
+        print_json(&list)?;
+    } else if list.is_empty() {
+        println!("nothing is pending deletion");
+    } else {
+        let now = time::OffsetDateTime::now_utc();
+        for p in &list {
+            let left = p
+                .deletion_date
+                .as_deref()
+                .map(|d| format!("{} left", stagecraft::deletion::time_left(d, now)))
+                .unwrap_or_else(|| p.state.clone());
+            println!(
+                "{:<6} {:<28} {:<30} {:<20} {}",
+                p.stage.as_deref().unwrap_or("-"),
+                p.type_name,
+                p.name,
+                left,
+                p.detail
+            );
+            for b in &p.blocks {
+                println!("       ✗ {}", b.message);
+            }
+        }
+    }
+    if incomplete_accounts(&report) > 0 {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn undelete_cmd(args: UndeleteArgs) -> Result<ExitCode, Error> {
+    use stagecraft::deletion::actions;
+    let workspace = match &args.source.config {
+        Some(path) => Workspace::load(path)?,
+        None => Workspace::default(),
+    };
+    let store = open_store_at(args.source.store.as_deref())?;
+    let report = store
+        .latest()?
+        .ok_or_else(|| Error::Input("no snapshot yet; run `stagecraft scan` first".into()))?;
+    let pending = stagecraft::deletion::pending(&report, &[]);
+    let matches: Vec<_> = pending
+        .iter()
+        .filter(|p| p.id == args.resource || p.name == args.resource)
+        .collect();
+    let item = match matches.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(Error::Input(format!(
+                "`{}` is not pending deletion in the latest snapshot (see `stagecraft deletions`)",
+                args.resource
+            )))
+        }
+        many => {
+            return Err(Error::Input(format!(
+                "`{}` names {} pending deletions; pass the id: {}",
+                args.resource,
+                many.len(),
+                many.iter()
+                    .map(|p| p.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    };
+    let Some(action) = item.action.clone() else {
+        return Err(Error::Input(format!(
+            "{} `{}` cannot be undone from Stagecraft ({})",
+            item.type_name, item.name, item.detail
+        )));
+    };
+    let stage = item.stage.clone().unwrap_or_default();
+    let verb = if action == "restore_secret" {
+        "Restore secret"
+    } else {
+        "Cancel the deletion of KMS key"
+    };
+    eprintln!(
+        "{verb} `{}` in account {} (stage {})?",
+        item.name,
+        item.account_id,
+        if stage.is_empty() { "none" } else { &stage }
+    );
+    let protected = !stage.is_empty() && actions::is_protected(&workspace, &stage);
+    let typed_stage = if protected {
+        match &args.confirm_stage {
+            Some(s) => Some(s.clone()),
+            None if std::io::stdin().is_terminal() => {
+                eprint!("{stage} is protected: type its name to confirm: ");
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| Error::io("reading the confirmation", e))?;
+                Some(line.trim().to_owned())
+            }
+            None => {
+                return Err(Error::Input(format!(
+                    "{stage} is a protected stage: pass --confirm-stage {stage}"
+                )))
+            }
+        }
+    } else if args.yes {
+        None
+    } else if std::io::stdin().is_terminal() {
+        eprint!("type yes to confirm: ");
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Error::io("reading the confirmation", e))?;
+        if line.trim() != "yes" {
+            eprintln!("not confirmed; nothing done");
+            return Ok(ExitCode::FAILURE);
+        }
+        None
+    } else {
+        return Err(Error::Input("not confirmed: pass --yes".into()));
+    };
+    let req = actions::ActionRequest {
+        action,
+        resource_id: item.id.clone(),
+        typed_stage,
+    };
+    let record = actions::perform(&AwsEnv::from_environment(), &workspace, &report, &req).await?;
+    store.record_action(&record)?;
+    eprintln!("{}: {}", record.outcome, record.message);
+    if record.outcome != "done" {
+        return Ok(ExitCode::FAILURE);
+    }
+    // Refresh the account from AWS so the next look shows the change.
+    let account = item.account_id.clone();
+    drop(store);
+    let mut source = args.source;
+    source.account = Some(account);
+    scan_now(&source).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -163,6 +163,10 @@ pub struct ScanReport {
     pub terraform: Vec<crate::terraform::TerraformState>,
     /// The workspace's Serverless services, resolved for each stage.
     pub services: Vec<crate::serverless::ResolvedService>,
+    /// Names the Terraform code and the services will create, per stage (what a pending deletion
+    /// can block).
+    #[serde(default)]
+    pub declared: Vec<crate::deletion::DeclaredName>,
     /// Problems outside any one account: a state backend that cannot be read, a broken `serverless.yml`.
     pub warnings: Vec<UiError>,
     /// RFC 3339 time the scan started.
@@ -185,4 +189,6 @@ pub struct ScanTarget {
     pub stages: Vec<String>,
     /// Whether the window scans as soon as it opens (else it shows the last snapshot until asked).
     pub scan_on_open: bool,
+    /// Stages whose name must be typed to confirm an action (the config's `protected`, else `prod`).
+    pub protected_stages: Vec<String>,
 }

@@ -8,6 +8,7 @@
 mod events;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
 use std::time::Instant;
 
 use aws_config::SdkConfig;
@@ -64,6 +65,17 @@ pub fn target(workspace: &Workspace, opts: &ScanOptions) -> ScanTarget {
             .filter(|s| !s.is_empty()),
         stages: workspace.config.stages.keys().cloned().collect(),
         scan_on_open: true,
+        protected_stages: workspace
+            .config
+            .stages
+            .keys()
+            .map(String::as_str)
+            .chain(["prod"])
+            .filter(|s| crate::deletion::actions::is_protected(workspace, s))
+            .map(str::to_owned)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -225,6 +237,7 @@ pub async fn scan(
         resources,
         stacks,
         terraform: states.into_iter().map(|s| s.summary).collect(),
+        declared: declared_names(workspace, &stages, &services, &mut warnings),
         services,
         warnings,
         started_at,
@@ -303,6 +316,44 @@ fn keep_all_but(
         kept.push((old.clone(), collected));
     }
     Ok((to_scan, kept))
+}
+
+/// The literal names the workspace's Terraform code and services create in each stage.
+fn declared_names(
+    workspace: &Workspace,
+    stages: &BTreeSet<String>,
+    services: &[ResolvedService],
+    warnings: &mut Vec<UiError>,
+) -> Vec<crate::deletion::DeclaredName> {
+    let mut out = Vec::new();
+    if let Some(dir) = workspace
+        .config
+        .terraform
+        .as_ref()
+        .and_then(|t| t.dir.as_ref())
+    {
+        let dir = workspace.base_dir().join(dir);
+        // Files are named from the Terraform directory's parent: `infra/secrets.tf`.
+        let shown_from = dir
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_else(|| dir.clone());
+        let stages: Vec<String> = stages.iter().cloned().collect();
+        let mut problems = Vec::new();
+        out = crate::deletion::declared::terraform_names(&dir, &shown_from, &stages, &mut problems);
+        warnings.extend(problems.into_iter().map(|message| UiError {
+            code: "terraform_code".to_owned(),
+            message,
+        }));
+    }
+    out.extend(
+        services
+            .iter()
+            .flat_map(crate::deletion::declared::serverless_names),
+    );
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// For every function environment variable fed by `${ssm:…}`, the hash of the value a deploy would

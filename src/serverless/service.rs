@@ -38,6 +38,10 @@ pub struct ResolvedService {
     pub managed_policies: Vec<String>,
     /// Logical id → type of the `resources.Resources` section.
     pub resources: BTreeMap<String, String>,
+    /// `(logical id, type, name)` of resources there created under a literal name that a pending
+    /// deletion could block (a secret's `Name`, a bucket's `BucketName`).
+    #[serde(default)]
+    pub named_resources: Vec<(String, String, String)>,
     pub plugins: Vec<String>,
     /// Every variable left unresolved (`ssm`, `env`, `file`, `cf`, …), with where it is used.
     pub variables: Vec<VarRef>,
@@ -324,6 +328,21 @@ impl ServiceFile {
                     .collect()
             })
             .unwrap_or_default();
+        let named_resources = doc
+            .pointer("/resources/Resources")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(logical, v)| {
+                        let ty = v.get("Type")?.as_str()?;
+                        let prop = crate::deletion::declared::name_property(ty)?;
+                        let name = v.pointer(&format!("/Properties/{prop}"))?.as_str()?;
+                        (!name.contains("${"))
+                            .then(|| (logical.clone(), ty.to_owned(), name.to_owned()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let plugins = match doc.get("plugins") {
             Some(Value::Array(a)) => a
                 .iter()
@@ -360,6 +379,7 @@ impl ServiceFile {
                 .map(display),
             managed_policies,
             resources,
+            named_resources,
             plugins,
             variables,
             warnings,

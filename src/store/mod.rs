@@ -18,7 +18,7 @@ pub use diff::{diff, FieldChange, ResourceChange, SnapshotDiff};
 use crate::model::{AccountStatus, Resource, ScanReport};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -164,7 +164,107 @@ impl Store {
                 )
                 .map_err(|e| self.sql(e))?;
         }
+        if version < 2 {
+            // Actions taken from Stagecraft (restore a secret, cancel a key deletion): who, when, what.
+            self.conn
+                .execute_batch(
+                    "BEGIN;
+                     CREATE TABLE actions (
+                         id INTEGER PRIMARY KEY AUTOINCREMENT,
+                         at TEXT NOT NULL,
+                         who TEXT NOT NULL,
+                         action TEXT NOT NULL,
+                         account_id TEXT NOT NULL,
+                         stage TEXT,
+                         resource_id TEXT NOT NULL,
+                         resource_name TEXT NOT NULL,
+                         outcome TEXT NOT NULL,
+                         message TEXT NOT NULL
+                     );
+                     PRAGMA user_version = 2;
+                     COMMIT;",
+                )
+                .map_err(|e| self.sql(e))?;
+        }
         Ok(())
+    }
+
+    /// Records an action (done or failed).
+    pub fn record_action(
+        &self,
+        a: &crate::deletion::actions::ActionRecord,
+    ) -> Result<i64, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO actions (at, who, action, account_id, stage, resource_id, resource_name, outcome, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![a.at, a.who, a.action, a.account_id, a.stage, a.resource_id, a.resource_name, a.outcome, a.message],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Every recorded action, newest first.
+    pub fn actions(&self) -> Result<Vec<crate::deletion::actions::ActionRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT at, who, action, account_id, stage, resource_id, resource_name, outcome, message
+                 FROM actions ORDER BY id DESC",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(crate::deletion::actions::ActionRecord {
+                    at: r.get(0)?,
+                    who: r.get(1)?,
+                    action: r.get(2)?,
+                    account_id: r.get(3)?,
+                    stage: r.get(4)?,
+                    resource_id: r.get(5)?,
+                    resource_name: r.get(6)?,
+                    outcome: r.get(7)?,
+                    message: r.get(8)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// Buckets the snapshots since `cutoff` (RFC 3339) saw, each with the start of the last snapshot
+    /// that had it: what the deletions view checks for buckets that are gone now.
+    pub fn buckets_seen_since(
+        &self,
+        cutoff: &str,
+    ) -> Result<Vec<crate::deletion::GoneBucket>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.body, s.started_at FROM resources r JOIN snapshots s ON s.id = r.snapshot_id
+                 WHERE r.type = 'AWS::S3::Bucket' AND s.started_at >= ?1 ORDER BY s.id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([cutoff], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut latest: std::collections::BTreeMap<String, crate::deletion::GoneBucket> =
+            std::collections::BTreeMap::new();
+        for row in rows {
+            let (body, at) = row.map_err(|e| self.sql(e))?;
+            let Ok(resource) = serde_json::from_str::<Resource>(&body) else {
+                continue;
+            };
+            latest.insert(
+                resource.id.clone(),
+                crate::deletion::GoneBucket {
+                    resource,
+                    last_seen: at,
+                },
+            );
+        }
+        Ok(latest.into_values().collect())
     }
 
     /// The key for hashing environment values, created on first use and kept in this store so hashes

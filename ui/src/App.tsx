@@ -2,6 +2,7 @@ import { useCallback, useEffect, useReducer, useState } from "preact/hooks";
 import type { Analysis } from "./generated/Analysis";
 import type { UiError } from "./generated/UiError";
 import { analysis as fetchAnalysis, asUiError, lastSnapshot, rescanAccount, scan, scanTarget } from "./ipc";
+import { DeletionsView } from "./views/DeletionsView";
 import { FindingsView } from "./views/FindingsView";
 import { GraphView, type GraphFocus } from "./views/GraphView";
 import { HistoryView } from "./views/HistoryView";
@@ -16,7 +17,8 @@ const VIEWS = [
   { id: "graph", label: "Graph", key: "2" },
   { id: "matrix", label: "Stages", key: "3" },
   { id: "findings", label: "Findings", key: "4" },
-  { id: "history", label: "History", key: "5" },
+  { id: "deletions", label: "Deletions", key: "5" },
+  { id: "history", label: "History", key: "6" },
 ] as const;
 type ViewId = (typeof VIEWS)[number]["id"];
 
@@ -125,7 +127,7 @@ export function App() {
       <header class="topbar">
         <span class="brand">Stagecraft</span>
         <span class="crumb" title={state.target?.config_path ?? "no workspace config"}>
-          {state.organization ? `organization ${state.organization.id}` : "organization …"}
+          {state.organization ? `org ${state.organization.id}` : "org …"}
         </span>
         <span class="crumb">
           profile <code>{state.target?.profile ?? "…"}</code>
@@ -152,7 +154,7 @@ export function App() {
         </nav>
         <span class="spacer" />
         <button class="ghost" data-testid="palette-button" onClick={() => setPalette(true)} title="Command palette (Ctrl+K)">
-          ⌘ Ctrl+K
+          Ctrl+K
         </button>
         <span class="age" data-testid="scan-age">
           {state.scanning
@@ -179,7 +181,7 @@ export function App() {
       {view === "org" && (
         <OrgView state={state} analysis={analysis} onRescan={(id) => !state.scanning && runScan(id)} />
       )}
-      {view !== "org" && view !== "history" && !analysis && (
+      {view !== "org" && view !== "history" && view !== "deletions" && !analysis && (
         <main class="content empty">
           {analysisError ? (
             <p>{analysisError.message}</p>
@@ -204,6 +206,15 @@ export function App() {
         />
       )}
       {view === "history" && <HistoryView refresh={scans} />}
+      {view === "deletions" && (
+        <DeletionsView
+          refresh={scans}
+          busy={state.scanning}
+          protectedStages={state.target?.protected_stages ?? ["prod"]}
+          accountName={(id) => state.accounts.find((a) => a.id === id)?.name ?? id}
+          onRescan={(id) => !state.scanning && runScan(id)}
+        />
+      )}
       {palette && (
         <Palette actions={actions} analysis={analysis} onResource={openResource} onClose={() => setPalette(false)} />
       )}

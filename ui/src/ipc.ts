@@ -1,7 +1,10 @@
 // The only door to the core: typed wrappers over the commands src-tauri defines.
 // Types come from ./generated (ts-rs, from the Rust types); nothing here is hand-declared twice.
 import { Channel, invoke } from "@tauri-apps/api/core";
+import type { ActionRecord } from "./generated/ActionRecord";
+import type { ActionRequest } from "./generated/ActionRequest";
 import type { Analysis } from "./generated/Analysis";
+import type { PendingDeletion } from "./generated/PendingDeletion";
 import type { ScanEvent } from "./generated/ScanEvent";
 import type { SnapshotDiff } from "./generated/SnapshotDiff";
 import type { SnapshotSummary } from "./generated/SnapshotSummary";
@@ -55,4 +58,17 @@ export function rescanAccount(accountId: string, onEvent: (e: ScanEvent) => void
   const channel = new Channel<ScanEvent>();
   channel.onmessage = onEvent;
   return invoke<ScanReport>("rescan_account", { accountId, onEvent: channel });
+}
+
+export function deletions(): Promise<PendingDeletion[]> {
+  return invoke<PendingDeletion[]>("deletions");
+}
+
+/** Restores a secret or cancels a key deletion; the core checks and records it. */
+export function undelete(request: ActionRequest): Promise<ActionRecord> {
+  return invoke<ActionRecord>("undelete", { request });
+}
+
+export function actionHistory(): Promise<ActionRecord[]> {
+  return invoke<ActionRecord[]>("action_history");
 }

@@ -26,7 +26,12 @@ managed_policies: Array<string>,
 /**
  * Logical id → type of the `resources.Resources` section.
  */
-resources: { [key in string]: string }, plugins: Array<string>, 
+resources: { [key in string]: string }, 
+/**
+ * `(logical id, type, name)` of resources there created under a literal name that a pending
+ * deletion could block (a secret's `Name`, a bucket's `BucketName`).
+ */
+named_resources: Array<[string, string, string]>, plugins: Array<string>, 
 /**
  * Every variable left unresolved (`ssm`, `env`, `file`, `cf`, …), with where it is used.
  */

@@ -23,4 +23,8 @@ stages: Array<string>,
 /**
  * Whether the window scans as soon as it opens (else it shows the last snapshot until asked).
  */
-scan_on_open: boolean, };
+scan_on_open: boolean, 
+/**
+ * Stages whose name must be typed to confirm an action (the config's `protected`, else `prod`).
+ */
+protected_stages: Array<string>, };
