@@ -11,6 +11,7 @@ pub mod aws;
 pub mod collect;
 pub mod config;
 pub mod deletion;
+pub mod deploy;
 pub mod discover;
 pub mod error;
 pub mod graph;

@@ -47,6 +47,9 @@ enum Command {
     /// Undo a pending deletion: restore a secret or cancel a KMS key's deletion (asks for
     /// confirmation; a protected stage's name must be typed), then rescan its account.
     Undelete(UndeleteArgs),
+    /// The phased deploy of a stage: Terraform, the services in dependency order, Terraform again
+    /// when the stage needs it. `--dry-run` shows the plan with each step's reason.
+    Deploy(DeployArgs),
     /// Findings where Terraform and Serverless overlap or drift. Exit code 3 when findings at or
     /// above --fail-on exist, 2 when an account could not be scanned completely.
     Audit(AuditArgs),
@@ -137,6 +140,23 @@ struct DeletionsArgs {
     /// Only this stage.
     #[arg(long)]
     stage: Option<String>,
+}
+
+#[derive(Args)]
+struct DeployArgs {
+    /// The stage to deploy.
+    #[arg(long)]
+    stage: String,
+    /// Show the plan and run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    snapshot: SnapshotArg,
 }
 
 #[derive(Args)]
@@ -260,6 +280,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => a.json || matches!(a.format, AuditFormat::Json),
         Command::Deletions(a) => a.json,
         Command::Undelete(_) => false,
+        Command::Deploy(a) => a.json,
         Command::Sandbox(_) => false,
     };
     match runtime.block_on(run(cli)) {
@@ -284,6 +305,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Audit(args) => audit_cmd(args).await,
         Command::Deletions(args) => deletions_cmd(args).await,
         Command::Undelete(args) => undelete_cmd(args).await,
+        Command::Deploy(args) => deploy_cmd(args).await,
         Command::Sandbox(SandboxCommand::Up {
             dir,
             venv,
@@ -702,6 +724,49 @@ async fn undelete_cmd(args: UndeleteArgs) -> Result<ExitCode, Error> {
     let mut source = args.source;
     source.account = Some(account);
     scan_now(&source).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn deploy_cmd(args: DeployArgs) -> Result<ExitCode, Error> {
+    let workspace = match &args.source.config {
+        Some(path) => Workspace::load(path)?,
+        None => Workspace::default(),
+    };
+    let report = report_for(&args.source, &args.snapshot).await?;
+    let plan = stagecraft::deploy::plan(&workspace, &report, &args.stage)?;
+    if args.json {
+        print_json(&plan)?;
+    } else {
+        println!(
+            "deploy of stage {} (account {}, profile `{}`{})",
+            plan.stage,
+            plan.account_id.as_deref().unwrap_or("unknown"),
+            plan.profile,
+            if plan.protected { ", protected" } else { "" }
+        );
+        let mut phase = 0;
+        for (i, s) in plan.steps.iter().enumerate() {
+            if s.phase != phase {
+                phase = s.phase;
+                println!(
+                    "phase {phase}: {}",
+                    match phase {
+                        1 => "Terraform",
+                        2 => "Serverless services",
+                        _ => "Terraform, post-deploy",
+                    }
+                );
+            }
+            println!("  {:>2}. {:<40} $ {}", i + 1, s.title, s.command.join(" "));
+            println!("      in {} as profile `{}`", s.dir, s.profile);
+            println!("      why: {}", s.reason);
+        }
+    }
+    if !args.dry_run {
+        return Err(Error::Input(
+            "running the plan is not available yet; `--dry-run` shows what a deploy will do".into(),
+        ));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
