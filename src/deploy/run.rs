@@ -1,0 +1,274 @@
+//! Running a plan: each step a real child process in its own process group, its output streamed
+//! line by line with timestamps, the run stopped at the first failing step (and resumable from it),
+//! cancel = SIGTERM to the whole group, SIGKILL after a grace period.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::watch;
+use ts_rs::TS;
+
+use super::plan::{Plan, Step};
+
+/// What a run reports as it goes.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export)]
+pub enum RunEvent {
+    StepStarted {
+        index: u32,
+        title: String,
+        at: String,
+    },
+    /// One line of a step's output (`stdout`, `stderr`, or `stagecraft` for the runner's own notes).
+    Line {
+        index: u32,
+        stream: String,
+        at: String,
+        text: String,
+    },
+    StepFinished {
+        index: u32,
+        outcome: String,
+        exit_code: Option<i32>,
+        #[ts(type = "number")]
+        duration_ms: u64,
+    },
+}
+
+/// How one step ended.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct StepResult {
+    pub index: u32,
+    pub title: String,
+    /// `succeeded`, `failed`, `cancelled` or `refused` (a check before the step failed).
+    pub outcome: String,
+    pub exit_code: Option<i32>,
+    #[ts(type = "number")]
+    pub duration_ms: u64,
+    pub log: String,
+}
+
+/// Most of a step's output the run keeps; beyond it the log says how much was left out.
+pub const MAX_LOG_BYTES: usize = 8 * 1024 * 1024;
+
+/// Grace between SIGTERM and SIGKILL when a run is cancelled.
+pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// What a check returns: `Err` refuses the step with that message.
+pub type CheckFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+
+/// A check run right before each step (the profile still resolves to the stage's account).
+pub type Check<'a> = &'a (dyn Fn(&Step) -> CheckFuture + Send + Sync);
+
+/// Runs `plan`'s steps from `from` (0-based) until one does not succeed. `env` is added to each
+/// step's environment (after `AWS_PROFILE`). Cancelling `cancel` (sending `true`) stops the step
+/// that runs: SIGTERM to its process group, SIGKILL after `grace`.
+pub async fn run_steps(
+    plan: &Plan,
+    from: usize,
+    env: &[(String, String)],
+    check: Check<'_>,
+    mut cancel: watch::Receiver<bool>,
+    grace: Duration,
+    on_event: &(dyn Fn(RunEvent) + Send + Sync),
+) -> Vec<StepResult> {
+    let mut results = Vec::new();
+    for (i, step) in plan.steps.iter().enumerate().skip(from) {
+        let index = i as u32;
+        on_event(RunEvent::StepStarted {
+            index,
+            title: step.title.clone(),
+            at: now(),
+        });
+        let started = Instant::now();
+        let note = |text: String| {
+            on_event(RunEvent::Line {
+                index,
+                stream: "stagecraft".into(),
+                at: now(),
+                text,
+            })
+        };
+        if *cancel.borrow() {
+            results.push(finish(
+                on_event,
+                index,
+                step,
+                "cancelled",
+                None,
+                started,
+                String::new(),
+            ));
+            break;
+        }
+        if let Err(why) = check(step).await {
+            note(format!("refused: {why}"));
+            results.push(finish(
+                on_event,
+                index,
+                step,
+                "refused",
+                None,
+                started,
+                format!("refused: {why}\n"),
+            ));
+            break;
+        }
+        note(format!(
+            "$ {}  (in {}, AWS_PROFILE={})",
+            step.command.join(" "),
+            step.dir,
+            step.profile
+        ));
+        let result = run_one(step, index, env, &mut cancel, grace, on_event).await;
+        let (outcome, code, log) = match result {
+            Ok((code, log)) if *cancel.borrow() => ("cancelled", code, log),
+            Ok((Some(0), log)) => ("succeeded", Some(0), log),
+            Ok((code, log)) => ("failed", code, log),
+            Err(e) => {
+                note(e.clone());
+                ("failed", None, format!("{e}\n"))
+            }
+        };
+        let r = finish(on_event, index, step, outcome, code, started, log);
+        let go_on = r.outcome == "succeeded";
+        results.push(r);
+        if !go_on {
+            break;
+        }
+    }
+    results
+}
+
+fn finish(
+    on_event: &(dyn Fn(RunEvent) + Send + Sync),
+    index: u32,
+    step: &Step,
+    outcome: &str,
+    exit_code: Option<i32>,
+    started: Instant,
+    log: String,
+) -> StepResult {
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    on_event(RunEvent::StepFinished {
+        index,
+        outcome: outcome.into(),
+        exit_code,
+        duration_ms,
+    });
+    StepResult {
+        index,
+        title: step.title.clone(),
+        outcome: outcome.into(),
+        exit_code,
+        duration_ms,
+        log,
+    }
+}
+
+/// Signals a whole process group.
+fn signal_group(pid: u32, signal: nix::sys::signal::Signal) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal);
+    }
+}
+
+async fn run_one(
+    step: &Step,
+    index: u32,
+    env: &[(String, String)],
+    cancel: &mut watch::Receiver<bool>,
+    grace: Duration,
+    on_event: &(dyn Fn(RunEvent) + Send + Sync),
+) -> Result<(Option<i32>, String), String> {
+    let Some((program, args)) = step.command.split_first() else {
+        return Err("the step has no command".into());
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(&step.dir)
+        .env("AWS_PROFILE", &step.profile)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group: a cancel reaches everything it started.
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start `{program}` in {}: {e}", step.dir))?;
+    let pid = child.id().unwrap_or(0);
+    let log = std::sync::Mutex::new((String::new(), 0usize));
+    let forward = |stream: &'static str, line: String| {
+        if let Ok(mut l) = log.lock() {
+            if l.0.len() + line.len() < MAX_LOG_BYTES {
+                l.0.push_str(&line);
+                l.0.push('\n');
+            } else {
+                l.1 += line.len() + 1;
+            }
+        }
+        on_event(RunEvent::Line {
+            index,
+            stream: stream.into(),
+            at: now(),
+            text: line,
+        });
+    };
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let read_out = async {
+        if let Some(out) = stdout {
+            let mut lines = BufReader::new(out).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                forward("stdout", line);
+            }
+        }
+    };
+    let read_err = async {
+        if let Some(err) = stderr {
+            let mut lines = BufReader::new(err).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                forward("stderr", line);
+            }
+        }
+    };
+    let waited = async {
+        let code = tokio::select! {
+            status = child.wait() => status.map(|s| s.code()).map_err(|e| e.to_string()),
+            _ = cancel.wait_for(|c| *c) => {
+                signal_group(pid, nix::sys::signal::Signal::SIGTERM);
+                match tokio::time::timeout(grace, child.wait()).await {
+                    Ok(status) => status.map(|s| s.code()).map_err(|e| e.to_string()),
+                    Err(_) => {
+                        signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+                        child.wait().await.map(|s| s.code()).map_err(|e| e.to_string())
+                    }
+                }
+            }
+        };
+        // The step is over: whatever it left running in its group goes too (and lets go of the
+        // output pipes, so reading ends).
+        signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+        code
+    };
+    let (code, (), ()) = tokio::join!(waited, read_out, read_err);
+    let code = code?;
+    let (mut text, dropped) = log.into_inner().unwrap_or_default();
+    if dropped > 0 {
+        text.push_str(&format!("[{dropped} more bytes of output not kept]\n"));
+    }
+    Ok((code, text))
+}
