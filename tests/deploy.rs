@@ -72,3 +72,280 @@ async fn the_plan_orders_terraform_the_services_by_dependency_and_the_catch_22()
     let err = stagecraft::deploy::plan(&ws, &report, "staging").unwrap_err();
     assert_eq!(err.code(), "invalid_input");
 }
+
+/// The sandbox's workspace with Terraform run through the recording stand-in and no services (the
+/// Serverless part runs the real CLI, tested on its own).
+fn terraform_only(sb: &stagecraft::sandbox::Sandbox) -> Workspace {
+    let mut ws = Workspace::load(&sb.workspace_file()).expect("workspace");
+    if let Some(t) = ws.config.terraform.as_mut() {
+        t.binary = common::repo()
+            .join("tests/bin/terraform-stand-in")
+            .display()
+            .to_string();
+    }
+    ws.config.serverless = None;
+    ws
+}
+
+fn recorded(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            // "<dir>|<profile>|<args>" → "<last dir part>|<profile>|<args>"
+            let mut parts = l.splitn(3, '|');
+            let dir = parts.next().unwrap_or("");
+            let dir = dir.rsplit('/').next().unwrap_or(dir);
+            format!(
+                "{dir}|{}|{}",
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or("")
+            )
+        })
+        .filter(|l| !l.ends_with("|--version"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_deploy_runs_stops_on_failure_resumes_and_refuses_what_is_unsafe() {
+    use stagecraft::deploy::{execute, DeployOptions};
+    use tokio::sync::watch;
+
+    let sb = &common::demo().sandbox;
+    let ws = terraform_only(sb);
+    let report = scan::scan(&sb.aws_env(), &ws, &ScanOptions::default(), &|_| {})
+        .await
+        .expect("scan");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // qa's planted pending secret is a name the Terraform code creates: the preflight refuses.
+    let (_tx0, rx0) = tokio::sync::watch::channel(false);
+    let err = execute(
+        &sb.aws_env(),
+        &ws,
+        &report,
+        "qa",
+        &dir.path().join("stagecraft.db"),
+        DeployOptions::default(),
+        rx0,
+        &|_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("terraform apply in qa will fail: secret `legacy_api_key`"),
+        "{err}"
+    );
+    // Restore it, and the stage is clear.
+    let secret = stagecraft::deletion::pending(&report, &[])
+        .into_iter()
+        .find(|p| p.name == "legacy_api_key")
+        .expect("pending secret");
+    let restored = stagecraft::deletion::actions::perform(
+        &sb.aws_env(),
+        &ws,
+        &report,
+        &stagecraft::deletion::actions::ActionRequest {
+            action: "restore_secret".into(),
+            resource_id: secret.id,
+            typed_stage: None,
+        },
+    )
+    .await
+    .expect("restore");
+    assert_eq!(restored.outcome, "done");
+    let report = scan::scan(&sb.aws_env(), &ws, &ScanOptions::default(), &|_| {})
+        .await
+        .expect("scan");
+    let store = dir.path().join("stagecraft.db");
+    let record = dir.path().join("terraform-calls");
+    let base_env = vec![(
+        "TERRAFORM_STAND_IN_RECORD".to_owned(),
+        record.display().to_string(),
+    )];
+    let (_tx, rx) = watch::channel(false);
+    let lines = std::sync::Mutex::new(Vec::new());
+    let on = |e: stagecraft::deploy::run::RunEvent| {
+        if let stagecraft::deploy::run::RunEvent::Line { text, .. } = e {
+            lines.lock().expect("lock").push(text);
+        }
+    };
+
+    // The apply fails: the run stops there.
+    let mut env = base_env.clone();
+    env.push(("TERRAFORM_STAND_IN_FAIL".into(), "apply".into()));
+    let opts = DeployOptions {
+        env,
+        ..DeployOptions::default()
+    };
+    let run = execute(
+        &sb.aws_env(),
+        &ws,
+        &report,
+        "qa",
+        &store,
+        opts,
+        rx.clone(),
+        &on,
+    )
+    .await
+    .expect("run");
+    assert_eq!(run.outcome, "failed");
+    let steps: Vec<(&str, &str)> = run
+        .steps
+        .iter()
+        .map(|s| (s.title.as_str(), s.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("terraform init (qa)", "succeeded"),
+            ("select workspace (qa)", "succeeded"),
+            ("terraform apply (qa)", "failed")
+        ]
+    );
+    assert!(run.steps[2].log.contains("the stand-in was told to fail"));
+    assert_eq!(
+        recorded(&record),
+        [
+            "infra|qa|init -input=false",
+            "infra|qa|workspace select -or-create qa",
+            "infra|qa|apply -input=false -auto-approve"
+        ],
+        "the stand-in saw the directory, the stage's profile and the arguments"
+    );
+    assert!(lines
+        .lock()
+        .expect("lock")
+        .iter()
+        .any(|l| l.contains("Switched to workspace \"qa\"")));
+
+    // Retry from the failed step: only the apply runs again.
+    std::fs::remove_file(&record).expect("reset record");
+    let retry = DeployOptions {
+        from_step: 2,
+        env: base_env.clone(),
+        ..DeployOptions::default()
+    };
+    let run = execute(
+        &sb.aws_env(),
+        &ws,
+        &report,
+        "qa",
+        &store,
+        retry,
+        rx.clone(),
+        &on,
+    )
+    .await
+    .expect("retry");
+    assert_eq!(run.outcome, "succeeded");
+    assert_eq!(
+        recorded(&record),
+        ["infra|qa|apply -input=false -auto-approve"]
+    );
+    let history = stagecraft::store::Store::open(&store)
+        .expect("store")
+        .runs(Some("qa"))
+        .expect("runs");
+    assert_eq!(
+        history
+            .iter()
+            .map(|r| r.outcome.as_str())
+            .collect::<Vec<_>>(),
+        ["succeeded", "failed"]
+    );
+
+    // A protected stage needs its name typed.
+    let err = execute(
+        &sb.aws_env(),
+        &ws,
+        &report,
+        "prod",
+        &store,
+        DeployOptions::default(),
+        rx.clone(),
+        &on,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("prod is a protected stage"),
+        "{err}"
+    );
+
+    // A profile that acts in another account blocks the run before anything runs.
+    std::fs::remove_file(&record).expect("reset record");
+    let mut wrong = ws.clone();
+    wrong.config.stages.entry("qa".into()).or_default().profile = Some("dev".into());
+    let err = execute(
+        &sb.aws_env(),
+        &wrong,
+        &report,
+        "qa",
+        &store,
+        DeployOptions {
+            env: base_env.clone(),
+            ..DeployOptions::default()
+        },
+        rx.clone(),
+        &on,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("profile `dev` acts in account"),
+        "{err}"
+    );
+    assert!(recorded(&record).is_empty(), "nothing ran");
+
+    // A second run on a stage that is being deployed is refused.
+    let held = stagecraft::deploy::lock::acquire(dir.path(), "qa", 99, "now").expect("lock");
+    let err = execute(
+        &sb.aws_env(),
+        &ws,
+        &report,
+        "qa",
+        &store,
+        DeployOptions {
+            env: base_env.clone(),
+            ..DeployOptions::default()
+        },
+        rx.clone(),
+        &on,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("run #99"), "{err}");
+    drop(held);
+
+    // A run left `running` by a crash is marked interrupted when the stage is next taken.
+    let s = stagecraft::store::Store::open(&store).expect("store");
+    let plan = stagecraft::deploy::plan(&ws, &report, "qa").expect("plan");
+    let crashed = s
+        .start_run(&plan, "someone", "2026-11-29T00:00:00Z")
+        .expect("run");
+    std::fs::write(
+        stagecraft::deploy::lock::lock_path(dir.path(), "qa"),
+        format!(r#"{{"pid": 4194304, "run_id": {crashed}, "started_at": "then"}}"#),
+    )
+    .expect("stale lock");
+    execute(
+        &sb.aws_env(),
+        &ws,
+        &report,
+        "qa",
+        &store,
+        DeployOptions {
+            env: base_env,
+            ..DeployOptions::default()
+        },
+        rx,
+        &on,
+    )
+    .await
+    .expect("run after a crash");
+    let runs = s.runs(Some("qa")).expect("runs");
+    let old = runs.iter().find(|r| r.id == crashed).expect("crashed run");
+    assert_eq!(old.outcome, "interrupted");
+}

@@ -153,6 +153,15 @@ struct DeployArgs {
     /// Print the plan as JSON.
     #[arg(long)]
     json: bool,
+    /// Run without asking (an unprotected stage).
+    #[arg(long)]
+    yes: bool,
+    /// The stage name, typed to confirm a deploy of a protected stage.
+    #[arg(long)]
+    confirm_stage: Option<String>,
+    /// Start at this step (1-based, as the plan numbers them): a retry from the step that failed.
+    #[arg(long, default_value_t = 1)]
+    from_step: usize,
     #[command(flatten)]
     source: SourceArgs,
     #[command(flatten)]
@@ -762,10 +771,127 @@ async fn deploy_cmd(args: DeployArgs) -> Result<ExitCode, Error> {
             println!("      why: {}", s.reason);
         }
     }
-    if !args.dry_run {
-        return Err(Error::Input(
-            "running the plan is not available yet; `--dry-run` shows what a deploy will do".into(),
-        ));
+    if args.dry_run {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store_path = args
+        .source
+        .store
+        .clone()
+        .unwrap_or_else(Store::default_path);
+    let lock_dir = store_path
+        .parent()
+        .map(std::path::Path::to_owned)
+        .unwrap_or_default();
+    let env = AwsEnv::from_environment();
+    eprintln!("preflight:");
+    for p in stagecraft::deploy::preflight(&env, &plan, &report, &lock_dir).await {
+        eprintln!(
+            "  {} {} — {}{}",
+            if p.ok { "✔" } else { "✗" },
+            p.check,
+            p.detail,
+            p.fix.map(|f| format!(" (fix: {f})")).unwrap_or_default()
+        );
+    }
+    let typed_stage = if plan.protected {
+        Some(args.confirm_stage.clone().ok_or_else(|| {
+            Error::Input(format!(
+                "{} is a protected stage: pass --confirm-stage {}",
+                plan.stage, plan.stage
+            ))
+        })?)
+    } else if args.yes {
+        None
+    } else if std::io::stdin().is_terminal() {
+        eprint!("deploy {}? type yes: ", plan.stage);
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Error::io("reading the confirmation", e))?;
+        if line.trim() != "yes" {
+            eprintln!("not confirmed; nothing done");
+            return Ok(ExitCode::FAILURE);
+        }
+        None
+    } else {
+        return Err(Error::Input("not confirmed: pass --yes".into()));
+    };
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("cancelling: SIGTERM to the running step, SIGKILL after 5 s");
+            let _ = tx.send(true);
+        }
+    });
+    let titles: Vec<String> = plan.steps.iter().map(|s| s.title.clone()).collect();
+    let on = |e: stagecraft::deploy::run::RunEvent| {
+        use stagecraft::deploy::run::RunEvent;
+        match e {
+            RunEvent::StepStarted { index, title, .. } => {
+                println!("── step {} of {}: {title}", index + 1, titles.len());
+            }
+            RunEvent::Line {
+                at, stream, text, ..
+            } => {
+                let clock = at.get(11..19).unwrap_or("");
+                let mark = match stream.as_str() {
+                    "stderr" => "!",
+                    "stagecraft" => "»",
+                    _ => " ",
+                };
+                println!("{clock} {mark} {text}");
+            }
+            RunEvent::StepFinished {
+                index,
+                outcome,
+                exit_code,
+                duration_ms,
+            } => {
+                println!(
+                    "── step {} {outcome}{} in {:.1} s",
+                    index + 1,
+                    exit_code
+                        .map(|c| format!(" (exit {c})"))
+                        .unwrap_or_default(),
+                    duration_ms as f64 / 1000.0
+                );
+            }
+        }
+    };
+    let opts = stagecraft::deploy::DeployOptions {
+        from_step: args.from_step.saturating_sub(1),
+        typed_stage,
+        ..Default::default()
+    };
+    let run = stagecraft::deploy::execute(
+        &env,
+        &workspace,
+        &report,
+        &args.stage,
+        &store_path,
+        opts,
+        rx,
+        &on,
+    )
+    .await?;
+    eprintln!("run #{} {}", run.id, run.outcome);
+    if run.outcome != "succeeded" {
+        if let Some(failed) = run.steps.iter().find(|s| s.outcome != "succeeded") {
+            eprintln!(
+                "retry from the step that stopped: stagecraft deploy --stage {} --from-step {}",
+                args.stage,
+                failed.index + 1
+            );
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    // Show what was deployed: rescan the stage's account.
+    if let Some(account) = plan.account_id.clone() {
+        let mut source = args.source;
+        source.account = Some(account);
+        source.no_store = false;
+        scan_now(&source).await?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,321 @@
-//! Stage deploys: the phased plan (this first part); the runner follows.
+//! Stage deploys: the phased plan, the preflight, the runner, one run per stage, and the history.
 
+pub mod lock;
 pub mod plan;
 pub mod run;
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use ts_rs::TS;
+
+use crate::aws::{self, AwsEnv};
+use crate::config::Workspace;
+use crate::model::ScanReport;
+use crate::store::Store;
+use crate::Error;
 pub use plan::{plan, Plan, Step};
+use run::{CheckFuture, RunEvent, StepResult};
+
+/// One stored deploy run.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct DeployRun {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub stage: String,
+    pub account_id: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub who: String,
+    pub plan: Option<Plan>,
+    /// `running`, `succeeded`, `failed`, `cancelled`, `refused` or `interrupted`.
+    pub outcome: String,
+    pub steps: Vec<StepResult>,
+}
+
+/// One preflight item.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct PreflightItem {
+    pub check: String,
+    pub ok: bool,
+    pub detail: String,
+    /// What to do when it fails.
+    pub fix: Option<String>,
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// `program` on `PATH` (or as a path), if it is there.
+pub fn find_binary(program: &str) -> Option<PathBuf> {
+    let p = Path::new(program);
+    if p.components().count() > 1 {
+        return p.is_file().then(|| p.to_owned());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|c| c.is_file())
+    })
+}
+
+async fn version_of(binary: &Path) -> String {
+    let out = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::process::Command::new(binary)
+            .arg("--version")
+            .stdin(std::process::Stdio::null())
+            .output(),
+    )
+    .await;
+    match out {
+        Ok(Ok(o)) => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .chain(String::from_utf8_lossy(&o.stderr).lines())
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim()
+            .to_owned(),
+        _ => "version unknown".to_owned(),
+    }
+}
+
+/// Whether `profile` acts in `account`.
+pub async fn profile_acts_in(env: &AwsEnv, profile: &str, account: &str) -> Result<(), String> {
+    let config = env.sdk_config(profile, None).await;
+    let who = aws::caller_identity(&config)
+        .await
+        .map_err(|e| format!("profile `{profile}` does not work: {e}"))?;
+    if who.account == account {
+        Ok(())
+    } else {
+        Err(format!(
+            "profile `{profile}` acts in account {} ({}), not in the stage's account {account}",
+            who.account, who.arn
+        ))
+    }
+}
+
+/// The preflight of a plan: binaries, the profile's account, name-reuse blockers, the stage's lock,
+/// the workspace.
+pub async fn preflight(
+    env: &AwsEnv,
+    plan: &Plan,
+    report: &ScanReport,
+    lock_dir: &Path,
+) -> Vec<PreflightItem> {
+    let mut out = Vec::new();
+    let mut binaries: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter_map(|s| s.command.first().map(String::as_str))
+        .collect();
+    binaries.sort();
+    binaries.dedup();
+    for b in binaries {
+        match find_binary(b) {
+            Some(path) => out.push(PreflightItem {
+                check: format!("`{b}` is installed"),
+                ok: true,
+                detail: format!("{} — {}", path.display(), version_of(&path).await),
+                fix: None,
+            }),
+            None => out.push(PreflightItem {
+                check: format!("`{b}` is installed"),
+                ok: false,
+                detail: format!("`{b}` is not on PATH"),
+                fix: Some(
+                    "install it, or set the binary in stagecraft.toml ([terraform] / [serverless] binary = \"…\")"
+                        .to_owned(),
+                ),
+            }),
+        }
+    }
+    match &plan.account_id {
+        Some(account) => {
+            let r = profile_acts_in(env, &plan.profile, account).await;
+            out.push(PreflightItem {
+                check: format!("profile `{}` acts in the stage's account", plan.profile),
+                ok: r.is_ok(),
+                detail: r.clone().err().unwrap_or_else(|| format!("account {account}")),
+                fix: r.err().map(|_| {
+                    format!(
+                        "point the profile at account {account}, or set [stages.{}] profile in stagecraft.toml",
+                        plan.stage
+                    )
+                }),
+            });
+        }
+        None => out.push(PreflightItem {
+            check: "the stage's account is known".into(),
+            ok: false,
+            detail: format!("no scanned account is stage {}", plan.stage),
+            fix: Some(
+                "scan the organization, or map the stage to an account in stagecraft.toml".into(),
+            ),
+        }),
+    }
+    let blocked: Vec<String> = crate::deletion::pending(report, &[])
+        .into_iter()
+        .flat_map(|p| p.blocks)
+        .filter(|b| b.stage == plan.stage)
+        .map(|b| b.message)
+        .collect();
+    out.push(PreflightItem {
+        check: "no pending deletion blocks a name the deploy creates".into(),
+        ok: blocked.is_empty(),
+        detail: if blocked.is_empty() {
+            "none".into()
+        } else {
+            blocked.join("; ")
+        },
+        fix: (!blocked.is_empty()).then(|| {
+            "restore or force-delete it first (Deletions view, `stagecraft undelete`)".into()
+        }),
+    });
+    let holder = lock::live_holder(lock_dir, &plan.stage);
+    out.push(PreflightItem {
+        check: format!("no other deploy of {} is running", plan.stage),
+        ok: holder.is_none(),
+        detail: match holder {
+            Some((pid, run)) => format!("run #{run} (process {pid}) holds the stage"),
+            None => "free".into(),
+        },
+        fix: holder.map(|_| "wait for it to finish, or cancel it".into()),
+    });
+    if let Some(ws_step) = plan
+        .steps
+        .iter()
+        .find(|s| s.command.get(1).map(String::as_str) == Some("workspace"))
+    {
+        let name = ws_step.command.last().cloned().unwrap_or_default();
+        let exists = report.terraform.iter().any(|t| t.workspace == name);
+        out.push(PreflightItem {
+            check: format!("Terraform workspace `{name}`"),
+            ok: true,
+            detail: if exists {
+                "exists".into()
+            } else {
+                "will be created".into()
+            },
+            fix: None,
+        });
+    }
+    out
+}
+
+/// How to run a deploy.
+#[derive(Debug, Clone, Default)]
+pub struct DeployOptions {
+    /// Start at this step (0-based): a retry from the step that failed.
+    pub from_step: usize,
+    /// The stage's name as typed (required for a protected stage).
+    pub typed_stage: Option<String>,
+    /// Added to every step's environment.
+    pub env: Vec<(String, String)>,
+    /// Between SIGTERM and SIGKILL on cancel.
+    pub grace: Option<Duration>,
+}
+
+/// Runs the plan of `stage` after its preflight; stores the run and each step. Refuses (an error,
+/// nothing run) when the preflight fails, a protected stage's name was not typed, or another run
+/// holds the stage.
+#[allow(clippy::too_many_arguments)]
+pub async fn execute(
+    env: &AwsEnv,
+    ws: &Workspace,
+    report: &ScanReport,
+    stage: &str,
+    store_path: &Path,
+    opts: DeployOptions,
+    cancel: watch::Receiver<bool>,
+    on_event: &(dyn Fn(RunEvent) + Send + Sync),
+) -> Result<DeployRun, Error> {
+    let plan = plan(ws, report, stage)?;
+    if plan.protected && opts.typed_stage.as_deref() != Some(stage) {
+        return Err(Error::Input(format!(
+            "{stage} is a protected stage: type `{stage}` to confirm the deploy"
+        )));
+    }
+    let lock_dir = store_path
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let failed: Vec<String> = preflight(env, &plan, report, &lock_dir)
+        .await
+        .into_iter()
+        .filter(|p| !p.ok)
+        .map(|p| {
+            format!(
+                "{}: {}{}",
+                p.check,
+                p.detail,
+                p.fix.map(|f| format!(" — {f}")).unwrap_or_default()
+            )
+        })
+        .collect();
+    if !failed.is_empty() {
+        return Err(Error::Input(format!(
+            "preflight failed: {}",
+            failed.join("; ")
+        )));
+    }
+    let store = Store::open(store_path)?;
+    let started_at = now();
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown user".into());
+    let run_id = store.start_run(&plan, &who, &started_at)?;
+    let lock = match lock::acquire(&lock_dir, stage, run_id, &started_at) {
+        Ok(l) => l,
+        Err(e) => {
+            store.finish_run(run_id, "refused", &now())?;
+            return Err(e);
+        }
+    };
+    if let Some(old) = lock.interrupted {
+        store.finish_run(old, "interrupted", &now())?;
+    }
+    let account = plan.account_id.clone().unwrap_or_default();
+    let check_env = env.clone();
+    let check = move |step: &Step| -> CheckFuture {
+        let env = check_env.clone();
+        let profile = step.profile.clone();
+        let account = account.clone();
+        Box::pin(async move { profile_acts_in(&env, &profile, &account).await })
+    };
+    let results = run::run_steps(
+        &plan,
+        opts.from_step,
+        &opts.env,
+        &check,
+        cancel,
+        opts.grace.unwrap_or(run::CANCEL_GRACE),
+        on_event,
+    )
+    .await;
+    for r in &results {
+        store.record_step(run_id, r)?;
+    }
+    let outcome = match results.last() {
+        _ if results.len() + opts.from_step == plan.steps.len()
+            && results.iter().all(|r| r.outcome == "succeeded") =>
+        {
+            "succeeded".to_owned()
+        }
+        Some(r) => r.outcome.clone(),
+        None => "succeeded".to_owned(),
+    };
+    store.finish_run(run_id, &outcome, &now())?;
+    drop(lock);
+    store
+        .runs(Some(stage))?
+        .into_iter()
+        .find(|r| r.id == run_id)
+        .ok_or_else(|| Error::Store(format!("run {run_id} vanished from the store")))
+}

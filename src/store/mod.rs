@@ -18,7 +18,7 @@ pub use diff::{diff, FieldChange, ResourceChange, SnapshotDiff};
 use crate::model::{AccountStatus, Resource, ScanReport};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -186,7 +186,182 @@ impl Store {
                 )
                 .map_err(|e| self.sql(e))?;
         }
+        if version < 3 {
+            // Deploy runs: the plan, who and when, and each step's outcome, exit code, time and log.
+            self.conn
+                .execute_batch(
+                    "BEGIN;
+                     CREATE TABLE deploy_runs (
+                         id INTEGER PRIMARY KEY AUTOINCREMENT,
+                         stage TEXT NOT NULL,
+                         account_id TEXT,
+                         started_at TEXT NOT NULL,
+                         finished_at TEXT,
+                         who TEXT NOT NULL,
+                         plan TEXT NOT NULL,
+                         outcome TEXT NOT NULL
+                     );
+                     CREATE TABLE deploy_steps (
+                         run_id INTEGER NOT NULL REFERENCES deploy_runs(id) ON DELETE CASCADE,
+                         position INTEGER NOT NULL,
+                         title TEXT NOT NULL,
+                         outcome TEXT NOT NULL,
+                         exit_code INTEGER,
+                         duration_ms INTEGER NOT NULL,
+                         log TEXT NOT NULL,
+                         PRIMARY KEY (run_id, position)
+                     );
+                     PRAGMA user_version = 3;
+                     COMMIT;",
+                )
+                .map_err(|e| self.sql(e))?;
+        }
         Ok(())
+    }
+
+    /// Starts a deploy run (outcome `running`) and returns its id.
+    pub fn start_run(
+        &self,
+        plan: &crate::deploy::Plan,
+        who: &str,
+        started_at: &str,
+    ) -> Result<i64, StoreError> {
+        let plan_json = serde_json::to_string(plan).unwrap_or_default();
+        self.conn
+            .execute(
+                "INSERT INTO deploy_runs (stage, account_id, started_at, who, plan, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'running')",
+                params![plan.stage, plan.account_id, started_at, who, plan_json],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records (or replaces, on a retry) one step of a run.
+    pub fn record_step(
+        &self,
+        run_id: i64,
+        step: &crate::deploy::run::StepResult,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO deploy_steps (run_id, position, title, outcome, exit_code, duration_ms, log)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    run_id,
+                    step.index,
+                    step.title,
+                    step.outcome,
+                    step.exit_code,
+                    i64::try_from(step.duration_ms).unwrap_or(i64::MAX),
+                    step.log
+                ],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Ends a run with `outcome` (`succeeded`, `failed`, `cancelled`, `refused`, `interrupted`).
+    pub fn finish_run(
+        &self,
+        run_id: i64,
+        outcome: &str,
+        finished_at: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE deploy_runs SET outcome = ?2, finished_at = ?3 WHERE id = ?1",
+                params![run_id, outcome, finished_at],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Runs still `running` that no live process holds (the app crashed mid-run) become
+    /// `interrupted`; `held` says whether a run id is held by a live lock. Returns their ids.
+    pub fn mark_interrupted(&self, held: &dyn Fn(i64) -> bool) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM deploy_runs WHERE outcome = 'running'")
+            .map_err(|e| self.sql(e))?;
+        let ids: Vec<i64> = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        let gone: Vec<i64> = ids.into_iter().filter(|id| !held(*id)).collect();
+        for id in &gone {
+            self.conn
+                .execute(
+                    "UPDATE deploy_runs SET outcome = 'interrupted' WHERE id = ?1",
+                    [id],
+                )
+                .map_err(|e| self.sql(e))?;
+        }
+        Ok(gone)
+    }
+
+    /// Deploy runs, newest first (of one stage, if given), with their steps.
+    pub fn runs(&self, stage: Option<&str>) -> Result<Vec<crate::deploy::DeployRun>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, stage, account_id, started_at, finished_at, who, plan, outcome FROM deploy_runs
+                 WHERE ?1 IS NULL OR stage = ?1 ORDER BY id DESC",
+            )
+            .map_err(|e| self.sql(e))?;
+        let heads = stmt
+            .query_map([stage], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for (id, stage, account_id, started_at, finished_at, who, plan, outcome) in heads {
+            let mut steps_stmt = self
+                .conn
+                .prepare(
+                    "SELECT position, title, outcome, exit_code, duration_ms, log FROM deploy_steps
+                     WHERE run_id = ?1 ORDER BY position",
+                )
+                .map_err(|e| self.sql(e))?;
+            let steps = steps_stmt
+                .query_map([id], |r| {
+                    Ok(crate::deploy::run::StepResult {
+                        index: r.get(0)?,
+                        title: r.get(1)?,
+                        outcome: r.get(2)?,
+                        exit_code: r.get(3)?,
+                        duration_ms: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
+                        log: r.get(5)?,
+                    })
+                })
+                .map_err(|e| self.sql(e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.sql(e))?;
+            out.push(crate::deploy::DeployRun {
+                id,
+                stage,
+                account_id,
+                started_at,
+                finished_at,
+                who,
+                plan: serde_json::from_str(&plan).ok(),
+                outcome,
+                steps,
+            });
+        }
+        Ok(out)
     }
 
     /// Records an action (done or failed).
