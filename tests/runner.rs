@@ -32,7 +32,7 @@ fn plan(steps: Vec<Step>) -> Plan {
 }
 
 fn ok_check(_: &Step) -> CheckFuture {
-    Box::pin(async { Ok(()) })
+    Box::pin(async { Ok(Vec::new()) })
 }
 
 #[tokio::test]

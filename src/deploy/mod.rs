@@ -103,6 +103,101 @@ pub async fn profile_acts_in(env: &AwsEnv, profile: &str, account: &str) -> Resu
     }
 }
 
+/// Checks that `profile` acts in `account` and hands the step its credentials: short-lived keys
+/// resolved by Stagecraft (whatever the profile is — SSO, a role chain, `credential_process`) written
+/// to a private credentials file under `scratch` for that profile only, so the child process can act
+/// in the verified account and nowhere else.
+pub async fn step_credentials(
+    env: &AwsEnv,
+    profile: &str,
+    account: &str,
+    scratch: &Path,
+) -> Result<Vec<(String, String)>, String> {
+    use aws_credential_types::provider::ProvideCredentials as _;
+    let config = env.sdk_config(profile, None).await;
+    let who = aws::caller_identity(&config)
+        .await
+        .map_err(|e| format!("profile `{profile}` does not work: {e}"))?;
+    if who.account != account {
+        return Err(format!(
+            "profile `{profile}` acts in account {} ({}), not in the stage's account {account}",
+            who.account, who.arn
+        ));
+    }
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| format!("profile `{profile}` has no credentials"))?;
+    let creds = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| format!("profile `{profile}`: {e}"))?;
+    let region = config
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| aws::FALLBACK_REGION.to_owned());
+    let mut text = format!(
+        "[{profile}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        creds.access_key_id(),
+        creds.secret_access_key()
+    );
+    if let Some(token) = creds.session_token() {
+        text.push_str(&format!("aws_session_token = {token}\n"));
+    }
+    let write_private = |name: &str, body: &str| -> Result<PathBuf, String> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let path = scratch.join(name);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        f.write_all(body.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(path)
+    };
+    let credentials = write_private(&format!("credentials-{profile}"), &text)?;
+    let config_file = write_private(
+        &format!("config-{profile}"),
+        &format!("[profile {profile}]\nregion = {region}\n"),
+    )?;
+    Ok(vec![
+        (
+            "AWS_SHARED_CREDENTIALS_FILE".into(),
+            credentials.display().to_string(),
+        ),
+        ("AWS_CONFIG_FILE".into(), config_file.display().to_string()),
+        ("AWS_REGION".into(), region.clone()),
+        ("AWS_DEFAULT_REGION".into(), region),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+    ])
+}
+
+/// A private scratch directory for one run's credential files, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(run_id: i64) -> Result<Scratch, Error> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let dir =
+            std::env::temp_dir().join(format!("stagecraft-run-{}-{run_id}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The preflight of a plan: binaries, the profile's account, name-reuse blockers, the stage's lock,
 /// the workspace.
 pub async fn preflight(
@@ -282,12 +377,15 @@ pub async fn execute(
         store.finish_run(old, "interrupted", &now())?;
     }
     let account = plan.account_id.clone().unwrap_or_default();
+    let scratch = Scratch::new(run_id)?;
+    let scratch_dir = scratch.0.clone();
     let check_env = env.clone();
     let check = move |step: &Step| -> CheckFuture {
         let env = check_env.clone();
         let profile = step.profile.clone();
         let account = account.clone();
-        Box::pin(async move { profile_acts_in(&env, &profile, &account).await })
+        let dir = scratch_dir.clone();
+        Box::pin(async move { step_credentials(&env, &profile, &account, &dir).await })
     };
     let results = run::run_steps(
         &plan,
@@ -312,6 +410,7 @@ pub async fn execute(
         None => "succeeded".to_owned(),
     };
     store.finish_run(run_id, &outcome, &now())?;
+    drop(scratch);
     drop(lock);
     store
         .runs(Some(stage))?

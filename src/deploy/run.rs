@@ -65,9 +65,11 @@ fn now() -> String {
         .unwrap_or_default()
 }
 
-/// What a check returns: `Err` refuses the step with that message.
-pub type CheckFuture =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+/// What a check returns: the step's own environment (its short-lived credentials), or `Err` to
+/// refuse the step with that message.
+pub type CheckFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<(String, String)>, String>> + Send>,
+>;
 
 /// A check run right before each step (the profile still resolves to the stage's account).
 pub type Check<'a> = &'a (dyn Fn(&Step) -> CheckFuture + Send + Sync);
@@ -113,26 +115,31 @@ pub async fn run_steps(
             ));
             break;
         }
-        if let Err(why) = check(step).await {
-            note(format!("refused: {why}"));
-            results.push(finish(
-                on_event,
-                index,
-                step,
-                "refused",
-                None,
-                started,
-                format!("refused: {why}\n"),
-            ));
-            break;
-        }
+        let step_env = match check(step).await {
+            Ok(extra) => extra,
+            Err(why) => {
+                note(format!("refused: {why}"));
+                results.push(finish(
+                    on_event,
+                    index,
+                    step,
+                    "refused",
+                    None,
+                    started,
+                    format!("refused: {why}\n"),
+                ));
+                break;
+            }
+        };
+        let mut all_env = env.to_vec();
+        all_env.extend(step_env);
         note(format!(
             "$ {}  (in {}, AWS_PROFILE={})",
             step.command.join(" "),
             step.dir,
             step.profile
         ));
-        let result = run_one(step, index, env, &mut cancel, grace, on_event).await;
+        let result = run_one(step, index, &all_env, &mut cancel, grace, on_event).await;
         let (outcome, code, log) = match result {
             Ok((code, log)) if *cancel.borrow() => ("cancelled", code, log),
             Ok((Some(0), log)) => ("succeeded", Some(0), log),
