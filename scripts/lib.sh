@@ -58,6 +58,24 @@ ensure_venv() {
   fi
 }
 
+# The Serverless Framework v3 and the plugin that points it at the sandbox, pinned, outside the
+# workspace (deploys run the real CLI; its own node_modules would be packaged with every function).
+SERVERLESS_VERSION="3.40.0"
+SERVERLESS_LOCALSTACK_VERSION="1.4.0"
+ensure_serverless() {
+  export STAGECRAFT_SERVERLESS_HOME="${STAGECRAFT_SERVERLESS_HOME:-$ROOT/.tools/serverless}"
+  local want="serverless@$SERVERLESS_VERSION serverless-localstack@$SERVERLESS_LOCALSTACK_VERSION"
+  if [ ! -x "$STAGECRAFT_SERVERLESS_HOME/node_modules/.bin/serverless" ] \
+     || [ "$(cat "$STAGECRAFT_SERVERLESS_HOME/.pinned" 2>/dev/null)" != "$want" ]; then
+    say "installing the Serverless Framework ($want) into $STAGECRAFT_SERVERLESS_HOME"
+    mkdir -p "$STAGECRAFT_SERVERLESS_HOME"
+    (cd "$STAGECRAFT_SERVERLESS_HOME" \
+      && { [ -f package.json ] || echo '{"private": true}' > package.json; } \
+      && npm install --no-audit --no-fund --loglevel=error $want \
+      && echo "$want" > .pinned)
+  fi
+}
+
 ensure_tauri_driver() {
   if ! command -v tauri-driver >/dev/null && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
     say "installing tauri-driver (WebDriver for the app)"

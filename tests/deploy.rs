@@ -29,6 +29,7 @@ async fn the_plan_orders_terraform_the_services_by_dependency_and_the_catch_22()
             (2, "deploy auth"),
             (2, "deploy users"),
             (2, "deploy orders"),
+            (2, "deploy reports"),
         ],
         "qa is mapped already: no post-deploy step"
     );
@@ -58,6 +59,7 @@ async fn the_plan_orders_terraform_the_services_by_dependency_and_the_catch_22()
         qa.steps[5].reason,
         "after auth: its http events use an authorizer that calls auth-qa-authorize"
     );
+    assert_eq!(qa.steps[6].reason, "depends on no other service");
 
     // prod has no base path mapping: Terraform runs again after the services.
     let prod = stagecraft::deploy::plan(&ws, &report, "prod").expect("plan");

@@ -24,6 +24,17 @@ pub struct WorkspaceConfig {
     pub serverless: Option<ServerlessConfig>,
     #[serde(default)]
     pub scan: ScanConfig,
+    #[serde(default)]
+    pub deploy: DeployConfig,
+}
+
+/// How deploys run.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    /// Extra environment for every step (not for credentials: Stagecraft hands each step its own).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]

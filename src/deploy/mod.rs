@@ -387,10 +387,18 @@ pub async fn execute(
         let dir = scratch_dir.clone();
         Box::pin(async move { step_credentials(&env, &profile, &account, &dir).await })
     };
+    let mut step_env: Vec<(String, String)> = ws
+        .config
+        .deploy
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    step_env.extend(opts.env.iter().cloned());
     let results = run::run_steps(
         &plan,
         opts.from_step,
-        &opts.env,
+        &step_env,
         &check,
         cancel,
         opts.grace.unwrap_or(run::CANCEL_GRACE),

@@ -193,7 +193,7 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
         )?;
         write(
             &dir.join("stagecraft.toml"),
-            &workspace_text(&accounts, opts.examples.as_deref()),
+            &workspace_text(&accounts, opts.examples.as_deref(), &endpoint),
         )?;
         let sandbox = Sandbox {
             dir: dir.clone(),
@@ -269,7 +269,30 @@ pub fn aws_config_text(endpoint: &str, region: &str, accounts: &[(String, String
     s
 }
 
-fn workspace_text(accounts: &[(String, String)], examples: Option<&Path>) -> String {
+/// Where the Serverless Framework v3 (with `serverless-localstack`) is installed for the sandbox:
+/// `STAGECRAFT_SERVERLESS_HOME`, else `.tools/serverless` beside the demo workspace.
+pub fn serverless_home(examples: Option<&Path>) -> Option<PathBuf> {
+    let candidates = std::env::var_os("STAGECRAFT_SERVERLESS_HOME")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(
+            examples
+                .and_then(Path::parent)
+                .map(|p| p.join(".tools/serverless")),
+        );
+    candidates
+        .into_iter()
+        .find(|d| d.join("node_modules/.bin/serverless").is_file())
+}
+
+/// The services of the demo workspace, in the order a team lead would list them.
+pub const DEMO_SERVICES: [&str; 4] = ["auth", "users", "orders", "reports"];
+
+fn workspace_text(
+    accounts: &[(String, String)],
+    examples: Option<&Path>,
+    endpoint: &str,
+) -> String {
     let mut s = String::from(
         "# Written by `stagecraft sandbox up`: the demo workspace bound to this sandbox's accounts.\n\n\
          [organization]\nprofile = \"master\"\n",
@@ -289,12 +312,30 @@ fn workspace_text(accounts: &[(String, String)], examples: Option<&Path>) -> Str
             s,
             "\n[terraform]\ndir = {}\n\n[serverless]\nservices = [{}]\n",
             toml_str(examples.join("infra")),
-            ["auth", "users", "orders"]
+            DEMO_SERVICES
                 .iter()
                 .map(|svc| toml_str(examples.join("services").join(svc)))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        // The real Serverless CLI reaches the emulator through `serverless-localstack`, which the
+        // demo services load; the port is this run's.
+        let port = endpoint.rsplit(':').next().unwrap_or("");
+        let home = serverless_home(Some(examples));
+        if let Some(home) = &home {
+            let _ = writeln!(
+                s,
+                "binary = {}",
+                toml_str(home.join("node_modules/.bin/serverless"))
+            );
+        }
+        let _ = write!(
+            s,
+            "\n[deploy.env]\nSTAGECRAFT_SANDBOX_PORT = \"{port}\"\nSLS_AWS_MONITORING_FREQUENCY = \"500\"\nSLS_TELEMETRY_DISABLED = \"1\"\nSLS_NOTIFICATIONS_MODE = \"off\"\n"
+        );
+        if let Some(home) = &home {
+            let _ = writeln!(s, "NODE_PATH = {}", toml_str(home.join("node_modules")));
+        }
     }
     s
 }
@@ -312,11 +353,19 @@ mod tests {
                 ("prod".into(), "333333333333".into()),
             ],
             Some(Path::new("/tmp/ex ample")),
+            "http://127.0.0.1:4567",
         );
         let c = WorkspaceConfig::parse(&text).expect("parses");
         assert_eq!(c.stages["prod"].protected, Some(true));
         assert_eq!(c.stages["dev"].profile.as_deref(), Some("dev"));
-        assert_eq!(c.serverless.map(|s| s.services.len()), Some(3));
+        assert_eq!(c.serverless.map(|s| s.services.len()), Some(4));
+        assert_eq!(
+            c.deploy
+                .env
+                .get("STAGECRAFT_SANDBOX_PORT")
+                .map(String::as_str),
+            Some("4567")
+        );
     }
 
     #[test]
