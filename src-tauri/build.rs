@@ -13,6 +13,10 @@ fn main() {
             "deletions",
             "undelete",
             "action_history",
+            "deploy_plan",
+            "deploy_run",
+            "deploy_cancel",
+            "deploy_history",
             "save_export",
         ]));
     if let Err(e) = tauri_build::try_build(attributes) {

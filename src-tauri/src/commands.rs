@@ -125,6 +125,96 @@ fn no_snapshot() -> UiError {
     }
 }
 
+/// The plan of a stage's deploy and its preflight, from the snapshot on screen.
+#[tauri::command]
+pub async fn deploy_plan(
+    settings: State<'_, Settings>,
+    current: State<'_, Current>,
+    stage: String,
+) -> Result<stagecraft::deploy::DeployPreview, UiError> {
+    let report = current.get().ok_or_else(no_snapshot)?;
+    let ws = workspace(&settings)?;
+    known_stage(&report, &stage)?;
+    let plan = stagecraft::deploy::plan(&ws, &report, &stage)?;
+    let lock_dir = settings
+        .store
+        .parent()
+        .map(std::path::Path::to_owned)
+        .unwrap_or_default();
+    let preflight =
+        stagecraft::deploy::preflight(&AwsEnv::from_environment(), &plan, &report, &lock_dir).await;
+    Ok(stagecraft::deploy::DeployPreview { plan, preflight })
+}
+
+/// Runs a stage's deploy, streaming its events; `typed_stage` confirms a protected stage and
+/// `from_step` (0-based) resumes after a failure.
+#[tauri::command]
+pub async fn deploy_run(
+    settings: State<'_, Settings>,
+    current: State<'_, Current>,
+    running: State<'_, crate::Running>,
+    stage: String,
+    typed_stage: Option<String>,
+    from_step: usize,
+    on_event: Channel<stagecraft::deploy::run::RunEvent>,
+) -> Result<stagecraft::deploy::DeployRun, UiError> {
+    let report = current.get().ok_or_else(no_snapshot)?;
+    known_stage(&report, &stage)?;
+    let ws = workspace(&settings)?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    running.set(Some(tx));
+    let on = move |e: stagecraft::deploy::run::RunEvent| {
+        let _ = on_event.send(e);
+    };
+    let result = stagecraft::deploy::execute(
+        &AwsEnv::from_environment(),
+        &ws,
+        &report,
+        &stage,
+        &settings.store,
+        stagecraft::deploy::DeployOptions {
+            from_step,
+            typed_stage,
+            ..Default::default()
+        },
+        rx,
+        &on,
+    )
+    .await;
+    running.set(None);
+    Ok(result?)
+}
+
+/// Cancels the running deploy: SIGTERM to its step's process group, SIGKILL after a grace period.
+#[tauri::command]
+pub fn deploy_cancel(running: State<'_, crate::Running>) -> bool {
+    running.cancel()
+}
+
+/// A stage's deploy runs, newest first.
+#[tauri::command]
+pub async fn deploy_history(
+    settings: State<'_, Settings>,
+    stage: String,
+) -> Result<Vec<stagecraft::deploy::DeployRun>, UiError> {
+    with_store(&settings, move |s| s.runs(Some(&stage))).await
+}
+
+fn known_stage(report: &stagecraft::model::ScanReport, stage: &str) -> Result<(), UiError> {
+    if report
+        .accounts
+        .iter()
+        .any(|a| a.stage.as_deref() == Some(stage))
+    {
+        Ok(())
+    } else {
+        Err(UiError {
+            code: "invalid_input".to_owned(),
+            message: format!("no account of the snapshot is stage `{stage}`"),
+        })
+    }
+}
+
 /// Every stored snapshot, newest first.
 #[tauri::command]
 pub async fn snapshots(settings: State<'_, Settings>) -> Result<Vec<SnapshotSummary>, UiError> {

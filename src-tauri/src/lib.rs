@@ -7,9 +7,31 @@
 mod commands;
 
 use std::path::PathBuf;
+
 use std::sync::{Arc, Mutex};
+use tauri::Manager as _;
 
 use stagecraft::model::ScanReport;
+
+/// The deploy that is running, if any: what `deploy_cancel` signals.
+#[derive(Debug, Default)]
+pub struct Running(Mutex<Option<tokio::sync::watch::Sender<bool>>>);
+
+impl Running {
+    pub fn set(&self, tx: Option<tokio::sync::watch::Sender<bool>>) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = tx;
+        }
+    }
+
+    pub fn cancel(&self) -> bool {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|tx| tx.send(true).is_ok()))
+            .unwrap_or(false)
+    }
+}
 
 /// The snapshot on screen: what `analysis` works on.
 #[derive(Debug, Default)]
@@ -82,6 +104,33 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .manage(Settings::from_environment())
         .manage(Current::default())
+        .manage(Running::default())
+        .setup(|app| {
+            // A deploy a crash left `running` (its lock's process is gone) is recorded as interrupted.
+            let settings = app.state::<Settings>();
+            if let Ok(store) = stagecraft::store::Store::open(&settings.store) {
+                let dir = settings
+                    .store
+                    .parent()
+                    .map(std::path::Path::to_owned)
+                    .unwrap_or_default();
+                let _ = store.mark_interrupted(&|run| {
+                    std::fs::read_dir(&dir).ok().is_some_and(|entries| {
+                        entries.flatten().any(|e| {
+                            let name = e.file_name().to_string_lossy().into_owned();
+                            name.starts_with("deploy-")
+                                && name.ends_with(".lock")
+                                && stagecraft::deploy::lock::live_holder(
+                                    &dir,
+                                    name.trim_start_matches("deploy-").trim_end_matches(".lock"),
+                                )
+                                .is_some_and(|(_, r)| r == run)
+                        })
+                    })
+                });
+            }
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::last_snapshot,
@@ -93,6 +142,10 @@ pub fn run() {
             commands::deletions,
             commands::undelete,
             commands::action_history,
+            commands::deploy_plan,
+            commands::deploy_run,
+            commands::deploy_cancel,
+            commands::deploy_history,
             commands::save_export
         ])
         .run(tauri::generate_context!());

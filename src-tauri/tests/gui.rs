@@ -357,5 +357,94 @@ async fn the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix() {
     }
     assert_eq!(count(&client, "[data-testid=action-record]").await, 1);
     screenshot(&client, "deletions-restored").await;
+
+    client.close().await.expect("close session");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
+    if !gui_tests_enabled() {
+        return;
+    }
+    let venv = std::env::var_os("STAGECRAFT_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv"));
+    let running = sandbox::start_scratch(
+        &venv,
+        Some(&repo().join("examples")),
+        SeedSpec {
+            stages: vec!["dev".into(), "qa".into()],
+            plant_problems: false,
+            ..SeedSpec::default()
+        },
+    )
+    .await
+    .expect("sandbox");
+    let sb = &running.sandbox;
+    // Terraform runs through the recording stand-in (it cannot be installed here); the services
+    // deploy with the real Serverless CLI.
+    let toml = std::fs::read_to_string(sb.workspace_file()).expect("workspace file");
+    let stand_in = repo().join("tests/bin/terraform-stand-in");
+    std::fs::write(
+        sb.workspace_file(),
+        toml.replacen(
+            "[terraform]\n",
+            &format!(
+                "[terraform]\nbinary = {:?}\n",
+                stand_in.display().to_string()
+            ),
+            1,
+        ),
+    )
+    .expect("workspace file");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut env = sb.env_vars();
+    env.push((
+        "STAGECRAFT_STORE".into(),
+        dir.path().join("stagecraft.db").display().to_string(),
+    ));
+    let (_driver, client) = open_app(&env).await;
+    click(&client, "[data-testid=tab-org]").await;
+    wait_for_cards(&client, "ok", 3).await;
+    wait_text(&client, "[data-testid=scan-age]", |t| t.contains("scanned")).await;
+    // Deploy qa with one click: the log streams and every step turns green.
+    click(&client, "[data-testid=tab-deploy]").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&client, "[data-testid=preflight][data-ok=no]").await > 0
+        || count(&client, "[data-testid=preflight]").await == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the preflight of qa does not pass: {}",
+            wait_text(&client, "[data-testid=deploy-view]", |_| true).await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let steps = count(&client, "[data-testid=deploy-step]").await;
+    assert_eq!(steps, 7, "3 Terraform steps and 4 services");
+    click(&client, "[data-testid=deploy-button]").await;
+    wait_text(&client, "[data-testid=deploy-log]", |t| {
+        t.contains("Switched to workspace \"qa\"")
+    })
+    .await;
+    let result = wait_text(&client, "[data-testid=deploy-result]", |t| {
+        t.contains("Run #")
+    })
+    .await;
+    let log = wait_text(&client, "[data-testid=deploy-log]", |_| true).await;
+    assert!(result.contains("succeeded"), "{result}\n{log}");
+    assert!(
+        log.contains("Service deployed to stack reports-qa"),
+        "{log}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(&client, "[data-testid=deploy-step][data-status=succeeded]").await != 7 {
+        assert!(
+            Instant::now() < deadline,
+            "the steps did not all turn green"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    screenshot(&client, "deploy").await;
     client.close().await.expect("close session");
 }

@@ -36,6 +36,14 @@ pub struct DeployRun {
     pub steps: Vec<StepResult>,
 }
 
+/// What the Deploy view shows before a run.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct DeployPreview {
+    pub plan: Plan,
+    pub preflight: Vec<PreflightItem>,
+}
+
 /// One preflight item.
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
 #[ts(export)]

@@ -103,7 +103,8 @@ pub async fn run_steps(
                 text,
             })
         };
-        if *cancel.borrow() {
+        let cancelled_before = *cancel.borrow();
+        if cancelled_before {
             results.push(finish(
                 on_event,
                 index,
@@ -140,8 +141,9 @@ pub async fn run_steps(
             step.profile
         ));
         let result = run_one(step, index, &all_env, &mut cancel, grace, on_event).await;
+        let cancelled = *cancel.borrow();
         let (outcome, code, log) = match result {
-            Ok((code, log)) if *cancel.borrow() => ("cancelled", code, log),
+            Ok((code, log)) if cancelled => ("cancelled", code, log),
             Ok((Some(0), log)) => ("succeeded", Some(0), log),
             Ok((code, log)) => ("failed", code, log),
             Err(e) => {
@@ -255,7 +257,13 @@ async fn run_one(
     let waited = async {
         let code = tokio::select! {
             status = child.wait() => status.map(|s| s.code()).map_err(|e| e.to_string()),
-            _ = cancel.wait_for(|c| *c) => {
+            // The guard `wait_for` returns must not live across the awaits below.
+            // A dropped sender means nobody can cancel any more: wait for the step instead.
+            () = async {
+                if cancel.wait_for(|c| *c).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            } => {
                 signal_group(pid, nix::sys::signal::Signal::SIGTERM);
                 match tokio::time::timeout(grace, child.wait()).await {
                     Ok(status) => status.map(|s| s.code()).map_err(|e| e.to_string()),

@@ -3,6 +3,7 @@ import type { Analysis } from "./generated/Analysis";
 import type { UiError } from "./generated/UiError";
 import { analysis as fetchAnalysis, asUiError, lastSnapshot, rescanAccount, scan, scanTarget } from "./ipc";
 import { DeletionsView } from "./views/DeletionsView";
+import { DeployView } from "./views/DeployView";
 import { FindingsView } from "./views/FindingsView";
 import { GraphView, type GraphFocus } from "./views/GraphView";
 import { HistoryView } from "./views/HistoryView";
@@ -18,7 +19,8 @@ const VIEWS = [
   { id: "matrix", label: "Stages", key: "3" },
   { id: "findings", label: "Findings", key: "4" },
   { id: "deletions", label: "Deletions", key: "5" },
-  { id: "history", label: "History", key: "6" },
+  { id: "deploy", label: "Deploy", key: "6" },
+  { id: "history", label: "History", key: "7" },
 ] as const;
 type ViewId = (typeof VIEWS)[number]["id"];
 
@@ -181,7 +183,7 @@ export function App() {
       {view === "org" && (
         <OrgView state={state} analysis={analysis} onRescan={(id) => !state.scanning && runScan(id)} />
       )}
-      {view !== "org" && view !== "history" && view !== "deletions" && !analysis && (
+      {view !== "org" && view !== "history" && view !== "deletions" && view !== "deploy" && !analysis && (
         <main class="content empty">
           {analysisError ? (
             <p>{analysisError.message}</p>
@@ -206,6 +208,13 @@ export function App() {
         />
       )}
       {view === "history" && <HistoryView refresh={scans} />}
+      {view === "deploy" && (
+        <DeployView
+          refresh={scans}
+          stages={[...new Set(state.accounts.map((a) => a.stage).filter((s): s is string => !!s))]}
+          onDeployed={(id) => id && runScan(id)}
+        />
+      )}
       {view === "deletions" && (
         <DeletionsView
           refresh={scans}

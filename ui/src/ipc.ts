@@ -4,6 +4,9 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type { ActionRecord } from "./generated/ActionRecord";
 import type { ActionRequest } from "./generated/ActionRequest";
 import type { Analysis } from "./generated/Analysis";
+import type { DeployPreview } from "./generated/DeployPreview";
+import type { DeployRun } from "./generated/DeployRun";
+import type { RunEvent } from "./generated/RunEvent";
 import type { PendingDeletion } from "./generated/PendingDeletion";
 import type { ScanEvent } from "./generated/ScanEvent";
 import type { SnapshotDiff } from "./generated/SnapshotDiff";
@@ -71,4 +74,28 @@ export function undelete(request: ActionRequest): Promise<ActionRecord> {
 
 export function actionHistory(): Promise<ActionRecord[]> {
   return invoke<ActionRecord[]>("action_history");
+}
+
+export function deployPlan(stage: string): Promise<DeployPreview> {
+  return invoke<DeployPreview>("deploy_plan", { stage });
+}
+
+/** Runs a stage's deploy; `fromStep` (0-based) resumes after a failure. */
+export function deployRun(
+  stage: string,
+  typedStage: string | null,
+  fromStep: number,
+  onEvent: (e: RunEvent) => void,
+): Promise<DeployRun> {
+  const channel = new Channel<RunEvent>();
+  channel.onmessage = onEvent;
+  return invoke<DeployRun>("deploy_run", { stage, typedStage, fromStep, onEvent: channel });
+}
+
+export function deployCancel(): Promise<boolean> {
+  return invoke<boolean>("deploy_cancel");
+}
+
+export function deployHistory(stage: string): Promise<DeployRun[]> {
+  return invoke<DeployRun[]>("deploy_history", { stage });
 }

@@ -1,0 +1,220 @@
+// Deploy a stage: the phased plan with each step's reason, the preflight, one button, the live log,
+// cancel, retry from the step that stopped, and the stage's run history.
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { DeployPreview } from "../generated/DeployPreview";
+import type { DeployRun } from "../generated/DeployRun";
+import { asUiError, deployCancel, deployHistory, deployPlan, deployRun } from "../ipc";
+import { Rich } from "../rich";
+
+interface Props {
+  stages: string[];
+  /** After a successful run: rescan the stage's account so the graph shows what was deployed. */
+  onDeployed: (accountId: string | null) => void;
+  refresh: number;
+}
+
+interface LogLine {
+  index: number;
+  at: string;
+  stream: string;
+  text: string;
+}
+
+const PHASES: Record<number, string> = { 1: "Terraform", 2: "Serverless services", 3: "Terraform, post-deploy" };
+
+export function DeployView({ stages, onDeployed, refresh }: Props) {
+  const [stage, setStage] = useState(stages.find((s) => s === "qa") ?? stages[0] ?? "");
+  const [preview, setPreview] = useState<DeployPreview | null>(null);
+  const [history, setHistory] = useState<DeployRun[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [typed, setTyped] = useState("");
+  const [status, setStatus] = useState<Record<number, string>>({});
+  const [log, setLog] = useState<LogLine[]>([]);
+  const [running, setRunning] = useState(false);
+  const [last, setLast] = useState<DeployRun | null>(null);
+  const logRef = useRef<HTMLDivElement>(null);
+
+  const load = () => {
+    setError(null);
+    // The plan on screen stays until the new one arrives (its steps keep their colours).
+    deployPlan(stage)
+      .then(setPreview)
+      .catch((e) => setError(asUiError(e).message));
+    deployHistory(stage)
+      .then(setHistory)
+      .catch(() => setHistory([]));
+  };
+  useEffect(() => {
+    setPreview(null);
+    setStatus({});
+  }, [stage]);
+  useEffect(load, [stage, refresh]);
+  useEffect(() => {
+    logRef.current?.scrollTo({ top: logRef.current.scrollHeight });
+  }, [log]);
+
+  const start = (from: number) => {
+    if (!preview) return;
+    setRunning(true);
+    setLast(null);
+    setError(null);
+    setLog([]);
+    setStatus(Object.fromEntries(preview.plan.steps.map((_, i) => [i, i < from ? "succeeded" : "pending"])));
+    deployRun(stage, preview.plan.protected ? typed : null, from, (e) => {
+      if (e.type === "step_started") setStatus((s) => ({ ...s, [e.index]: "running" }));
+      else if (e.type === "step_finished") setStatus((s) => ({ ...s, [e.index]: e.outcome }));
+      else setLog((l) => [...l.slice(-4000), { index: e.index, at: e.at, stream: e.stream, text: e.text }]);
+    })
+      .then((run) => {
+        setLast(run);
+        if (run.outcome === "succeeded") onDeployed(preview.plan.account_id);
+        load();
+      })
+      .catch((e) => setError(asUiError(e).message))
+      .finally(() => setRunning(false));
+  };
+
+  const failedAt = last && last.outcome !== "succeeded" ? last.steps.find((s) => s.outcome !== "succeeded") : undefined;
+  const blocked = preview?.preflight.some((p) => !p.ok) ?? true;
+  const confirmed = !preview?.plan.protected || typed === stage;
+  return (
+    <main class="content deploy" data-testid="deploy-view">
+      <div class="toolbar">
+        <label>
+          Stage{" "}
+          <select data-testid="deploy-stage" value={stage} disabled={running} onChange={(e) => setStage((e.target as HTMLSelectElement).value)}>
+            {stages.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        {preview && (
+          <span class="muted">
+            account <code>{preview.plan.account_id ?? "unknown"}</code> · profile <code>{preview.plan.profile}</code>
+            {preview.plan.protected && " · protected"}
+          </span>
+        )}
+        <span class="spacer" />
+        {preview?.plan.protected && (
+          <input
+            data-testid="deploy-confirm-stage"
+            placeholder={`type ${stage} to confirm`}
+            value={typed}
+            disabled={running}
+            onInput={(e) => setTyped((e.target as HTMLInputElement).value)}
+          />
+        )}
+        {running ? (
+          <button data-testid="deploy-cancel" onClick={() => void deployCancel()}>
+            Cancel
+          </button>
+        ) : (
+          <button
+            class="primary big"
+            data-testid="deploy-button"
+            disabled={!preview || blocked || !confirmed}
+            onClick={() => start(0)}
+            title={blocked ? "The preflight must pass first" : `Deploy ${stage}`}
+          >
+            Deploy {stage}
+          </button>
+        )}
+        {failedAt && !running && (
+          <button data-testid="deploy-retry" onClick={() => start(failedAt.index)}>
+            Retry from step {failedAt.index + 1}
+          </button>
+        )}
+      </div>
+      {error && <div class="banner error" data-testid="deploy-error"><Rich text={error} /></div>}
+      {last && (
+        <div class={`banner ${last.outcome === "succeeded" ? "info" : "error"}`} data-testid="deploy-result">
+          Run #{last.id} {last.outcome}
+          {last.outcome === "succeeded" && " · rescanning the stage's account"}
+        </div>
+      )}
+      <div class="deploy-body">
+        <section class="plan">
+          <h3>Plan</h3>
+          {!preview && !error && <p class="muted"><span class="spinner" /> Planning…</p>}
+          {preview &&
+            [1, 2, 3].map((phase) => {
+              const steps = preview.plan.steps.map((s, i) => [s, i] as const).filter(([s]) => s.phase === phase);
+              if (steps.length === 0) return null;
+              return (
+                <div key={phase} class="phase">
+                  <h4>
+                    Phase {phase}: {PHASES[phase]}
+                  </h4>
+                  <ol start={(steps[0]?.[1] ?? 0) + 1}>
+                    {steps.map(([s, i]) => (
+                      <li key={i} class={`step ${status[i] ?? ""}`} data-testid="deploy-step" data-status={status[i] ?? "pending"}>
+                        <span class="step-icon">{icon(status[i])}</span> <strong>{s.title}</strong>
+                        <div>
+                          <code>$ {s.command.join(" ")}</code>
+                        </div>
+                        <div class="muted">
+                          in {s.dir} · profile {s.profile}
+                        </div>
+                        <div class="muted">why: {s.reason}</div>
+                      </li>
+                    ))}
+                  </ol>
+                </div>
+              );
+            })}
+          <h3>Preflight</h3>
+          <ul class="plain preflight">
+            {preview?.preflight.map((p, i) => (
+              <li key={i} data-testid="preflight" data-ok={p.ok ? "yes" : "no"}>
+                <span class={p.ok ? "ok" : "warn-text"}>{p.ok ? "✔" : "✗"}</span> {p.check}
+                <div class="muted">
+                  <Rich text={p.detail} />
+                  {p.fix && <> — fix: {p.fix}</>}
+                </div>
+              </li>
+            ))}
+          </ul>
+        </section>
+        <section class="log-pane">
+          <h3>Log</h3>
+          <div class="log" ref={logRef} data-testid="deploy-log">
+            {log.length === 0 && <span class="muted">The output of each step appears here as it runs.</span>}
+            {log.map((l, i) => (
+              <div key={i} class={`line ${l.stream}`}>
+                <span class="clock">{l.at.slice(11, 19)}</span> <span class="step-no">{l.index + 1}</span> {l.text}
+              </div>
+            ))}
+          </div>
+          <h3>Runs of {stage}</h3>
+          <ul class="plain runs" data-testid="deploy-history">
+            {history.length === 0 && <li class="muted">No deploy of {stage} yet.</li>}
+            {history.map((r) => (
+              <li key={r.id} data-testid="deploy-run" data-outcome={r.outcome}>
+                <span class={r.outcome === "succeeded" ? "ok" : "warn-text"}>#{r.id} {r.outcome}</span>{" "}
+                {new Date(r.started_at).toLocaleString()} · {r.who} · {r.steps.length} step(s)
+              </li>
+            ))}
+          </ul>
+        </section>
+      </div>
+    </main>
+  );
+}
+
+function icon(status: string | undefined): string {
+  switch (status) {
+    case "running":
+      return "◐";
+    case "succeeded":
+      return "✔";
+    case "failed":
+    case "refused":
+      return "✗";
+    case "cancelled":
+      return "■";
+    default:
+      return "○";
+  }
+}
