@@ -72,6 +72,31 @@ async fn the_plan_orders_terraform_the_services_by_dependency_and_the_catch_22()
 
     let err = stagecraft::deploy::plan(&ws, &report, "staging").unwrap_err();
     assert_eq!(err.code(), "invalid_input");
+
+    // The config can set the order and the post-deploy step.
+    let mut custom = ws.clone();
+    custom.config.deploy.order = vec![
+        "reports".into(),
+        "orders".into(),
+        "users".into(),
+        "auth".into(),
+    ];
+    custom.config.deploy.post_deploy = "always".into();
+    let p = stagecraft::deploy::plan(&custom, &report, "qa").expect("plan");
+    let titles: Vec<&str> = p.steps.iter().skip(3).map(|s| s.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "deploy reports",
+            "deploy orders",
+            "deploy users",
+            "deploy auth",
+            "terraform apply, post-deploy (qa)"
+        ]
+    );
+    custom.config.deploy.order = vec!["billing".into()];
+    let err = stagecraft::deploy::plan(&custom, &report, "qa").unwrap_err();
+    assert!(err.to_string().contains("`billing`"), "{err}");
 }
 
 /// The sandbox's workspace with Terraform run through the recording stand-in and no services (the

@@ -29,12 +29,33 @@ pub struct WorkspaceConfig {
 }
 
 /// How deploys run.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct DeployConfig {
     /// Extra environment for every step (not for credentials: Stagecraft hands each step its own).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The services' order (their names), instead of the order their dependencies give.
+    #[serde(default)]
+    pub order: Vec<String>,
+    /// Terraform after the services: `auto` (when the stage has no base path mapping yet),
+    /// `always` or `never`.
+    #[serde(default = "default_post_deploy")]
+    pub post_deploy: String,
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        DeployConfig {
+            env: BTreeMap::new(),
+            order: Vec::new(),
+            post_deploy: default_post_deploy(),
+        }
+    }
+}
+
+fn default_post_deploy() -> String {
+    "auto".to_owned()
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]

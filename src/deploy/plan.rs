@@ -276,7 +276,36 @@ pub fn plan(ws: &Workspace, report: &ScanReport, stage: &str) -> Result<Plan, Er
             svcs.push((svc, path));
         }
         let only: Vec<&ResolvedService> = svcs.iter().map(|(s, _)| *s).collect();
-        let deps = service_dependencies(report, &graph, &only);
+        let order = &ws.config.deploy.order;
+        let deps = if order.is_empty() {
+            service_dependencies(report, &graph, &only)
+        } else {
+            // The config's order: each service after the ones listed before it.
+            if let Some(unknown) = order
+                .iter()
+                .find(|o| !only.iter().any(|s| &s.service == *o))
+            {
+                return Err(Error::Input(format!(
+                    "[deploy] order names `{unknown}`, which is not one of the [serverless] services"
+                )));
+            }
+            let rank = |name: &str| order.iter().position(|o| o == name).unwrap_or(usize::MAX);
+            only.iter()
+                .map(|s| {
+                    let before: BTreeMap<String, String> = only
+                        .iter()
+                        .filter(|o| rank(&o.service) < rank(&s.service))
+                        .map(|o| {
+                            (
+                                o.service.clone(),
+                                "the order set in stagecraft.toml".to_owned(),
+                            )
+                        })
+                        .collect();
+                    (s.service.clone(), before)
+                })
+                .collect()
+        };
         let mut done: Vec<String> = Vec::new();
         while done.len() < svcs.len() {
             let next = svcs.iter().find(|(s, _)| {
@@ -292,7 +321,7 @@ pub fn plan(ws: &Workspace, report: &ScanReport, stage: &str) -> Result<Plan, Er
                     .filter(|s| !done.iter().any(|d| d == s))
                     .collect();
                 return Err(Error::Input(format!(
-                    "the services {} depend on each other in a cycle; set the order in stagecraft.toml's [serverless] services",
+                    "the services {} depend on each other in a cycle; set their order in stagecraft.toml ([deploy] order = [...])",
                     left.join(", ")
                 )));
             };
@@ -337,7 +366,12 @@ pub fn plan(ws: &Workspace, report: &ScanReport, stage: &str) -> Result<Plan, Er
                 && r.attr_str("stage") == Some(stage)
         });
         let has_serverless = steps.iter().any(|s| s.phase == 2);
-        if needs_mapping && has_serverless && !mapped {
+        let wanted = match ws.config.deploy.post_deploy.as_str() {
+            "always" => true,
+            "never" => false,
+            _ => needs_mapping && has_serverless && !mapped,
+        };
+        if wanted {
             steps.push(Step {
                 phase: 3,
                 tool: "terraform".into(),
@@ -350,9 +384,13 @@ pub fn plan(ws: &Workspace, report: &ScanReport, stage: &str) -> Result<Plan, Er
                 ],
                 dir: dir.display().to_string(),
                 profile: profile.clone(),
-                reason: format!(
-                    "the base path mapping needs API stage `{stage}`, created by phase 2's first deploy (it is not mapped yet)"
-                ),
+                reason: if needs_mapping && !mapped {
+                    format!(
+                        "the base path mapping needs API stage `{stage}`, created by phase 2's first deploy (it is not mapped yet)"
+                    )
+                } else {
+                    "post_deploy = \"always\" in stagecraft.toml".to_owned()
+                },
             });
         }
     }
