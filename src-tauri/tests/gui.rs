@@ -398,11 +398,13 @@ async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
     )
     .expect("workspace file");
     let dir = tempfile::tempdir().expect("temp dir");
+    let hold = dir.path().join("hold-apply");
     let mut env = sb.env_vars();
     env.push((
         "STAGECRAFT_STORE".into(),
         dir.path().join("stagecraft.db").display().to_string(),
     ));
+    env.push(("TERRAFORM_STAND_IN_HOLD".into(), hold.display().to_string()));
     let (_driver, client) = open_app(&env).await;
     click(&client, "[data-testid=tab-org]").await;
     wait_for_cards(&client, "ok", 3).await;
@@ -422,13 +424,33 @@ async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
     }
     let steps = count(&client, "[data-testid=deploy-step]").await;
     assert_eq!(steps, 7, "3 Terraform steps and 4 services");
+
+    // Cancel: the apply hangs (the stand-in holds it); Cancel stops it and the run says so.
+    std::fs::write(&hold, "").expect("hold file");
+    click(&client, "[data-testid=deploy-button]").await;
+    wait_text(&client, "[data-testid=deploy-log]", |t| {
+        t.contains("Acquiring state lock")
+    })
+    .await;
+    click(&client, "[data-testid=deploy-cancel]").await;
+    let cancelled = wait_text(&client, "[data-testid=deploy-result]", |t| {
+        t.contains("Run #")
+    })
+    .await;
+    assert!(cancelled.contains("cancelled"), "{cancelled}");
+    assert_eq!(
+        count(&client, "[data-testid=deploy-step][data-status=cancelled]").await,
+        1
+    );
+    std::fs::remove_file(&hold).expect("release the hold");
+
     click(&client, "[data-testid=deploy-button]").await;
     wait_text(&client, "[data-testid=deploy-log]", |t| {
         t.contains("Switched to workspace \"qa\"")
     })
     .await;
     let result = wait_text(&client, "[data-testid=deploy-result]", |t| {
-        t.contains("Run #")
+        t.contains("Run #2")
     })
     .await;
     let log = wait_text(&client, "[data-testid=deploy-log]", |_| true).await;
