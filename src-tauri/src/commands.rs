@@ -84,10 +84,10 @@ pub async fn deletions(
     current: State<'_, Current>,
 ) -> Result<Vec<stagecraft::deletion::PendingDeletion>, UiError> {
     let report = current.get().ok_or_else(no_snapshot)?;
-    let cutoff = (time::OffsetDateTime::now_utc() - time::Duration::days(30))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    let gone = with_store(&settings, move |s| s.buckets_seen_since(&cutoff)).await?;
+    let gone = with_store(&settings, |s| {
+        stagecraft::deletion::recently_seen_buckets(&s)
+    })
+    .await?;
     Ok(stagecraft::deletion::pending(&report, &gone))
 }
 
@@ -136,11 +136,7 @@ pub async fn deploy_plan(
     let ws = workspace(&settings)?;
     known_stage(&report, &stage)?;
     let plan = stagecraft::deploy::plan(&ws, &report, &stage)?;
-    let lock_dir = settings
-        .store
-        .parent()
-        .map(std::path::Path::to_owned)
-        .unwrap_or_default();
+    let lock_dir = stagecraft::deploy::lock_dir(&settings.store);
     let preflight =
         stagecraft::deploy::preflight(&AwsEnv::from_environment(), &plan, &report, &lock_dir).await;
     Ok(stagecraft::deploy::DeployPreview { plan, preflight })

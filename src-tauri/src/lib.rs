@@ -107,28 +107,7 @@ pub fn run() {
         .manage(Running::default())
         .setup(|app| {
             // A deploy a crash left `running` (its lock's process is gone) is recorded as interrupted.
-            let settings = app.state::<Settings>();
-            if let Ok(store) = stagecraft::store::Store::open(&settings.store) {
-                let dir = settings
-                    .store
-                    .parent()
-                    .map(std::path::Path::to_owned)
-                    .unwrap_or_default();
-                let _ = store.mark_interrupted(&|run| {
-                    std::fs::read_dir(&dir).ok().is_some_and(|entries| {
-                        entries.flatten().any(|e| {
-                            let name = e.file_name().to_string_lossy().into_owned();
-                            name.starts_with("deploy-")
-                                && name.ends_with(".lock")
-                                && stagecraft::deploy::lock::live_holder(
-                                    &dir,
-                                    name.trim_start_matches("deploy-").trim_end_matches(".lock"),
-                                )
-                                .is_some_and(|(_, r)| r == run)
-                        })
-                    })
-                });
-            }
+            let _ = stagecraft::deploy::mark_interrupted(&app.state::<Settings>().store);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

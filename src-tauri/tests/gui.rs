@@ -16,12 +16,12 @@ use common::{
 use fantoccini::Locator;
 use stagecraft::sandbox::{self, SeedSpec};
 
-/// A fresh demo organization for one test (each test's app gets its own).
-async fn demo_sandbox() -> sandbox::Running {
+/// A fresh organization for one test (each test's app gets its own).
+async fn sandbox_of(spec: SeedSpec) -> sandbox::Running {
     let venv = std::env::var_os("STAGECRAFT_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join(".venv"));
-    sandbox::start_scratch(&venv, Some(&repo().join("examples")), SeedSpec::default())
+    sandbox::start_scratch(&venv, Some(&repo().join("examples")), spec)
         .await
         .expect("sandbox")
 }
@@ -31,7 +31,7 @@ async fn the_window_lists_the_sandbox_accounts_with_their_stages() {
     if !gui_tests_enabled() {
         return;
     }
-    let running = demo_sandbox().await;
+    let running = sandbox_of(SeedSpec::default()).await;
     let sb = &running.sandbox;
     let store_dir = tempfile::tempdir().expect("store dir");
     let store_path = store_dir.path().join("stagecraft.db");
@@ -142,7 +142,7 @@ async fn the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix() {
     if !gui_tests_enabled() {
         return;
     }
-    let running = demo_sandbox().await;
+    let running = sandbox_of(SeedSpec::default()).await;
     let sb = &running.sandbox;
     let dir = tempfile::tempdir().expect("temp dir");
     let exports = dir.path().join("exports");
@@ -366,20 +366,12 @@ async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
     if !gui_tests_enabled() {
         return;
     }
-    let venv = std::env::var_os("STAGECRAFT_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv"));
-    let running = sandbox::start_scratch(
-        &venv,
-        Some(&repo().join("examples")),
-        SeedSpec {
-            stages: vec!["dev".into(), "qa".into()],
-            plant_problems: false,
-            ..SeedSpec::default()
-        },
-    )
-    .await
-    .expect("sandbox");
+    let running = sandbox_of(SeedSpec {
+        stages: vec!["dev".into(), "qa".into()],
+        plant_problems: false,
+        ..SeedSpec::default()
+    })
+    .await;
     let sb = &running.sandbox;
     // Terraform runs through the recording stand-in (it cannot be installed here); the services
     // deploy with the real Serverless CLI.

@@ -580,15 +580,22 @@ async fn audit_cmd(args: AuditArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Buckets the snapshots of the last 30 days saw (for "deleted recently"); none without a store.
+/// Buckets recent snapshots saw (for "deleted recently"); none without a store.
 fn gone_buckets(store: Option<&std::path::Path>) -> Vec<stagecraft::deletion::GoneBucket> {
-    let cutoff = (time::OffsetDateTime::now_utc() - time::Duration::days(30))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
     open_store_at(store)
         .ok()
-        .and_then(|s| s.buckets_seen_since(&cutoff).ok())
+        .and_then(|s| stagecraft::deletion::recently_seen_buckets(&s).ok())
         .unwrap_or_default()
+}
+
+/// Asks on the terminal and returns the answer, trimmed.
+fn ask(prompt: &str) -> Result<String, Error> {
+    eprint!("{prompt}");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Error::io("reading the confirmation", e))?;
+    Ok(line.trim().to_owned())
 }
 
 async fn deletions_cmd(args: DeletionsArgs) -> Result<ExitCode, Error> {
@@ -686,14 +693,9 @@ async fn undelete_cmd(args: UndeleteArgs) -> Result<ExitCode, Error> {
     let typed_stage = if protected {
         match &args.confirm_stage {
             Some(s) => Some(s.clone()),
-            None if std::io::stdin().is_terminal() => {
-                eprint!("{stage} is protected: type its name to confirm: ");
-                let mut line = String::new();
-                std::io::stdin()
-                    .read_line(&mut line)
-                    .map_err(|e| Error::io("reading the confirmation", e))?;
-                Some(line.trim().to_owned())
-            }
+            None if std::io::stdin().is_terminal() => Some(ask(&format!(
+                "{stage} is protected: type its name to confirm: "
+            ))?),
             None => {
                 return Err(Error::Input(format!(
                     "{stage} is a protected stage: pass --confirm-stage {stage}"
@@ -703,12 +705,7 @@ async fn undelete_cmd(args: UndeleteArgs) -> Result<ExitCode, Error> {
     } else if args.yes {
         None
     } else if std::io::stdin().is_terminal() {
-        eprint!("type yes to confirm: ");
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| Error::io("reading the confirmation", e))?;
-        if line.trim() != "yes" {
+        if ask("type yes to confirm: ")? != "yes" {
             eprintln!("not confirmed; nothing done");
             return Ok(ExitCode::FAILURE);
         }
@@ -779,10 +776,7 @@ async fn deploy_cmd(args: DeployArgs) -> Result<ExitCode, Error> {
         .store
         .clone()
         .unwrap_or_else(Store::default_path);
-    let lock_dir = store_path
-        .parent()
-        .map(std::path::Path::to_owned)
-        .unwrap_or_default();
+    let lock_dir = stagecraft::deploy::lock_dir(&store_path);
     let env = AwsEnv::from_environment();
     eprintln!("preflight:");
     for p in stagecraft::deploy::preflight(&env, &plan, &report, &lock_dir).await {
@@ -804,12 +798,7 @@ async fn deploy_cmd(args: DeployArgs) -> Result<ExitCode, Error> {
     } else if args.yes {
         None
     } else if std::io::stdin().is_terminal() {
-        eprint!("deploy {}? type yes: ", plan.stage);
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| Error::io("reading the confirmation", e))?;
-        if line.trim() != "yes" {
+        if ask(&format!("deploy {}? type yes: ", plan.stage))? != "yes" {
             eprintln!("not confirmed; nothing done");
             return Ok(ExitCode::FAILURE);
         }

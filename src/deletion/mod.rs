@@ -59,6 +59,20 @@ pub struct GoneBucket {
     pub last_seen: String,
 }
 
+/// How far back earlier snapshots are searched for buckets that are gone now.
+pub const GONE_BUCKET_DAYS: i64 = 30;
+
+/// Buckets the snapshots of the last [`GONE_BUCKET_DAYS`] saw (what [`pending`] checks for
+/// "deleted recently").
+pub fn recently_seen_buckets(
+    store: &crate::store::Store,
+) -> Result<Vec<GoneBucket>, crate::store::StoreError> {
+    let cutoff = (OffsetDateTime::now_utc() - time::Duration::days(GONE_BUCKET_DAYS))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    store.buckets_seen_since(&cutoff)
+}
+
 fn day(date: &str) -> String {
     date.get(..16)
         .map(|d| d.replace('T', " "))

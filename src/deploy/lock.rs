@@ -48,6 +48,24 @@ pub fn live_holder(dir: &Path, stage: &str) -> Option<(u32, i64)> {
     alive(held.pid).then_some((held.pid, held.run_id))
 }
 
+/// The runs live processes hold locks for, across every stage in `dir`.
+pub fn live_runs(dir: &Path) -> Vec<i64> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let stage = name
+                .strip_prefix("deploy-")?
+                .strip_suffix(".lock")?
+                .to_owned();
+            live_holder(dir, &stage).map(|(_, run)| run)
+        })
+        .collect()
+}
+
 /// The lock file of `stage` in `dir`.
 pub fn lock_path(dir: &Path, stage: &str) -> PathBuf {
     let safe: String = stage
@@ -136,8 +154,10 @@ mod tests {
             r#"{"pid": 4194304, "run_id": 7, "started_at": "t3"}"#,
         )
         .unwrap();
+        assert!(live_runs(dir.path()).is_empty(), "a dead holder holds nothing");
         let taken = acquire(dir.path(), "qa", 8, "t4").unwrap();
         assert_eq!(taken.interrupted, Some(7));
+        assert_eq!(live_runs(dir.path()), [8]);
         drop(taken);
         assert!(!lock_path(dir.path(), "qa").exists(), "released on drop");
     }

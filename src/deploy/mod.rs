@@ -61,6 +61,23 @@ fn now() -> String {
         .unwrap_or_default()
 }
 
+/// Where stage locks live: beside the store.
+pub fn lock_dir(store_path: &Path) -> PathBuf {
+    store_path
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Records as `interrupted` every run left `running` that no live process holds (the app or the CLI
+/// crashed mid-run); returns their ids.
+pub fn mark_interrupted(store_path: &Path) -> Result<Vec<i64>, Error> {
+    let store = Store::open(store_path)?;
+    let dir = lock_dir(store_path);
+    let held = lock::live_runs(&dir);
+    Ok(store.mark_interrupted(&|run| held.contains(&run))?)
+}
+
 /// `program` on `PATH` (or as a path), if it is there.
 pub fn find_binary(program: &str) -> Option<PathBuf> {
     let p = Path::new(program);
@@ -347,10 +364,7 @@ pub async fn execute(
             "{stage} is a protected stage: type `{stage}` to confirm the deploy"
         )));
     }
-    let lock_dir = store_path
-        .parent()
-        .map(Path::to_owned)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let lock_dir = lock_dir(store_path);
     let failed: Vec<String> = preflight(env, &plan, report, &lock_dir)
         .await
         .into_iter()
