@@ -154,7 +154,10 @@ mod tests {
             r#"{"pid": 4194304, "run_id": 7, "started_at": "t3"}"#,
         )
         .unwrap();
-        assert!(live_runs(dir.path()).is_empty(), "a dead holder holds nothing");
+        assert!(
+            live_runs(dir.path()).is_empty(),
+            "a dead holder holds nothing"
+        );
         let taken = acquire(dir.path(), "qa", 8, "t4").unwrap();
         assert_eq!(taken.interrupted, Some(7));
         assert_eq!(live_runs(dir.path()), [8]);
