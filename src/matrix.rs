@@ -78,6 +78,12 @@ fn identities(r: &Resource, stages: &[&str]) -> Vec<(String, String, String)> {
             r.name.clone(),
         )];
     }
+    claim_rows(r, stages)
+}
+
+/// The row of each of a resource's claims: (key, kind, label). A stack resource is keyed by service
+/// and logical id, with the Serverless Framework's deploy-time ids made stable.
+pub(crate) fn claim_rows(r: &Resource, stages: &[&str]) -> Vec<(String, String, String)> {
     r.owner
         .claims()
         .into_iter()
@@ -86,7 +92,7 @@ fn identities(r: &Resource, stages: &[&str]) -> Vec<(String, String, String)> {
                 Some((format!("tf:{}", c.address), "terraform".into(), c.address))
             }
             Claim::Serverless(c) => {
-                let logical = c.logical_id.unwrap_or_else(|| "(stack)".into());
+                let logical = logical(c.logical_id.as_deref());
                 Some((
                     format!("sls:{}/{logical}", c.service),
                     "serverless".into(),
@@ -95,7 +101,7 @@ fn identities(r: &Resource, stages: &[&str]) -> Vec<(String, String, String)> {
             }
             Claim::Cloudformation(c) => {
                 let (base, _) = crate::serverless::split_stack_name(&c.stack, stages)?;
-                let logical = c.logical_id.unwrap_or_else(|| "(stack)".into());
+                let logical = logical(c.logical_id.as_deref());
                 Some((
                     format!("cfn:{base}/{logical}"),
                     "cloudformation".into(),
@@ -104,6 +110,10 @@ fn identities(r: &Resource, stages: &[&str]) -> Vec<(String, String, String)> {
             }
         })
         .collect()
+}
+
+fn logical(id: Option<&str>) -> &str {
+    id.map_or("(stack)", crate::serverless::stable_logical_id)
 }
 
 /// The matrix of a snapshot.

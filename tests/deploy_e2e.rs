@@ -1,10 +1,11 @@
-//! A whole stage deploy against the sandbox: Terraform through the recording stand-in (Terraform
-//! cannot be installed here), then the real Serverless Framework v3 CLI deploying the demo services
-//! to the emulator, and the new service's stack in the rescan.
+//! A whole stage deploy against the demo sandbox (with its planted problems): Terraform through the
+//! recording stand-in (Terraform cannot be installed here), then the real Serverless Framework v3 CLI
+//! deploying the demo services to the emulator, and what the rescan shows.
 
 mod common;
 
 use stagecraft::config::Workspace;
+use stagecraft::deletion::actions::{self, ActionRequest};
 use stagecraft::deploy::{execute, DeployOptions};
 use stagecraft::model::Owner;
 use stagecraft::sandbox::SeedSpec;
@@ -16,11 +17,7 @@ async fn one_command_deploys_qa_in_order_with_the_real_serverless_cli() {
         stagecraft::sandbox::serverless_home(Some(&common::repo().join("examples"))).is_some(),
         "the Serverless Framework is not installed: run scripts/test (it installs it) or set STAGECRAFT_SERVERLESS_HOME"
     );
-    let running = common::start(SeedSpec {
-        stages: vec!["dev".into(), "qa".into()],
-        plant_problems: false,
-        ..SeedSpec::default()
-    });
+    let running = common::start(SeedSpec::default());
     let sb = &running.sandbox;
     let mut ws = Workspace::load(&sb.workspace_file()).expect("workspace");
     if let Some(t) = ws.config.terraform.as_mut() {
@@ -29,13 +26,36 @@ async fn one_command_deploys_qa_in_order_with_the_real_serverless_cli() {
             .display()
             .to_string();
     }
-    let report = scan::scan(&sb.aws_env(), &ws, &ScanOptions::default(), &|_| {})
-        .await
-        .expect("scan");
+    let scan = || async { scan::scan(&sb.aws_env(), &ws, &ScanOptions::default(), &|_| {}).await };
+    let before = scan().await.expect("scan");
     assert!(
-        !report.resources.iter().any(|r| r.name == "reports-qa"),
+        !before.resources.iter().any(|r| r.name == "reports-qa"),
         "reports is not deployed before"
     );
+    assert_eq!(
+        qa_findings(&before, "stale-deployment"),
+        1,
+        "orders-qa runs with an old /payments/api_url"
+    );
+    // What the Deletions view offers first: the secret whose pending deletion blocks `terraform apply`.
+    let secret = stagecraft::deletion::pending(&before, &[])
+        .into_iter()
+        .find(|p| p.name == "legacy_api_key")
+        .expect("the pending secret");
+    assert_eq!(secret.blocks.len(), 1, "it blocks qa's apply");
+    actions::perform(
+        &sb.aws_env(),
+        &ws,
+        &before,
+        &ActionRequest {
+            action: "restore_secret".into(),
+            resource_id: secret.id,
+            typed_stage: None,
+        },
+    )
+    .await
+    .expect("restore");
+    let report = scan().await.expect("scan after the restore");
     let dir = tempfile::tempdir().expect("tempdir");
     let record = dir.path().join("terraform-calls");
     let (_tx, rx) = tokio::sync::watch::channel(false);
@@ -99,10 +119,14 @@ async fn one_command_deploys_qa_in_order_with_the_real_serverless_cli() {
         "the Serverless CLI's own output streamed"
     );
 
-    // The rescan shows what was deployed.
-    let after = scan::scan(&sb.aws_env(), &ws, &ScanOptions::default(), &|_| {})
-        .await
-        .expect("rescan");
+    // The rescan shows what was deployed, and the redeploy of orders took today's parameter values.
+    let after = scan().await.expect("rescan");
+    assert_eq!(qa_findings(&after, "stale-deployment"), 0);
+    assert_eq!(
+        qa_findings(&after, "stage-drift"),
+        0,
+        "a deploy-time logical id (ApiGatewayDeployment<ms>) is no drift"
+    );
     let stack = after
         .resources
         .iter()
@@ -122,4 +146,12 @@ async fn one_command_deploys_qa_in_order_with_the_real_serverless_cli() {
         .find(|r| r.name == "/orders/table_name" && r.stage.as_deref() == Some("qa"))
         .expect("parameter");
     assert!(graph.consumers(&param.id).iter().any(|n| n.id == stack.id));
+}
+
+fn qa_findings(report: &stagecraft::model::ScanReport, rule: &str) -> usize {
+    stagecraft::analysis::analyse(report)
+        .findings
+        .iter()
+        .filter(|f| f.rule == rule && f.stage.as_deref() == Some("qa"))
+        .count()
 }

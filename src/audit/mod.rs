@@ -1032,27 +1032,12 @@ fn ssm_wrong_account(cx: &Cx<'_>, out: &mut Vec<Finding>) {
 
 // ---- ownership and drift ---------------------------------------------------------------------------
 
-/// Logical keys that identify a resource across stages.
+/// Logical keys that identify a resource across stages: its claims' matrix rows, and a parameter's name.
 fn drift_keys(r: &Resource, stages: &[&str]) -> Vec<String> {
-    let mut keys = Vec::new();
-    for claim in r.owner.claims() {
-        match claim {
-            Claim::Terraform(c) => keys.push(format!("tf:{}", c.address)),
-            Claim::Serverless(c) => keys.push(format!(
-                "sls:{}/{}",
-                c.service,
-                c.logical_id.as_deref().unwrap_or("(stack)")
-            )),
-            Claim::Cloudformation(c) => {
-                if let Some((base, _)) = crate::serverless::split_stack_name(&c.stack, stages) {
-                    keys.push(format!(
-                        "cfn:{base}/{}",
-                        c.logical_id.as_deref().unwrap_or("(stack)")
-                    ));
-                }
-            }
-        }
-    }
+    let mut keys: Vec<String> = crate::matrix::claim_rows(r, stages)
+        .into_iter()
+        .map(|(key, _, _)| key)
+        .collect();
     if r.type_name == crate::collect::ssm::TYPE {
         keys.push(format!("ssm:{}", r.name));
     }

@@ -487,6 +487,42 @@ fn a_resource_missing_in_one_stage_is_drift_matched_by_address_and_logical_id() 
 }
 
 #[test]
+fn rest_api_deployments_named_by_deploy_time_are_the_same_resource_in_every_stage() {
+    let (mut org, _, _) = two_stages();
+    for (stage, logical) in [
+        ("dev", "ApiGatewayDeployment1764388800000"),
+        ("qa", "ApiGatewayDeployment1764403200123"),
+    ] {
+        org.add(
+            stage,
+            "AWS::ApiGateway::Stage",
+            &format!("arn:aws:apigateway:{REGION}::/restapis/api-{stage}/stages/{stage}"),
+            stage,
+            sls(stage, "users", Some(logical)),
+            &[],
+        );
+    }
+    // A logical id that only starts like one is still compared as it is.
+    org.add(
+        "dev",
+        "AWS::ApiGateway::Stage",
+        &format!("arn:aws:apigateway:{REGION}::/restapis/api-dev/stages/v2"),
+        "v2",
+        sls("dev", "users", Some("ApiGatewayDeploymentV2")),
+        &[],
+    );
+    let f = run(&org);
+    assert_eq!(
+        summary(&f),
+        [(
+            "stage-drift".into(),
+            "qa".into(),
+            "stack resource `users/ApiGatewayDeploymentV2` (AWS::ApiGateway::Stage `v2`) exists in dev but not in qa".into()
+        )]
+    );
+}
+
+#[test]
 fn a_stage_whose_scan_failed_is_not_said_to_lack_anything() {
     let (mut org, _, _) = two_stages();
     org.add(

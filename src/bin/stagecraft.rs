@@ -324,10 +324,17 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             extra_functions,
             clean,
         }) => {
+            let found = examples.canonicalize().ok();
+            if found.is_none() {
+                eprintln!(
+                    "note: no demo workspace at `{}` (pass --examples DIR): the written stagecraft.toml maps the stages to the accounts, with no Terraform or Serverless code to plan deploys from",
+                    examples.display()
+                );
+            }
             let opts = UpOptions {
                 dir,
                 venv,
-                examples: examples.canonicalize().ok(),
+                examples: found,
                 spec: SeedSpec {
                     stages,
                     extra_services,

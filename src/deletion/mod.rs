@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use ts_rs::TS;
 
-use crate::model::{Owner, Resource, ScanReport};
+use crate::model::{AccountStatus, Owner, Resource, ScanReport};
 pub use declared::DeclaredName;
 
 /// A deploy a pending deletion will break.
@@ -181,7 +181,17 @@ pub fn pending(report: &ScanReport, gone: &[GoneBucket]) -> Vec<PendingDeletion>
     for g in gone {
         let r = &g.resource;
         let still_there = report.resources.iter().any(|x| x.id == r.id);
-        if still_there {
+        // Only an account of this organization whose buckets were listed this time can say a bucket
+        // is gone: another organization's snapshot, or a failed S3 listing, says nothing.
+        let listed_here = report.accounts.iter().any(|a| {
+            a.id == r.account_id
+                && matches!(a.status, AccountStatus::Ok | AccountStatus::Partial)
+                && !a
+                    .collect_errors
+                    .iter()
+                    .any(|e| e.collector == crate::collect::Collector::S3)
+        });
+        if still_there || !listed_here {
             continue;
         }
         out.push(PendingDeletion {

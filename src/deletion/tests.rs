@@ -159,3 +159,47 @@ fn an_action_must_match_the_snapshot_and_a_protected_stage_must_be_typed() {
     )
     .is_ok());
 }
+
+#[test]
+fn a_bucket_is_gone_only_where_this_scan_listed_buckets() {
+    let mut org = org_with_pending();
+    let bucket = |name: &str, account_id: &str| GoneBucket {
+        resource: Resource::new(
+            "AWS::S3::Bucket",
+            format!("arn:aws:s3:::{name}"),
+            name.into(),
+            account_id,
+            REGION,
+        ),
+        last_seen: "2026-11-28T10:00:00Z".into(),
+    };
+    // A snapshot of another organization (a previous sandbox) shares the store.
+    let gone = [
+        bucket("other-org-bucket", "999999999999"),
+        bucket("dev-bucket", &account("dev")),
+    ];
+    let names = |org: &Org| -> Vec<String> {
+        pending(&org.report, &gone)
+            .into_iter()
+            .filter(|p| p.state == "deleted")
+            .map(|p| p.name)
+            .collect()
+    };
+    assert_eq!(names(&org), ["dev-bucket"]);
+
+    // When S3 could not be listed in dev, its buckets are not known to be gone.
+    let dev = org
+        .report
+        .accounts
+        .iter_mut()
+        .find(|a| a.id == account("dev"))
+        .expect("dev account");
+    dev.status = AccountStatus::Partial;
+    dev.collect_errors.push(crate::collect::CollectError {
+        collector: crate::collect::Collector::S3,
+        region: REGION.into(),
+        code: "throttled".into(),
+        message: "s3:ListBuckets: slow down".into(),
+    });
+    assert!(names(&org).is_empty());
+}

@@ -822,7 +822,7 @@ impl<'a> StageSeeder<'a> {
         sdk(
             cf.create_stack()
                 .stack_name(&stack)
-                .template_body(template.to_string())
+                .template_body(services::template_body(&template))
                 .capabilities(Capability::CapabilityIam)
                 .capabilities(Capability::CapabilityNamedIam)
                 .send()

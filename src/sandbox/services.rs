@@ -300,7 +300,7 @@ pub fn template(
     }
     if !methods.is_empty() {
         resources.insert(
-            "ApiGatewayDeployment".into(),
+            deployment_logical_id(stage),
             json!({"Type": "AWS::ApiGateway::Deployment", "Properties": {"RestApiId": rest_api_id, "StageName": stage}, "DependsOn": methods}),
         );
         outputs.insert(
@@ -338,9 +338,57 @@ pub fn template(
     })
 }
 
+/// `ApiGatewayDeployment<epoch ms>`, as the Serverless Framework names it at deploy time; fixed per
+/// stage so the seeding stays deterministic, and different between stages as real deploys are.
+pub fn deployment_logical_id(stage: &str) -> String {
+    let offset: u64 = stage.bytes().map(u64::from).sum();
+    format!("ApiGatewayDeployment{}", 1_764_374_400_000 + offset * 1_000)
+}
+
+/// The template's text with `ServerlessDeploymentBucket` first among the resources, where the Serverless
+/// Framework puts it. Order matters to moto: `DescribeStackResource` walks the resources in template
+/// order and fails on the first one its CloudFormation cannot model (`AWS::ApiGateway::Authorizer`), so a
+/// later `serverless deploy`, which looks the bucket up, only works when the bucket comes first.
+pub fn template_body(template: &Value) -> String {
+    let mut top = template.as_object().cloned().unwrap_or_default();
+    let mut resources = match top.remove("Resources") {
+        Some(Value::Object(r)) => r,
+        _ => Map::new(),
+    };
+    let mut parts = Vec::new();
+    if let Some(bucket) = resources.remove("ServerlessDeploymentBucket") {
+        parts.push(format!("\"ServerlessDeploymentBucket\":{bucket}"));
+    }
+    parts.extend(
+        resources
+            .iter()
+            .map(|(k, v)| format!("{}:{v}", Value::String(k.clone()))),
+    );
+    let mut rest: Vec<String> = top
+        .iter()
+        .map(|(k, v)| format!("{}:{v}", Value::String(k.clone())))
+        .collect();
+    rest.push(format!("\"Resources\":{{{}}}", parts.join(",")));
+    format!("{{{}}}", rest.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_deployment_bucket_comes_first_in_the_template_text() {
+        let t = json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": {
+            "AuthorizeApiGatewayAuthorizer": {"Type": "AWS::ApiGateway::Authorizer"},
+            "ServerlessDeploymentBucket": {"Type": "AWS::S3::Bucket"},
+            "ZLast": {"Type": "AWS::SNS::Topic"}}});
+        let body = template_body(&t);
+        let back: Value = serde_json::from_str(&body).expect("valid JSON");
+        assert_eq!(back, t, "same template");
+        let bucket = body.find("ServerlessDeploymentBucket").expect("bucket");
+        let authorizer = body.find("AuthorizeApiGatewayAuthorizer").expect("authorizer");
+        assert!(bucket < authorizer, "{body}");
+    }
 
     #[test]
     fn names_follow_serverless() {
@@ -389,6 +437,9 @@ mod tests {
             r["ApiGatewayResourceUsers"]["Properties"]["ParentId"],
             "root1"
         );
-        assert_eq!(r["ApiGatewayDeployment"]["Properties"]["StageName"], "qa");
+        assert_eq!(
+            r[deployment_logical_id("qa").as_str()]["Properties"]["StageName"],
+            "qa"
+        );
     }
 }

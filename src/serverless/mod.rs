@@ -35,6 +35,18 @@ pub fn serverless_evidence(stack: &StackFacts) -> Option<&'static str> {
     }
 }
 
+/// A stack resource's logical id as it compares across stages: the Serverless Framework names the REST
+/// API deployment `ApiGatewayDeployment<epoch ms>`, a new id on every deploy, so two stages deployed at
+/// different times never share it.
+pub fn stable_logical_id(logical_id: &str) -> &str {
+    match logical_id.strip_prefix("ApiGatewayDeployment") {
+        Some(rest) if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) => {
+            "ApiGatewayDeployment"
+        }
+        _ => logical_id,
+    }
+}
+
 /// `<service>-<stage>` → (service, stage), given the stages Stagecraft knows.
 pub fn split_stack_name<'a>(stack: &'a str, stages: &[&str]) -> Option<(&'a str, &'a str)> {
     let (service, stage) = stack.rsplit_once('-')?;
