@@ -16,6 +16,7 @@ fn main() {
             "deploy_plan",
             "deploy_run",
             "deploy_cancel",
+            "deploy_stop_leftover",
             "deploy_history",
             "save_export",
         ]));

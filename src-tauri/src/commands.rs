@@ -135,11 +135,26 @@ pub async fn deploy_plan(
     let report = current.get().ok_or_else(no_snapshot)?;
     let ws = workspace(&settings)?;
     known_stage(&report, &stage)?;
-    let plan = stagecraft::deploy::plan(&ws, &report, &stage)?;
-    let lock_dir = stagecraft::deploy::lock_dir(&settings.store);
-    let preflight =
-        stagecraft::deploy::preflight(&AwsEnv::from_environment(), &plan, &report, &lock_dir).await;
-    Ok(stagecraft::deploy::DeployPreview { plan, preflight })
+    Ok(stagecraft::deploy::preview(
+        &AwsEnv::from_environment(),
+        &ws,
+        &report,
+        &stage,
+        &settings.store,
+    )
+    .await?)
+}
+
+/// Stops the step an interrupted run left running on `stage` (it holds the stage until it ends).
+#[tauri::command]
+pub async fn deploy_stop_leftover(
+    settings: State<'_, Settings>,
+    current: State<'_, Current>,
+    stage: String,
+) -> Result<Option<String>, UiError> {
+    let report = current.get().ok_or_else(no_snapshot)?;
+    known_stage(&report, &stage)?;
+    Ok(stagecraft::deploy::stop_leftover(&settings.store, &stage).await?)
 }
 
 /// Runs a stage's deploy, streaming its events; `typed_stage` confirms a protected stage and

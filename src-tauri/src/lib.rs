@@ -124,6 +124,7 @@ pub fn run() {
             commands::deploy_plan,
             commands::deploy_run,
             commands::deploy_cancel,
+            commands::deploy_stop_leftover,
             commands::deploy_history,
             commands::save_export
         ])

@@ -1,26 +1,88 @@
-//! One run per stage: a lock file beside the store, holding the run's id and the process that holds
-//! it. A lock whose process is gone (the app crashed, the machine rebooted) is stale: it is taken
-//! over, and the run it names is reported as interrupted.
+//! One run per stage: a lock file beside the store, holding the run's id, the process that holds it
+//! and the process group of the step running. A lock whose process is gone (the app crashed, the
+//! machine rebooted) is stale: its run is reported as interrupted, and it is taken over once the
+//! step it was running has ended too, since that step (its own process group, a `terraform apply`
+//! perhaps) does not die with the app.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
 
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Held {
     pid: u32,
     run_id: i64,
     started_at: String,
+    #[serde(default)]
+    step: Option<StepProcess>,
+}
+
+/// The step a lock holder is running: its process group, and when its leader started (so a reused
+/// pid is not taken for it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepProcess {
+    pub index: u32,
+    pub title: String,
+    pub pgid: u32,
+    /// The leader's start time, in clock ticks since boot (`/proc/<pid>/stat`).
+    pub since: Option<u64>,
+}
+
+impl StepProcess {
+    /// A step process of `pgid`, its start time read now.
+    pub fn new(index: u32, title: &str, pgid: u32) -> StepProcess {
+        StepProcess {
+            index,
+            title: title.to_owned(),
+            pgid,
+            since: start_ticks(pgid),
+        }
+    }
+
+    /// Whether anything of its process group still runs.
+    pub fn alive(&self) -> bool {
+        let Ok(raw) = i32::try_from(self.pgid) else {
+            return false;
+        };
+        if raw <= 0 || signal::killpg(Pid::from_raw(raw), None).is_err() {
+            return false;
+        }
+        // The leader may be gone while its children run on; a live leader must be the same process.
+        match (start_ticks(self.pgid), self.since) {
+            (Some(now), Some(then)) => now == then,
+            _ => true,
+        }
+    }
 }
 
 /// A held stage lock; dropping it releases the stage.
 #[derive(Debug)]
 pub struct StageLock {
     path: PathBuf,
+    held: Mutex<Held>,
     /// The run a stale lock named, which never finished.
     pub interrupted: Option<i64>,
+}
+
+impl StageLock {
+    /// Records the step now running (or none), so a crash leaves its process group findable.
+    pub fn set_step(&self, step: Option<StepProcess>) {
+        let Ok(mut held) = self.held.lock() else {
+            return;
+        };
+        held.step = step;
+        let tmp = self.path.with_extension("lock.tmp");
+        let body = serde_json::to_string(&*held).unwrap_or_default();
+        if std::fs::write(&tmp, body).is_ok() {
+            let _ = std::fs::rename(&tmp, &self.path);
+        }
+    }
 }
 
 impl Drop for StageLock {
@@ -29,26 +91,80 @@ impl Drop for StageLock {
     }
 }
 
+/// Field 22 of `/proc/<pid>/stat`: when the process started.
+fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split(' ').nth(19)?.parse().ok()
+}
+
 fn alive(pid: u32) -> bool {
     let Ok(raw) = i32::try_from(pid) else {
         return false;
     };
     // Signal 0 checks existence; a zombie is as good as gone.
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None).is_ok()
+    signal::kill(Pid::from_raw(raw), None).is_ok()
         && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .unwrap_or_default()
             .contains(") Z ")
 }
 
-/// The live process holding `stage`'s lock and its run, if any.
-pub fn live_holder(dir: &Path, stage: &str) -> Option<(u32, i64)> {
-    let held: Held = std::fs::read_to_string(lock_path(dir, stage))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())?;
-    alive(held.pid).then_some((held.pid, held.run_id))
+/// Who holds a stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub pid: u32,
+    pub run_id: i64,
+    /// The holding process (the app, the CLI) still runs.
+    pub running: bool,
+    /// The step it ran, when that step's processes still run.
+    pub step: Option<StepProcess>,
 }
 
-/// The runs live processes hold locks for, across every stage in `dir`.
+impl Holder {
+    /// Why the stage is busy, and what to do.
+    pub fn describe(&self, stage: &str) -> String {
+        match (&self.step, self.running) {
+            (_, true) => format!(
+                "a deploy of {stage} is already running (run #{}, process {})",
+                self.run_id, self.pid
+            ),
+            (Some(step), false) => format!(
+                "run #{} of {stage} was interrupted, but its step {} `{}` still runs (process group {}); wait for it to end, or stop it (Cancel in the Deploy view, or `kill -TERM -{}`)",
+                self.run_id,
+                step.index + 1,
+                step.title,
+                step.pgid,
+                step.pgid
+            ),
+            (None, false) => format!("run #{} of {stage} was interrupted", self.run_id),
+        }
+    }
+}
+
+fn read_held(path: &Path) -> Option<Held> {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+}
+
+fn holder_of(held: &Held) -> Option<Holder> {
+    let running = alive(held.pid);
+    let step = held.step.clone().filter(StepProcess::alive);
+    (running || step.is_some()).then_some(Holder {
+        pid: held.pid,
+        run_id: held.run_id,
+        running,
+        step,
+    })
+}
+
+/// The live holder of `stage`'s lock: a running app or CLI, or the step process it left running.
+pub fn live_holder(dir: &Path, stage: &str) -> Option<Holder> {
+    holder_of(&read_held(&lock_path(dir, stage))?)
+}
+
+/// The runs live processes (an app, a CLI) are running now, across every stage in `dir`. A run whose
+/// holder died is not among them, even while a step it started runs on.
 pub fn live_runs(dir: &Path) -> Vec<i64> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -61,9 +177,41 @@ pub fn live_runs(dir: &Path) -> Vec<i64> {
                 .strip_prefix("deploy-")?
                 .strip_suffix(".lock")?
                 .to_owned();
-            live_holder(dir, &stage).map(|(_, run)| run)
+            live_holder(dir, &stage)
+                .filter(|h| h.running)
+                .map(|h| h.run_id)
         })
         .collect()
+}
+
+/// Stops a step an interrupted run left running on `stage` (SIGTERM to its process group, SIGKILL
+/// after `grace`). Refuses while the run's own process is alive: that one is cancelled, not stopped.
+pub async fn stop_leftover(
+    dir: &Path,
+    stage: &str,
+    grace: Duration,
+) -> Result<Option<StepProcess>, Error> {
+    let Some(holder) = live_holder(dir, stage) else {
+        return Ok(None);
+    };
+    if holder.running {
+        return Err(Error::Input(holder.describe(stage)));
+    }
+    let Some(step) = holder.step else {
+        return Ok(None);
+    };
+    let Ok(raw) = i32::try_from(step.pgid) else {
+        return Ok(None);
+    };
+    let _ = signal::killpg(Pid::from_raw(raw), Signal::SIGTERM);
+    let deadline = tokio::time::Instant::now() + grace;
+    while step.alive() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if step.alive() {
+        let _ = signal::killpg(Pid::from_raw(raw), Signal::SIGKILL);
+    }
+    Ok(Some(step))
 }
 
 /// The lock file of `stage` in `dir`.
@@ -83,13 +231,18 @@ pub fn lock_path(dir: &Path, stage: &str) -> PathBuf {
 
 /// Takes `stage`'s lock for `run_id`, or says who holds it.
 pub fn acquire(dir: &Path, stage: &str, run_id: i64, started_at: &str) -> Result<StageLock, Error> {
-    std::fs::create_dir_all(dir)
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     let path = lock_path(dir, stage);
     let held = Held {
         pid: std::process::id(),
         run_id,
         started_at: started_at.to_owned(),
+        step: None,
     };
     let body = serde_json::to_string(&held).unwrap_or_default();
     let mut interrupted = None;
@@ -103,24 +256,23 @@ pub fn acquire(dir: &Path, stage: &str, run_id: i64, started_at: &str) -> Result
                 use std::io::Write as _;
                 f.write_all(body.as_bytes())
                     .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-                return Ok(StageLock { path, interrupted });
+                return Ok(StageLock {
+                    path,
+                    held: Mutex::new(held),
+                    interrupted,
+                });
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let other: Option<Held> = std::fs::read_to_string(&path)
-                    .ok()
-                    .and_then(|t| serde_json::from_str(&t).ok());
-                match other {
-                    Some(o) if alive(o.pid) => {
-                        return Err(Error::Input(format!(
-                            "a deploy of {stage} is already running (run #{}, process {}, since {}); wait for it or cancel it",
-                            o.run_id, o.pid, o.started_at
-                        )))
-                    }
-                    stale => {
-                        interrupted = stale.map(|o| o.run_id);
-                        let _ = std::fs::remove_file(&path);
-                    }
+                let other = read_held(&path);
+                if let Some(h) = other.as_ref().and_then(holder_of) {
+                    let since = other.map(|o| o.started_at).unwrap_or_default();
+                    return Err(Error::Input(format!(
+                        "{} since {since}; wait for it or cancel it",
+                        h.describe(stage)
+                    )));
                 }
+                interrupted = other.map(|o| o.run_id);
+                let _ = std::fs::remove_file(&path);
             }
             Err(e) => return Err(Error::io(format!("creating {}", path.display()), e)),
         }

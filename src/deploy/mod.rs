@@ -42,6 +42,30 @@ pub struct DeployRun {
 pub struct DeployPreview {
     pub plan: Plan,
     pub preflight: Vec<PreflightItem>,
+    /// A step an interrupted run left running on this stage, which holds it until it ends or is
+    /// stopped ([`stop_leftover`]).
+    pub leftover: Option<String>,
+}
+
+/// The plan of `stage`, its preflight, and what holds the stage.
+pub async fn preview(
+    env: &AwsEnv,
+    ws: &Workspace,
+    report: &ScanReport,
+    stage: &str,
+    store_path: &Path,
+) -> Result<DeployPreview, Error> {
+    let plan = plan(ws, report, stage)?;
+    let dir = lock_dir(store_path);
+    let preflight = preflight(env, &plan, report, &dir).await;
+    let leftover = lock::live_holder(&dir, stage)
+        .filter(|h| !h.running && h.step.is_some())
+        .map(|h| h.describe(stage));
+    Ok(DeployPreview {
+        plan,
+        preflight,
+        leftover,
+    })
 }
 
 /// One preflight item.
@@ -69,13 +93,111 @@ pub fn lock_dir(store_path: &Path) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// Where a running step's output is spooled as it comes, until the step's result is stored: what
+/// a crash of the app would otherwise lose.
+fn spool_path(store_path: &Path, run_id: i64, index: u32) -> PathBuf {
+    lock_dir(store_path)
+        .join("deploy-logs")
+        .join(format!("run-{run_id}-step-{}.log", index + 1))
+}
+
 /// Records as `interrupted` every run left `running` that no live process holds (the app or the CLI
-/// crashed mid-run); returns their ids.
+/// crashed mid-run), and the step each was running, with the output it had printed; returns their ids.
 pub fn mark_interrupted(store_path: &Path) -> Result<Vec<i64>, Error> {
     let store = Store::open(store_path)?;
     let dir = lock_dir(store_path);
     let held = lock::live_runs(&dir);
-    Ok(store.mark_interrupted(&|run| held.contains(&run))?)
+    let gone = store.mark_interrupted(&|run| held.contains(&run))?;
+    let at = now();
+    for run in store
+        .runs(None)?
+        .into_iter()
+        .filter(|r| gone.contains(&r.id))
+    {
+        store.finish_run(run.id, "interrupted", &at)?;
+        let leftover = lock::live_holder(&dir, &run.stage)
+            .filter(|h| h.run_id == run.id)
+            .and_then(|h| h.step);
+        for mut step in run.steps.into_iter().filter(|s| s.outcome == "running") {
+            let spool = spool_path(store_path, run.id, step.index);
+            step.log = std::fs::read_to_string(&spool).unwrap_or_default();
+            step.log.push_str("[the app stopped while this step ran]\n");
+            if let Some(p) = leftover.as_ref().filter(|p| p.index == step.index) {
+                step.log.push_str(&format!(
+                    "[its processes (group {}) were still running at {at}]\n",
+                    p.pgid
+                ));
+            }
+            step.outcome = "interrupted".into();
+            store.record_step(run.id, &step)?;
+            let _ = std::fs::remove_file(spool);
+        }
+    }
+    Ok(gone)
+}
+
+/// Stops the step an interrupted run of `stage` left running, if any (what Cancel does when no run
+/// of this process holds the stage).
+pub async fn stop_leftover(store_path: &Path, stage: &str) -> Result<Option<String>, Error> {
+    let stopped = lock::stop_leftover(&lock_dir(store_path), stage, run::CANCEL_GRACE).await?;
+    Ok(stopped.map(|s| {
+        format!(
+            "stopped step {} `{}` (process group {})",
+            s.index + 1,
+            s.title,
+            s.pgid
+        )
+    }))
+}
+
+/// Writes a running step's lines to its spool file.
+struct Spool {
+    store_path: PathBuf,
+    run_id: i64,
+    open: std::sync::Mutex<Option<(std::fs::File, usize)>>,
+}
+
+impl Spool {
+    fn start(&self, index: u32) {
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+        let path = spool_path(&self.store_path, self.run_id, index);
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir);
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(path)
+            .ok();
+        if let Ok(mut open) = self.open.lock() {
+            *open = file.map(|f| (f, 0));
+        }
+    }
+
+    fn line(&self, at: &str, stream: &str, text: &str) {
+        use std::io::Write as _;
+        if let Ok(mut open) = self.open.lock() {
+            if let Some((file, written)) = open.as_mut() {
+                if *written < run::MAX_LOG_BYTES {
+                    let line = format!("{at} {stream}: {text}\n");
+                    *written += line.len();
+                    let _ = file.write_all(line.as_bytes());
+                }
+            }
+        }
+    }
+
+    fn done(&self, index: u32) {
+        if let Ok(mut open) = self.open.lock() {
+            *open = None;
+        }
+        let _ = std::fs::remove_file(spool_path(&self.store_path, self.run_id, index));
+    }
 }
 
 /// `program` on `PATH` (or as a path), if it is there.
@@ -304,11 +426,17 @@ pub async fn preflight(
     out.push(PreflightItem {
         check: format!("no other deploy of {} is running", plan.stage),
         ok: holder.is_none(),
-        detail: match holder {
-            Some((pid, run)) => format!("run #{run} (process {pid}) holds the stage"),
+        detail: match &holder {
+            Some(h) => h.describe(&plan.stage),
             None => "free".into(),
         },
-        fix: holder.map(|_| "wait for it to finish, or cancel it".into()),
+        fix: holder.map(|h| {
+            if h.running {
+                "wait for it to finish, or cancel it".into()
+            } else {
+                "wait for the leftover step to end, or stop it with Cancel".into()
+            }
+        }),
     });
     if let Some(ws_step) = plan
         .steps
@@ -417,18 +545,74 @@ pub async fn execute(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     step_env.extend(opts.env.iter().cloned());
-    let results = run::run_steps(
+    // Each step is stored as it starts and as it ends, and its output spooled meanwhile, so a crash
+    // of this process loses nothing; the lock names the step's process group.
+    let store = std::sync::Mutex::new(store);
+    let store_error: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
+    let save = |r: &StepResult| {
+        let saved = match store.lock() {
+            Ok(s) => s.record_step(run_id, r).map_err(Error::from),
+            Err(_) => Err(Error::Store("the store's lock was poisoned".into())),
+        };
+        if let (Err(e), Ok(mut slot)) = (saved, store_error.lock()) {
+            slot.get_or_insert(e);
+        }
+    };
+    let spool = Spool {
+        store_path: store_path.to_owned(),
+        run_id,
+        open: std::sync::Mutex::new(None),
+    };
+    let titles: Vec<&str> = plan.steps.iter().map(|s| s.title.as_str()).collect();
+    let events = |e: RunEvent| {
+        match &e {
+            RunEvent::StepStarted { index, title, .. } => {
+                spool.start(*index);
+                save(&StepResult {
+                    index: *index,
+                    title: title.clone(),
+                    outcome: "running".into(),
+                    exit_code: None,
+                    duration_ms: 0,
+                    log: String::new(),
+                });
+            }
+            RunEvent::Line {
+                stream, at, text, ..
+            } => spool.line(at, stream, text),
+            RunEvent::StepFinished { .. } => {}
+        }
+        on_event(e);
+    };
+    let spawned = |index: u32, pgid: u32| {
+        let title = titles.get(index as usize).copied().unwrap_or_default();
+        lock.set_step(Some(lock::StepProcess::new(index, title, pgid)));
+    };
+    let done = |r: &StepResult| {
+        save(r);
+        spool.done(r.index);
+        lock.set_step(None);
+    };
+    let hooks = run::Hooks {
+        on_event: &events,
+        on_spawn: &spawned,
+        on_step_done: &done,
+    };
+    let results = run::run_steps_with(
         &plan,
         opts.from_step,
         &step_env,
         &check,
         cancel,
         opts.grace.unwrap_or(run::CANCEL_GRACE),
-        on_event,
+        &hooks,
     )
     .await;
-    for r in &results {
-        store.record_step(run_id, r)?;
+    let store = store
+        .into_inner()
+        .map_err(|_| Error::Store("the store's lock was poisoned".into()))?;
+    if let Some(e) = store_error.into_inner().ok().flatten() {
+        return Err(e);
     }
     let outcome = match results.last() {
         _ if results.len() + opts.from_step == plan.steps.len()

@@ -82,10 +82,45 @@ pub async fn run_steps(
     from: usize,
     env: &[(String, String)],
     check: Check<'_>,
-    mut cancel: watch::Receiver<bool>,
+    cancel: watch::Receiver<bool>,
     grace: Duration,
     on_event: &(dyn Fn(RunEvent) + Send + Sync),
 ) -> Vec<StepResult> {
+    let hooks = Hooks {
+        on_event,
+        on_spawn: &|_, _| {},
+        on_step_done: &|_| {},
+    };
+    run_steps_with(plan, from, env, check, cancel, grace, &hooks).await
+}
+
+/// What a caller hears from [`run_steps_with`] besides the events.
+pub struct Hooks<'a> {
+    pub on_event: &'a (dyn Fn(RunEvent) + Send + Sync),
+    /// A step's process started: the step's index and its process group.
+    pub on_spawn: &'a (dyn Fn(u32, u32) + Send + Sync),
+    /// A step ended, with its whole log (before the next one starts).
+    pub on_step_done: &'a (dyn Fn(&StepResult) + Send + Sync),
+}
+
+impl std::fmt::Debug for Hooks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hooks")
+    }
+}
+
+/// [`run_steps`], telling `hooks` each step's process group and each result as soon as it is known
+/// (so a crash of the caller loses nothing already done, and leaves the group findable).
+pub async fn run_steps_with(
+    plan: &Plan,
+    from: usize,
+    env: &[(String, String)],
+    check: Check<'_>,
+    mut cancel: watch::Receiver<bool>,
+    grace: Duration,
+    hooks: &Hooks<'_>,
+) -> Vec<StepResult> {
+    let on_event = hooks.on_event;
     let mut results = Vec::new();
     for (i, step) in plan.steps.iter().enumerate().skip(from) {
         let index = i as u32;
@@ -105,7 +140,7 @@ pub async fn run_steps(
         };
         let cancelled_before = *cancel.borrow();
         if cancelled_before {
-            results.push(finish(
+            let r = finish(
                 on_event,
                 index,
                 step,
@@ -113,14 +148,16 @@ pub async fn run_steps(
                 None,
                 started,
                 String::new(),
-            ));
+            );
+            (hooks.on_step_done)(&r);
+            results.push(r);
             break;
         }
         let step_env = match check(step).await {
             Ok(extra) => extra,
             Err(why) => {
                 note(format!("refused: {why}"));
-                results.push(finish(
+                let r = finish(
                     on_event,
                     index,
                     step,
@@ -128,7 +165,9 @@ pub async fn run_steps(
                     None,
                     started,
                     format!("refused: {why}\n"),
-                ));
+                );
+                (hooks.on_step_done)(&r);
+                results.push(r);
                 break;
             }
         };
@@ -140,7 +179,7 @@ pub async fn run_steps(
             step.dir,
             step.profile
         ));
-        let result = run_one(step, index, &all_env, &mut cancel, grace, on_event).await;
+        let result = run_one(step, index, &all_env, &mut cancel, grace, hooks).await;
         let cancelled = *cancel.borrow();
         let (outcome, code, log) = match result {
             Ok((code, log)) if cancelled => ("cancelled", code, log),
@@ -152,6 +191,7 @@ pub async fn run_steps(
             }
         };
         let r = finish(on_event, index, step, outcome, code, started, log);
+        (hooks.on_step_done)(&r);
         let go_on = r.outcome == "succeeded";
         results.push(r);
         if !go_on {
@@ -200,8 +240,9 @@ async fn run_one(
     env: &[(String, String)],
     cancel: &mut watch::Receiver<bool>,
     grace: Duration,
-    on_event: &(dyn Fn(RunEvent) + Send + Sync),
+    hooks: &Hooks<'_>,
 ) -> Result<(Option<i32>, String), String> {
+    let on_event = hooks.on_event;
     let Some((program, args)) = step.command.split_first() else {
         return Err("the step has no command".into());
     };
@@ -219,6 +260,7 @@ async fn run_one(
         .spawn()
         .map_err(|e| format!("cannot start `{program}` in {}: {e}", step.dir))?;
     let pid = child.id().unwrap_or(0);
+    (hooks.on_spawn)(index, pid);
     let log = std::sync::Mutex::new((String::new(), 0usize));
     let forward = |stream: &'static str, line: String| {
         if let Ok(mut l) = log.lock() {

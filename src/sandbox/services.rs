@@ -386,7 +386,9 @@ mod tests {
         let back: Value = serde_json::from_str(&body).expect("valid JSON");
         assert_eq!(back, t, "same template");
         let bucket = body.find("ServerlessDeploymentBucket").expect("bucket");
-        let authorizer = body.find("AuthorizeApiGatewayAuthorizer").expect("authorizer");
+        let authorizer = body
+            .find("AuthorizeApiGatewayAuthorizer")
+            .expect("authorizer");
         assert!(bucket < authorizer, "{body}");
     }
 

@@ -96,6 +96,11 @@ export function deployCancel(): Promise<boolean> {
   return invoke<boolean>("deploy_cancel");
 }
 
+/** Stops the step an interrupted run left running on `stage`; says what it stopped. */
+export function deployStopLeftover(stage: string): Promise<string | null> {
+  return invoke<string | null>("deploy_stop_leftover", { stage });
+}
+
 export function deployHistory(stage: string): Promise<DeployRun[]> {
   return invoke<DeployRun[]>("deploy_history", { stage });
 }

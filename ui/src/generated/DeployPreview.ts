@@ -5,4 +5,9 @@ import type { PreflightItem } from "./PreflightItem";
 /**
  * What the Deploy view shows before a run.
  */
-export type DeployPreview = { plan: Plan, preflight: Array<PreflightItem>, };
+export type DeployPreview = { plan: Plan, preflight: Array<PreflightItem>, 
+/**
+ * A step an interrupted run left running on this stage, which holds it until it ends or is
+ * stopped ([`stop_leftover`]).
+ */
+leftover: string | null, };

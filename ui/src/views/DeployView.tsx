@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { DeployPreview } from "../generated/DeployPreview";
 import type { DeployRun } from "../generated/DeployRun";
-import { asUiError, deployCancel, deployHistory, deployPlan, deployRun } from "../ipc";
+import { asUiError, deployCancel, deployHistory, deployPlan, deployRun, deployStopLeftover } from "../ipc";
 import { Rich } from "../rich";
 
 interface Props {
@@ -165,6 +165,21 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
               );
             })}
           <h3>Preflight</h3>
+          {preview?.leftover && !running && (
+            <div class="banner error" data-testid="deploy-leftover">
+              <Rich text={preview.leftover} />{" "}
+              <button
+                data-testid="deploy-stop-leftover"
+                onClick={() =>
+                  void deployStopLeftover(stage)
+                    .then(load)
+                    .catch((e) => setError(asUiError(e).message))
+                }
+              >
+                Stop it
+              </button>
+            </div>
+          )}
           <ul class="plain preflight">
             {preview?.preflight.map((p, i) => (
               <li key={i} data-testid="preflight" data-ok={p.ok ? "yes" : "no"}>
@@ -192,8 +207,28 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
             {history.length === 0 && <li class="muted">No deploy of {stage} yet.</li>}
             {history.map((r) => (
               <li key={r.id} data-testid="deploy-run" data-outcome={r.outcome}>
-                <span class={r.outcome === "succeeded" ? "ok" : "warn-text"}>#{r.id} {r.outcome}</span>{" "}
-                {new Date(r.started_at).toLocaleString()} · {r.who} · {r.steps.length} step(s)
+                <details>
+                  <summary>
+                    <span class={r.outcome === "succeeded" ? "ok" : "warn-text"}>
+                      #{r.id} {r.outcome}
+                    </span>{" "}
+                    {new Date(r.started_at).toLocaleString()} · {r.who} · {r.steps.length} step(s)
+                  </summary>
+                  <ol class="run-steps">
+                    {r.steps.map((s) => (
+                      <li key={s.index} value={s.index + 1} data-testid="deploy-run-step" data-outcome={s.outcome}>
+                        <span class={`step ${s.outcome}`}>
+                          {icon(s.outcome)} {s.title}
+                        </span>{" "}
+                        <span class="muted">
+                          {s.outcome}
+                          {s.exit_code !== null && ` · exit ${s.exit_code}`} · {(s.duration_ms / 1000).toFixed(1)} s
+                        </span>
+                        {s.log && <pre class="step-log">{s.log}</pre>}
+                      </li>
+                    ))}
+                  </ol>
+                </details>
               </li>
             ))}
           </ul>
@@ -211,6 +246,7 @@ function icon(status: string | undefined): string {
       return "✔";
     case "failed":
     case "refused":
+    case "interrupted":
       return "✗";
     case "cancelled":
       return "■";
