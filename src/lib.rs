@@ -16,6 +16,7 @@ pub mod discover;
 pub mod error;
 pub mod graph;
 pub mod link;
+pub mod logging;
 pub mod matrix;
 pub mod model;
 pub mod own;

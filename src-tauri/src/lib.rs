@@ -100,6 +100,7 @@ impl Settings {
 }
 
 pub fn run() {
+    stagecraft::logging::init();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(Settings::from_environment())

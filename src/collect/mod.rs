@@ -126,7 +126,7 @@ pub async fn run(collector: Collector, t: &Target<'_>) -> Result<Collected, Coll
 pub struct CollectError {
     pub collector: Collector,
     pub region: String,
-    /// `access_denied`, `throttled`, `timeout`, `unreachable` or `aws`.
+    /// `access_denied`, `expired_credentials`, `throttled`, `timeout`, `unreachable` or `aws`.
     pub code: String,
     /// The AWS operation and the service's own message.
     pub message: String,
@@ -159,7 +159,9 @@ where
 
 fn classify(code: &str) -> &'static str {
     let c = code.to_ascii_lowercase();
-    if c.contains("accessdenied") || c.contains("unauthorized") || c.contains("forbidden") {
+    if c.contains("expiredtoken") || c == "requestexpired" || c == "tokenrefreshrequired" {
+        "expired_credentials"
+    } else if c.contains("accessdenied") || c.contains("unauthorized") || c.contains("forbidden") {
         "access_denied"
     } else if c.contains("throttl") || c.contains("toomanyrequests") || c.contains("limitexceeded")
     {
@@ -252,5 +254,7 @@ mod tests {
         assert_eq!(classify("ThrottlingException"), "throttled");
         assert_eq!(classify("TooManyRequestsException"), "throttled");
         assert_eq!(classify("ResourceNotFoundException"), "aws");
+        assert_eq!(classify("ExpiredTokenException"), "expired_credentials");
+        assert_eq!(classify("ExpiredToken"), "expired_credentials");
     }
 }

@@ -6,6 +6,7 @@
 //! (what to export). Stagecraft then reaches the sandbox exactly as it reaches a real organization.
 
 mod moto;
+pub mod proxy;
 pub mod seed;
 pub mod services;
 pub mod synthetic;
@@ -106,6 +107,19 @@ impl Sandbox {
     }
     pub fn aws_env(&self) -> AwsEnv {
         AwsEnv::with_config_file(self.aws_config_file())
+    }
+
+    /// The same profiles with another `endpoint_url` (a proxy in front of the emulator), written to
+    /// `file`.
+    pub fn aws_env_through(&self, endpoint: &str, file: &Path) -> Result<AwsEnv, Error> {
+        let accounts: Vec<(String, String)> = self
+            .seeded
+            .accounts
+            .iter()
+            .map(|a| (a.stage.clone(), a.id.clone()))
+            .collect();
+        write(file, &aws_config_text(endpoint, &self.region, &accounts))?;
+        Ok(AwsEnv::with_config_file(file))
     }
 
     /// The environment a shell (or a child process) needs to use this sandbox.

@@ -622,6 +622,16 @@ impl AccountCtx<'_> {
         } else {
             AccountStatus::Partial
         };
+        if errors.iter().any(|e| e.code == "expired_credentials") {
+            account.error = Some(UiError {
+                code: "expired_credentials".to_owned(),
+                message: format!(
+                    "the credentials of {} expired during the scan, so {} of its collectors stopped;                      refresh them (for SSO: `aws sso login`) and rescan this account",
+                    describe_access(account.access.as_ref().unwrap_or(&self.access_for(&account))),
+                    errors.iter().filter(|e| e.code == "expired_credentials").count()
+                ),
+            });
+        }
         account.collect_errors = errors;
         (self.progress)(ScanEvent::AccountFinished {
             account: Box::new(account.clone()),

@@ -1,0 +1,730 @@
+//! A loopback proxy between the AWS SDK and the emulator: it adds round-trip latency (so scan
+//! benchmarks measure round trips, not the emulator's speed), injects faults (throttling, 5xx,
+//! dropped connections, slow answers, an account that always fails, credentials that expire), and
+//! records every AWS action it forwards (the read-only proof).
+//!
+//! It is reached like any endpoint: an AWS config whose `endpoint_url` names it. Each request is
+//! attributed to an account by its SigV4 access key, learnt from the `AssumeRole` and
+//! `GetCallerIdentity` answers that pass through.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde::Serialize;
+use tokio::net::TcpListener;
+
+use crate::Error;
+
+/// Faults injected into the answers, each a probability per request (0.0–1.0).
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// A throttling error in the protocol's own shape (retryable).
+    pub throttle: f64,
+    /// A 500/503 (retryable).
+    pub server_error: f64,
+    /// The connection closed with no answer.
+    pub reset: f64,
+    /// The answer delayed by `slow_by`.
+    pub slow: f64,
+    pub slow_by: Duration,
+    /// Accounts whose every request is dropped (an account that cannot be reached at all).
+    pub failing_accounts: Vec<String>,
+    /// `(account, n)`: after `n` requests with that account's credentials, they are expired.
+    pub expire_after: Option<(String, usize)>,
+}
+
+impl Faults {
+    /// `rate` of the requests get a fault, spread over throttling, 5xx, dropped connections and slow
+    /// answers (in the proportions 2:1:1:1).
+    pub fn mixed(rate: f64) -> Faults {
+        Faults {
+            throttle: rate * 0.4,
+            server_error: rate * 0.2,
+            reset: rate * 0.2,
+            slow: rate * 0.2,
+            slow_by: Duration::from_millis(1500),
+            ..Faults::default()
+        }
+    }
+}
+
+/// How the proxy behaves.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyOptions {
+    /// Added to every request before it is forwarded.
+    pub latency: Duration,
+    /// Up to this much more, at random.
+    pub jitter: Duration,
+    pub faults: Faults,
+    /// Seeds the fault and jitter choices, so a run can be repeated.
+    pub seed: u64,
+}
+
+/// One request the proxy saw.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Call {
+    /// The SigV4 signing name (`ssm`, `apigateway`, `s3`, …).
+    pub service: String,
+    /// The API action (`DescribeParameters`, `GetRestApis`, …), or `<METHOD> <path>` for a REST call
+    /// the proxy does not know.
+    pub action: String,
+    /// The account whose credentials signed it, once known.
+    pub account: Option<String>,
+    pub method: String,
+    pub path: String,
+    /// `true` when an SSM call asked for decrypted values.
+    pub with_decryption: bool,
+    /// The fault injected instead of forwarding, if any.
+    pub fault: Option<String>,
+    pub status: u16,
+    /// Milliseconds since the proxy started, when the request arrived and when it was answered.
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+struct State {
+    upstream: String,
+    opts: ProxyOptions,
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    calls: Mutex<Vec<Call>>,
+    accounts: Mutex<HashMap<String, String>>,
+    uses: Mutex<HashMap<String, usize>>,
+    rng: Mutex<u64>,
+    started: Instant,
+}
+
+impl State {
+    /// xorshift64*: a small, seeded, repeatable source of choices.
+    fn random(&self) -> f64 {
+        let Ok(mut s) = self.rng.lock() else {
+            return 1.0;
+        };
+        let mut x = *s;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        *s = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// A running proxy; stops when dropped.
+pub struct Proxy {
+    pub endpoint: String,
+    state: Arc<State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Proxy {
+    /// Listens on a free loopback port and forwards to `upstream` (`http://127.0.0.1:<port>`).
+    pub async fn start(upstream: &str, opts: ProxyOptions) -> Result<Proxy, Error> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| Error::io("binding the proxy to a loopback port", e))?;
+        let addr: SocketAddr = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the proxy's port", e))?;
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(256)
+            .build(connector);
+        let seed = opts.seed.max(1);
+        let state = Arc::new(State {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            opts,
+            client,
+            calls: Mutex::new(Vec::new()),
+            accounts: Mutex::new(HashMap::new()),
+            uses: Mutex::new(HashMap::new()),
+            rng: Mutex::new(seed),
+            started: Instant::now(),
+        });
+        let serving = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let state = serving.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let state = state.clone();
+                        async move { handle(state, req).await }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Proxy {
+            endpoint: format!("http://{addr}"),
+            state,
+            task,
+        })
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn calls(&self) -> Vec<Call> {
+        let mut calls = self
+            .state
+            .calls
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default();
+        calls.sort_by_key(|c| c.start_ms);
+        calls
+    }
+
+    /// Forgets the requests recorded so far.
+    pub fn clear(&self) {
+        if let Ok(mut c) = self.state.calls.lock() {
+            c.clear();
+        }
+    }
+
+    /// The account each access key acts for, as learnt so far.
+    pub fn accounts(&self) -> HashMap<String, String> {
+        self.state
+            .accounts
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Why a request was not forwarded; `Drop` closes the connection without an answer.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by the fault injector")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+/// How a service speaks: where its action is and how its errors look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// `X-Amz-Target` + JSON body (SSM, Secrets Manager, KMS, DynamoDB, Organizations).
+    Json,
+    /// Form body with `Action=` (STS, IAM, CloudFormation); XML answers.
+    Query,
+    /// REST with JSON (Lambda, API Gateway).
+    RestJson,
+    /// REST with XML (S3).
+    RestXml,
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Dropped> {
+    let start_ms = state.ms();
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
+    let auth = parts
+        .headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let (key, service) = sigv4_scope(auth);
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let method = parts.method.as_str().to_owned();
+    let (protocol, action) = classify(&service, &method, &path, &query, target.as_deref(), &body);
+    let with_decryption = service == "ssm"
+        && serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("WithDecryption").and_then(serde_json::Value::as_bool))
+            .unwrap_or(false);
+    let account = key
+        .as_ref()
+        .and_then(|k| state.accounts.lock().ok().and_then(|a| a.get(k).cloned()));
+    let record = |fault: Option<&str>, status: u16| {
+        if let Ok(mut calls) = state.calls.lock() {
+            calls.push(Call {
+                service: service.clone(),
+                action: action.clone(),
+                account: account.clone(),
+                method: method.clone(),
+                path: path.clone(),
+                with_decryption,
+                fault: fault.map(str::to_owned),
+                status,
+                start_ms,
+                end_ms: state.ms(),
+            });
+        }
+    };
+
+    // Round-trip latency, as a far-away endpoint would add.
+    let opts = &state.opts;
+    let jitter = opts.jitter.mul_f64(state.random());
+    if !(opts.latency + jitter).is_zero() {
+        tokio::time::sleep(opts.latency + jitter).await;
+    }
+
+    let faults = &opts.faults;
+    if let Some(acct) = &account {
+        if faults.failing_accounts.contains(acct) {
+            record(Some("unreachable"), 0);
+            return Err(Dropped);
+        }
+        if let Some((expiring, after)) = &faults.expire_after {
+            if expiring == acct {
+                let n = state
+                    .uses
+                    .lock()
+                    .map(|mut u| {
+                        let n = u.entry(acct.clone()).or_insert(0);
+                        *n += 1;
+                        *n
+                    })
+                    .unwrap_or(0);
+                if n > *after {
+                    record(Some("expired"), 403);
+                    return Ok(error_response(protocol, Fault::Expired));
+                }
+            }
+        }
+    }
+    // Never fault the calls that teach the proxy who is who, nor the emulator's own API.
+    let teaches = service == "sts" && account.is_none();
+    let faultable = !(path.starts_with("/moto-api") || teaches);
+    let mut slowed = false;
+    if faultable {
+        let roll = state.random();
+        let mut edge = faults.throttle;
+        if roll < edge {
+            record(Some("throttle"), Fault::Throttle.status(protocol));
+            return Ok(error_response(protocol, Fault::Throttle));
+        }
+        edge += faults.server_error;
+        if roll < edge {
+            record(Some("server_error"), 503);
+            return Ok(error_response(protocol, Fault::ServerError));
+        }
+        edge += faults.reset;
+        if roll < edge {
+            record(Some("reset"), 0);
+            return Err(Dropped);
+        }
+        edge += faults.slow;
+        if roll < edge {
+            slowed = true;
+            tokio::time::sleep(faults.slow_by).await;
+        }
+    }
+
+    let uri = format!(
+        "{}{}",
+        state.upstream,
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    let mut upstream = Request::builder().method(parts.method.clone()).uri(uri);
+    for (name, value) in &parts.headers {
+        upstream = upstream.header(name, value);
+    }
+    let Ok(upstream) = upstream.body(Full::new(body.clone())) else {
+        record(Some("bad_request"), 0);
+        return Err(Dropped);
+    };
+    let answer = match state.client.request(upstream).await {
+        Ok(a) => a,
+        Err(_) => {
+            record(Some("upstream_unreachable"), 502);
+            return Ok(plain(
+                StatusCode::BAD_GATEWAY,
+                "the emulator did not answer",
+            ));
+        }
+    };
+    let (rparts, rbody) = answer.into_parts();
+    let rbody = rbody.collect().await.map_err(|_| Dropped)?.to_bytes();
+    if service == "sts" && rparts.status.is_success() {
+        learn_accounts(&state, key.as_deref(), &action, &rbody);
+    }
+    record(slowed.then_some("slow"), rparts.status.as_u16());
+    Ok(Response::from_parts(rparts, Full::new(rbody)))
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(text.to_owned())));
+    *r.status_mut() = status;
+    r
+}
+
+/// The access key and signing name of a SigV4 `Authorization` header.
+fn sigv4_scope(auth: &str) -> (Option<String>, String) {
+    let Some(cred) = auth
+        .split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split([',', ' ']).next())
+    else {
+        return (None, "unsigned".into());
+    };
+    let parts: Vec<&str> = cred.split('/').collect();
+    (
+        parts.first().map(|k| (*k).to_owned()),
+        parts.get(3).copied().unwrap_or("unknown").to_owned(),
+    )
+}
+
+/// Learns which account an access key acts for from STS answers.
+fn learn_accounts(state: &State, signing_key: Option<&str>, action: &str, body: &[u8]) {
+    let text = String::from_utf8_lossy(body);
+    let tag = |name: &str| -> Option<String> {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find(&format!("</{name}>"))? + start;
+        Some(text[start..end].trim().to_owned())
+    };
+    let Ok(mut accounts) = state.accounts.lock() else {
+        return;
+    };
+    match action {
+        "AssumeRole" => {
+            // arn:aws:sts::<account>:assumed-role/…
+            if let (Some(key), Some(arn)) = (tag("AccessKeyId"), tag("Arn")) {
+                if let Some(acct) = arn.split(':').nth(4).filter(|a| !a.is_empty()) {
+                    accounts.insert(key, acct.to_owned());
+                }
+            }
+        }
+        "GetCallerIdentity" => {
+            if let (Some(key), Some(acct)) = (signing_key, tag("Account")) {
+                accounts.insert(key.to_owned(), acct);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The protocol and action of a request.
+fn classify(
+    service: &str,
+    method: &str,
+    path: &str,
+    query: &str,
+    target: Option<&str>,
+    body: &[u8],
+) -> (Protocol, String) {
+    if let Some(t) = target {
+        return (Protocol::Json, t.rsplit('.').next().unwrap_or(t).to_owned());
+    }
+    if matches!(service, "sts" | "iam" | "cloudformation" | "sqs" | "sns") {
+        let form = if method == "GET" {
+            query.as_bytes()
+        } else {
+            body
+        };
+        let action = String::from_utf8_lossy(form)
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("Action="))
+            .unwrap_or("")
+            .to_owned();
+        return (Protocol::Query, action);
+    }
+    if service == "s3" {
+        return (Protocol::RestXml, s3_action(method, path, query));
+    }
+    (
+        Protocol::RestJson,
+        rest_action(method, path).unwrap_or_else(|| format!("{method} {path}")),
+    )
+}
+
+/// Lambda and API Gateway (v1 and v2 sign as `apigateway`) actions by method and path shape.
+fn rest_action(method: &str, path: &str) -> Option<String> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let name = match (method, segs.as_slice()) {
+        // Lambda
+        ("GET", ["2015-03-31", "functions"]) => "ListFunctions",
+        ("GET", ["2015-03-31", "functions", _]) => "GetFunction",
+        ("GET", ["2015-03-31", "functions", _, "configuration"]) => "GetFunctionConfiguration",
+        ("GET", ["2015-03-31", "functions", _, "policy"]) => "GetPolicy",
+        ("GET", ["2015-03-31", "functions", _, "aliases"]) => "ListAliases",
+        ("GET", ["2015-03-31", "functions", _, "versions"]) => "ListVersionsByFunction",
+        ("GET", ["2015-03-31", "event-source-mappings"]) => "ListEventSourceMappings",
+        ("GET", ["2017-03-31", "tags", ..]) => "ListTags",
+        // API Gateway v2
+        ("GET", ["v2", "apis"]) => "GetApis",
+        ("GET", ["v2", "apis", _]) => "GetApi",
+        ("GET", ["v2", "apis", _, "routes"]) => "GetRoutes",
+        ("GET", ["v2", "apis", _, "stages"]) => "GetStages",
+        ("GET", ["v2", "apis", _, "integrations"]) => "GetIntegrations",
+        ("GET", ["v2", "apis", _, "authorizers"]) => "GetAuthorizers",
+        ("GET", ["v2", "domainnames"]) => "GetDomainNames",
+        ("GET", ["v2", "domainnames", _, "apimappings"]) => "GetApiMappings",
+        ("GET", ["v2", "tags", ..]) => "GetTags",
+        // API Gateway v1
+        ("GET", ["restapis"]) => "GetRestApis",
+        ("GET", ["restapis", _]) => "GetRestApi",
+        ("GET", ["restapis", _, "resources"]) => "GetResources",
+        ("GET", ["restapis", _, "stages"]) => "GetStages",
+        ("GET", ["restapis", _, "authorizers"]) => "GetAuthorizers",
+        ("GET", ["restapis", _, "gatewayresponses"]) => "GetGatewayResponses",
+        ("GET", ["restapis", _, "deployments"]) => "GetDeployments",
+        ("GET", ["restapis", _, "resources", _, "methods", _]) => "GetMethod",
+        ("GET", ["restapis", _, "resources", _, "methods", _, "integration"]) => "GetIntegration",
+        ("GET", ["domainnames"]) => "GetDomainNames",
+        ("GET", ["domainnames", _]) => "GetDomainName",
+        ("GET", ["domainnames", _, "basepathmappings"]) => "GetBasePathMappings",
+        ("GET", ["tags", ..]) => "GetTags",
+        ("GET", ["apikeys"]) => "GetApiKeys",
+        ("GET", ["usageplans"]) => "GetUsagePlans",
+        _ => return None,
+    };
+    Some(name.to_owned())
+}
+
+/// S3 actions (path-style addressing, as the SDK uses for a loopback endpoint).
+fn s3_action(method: &str, path: &str, query: &str) -> String {
+    let has = |k: &str| {
+        query
+            .split('&')
+            .any(|kv| kv == k || kv.starts_with(&format!("{k}=")))
+    };
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let name = match (method, segs.len()) {
+        ("GET", 0) => "ListBuckets",
+        ("HEAD", 1) => "HeadBucket",
+        ("GET", 1) if has("tagging") => "GetBucketTagging",
+        ("GET", 1) if has("location") => "GetBucketLocation",
+        ("GET", 1) if has("versioning") => "GetBucketVersioning",
+        ("GET", 1) if has("policy") => "GetBucketPolicy",
+        ("GET", 1) if has("encryption") => "GetBucketEncryption",
+        ("GET", 1) if has("list-type") => "ListObjectsV2",
+        ("GET", 1) if has("versions") => "ListObjectVersions",
+        ("GET", 1) => "ListObjects",
+        ("GET", _) if has("tagging") => "GetObjectTagging",
+        ("GET", _) => "GetObject",
+        ("HEAD", _) => "HeadObject",
+        ("PUT", 1) => "CreateBucket",
+        ("PUT", _) => "PutObject",
+        ("DELETE", 1) => "DeleteBucket",
+        ("DELETE", _) => "DeleteObject",
+        ("POST", _) => "PostObject",
+        _ => return format!("{method} {path}"),
+    };
+    name.to_owned()
+}
+
+/// The IAM action that permits `action` of `service` (as IAM policies name it).
+pub fn iam_action(service: &str, action: &str) -> String {
+    match (service, action) {
+        // API Gateway (v1 and v2) is authorised by HTTP method on resource paths.
+        ("apigateway", a) if a.starts_with("Get") => "apigateway:GET".to_owned(),
+        ("s3", "ListBuckets") => "s3:ListAllMyBuckets".to_owned(),
+        ("s3", "ListObjectsV2" | "ListObjects" | "HeadBucket") => "s3:ListBucket".to_owned(),
+        ("s3", "HeadObject") => "s3:GetObject".to_owned(),
+        (s, a) => format!("{s}:{a}"),
+    }
+}
+
+/// Whether a recorded call only reads: a `List`/`Describe`/`Get`/`Head` action (or the two STS calls
+/// that reach an account), a `GET`/`HEAD` for REST services, never a secret's value, never decryption.
+pub fn is_read_only(call: &Call) -> bool {
+    let reads = ["List", "Describe", "Get", "Head"]
+        .iter()
+        .any(|p| call.action.starts_with(p))
+        || (call.service == "sts" && call.action == "AssumeRole");
+    let rest_method_ok = match call.service.as_str() {
+        "lambda" | "apigateway" | "s3" => matches!(call.method.as_str(), "GET" | "HEAD"),
+        _ => true,
+    };
+    reads
+        && rest_method_ok
+        && call.action != "GetSecretValue"
+        && !call.with_decryption
+        && !(call.service == "kms" && call.action.contains("Decrypt"))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Throttle,
+    ServerError,
+    Expired,
+}
+
+impl Fault {
+    fn status(self, protocol: Protocol) -> u16 {
+        match (self, protocol) {
+            (Fault::Throttle, Protocol::RestJson) => 429,
+            (Fault::Throttle, Protocol::RestXml) => 503,
+            (Fault::Throttle, _) => 400,
+            (Fault::ServerError, _) => 503,
+            (Fault::Expired, Protocol::RestXml | Protocol::Query) => 400,
+            (Fault::Expired, _) => 403,
+        }
+    }
+}
+
+/// An error answer in the shape the SDK parses for `protocol`.
+fn error_response(protocol: Protocol, fault: Fault) -> Response<Full<Bytes>> {
+    let (code, message) = match (fault, protocol) {
+        (Fault::Throttle, Protocol::Json) => ("ThrottlingException", "Rate exceeded"),
+        (Fault::Throttle, Protocol::Query) => ("Throttling", "Rate exceeded"),
+        (Fault::Throttle, Protocol::RestJson) => ("TooManyRequestsException", "Rate exceeded"),
+        (Fault::Throttle, Protocol::RestXml) => ("SlowDown", "Please reduce your request rate."),
+        (Fault::ServerError, _) => ("ServiceUnavailable", "Service is unavailable"),
+        (Fault::Expired, Protocol::Json | Protocol::RestJson) => (
+            "ExpiredTokenException",
+            "The security token included in the request is expired",
+        ),
+        (Fault::Expired, _) => (
+            "ExpiredToken",
+            "The security token included in the request is expired",
+        ),
+    };
+    let status = StatusCode::from_u16(fault.status(protocol)).unwrap_or(StatusCode::BAD_REQUEST);
+    let (content_type, body) = match protocol {
+        Protocol::Json | Protocol::RestJson => (
+            "application/x-amz-json-1.1",
+            serde_json::json!({ "__type": code, "message": message }).to_string(),
+        ),
+        Protocol::Query => (
+            "text/xml",
+            format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>stagecraft-proxy</RequestId></ErrorResponse>"),
+        ),
+        Protocol::RestXml => (
+            "application/xml",
+            format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message><RequestId>stagecraft-proxy</RequestId></Error>"),
+        ),
+    };
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    let headers = r.headers_mut();
+    if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
+        headers.insert(hyper::header::CONTENT_TYPE, v);
+    }
+    if protocol == Protocol::RestJson {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(code) {
+            headers.insert("x-amzn-errortype", v);
+        }
+    }
+    headers.insert(
+        "x-amzn-requestid",
+        hyper::header::HeaderValue::from_static("stagecraft-proxy"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_are_read_from_each_protocol() {
+        let auth = "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261129/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=abc";
+        assert_eq!(
+            sigv4_scope(auth),
+            (Some("AKIAEXAMPLE".into()), "ssm".into())
+        );
+        assert_eq!(
+            classify(
+                "ssm",
+                "POST",
+                "/",
+                "",
+                Some("AmazonSSM.DescribeParameters"),
+                b"{}"
+            )
+            .1,
+            "DescribeParameters"
+        );
+        assert_eq!(
+            classify(
+                "sts",
+                "POST",
+                "/",
+                "",
+                None,
+                b"Action=AssumeRole&Version=2011-06-15"
+            )
+            .1,
+            "AssumeRole"
+        );
+        assert_eq!(
+            classify(
+                "apigateway",
+                "GET",
+                "/restapis/abc/resources",
+                "embed=methods",
+                None,
+                b""
+            )
+            .1,
+            "GetResources"
+        );
+        assert_eq!(
+            classify(
+                "s3",
+                "GET",
+                "/state-bucket",
+                "list-type=2&prefix=env%3A",
+                None,
+                b""
+            )
+            .1,
+            "ListObjectsV2"
+        );
+        assert_eq!(
+            classify(
+                "lambda",
+                "PUT",
+                "/2015-03-31/functions/f/configuration",
+                "",
+                None,
+                b""
+            )
+            .1,
+            "PUT /2015-03-31/functions/f/configuration"
+        );
+    }
+}
