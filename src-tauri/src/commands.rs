@@ -134,7 +134,7 @@ pub async fn deploy_plan(
 ) -> Result<stagecraft::deploy::DeployPreview, UiError> {
     let report = current.get().ok_or_else(no_snapshot)?;
     let ws = workspace(&settings)?;
-    known_stage(&report, &stage)?;
+    report.require_stage(&stage)?;
     Ok(stagecraft::deploy::preview(
         &AwsEnv::from_environment(),
         &ws,
@@ -153,7 +153,7 @@ pub async fn deploy_stop_leftover(
     stage: String,
 ) -> Result<Option<String>, UiError> {
     let report = current.get().ok_or_else(no_snapshot)?;
-    known_stage(&report, &stage)?;
+    report.require_stage(&stage)?;
     Ok(stagecraft::deploy::stop_leftover(&settings.store, &stage).await?)
 }
 
@@ -170,7 +170,7 @@ pub async fn deploy_run(
     on_event: Channel<stagecraft::deploy::run::RunEvent>,
 ) -> Result<stagecraft::deploy::DeployRun, UiError> {
     let report = current.get().ok_or_else(no_snapshot)?;
-    known_stage(&report, &stage)?;
+    report.require_stage(&stage)?;
     let ws = workspace(&settings)?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     running.set(Some(tx));
@@ -206,24 +206,14 @@ pub fn deploy_cancel(running: State<'_, crate::Running>) -> bool {
 #[tauri::command]
 pub async fn deploy_history(
     settings: State<'_, Settings>,
+    current: State<'_, Current>,
     stage: String,
 ) -> Result<Vec<stagecraft::deploy::DeployRun>, UiError> {
+    current
+        .get()
+        .ok_or_else(no_snapshot)?
+        .require_stage(&stage)?;
     with_store(&settings, move |s| s.runs(Some(&stage))).await
-}
-
-fn known_stage(report: &stagecraft::model::ScanReport, stage: &str) -> Result<(), UiError> {
-    if report
-        .accounts
-        .iter()
-        .any(|a| a.stage.as_deref() == Some(stage))
-    {
-        Ok(())
-    } else {
-        Err(UiError {
-            code: "invalid_input".to_owned(),
-            message: format!("no account of the snapshot is stage `{stage}`"),
-        })
-    }
 }
 
 /// Every stored snapshot, newest first.
@@ -313,12 +303,7 @@ pub async fn rescan_account(
         code: "no_snapshot".to_owned(),
         message: "No snapshot yet: scan the whole organization first.".to_owned(),
     })?;
-    if !previous.accounts.iter().any(|a| a.id == account_id) {
-        return Err(UiError {
-            code: "invalid_input".to_owned(),
-            message: format!("account {account_id} is not in the snapshot"),
-        });
-    }
+    previous.require_account(&account_id)?;
     let opts = ScanOptions {
         rescan: Some(scan::Rescan {
             account_id,

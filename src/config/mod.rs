@@ -204,6 +204,25 @@ impl WorkspaceConfig {
                 }
             }
         }
+        let mut accounts: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, stage) in &self.stages {
+            if let Some(account) = stage.account.as_deref() {
+                if let Some(other) = accounts.insert(account, name) {
+                    return Err(format!(
+                        "stages `{other}` and `{name}` both map to account {account}; each stage has an account of its own"
+                    ));
+                }
+            }
+        }
+        if !matches!(
+            self.deploy.post_deploy.as_str(),
+            "auto" | "always" | "never"
+        ) {
+            return Err(format!(
+                "[deploy] post_deploy = \"{}\" must be \"auto\", \"always\" or \"never\"",
+                self.deploy.post_deploy
+            ));
+        }
         if self.scan.parallelism == 0 {
             return Err("[scan] parallelism must be at least 1".to_owned());
         }

@@ -175,6 +175,34 @@ pub struct ScanReport {
     pub duration_ms: u64,
 }
 
+impl ScanReport {
+    /// Refuses a stage no account of this snapshot has (what the window may ask about comes from here).
+    pub fn require_stage(&self, stage: &str) -> Result<(), crate::Error> {
+        if self
+            .accounts
+            .iter()
+            .any(|a| a.stage.as_deref() == Some(stage))
+        {
+            Ok(())
+        } else {
+            Err(crate::Error::Input(format!(
+                "no account of the snapshot is stage `{stage}`"
+            )))
+        }
+    }
+
+    /// Refuses an account id this snapshot does not hold.
+    pub fn require_account(&self, account_id: &str) -> Result<(), crate::Error> {
+        if self.accounts.iter().any(|a| a.id == account_id) {
+            Ok(())
+        } else {
+            Err(crate::Error::Input(format!(
+                "account `{account_id}` is not in the snapshot"
+            )))
+        }
+    }
+}
+
 /// What the window shows before any scan: which organization it will look at, and from where.
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
 #[ts(export)]
@@ -191,4 +219,21 @@ pub struct ScanTarget {
     pub scan_on_open: bool,
     /// Stages whose name must be typed to confirm an action (the config's `protected`, else `prod`).
     pub protected_stages: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::{account, Org};
+
+    #[test]
+    fn what_the_snapshot_does_not_know_is_refused() {
+        let org = Org::new(&["dev", "qa"]);
+        assert!(org.report.require_stage("qa").is_ok());
+        let e = org.report.require_stage("prod").unwrap_err();
+        assert_eq!(e.to_string(), "no account of the snapshot is stage `prod`");
+        assert!(org.report.require_stage("").is_err());
+        assert!(org.report.require_account(&account("dev")).is_ok());
+        assert!(org.report.require_account("999999999999").is_err());
+        assert!(org.report.require_account("../etc/passwd").is_err());
+    }
 }

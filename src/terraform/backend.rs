@@ -77,6 +77,8 @@ pub enum BackendError {
         attribute: String,
         problem: String,
     },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
     #[error("{path}: backend \"{kind}\" is not supported; Stagecraft reads \"s3\" and \"local\" backends")]
     Unsupported { path: PathBuf, kind: String },
 }
@@ -111,14 +113,28 @@ pub fn backend_in(path: &Path, text: &str) -> Result<Option<Backend>, BackendErr
         path: path.to_owned(),
         message: e.to_string(),
     })?;
+    let backends = body
+        .blocks()
+        .filter(|b| b.identifier() == "terraform")
+        .flat_map(|tf| tf.body().blocks().filter(|b| b.identifier() == "backend"))
+        .count();
+    if backends > 1 {
+        return Err(BackendError::Invalid {
+            path: path.to_owned(),
+            message: format!(
+                "{backends} `backend` blocks; a configuration has one backend (Terraform refuses the file too)"
+            ),
+        });
+    }
     for tf in body.blocks().filter(|b| b.identifier() == "terraform") {
-        // Terraform allows one backend per configuration: the first one is it.
         if let Some(backend) = tf.body().blocks().find(|b| b.identifier() == "backend") {
-            let kind = backend
-                .labels()
-                .first()
-                .map(|l| l.as_str().to_owned())
-                .unwrap_or_default();
+            let Some(kind) = backend.labels().first().map(|l| l.as_str().to_owned()) else {
+                return Err(BackendError::Invalid {
+                    path: path.to_owned(),
+                    message: "the `backend` block has no type: write `backend \"s3\" { … }`"
+                        .to_owned(),
+                });
+            };
             let attr = |name: &str| -> Result<Option<String>, BackendError> {
                 let Some(a) = backend.body().attributes().find(|a| a.key() == name) else {
                     return Ok(None);

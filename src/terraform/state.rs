@@ -93,7 +93,7 @@ pub enum StateError {
     )]
     BackendConfig { source_name: String },
     #[error(
-        "{source_name} uses state format version {version} (Terraform {terraform}); Stagecraft reads version 4 \
+        "{source_name} uses state format version {version} (written by Terraform {terraform}); Stagecraft reads version 4 \
          (Terraform ≥ 0.12) — run `terraform apply` or `terraform state push` with Terraform ≥ 0.12 to upgrade it"
     )]
     UnsupportedVersion {
@@ -194,6 +194,15 @@ pub fn parse_state(bytes: &[u8], source_name: &str) -> Result<State, StateError>
     }
     match obj.get("version").and_then(Value::as_u64) {
         Some(4) => {}
+        Some(v) if v > 4 => {
+            return Err(StateError::Shape {
+                source_name: name,
+                message: format!(
+                    "state format version {v} is newer than the version 4 every Terraform since 0.12 writes; \
+                     check the file came from Terraform or OpenTofu"
+                ),
+            })
+        }
         Some(v) => {
             return Err(StateError::UnsupportedVersion {
                 source_name: name,
@@ -201,7 +210,7 @@ pub fn parse_state(bytes: &[u8], source_name: &str) -> Result<State, StateError>
                 terraform: obj
                     .get("terraform_version")
                     .and_then(Value::as_str)
-                    .unwrap_or("unknown")
+                    .unwrap_or("of unknown version")
                     .to_owned(),
             })
         }
@@ -320,7 +329,7 @@ mod tests {
             ),
             (
                 br#"{"version": 3, "terraform_version": "0.11.13", "modules": []}"#,
-                "version 3 (Terraform 0.11.13)",
+                "version 3 (written by Terraform 0.11.13)",
             ),
             (br#"[1, 2]"#, "not a JSON object"),
             (

@@ -6,7 +6,7 @@ import type { Collector } from "./Collector";
  */
 export type CollectError = { collector: Collector, region: string, 
 /**
- * `access_denied`, `throttled`, `timeout`, `unreachable` or `aws`.
+ * `access_denied`, `expired_credentials`, `throttled`, `timeout`, `unreachable` or `aws`.
  */
 code: string, 
 /**

@@ -1,0 +1,7 @@
+//! Any text as a `stagecraft.toml`.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|text: &str| {
+    let _ = stagecraft::config::WorkspaceConfig::parse(text);
+});
