@@ -83,111 +83,123 @@ pub const IDENTIFYING_PROPERTIES: [&str; 14] = [
 pub async fn collect(t: &Target<'_>) -> Result<Collected, CollectError> {
     let c = Collector::Cloudformation;
     let client = aws_sdk_cloudformation::Client::new(t.config);
+    // DescribeStacks without a name pages through every live stack with its outputs and tags: one
+    // listing, not a listing plus a call per stack.
     let pages: Vec<_> = client
-        .list_stacks()
+        .describe_stacks()
         .into_paginator()
         .send()
         .try_collect()
         .await
-        .map_err(|e| failure(c, t.region, "cloudformation:ListStacks", &e))?;
-    let summaries: Vec<_> = pages
+        .map_err(|e| failure(c, t.region, "cloudformation:DescribeStacks", &e))?;
+    let stacks: Vec<_> = pages
         .iter()
-        .flat_map(|p| p.stack_summaries())
+        .flat_map(|p| p.stacks())
         .filter(|s| s.stack_status() != Some(&StackStatus::DeleteComplete))
         .collect();
 
-    let mut out = Collected::default();
-    for summary in summaries {
-        let name = summary.stack_name().unwrap_or_default().to_owned();
-        let stack_ref = summary.stack_id().unwrap_or(&name).to_owned();
-        let described = client
-            .describe_stacks()
-            .stack_name(&stack_ref)
-            .send()
-            .await
-            .map_err(|e| failure(c, t.region, "cloudformation:DescribeStacks", &e))?;
-        let Some(stack) = described.stacks().first() else {
-            continue;
-        };
-        let members: Vec<StackMember> = client
-            .list_stack_resources()
-            .stack_name(&stack_ref)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| failure(c, t.region, "cloudformation:ListStackResources", &e))?
-            .iter()
-            .flat_map(|p| p.stack_resource_summaries())
-            .map(|r| StackMember {
-                logical_id: r.logical_resource_id().unwrap_or_default().to_owned(),
-                physical_id: r
-                    .physical_resource_id()
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
-                type_name: r.resource_type().unwrap_or_default().to_owned(),
-                status: r
-                    .resource_status()
+    let found = super::each(stacks, |stack| {
+        let client = &client;
+        async move {
+            let name = stack.stack_name().unwrap_or_default().to_owned();
+            let stack_ref = stack.stack_id().unwrap_or(&name).to_owned();
+            let members = async {
+                client
+                    .list_stack_resources()
+                    .stack_name(&stack_ref)
+                    .into_paginator()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| failure(c, t.region, "cloudformation:ListStackResources", &e))
+            };
+            let template = async {
+                client
+                    .get_template()
+                    .stack_name(&stack_ref)
+                    .send()
+                    .await
+                    .map_err(|e| failure(c, t.region, "cloudformation:GetTemplate", &e))
+                    .and_then(|o| {
+                        parse_template(o.template_body().unwrap_or_default()).map_err(|m| {
+                            CollectError {
+                                collector: c,
+                                region: t.region.to_owned(),
+                                code: "template".to_owned(),
+                                message: m,
+                            }
+                        })
+                    })
+            };
+            // Independent of each other: one round trip for both.
+            let (members, template) = futures::join!(members, template);
+            let members: Vec<StackMember> = members?
+                .iter()
+                .flat_map(|p| p.stack_resource_summaries())
+                .map(|r| StackMember {
+                    logical_id: r.logical_resource_id().unwrap_or_default().to_owned(),
+                    physical_id: r
+                        .physical_resource_id()
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned),
+                    type_name: r.resource_type().unwrap_or_default().to_owned(),
+                    status: r
+                        .resource_status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                })
+                .collect();
+
+            let mut facts = StackFacts {
+                account_id: t.account_id.to_owned(),
+                region: t.region.to_owned(),
+                name: name.clone(),
+                id: stack_ref.clone(),
+                status: stack
+                    .stack_status()
                     .map(|s| s.as_str().to_owned())
                     .unwrap_or_default(),
-            })
-            .collect();
-
-        let mut facts = StackFacts {
-            account_id: t.account_id.to_owned(),
-            region: t.region.to_owned(),
-            name: name.clone(),
-            id: stack.stack_id().unwrap_or(&stack_ref).to_owned(),
-            status: stack
-                .stack_status()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
-            description: stack.description().map(str::to_owned),
-            outputs: stack
-                .outputs()
-                .iter()
-                .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
-                .collect(),
-            tags: tag_map(
-                stack
-                    .tags()
+                description: stack.description().map(str::to_owned),
+                outputs: stack
+                    .outputs()
                     .iter()
-                    .filter_map(|t| Some((t.key()?, t.value()?))),
-            ),
-            members,
-            declared: Vec::new(),
-            function_env: BTreeMap::new(),
-            template_error: None,
-        };
-        match client
-            .get_template()
-            .stack_name(&stack_ref)
-            .send()
-            .await
-            .map_err(|e| failure(c, t.region, "cloudformation:GetTemplate", &e))
-            .and_then(|o| {
-                parse_template(o.template_body().unwrap_or_default()).map_err(|m| CollectError {
-                    collector: c,
-                    region: t.region.to_owned(),
-                    code: "template".to_owned(),
-                    message: m,
-                })
-            }) {
-            Ok(template) => read_template(&template, &mut facts, t.hasher),
-            Err(e) => facts.template_error = Some(e.message),
-        }
+                    .filter_map(|o| {
+                        Some((o.output_key()?.to_owned(), o.output_value()?.to_owned()))
+                    })
+                    .collect(),
+                tags: tag_map(
+                    stack
+                        .tags()
+                        .iter()
+                        .filter_map(|t| Some((t.key()?, t.value()?))),
+                ),
+                members,
+                declared: Vec::new(),
+                function_env: BTreeMap::new(),
+                template_error: None,
+            };
+            match template {
+                Ok(template) => read_template(&template, &mut facts, t.hasher),
+                Err(e) => facts.template_error = Some(e.message),
+            }
 
-        let mut r = Resource::new(STACK_TYPE, facts.id.clone(), name, t.account_id, t.region);
-        r.tags = facts.tags.clone();
-        r.attr("status", facts.status.clone())
-            .attr("description", facts.description.clone())
-            .attr("created", timestamp(stack.creation_time()))
-            .attr("updated", timestamp(stack.last_updated_time()))
-            .attr("resource_count", facts.members.len())
-            .attr(
-                "outputs",
-                serde_json::to_value(&facts.outputs).unwrap_or_default(),
-            );
+            let mut r = Resource::new(STACK_TYPE, facts.id.clone(), name, t.account_id, t.region);
+            r.tags = facts.tags.clone();
+            r.attr("status", facts.status.clone())
+                .attr("description", facts.description.clone())
+                .attr("created", timestamp(stack.creation_time()))
+                .attr("updated", timestamp(stack.last_updated_time()))
+                .attr("resource_count", facts.members.len())
+                .attr(
+                    "outputs",
+                    serde_json::to_value(&facts.outputs).unwrap_or_default(),
+                );
+            Ok((r, facts))
+        }
+    })
+    .await?;
+    let mut out = Collected::default();
+    for (r, facts) in found {
         out.resources.push(r);
         out.stacks.push(facts);
     }

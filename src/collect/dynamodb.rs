@@ -15,44 +15,48 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         .try_collect()
         .await
         .map_err(|e| failure(c, t.region, "dynamodb:ListTables", &e))?;
-    let mut out = Vec::new();
-    for name in pages.iter().flat_map(|p| p.table_names()) {
-        let described = client
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(|e| failure(c, t.region, "dynamodb:DescribeTable", &e))?;
-        let Some(table) = described.table() else {
-            continue;
-        };
-        let arn = table.table_arn().unwrap_or_default().to_owned();
-        let tags = client
-            .list_tags_of_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| failure(c, t.region, "dynamodb:ListTagsOfResource", &e))?;
-        let mut r = Resource::new(TYPE, arn, name.clone(), t.account_id, t.region);
-        r.tags = tags
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect();
-        r.attr(
-            "status",
-            table.table_status().map(|s| s.as_str().to_owned()),
-        )
-        .attr(
-            "billing_mode",
-            table
-                .billing_mode_summary()
-                .and_then(|b| b.billing_mode())
-                .map(|b| b.as_str().to_owned()),
-        )
-        .attr("created", timestamp(table.creation_date_time()))
-        .attr("deletion_protection", table.deletion_protection_enabled());
-        out.push(r);
-    }
-    Ok(out)
+    let items: Vec<_> = pages.iter().flat_map(|p| p.table_names()).collect();
+    let found = super::each(items, |name| {
+        let client = &client;
+        async move {
+            let described = client
+                .describe_table()
+                .table_name(name)
+                .send()
+                .await
+                .map_err(|e| failure(c, t.region, "dynamodb:DescribeTable", &e))?;
+            let Some(table) = described.table() else {
+                return Ok(None);
+            };
+            let arn = table.table_arn().unwrap_or_default().to_owned();
+            let tags = client
+                .list_tags_of_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| failure(c, t.region, "dynamodb:ListTagsOfResource", &e))?;
+            let mut r = Resource::new(TYPE, arn, name.clone(), t.account_id, t.region);
+            r.tags = tags
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect();
+            r.attr(
+                "status",
+                table.table_status().map(|s| s.as_str().to_owned()),
+            )
+            .attr(
+                "billing_mode",
+                table
+                    .billing_mode_summary()
+                    .and_then(|b| b.billing_mode())
+                    .map(|b| b.as_str().to_owned()),
+            )
+            .attr("created", timestamp(table.creation_date_time()))
+            .attr("deletion_protection", table.deletion_protection_enabled());
+            Ok(Some(r))
+        }
+    })
+    .await?;
+    Ok(found.into_iter().flatten().collect())
 }

@@ -22,59 +22,75 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         .try_collect()
         .await
         .map_err(|e| failure(c, GLOBAL, "iam:ListRoles", &e))?;
-    for role in pages.iter().flat_map(|p| p.roles()) {
-        if role.path().starts_with("/aws-service-role/") {
-            continue;
+    let roles: Vec<_> = pages.iter().flat_map(|p| p.roles()).collect();
+    let found = super::each(roles, |role| {
+        let client = &client;
+        async move {
+            if role.path().starts_with("/aws-service-role/") {
+                return Ok(None);
+            }
+            let name = role.role_name();
+            let attached = async {
+                client
+                    .list_attached_role_policies()
+                    .role_name(name)
+                    .into_paginator()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| failure(c, GLOBAL, "iam:ListAttachedRolePolicies", &e))
+            };
+            let inline = async {
+                client
+                    .list_role_policies()
+                    .role_name(name)
+                    .into_paginator()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| failure(c, GLOBAL, "iam:ListRolePolicies", &e))
+            };
+            let tags = async {
+                client
+                    .list_role_tags()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| failure(c, GLOBAL, "iam:ListRoleTags", &e))
+            };
+            // The three are independent: one round trip, not three.
+            let (attached, inline, tags) = futures::try_join!(attached, inline, tags)?;
+            let attached: Vec<String> = attached
+                .iter()
+                .flat_map(|p| p.attached_policies())
+                .filter_map(|p| p.policy_arn().map(str::to_owned))
+                .collect();
+            let inline: Vec<String> = inline
+                .iter()
+                .flat_map(|p| p.policy_names().iter().cloned())
+                .collect();
+            let mut r = Resource::new(
+                ROLE_TYPE,
+                role.arn().to_owned(),
+                name.to_owned(),
+                t.account_id,
+                GLOBAL,
+            );
+            r.tags = tags
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect();
+            r.attr("path", role.path().to_owned())
+                .attr("created", timestamp(Some(role.create_date())))
+                .attr("description", role.description().map(str::to_owned))
+                .attr("attached_policies", attached)
+                .attr("inline_policies", inline);
+            Ok(Some(r))
         }
-        let name = role.role_name();
-        let attached: Vec<String> = client
-            .list_attached_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| failure(c, GLOBAL, "iam:ListAttachedRolePolicies", &e))?
-            .iter()
-            .flat_map(|p| p.attached_policies())
-            .filter_map(|p| p.policy_arn().map(str::to_owned))
-            .collect();
-        let inline: Vec<String> = client
-            .list_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| failure(c, GLOBAL, "iam:ListRolePolicies", &e))?
-            .iter()
-            .flat_map(|p| p.policy_names().iter().cloned())
-            .collect();
-        let tags = client
-            .list_role_tags()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| failure(c, GLOBAL, "iam:ListRoleTags", &e))?;
-        let mut r = Resource::new(
-            ROLE_TYPE,
-            role.arn().to_owned(),
-            name.to_owned(),
-            t.account_id,
-            GLOBAL,
-        );
-        r.tags = tags
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect();
-        r.attr("path", role.path().to_owned())
-            .attr("created", timestamp(Some(role.create_date())))
-            .attr("description", role.description().map(str::to_owned))
-            .attr("attached_policies", attached)
-            .attr("inline_policies", inline);
-        out.push(r);
-    }
+    })
+    .await?;
+    out.extend(found.into_iter().flatten());
 
     let pages: Vec<_> = client
         .list_policies()
@@ -84,31 +100,37 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         .try_collect()
         .await
         .map_err(|e| failure(c, GLOBAL, "iam:ListPolicies", &e))?;
-    for p in pages.iter().flat_map(|p| p.policies()) {
-        let arn = p.arn().unwrap_or_default().to_owned();
-        let tags = client
-            .list_policy_tags()
-            .policy_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| failure(c, GLOBAL, "iam:ListPolicyTags", &e))?;
-        let mut r = Resource::new(
-            POLICY_TYPE,
-            arn,
-            p.policy_name().unwrap_or_default().to_owned(),
-            t.account_id,
-            GLOBAL,
-        );
-        r.tags = tags
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect();
-        r.attr("path", p.path().map(str::to_owned))
-            .attr("attachment_count", p.attachment_count())
-            .attr("default_version", p.default_version_id().map(str::to_owned))
-            .attr("created", timestamp(p.create_date()));
-        out.push(r);
-    }
+    let policies: Vec<_> = pages.iter().flat_map(|p| p.policies()).collect();
+    let found = super::each(policies, |p| {
+        let client = &client;
+        async move {
+            let arn = p.arn().unwrap_or_default().to_owned();
+            let tags = client
+                .list_policy_tags()
+                .policy_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| failure(c, GLOBAL, "iam:ListPolicyTags", &e))?;
+            let mut r = Resource::new(
+                POLICY_TYPE,
+                arn,
+                p.policy_name().unwrap_or_default().to_owned(),
+                t.account_id,
+                GLOBAL,
+            );
+            r.tags = tags
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect();
+            r.attr("path", p.path().map(str::to_owned))
+                .attr("attachment_count", p.attachment_count())
+                .attr("default_version", p.default_version_id().map(str::to_owned))
+                .attr("created", timestamp(p.create_date()));
+            Ok(r)
+        }
+    })
+    .await?;
+    out.extend(found);
     Ok(out)
 }

@@ -27,57 +27,63 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         .map_err(|e| failure(c, t.region, "kms:ListAliases", &e))?;
     let aliases: Vec<_> = alias_pages.iter().flat_map(|p| p.aliases()).collect();
 
-    let mut out = Vec::new();
-    for key in pages.iter().flat_map(|p| p.keys()) {
-        let Some(key_id) = key.key_id() else { continue };
-        let described = client
-            .describe_key()
-            .key_id(key_id)
-            .send()
-            .await
-            .map_err(|e| failure(c, t.region, "kms:DescribeKey", &e))?;
-        let Some(meta) = described.key_metadata() else {
-            continue;
-        };
-        if meta.key_manager() == Some(&KeyManagerType::Aws) {
-            continue;
+    let items: Vec<_> = pages.iter().flat_map(|p| p.keys()).collect();
+    let found = super::each(items, |key| {
+        let client = &client;
+        let aliases = &aliases;
+        async move {
+            let Some(key_id) = key.key_id() else {
+                return Ok(None);
+            };
+            let described = client
+                .describe_key()
+                .key_id(key_id)
+                .send()
+                .await
+                .map_err(|e| failure(c, t.region, "kms:DescribeKey", &e))?;
+            let Some(meta) = described.key_metadata() else {
+                return Ok(None);
+            };
+            if meta.key_manager() == Some(&KeyManagerType::Aws) {
+                return Ok(None);
+            }
+            let tags = client
+                .list_resource_tags()
+                .key_id(key_id)
+                .send()
+                .await
+                .map_err(|e| failure(c, t.region, "kms:ListResourceTags", &e))?;
+            let key_aliases: Vec<String> = aliases
+                .iter()
+                .filter(|a| a.target_key_id() == Some(key_id))
+                .filter_map(|a| a.alias_name().map(str::to_owned))
+                .collect();
+            let arn = meta.arn().map(str::to_owned).unwrap_or_else(|| {
+                format!("arn:aws:kms:{}:{}:key/{key_id}", t.region, t.account_id)
+            });
+            let name = key_aliases
+                .first()
+                .cloned()
+                .unwrap_or_else(|| key_id.to_owned());
+            let mut r = Resource::new(TYPE, arn, name, t.account_id, t.region);
+            r.tags = tags
+                .tags()
+                .iter()
+                .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
+                .collect();
+            r.attr("key_id", key_id.to_owned())
+                .attr("key_state", meta.key_state().map(|s| s.as_str().to_owned()))
+                .attr("description", meta.description().map(str::to_owned))
+                .attr("created", timestamp(meta.creation_date()))
+                .attr("deletion_date", timestamp(meta.deletion_date()))
+                .attr(
+                    "pending_window_days",
+                    meta.pending_deletion_window_in_days(),
+                )
+                .attr("aliases", key_aliases);
+            Ok(Some(r))
         }
-        let tags = client
-            .list_resource_tags()
-            .key_id(key_id)
-            .send()
-            .await
-            .map_err(|e| failure(c, t.region, "kms:ListResourceTags", &e))?;
-        let key_aliases: Vec<String> = aliases
-            .iter()
-            .filter(|a| a.target_key_id() == Some(key_id))
-            .filter_map(|a| a.alias_name().map(str::to_owned))
-            .collect();
-        let arn = meta
-            .arn()
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("arn:aws:kms:{}:{}:key/{key_id}", t.region, t.account_id));
-        let name = key_aliases
-            .first()
-            .cloned()
-            .unwrap_or_else(|| key_id.to_owned());
-        let mut r = Resource::new(TYPE, arn, name, t.account_id, t.region);
-        r.tags = tags
-            .tags()
-            .iter()
-            .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
-            .collect();
-        r.attr("key_id", key_id.to_owned())
-            .attr("key_state", meta.key_state().map(|s| s.as_str().to_owned()))
-            .attr("description", meta.description().map(str::to_owned))
-            .attr("created", timestamp(meta.creation_date()))
-            .attr("deletion_date", timestamp(meta.deletion_date()))
-            .attr(
-                "pending_window_days",
-                meta.pending_deletion_window_in_days(),
-            )
-            .attr("aliases", key_aliases);
-        out.push(r);
-    }
-    Ok(out)
+    })
+    .await?;
+    Ok(found.into_iter().flatten().collect())
 }

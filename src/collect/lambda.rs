@@ -18,38 +18,41 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         .try_collect()
         .await
         .map_err(|e| failure(c, t.region, "lambda:ListFunctions", &e))?;
-    let mut out = Vec::new();
-    for f in pages.iter().flat_map(|p| p.functions()) {
-        let arn = f.function_arn().unwrap_or_default().to_owned();
-        let name = f.function_name().unwrap_or_default().to_owned();
-        let tags = client
-            .list_tags()
-            .resource(&arn)
-            .send()
-            .await
-            .map_err(|e| failure(c, t.region, "lambda:ListTags", &e))?
-            .tags
-            .unwrap_or_default();
-        let env: BTreeMap<String, String> = f
-            .environment()
-            .and_then(|e| e.variables())
-            .map(|vars| {
-                vars.iter()
-                    .map(|(k, v)| (k.clone(), t.hasher.hash(v)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut r = Resource::new(TYPE, arn, name, t.account_id, t.region);
-        r.tags = tags.into_iter().collect();
-        r.attr("runtime", f.runtime().map(|r| r.as_str().to_owned()))
-            .attr("handler", f.handler().map(str::to_owned))
-            .attr("role", f.role().map(str::to_owned))
-            .attr("last_modified", f.last_modified().map(str::to_owned))
-            .attr(
-                "environment",
-                serde_json::to_value(&env).unwrap_or_default(),
-            );
-        out.push(r);
-    }
-    Ok(out)
+    let functions: Vec<_> = pages.iter().flat_map(|p| p.functions()).collect();
+    super::each(functions, |f| {
+        let client = &client;
+        async move {
+            let arn = f.function_arn().unwrap_or_default().to_owned();
+            let name = f.function_name().unwrap_or_default().to_owned();
+            let tags = client
+                .list_tags()
+                .resource(&arn)
+                .send()
+                .await
+                .map_err(|e| failure(c, t.region, "lambda:ListTags", &e))?
+                .tags
+                .unwrap_or_default();
+            let env: BTreeMap<String, String> = f
+                .environment()
+                .and_then(|e| e.variables())
+                .map(|vars| {
+                    vars.iter()
+                        .map(|(k, v)| (k.clone(), t.hasher.hash(v)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut r = Resource::new(TYPE, arn, name, t.account_id, t.region);
+            r.tags = tags.into_iter().collect();
+            r.attr("runtime", f.runtime().map(|r| r.as_str().to_owned()))
+                .attr("handler", f.handler().map(str::to_owned))
+                .attr("role", f.role().map(str::to_owned))
+                .attr("last_modified", f.last_modified().map(str::to_owned))
+                .attr(
+                    "environment",
+                    serde_json::to_value(&env).unwrap_or_default(),
+                );
+            Ok(r)
+        }
+    })
+    .await
 }

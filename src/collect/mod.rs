@@ -171,6 +171,24 @@ fn classify(code: &str) -> &'static str {
     }
 }
 
+/// Calls made at once for the items of one listing (tags per function, a template per stack): the
+/// per-item round trips overlap instead of queueing, within what one account's API limits take.
+pub(crate) const PER_ITEM: usize = 8;
+
+/// `fetch` for every item, [`PER_ITEM`] at a time, results in the items' order; the first error wins.
+pub(crate) async fn each<T, R, F, Fut>(items: Vec<T>, fetch: F) -> Result<Vec<R>, CollectError>
+where
+    F: FnMut(T) -> Fut,
+    Fut: std::future::Future<Output = Result<R, CollectError>>,
+{
+    use futures::{StreamExt as _, TryStreamExt as _};
+    futures::stream::iter(items)
+        .map(fetch)
+        .buffered(PER_ITEM)
+        .try_collect()
+        .await
+}
+
 /// Follows a `position`/`NextToken` cursor for APIs the SDK has no paginator for: `fetch(cursor)`
 /// returns one page's items and the next cursor.
 pub(crate) async fn follow<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, CollectError>

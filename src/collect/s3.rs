@@ -15,44 +15,50 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         .try_collect()
         .await
         .map_err(|e| failure(c, "global", "s3:ListBuckets", &e))?;
-    let mut out = Vec::new();
-    for b in pages.iter().flat_map(|p| p.buckets()) {
-        let Some(name) = b.name() else { continue };
-        let region = match b.bucket_region() {
-            Some(r) => r.to_owned(),
-            None => {
-                let loc = client
-                    .get_bucket_location()
-                    .bucket(name)
-                    .send()
-                    .await
-                    .map_err(|e| failure(c, "global", "s3:GetBucketLocation", &e))?;
-                // An empty location constraint means us-east-1.
-                loc.location_constraint()
-                    .map(|l| l.as_str().to_owned())
-                    .filter(|l| !l.is_empty())
-                    .unwrap_or_else(|| "us-east-1".to_owned())
-            }
-        };
-        let tags = match client.get_bucket_tagging().bucket(name).send().await {
-            Ok(o) => o
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect(),
-            Err(e) if error_code(&e) == Some("NoSuchTagSet") => Default::default(),
-            Err(e) => return Err(failure(c, &region, "s3:GetBucketTagging", &e)),
-        };
-        let mut r = Resource::new(
-            TYPE,
-            format!("arn:aws:s3:::{name}"),
-            name.to_owned(),
-            t.account_id,
-            &region,
-        );
-        r.tags = tags;
-        r.attr("created", timestamp(b.creation_date()));
-        out.push(r);
-    }
-    Ok(out)
+    let items: Vec<_> = pages.iter().flat_map(|p| p.buckets()).collect();
+    let found = super::each(items, |b| {
+        let client = &client;
+        async move {
+            let Some(name) = b.name() else {
+                return Ok(None);
+            };
+            let region = match b.bucket_region() {
+                Some(r) => r.to_owned(),
+                None => {
+                    let loc = client
+                        .get_bucket_location()
+                        .bucket(name)
+                        .send()
+                        .await
+                        .map_err(|e| failure(c, "global", "s3:GetBucketLocation", &e))?;
+                    // An empty location constraint means us-east-1.
+                    loc.location_constraint()
+                        .map(|l| l.as_str().to_owned())
+                        .filter(|l| !l.is_empty())
+                        .unwrap_or_else(|| "us-east-1".to_owned())
+                }
+            };
+            let tags = match client.get_bucket_tagging().bucket(name).send().await {
+                Ok(o) => o
+                    .tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                    .collect(),
+                Err(e) if error_code(&e) == Some("NoSuchTagSet") => Default::default(),
+                Err(e) => return Err(failure(c, &region, "s3:GetBucketTagging", &e)),
+            };
+            let mut r = Resource::new(
+                TYPE,
+                format!("arn:aws:s3:::{name}"),
+                name.to_owned(),
+                t.account_id,
+                &region,
+            );
+            r.tags = tags;
+            r.attr("created", timestamp(b.creation_date()));
+            Ok(Some(r))
+        }
+    })
+    .await?;
+    Ok(found.into_iter().flatten().collect())
 }

@@ -82,6 +82,9 @@ pub struct Call {
     pub path: String,
     /// `true` when an SSM call asked for decrypted values.
     pub with_decryption: bool,
+    /// A fingerprint of the request (credentials, method, path, query, body): the same request sent
+    /// twice (a retry, or a repeated call) has the same one.
+    pub fingerprint: String,
     /// The fault injected instead of forwarding, if any.
     pub fault: Option<String>,
     pub status: u16,
@@ -277,6 +280,22 @@ async fn handle(
     let account = key
         .as_ref()
         .and_then(|k| state.accounts.lock().ok().and_then(|a| a.get(k).cloned()));
+    let fingerprint = {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        for part in [
+            key.as_deref().unwrap_or_default().as_bytes(),
+            method.as_bytes(),
+            path.as_bytes(),
+            query.as_bytes(),
+            target.as_deref().unwrap_or_default().as_bytes(),
+            &body,
+        ] {
+            h.update(part);
+            h.update([0]);
+        }
+        hex::encode(&h.finalize()[..8])
+    };
     let record = |fault: Option<&str>, status: u16| {
         if let Ok(mut calls) = state.calls.lock() {
             calls.push(Call {
@@ -286,6 +305,7 @@ async fn handle(
                 method: method.clone(),
                 path: path.clone(),
                 with_decryption,
+                fingerprint: fingerprint.clone(),
                 fault: fault.map(str::to_owned),
                 status,
                 start_ms,
