@@ -9,6 +9,9 @@
 //! `--baseline-accounts` accounts through the same proxy and scaled to all of them (it is
 //! sequential, so it scales linearly). Prints a Markdown table for BENCHMARKS.md.
 
+// A report for the terminal: printing is its job.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -173,11 +176,16 @@ async fn main() {
     // Stagecraft: the real binary, as a user runs it.
     let before_rss = max_rss_children_kib();
     let started = Instant::now();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_stagecraft"))
+    // Both the scan and the baseline reach the sandbox through the proxy, with the same profiles.
+    let through_proxy = |program: &str| {
+        let mut c = tokio::process::Command::new(program);
+        c.env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", sb.dir.join("credentials"))
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        c
+    };
+    let out = through_proxy(env!("CARGO_BIN_EXE_stagecraft"))
         .args(["scan", "--json"])
-        .env("AWS_CONFIG_FILE", &config)
-        .env("AWS_SHARED_CREDENTIALS_FILE", sb.dir.join("credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_PROFILE", "master")
         .env("STAGECRAFT_CONFIG", sb.workspace_file())
         .env("STAGECRAFT_STORE", dir.path().join("bench.db"))
@@ -214,12 +222,9 @@ async fn main() {
         .map(String::as_str)
         .collect();
     let base_started = Instant::now();
-    let base = tokio::process::Command::new("bash")
+    let base = through_proxy("bash")
         .arg(repo().join("scripts/baseline-inventory.sh"))
         .args(&profiles)
-        .env("AWS_CONFIG_FILE", &config)
-        .env("AWS_SHARED_CREDENTIALS_FILE", sb.dir.join("credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_PAGER", "")
         .output()
         .await
@@ -261,6 +266,16 @@ async fn main() {
         calls.len(),
         distinct.len(),
         calls.len() as f64 / distinct.len().max(1) as f64
+    );
+    let first = calls.iter().map(|c| c.start_ms).min().unwrap_or(0);
+    let last = calls.iter().map(|c| c.end_ms).max().unwrap_or(0);
+    println!(
+        "| from the first request to the last answer | {:.1} s (the rest of the wall time is start-up, reading code and state, storing) | |",
+        (last - first) as f64 / 1000.0
+    );
+    println!(
+        "| mean round trip (injected latency + the emulator) | {:.0} ms | |",
+        busy_ms as f64 / calls.len().max(1) as f64
     );
     println!(
         "| achieved concurrency | {:.1} mean, {} peak in flight | |",

@@ -33,6 +33,19 @@ async fn scan_with(env: &AwsEnv) -> ScanReport {
     scan::scan(env, &ws, &opts, &|_| {}).await.expect("scan")
 }
 
+/// The id of the demo organization's account of `stage`.
+fn account_of(stage: &str) -> String {
+    common::demo()
+        .sandbox
+        .seeded
+        .accounts
+        .iter()
+        .find(|a| a.stage == stage)
+        .unwrap_or_else(|| panic!("no {stage} account"))
+        .id
+        .clone()
+}
+
 /// The policy's actions, from `docs/read-only-policy.json`.
 fn documented_policy() -> BTreeSet<String> {
     let text = std::fs::read_to_string(common::repo().join("docs/read-only-policy.json"))
@@ -186,15 +199,7 @@ async fn a_scan_under_twenty_percent_faults_equals_the_clean_scan() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_account_fails_alone_with_its_reason() {
-    let sb = &common::demo().sandbox;
-    let qa = sb
-        .seeded
-        .accounts
-        .iter()
-        .find(|a| a.stage == "qa")
-        .expect("qa")
-        .id
-        .clone();
+    let qa = account_of("qa");
     let dir = tempfile::tempdir().expect("tempdir");
     let (_proxy, env) = through(
         ProxyOptions {
@@ -227,15 +232,7 @@ async fn an_unreachable_account_fails_alone_with_its_reason() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn credentials_that_expire_mid_scan_are_named_as_the_reason() {
-    let sb = &common::demo().sandbox;
-    let dev = sb
-        .seeded
-        .accounts
-        .iter()
-        .find(|a| a.stage == "dev")
-        .expect("dev")
-        .id
-        .clone();
+    let dev = account_of("dev");
     let dir = tempfile::tempdir().expect("tempdir");
     let (_proxy, env) = through(
         ProxyOptions {

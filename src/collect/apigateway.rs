@@ -25,6 +25,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
 
     let apis: Vec<_> = client
         .get_rest_apis()
+        .limit(500)
         .into_paginator()
         .send()
         .try_collect()
@@ -54,6 +55,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         let resources: Vec<_> = client
             .get_resources()
             .rest_api_id(api_id)
+            .limit(500)
             .embed("methods")
             .into_paginator()
             .send()
@@ -126,6 +128,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
             let request = client
                 .get_authorizers()
                 .rest_api_id(api_id)
+                .limit(500)
                 .set_position(position);
             async move {
                 let page = request
@@ -154,6 +157,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
             let request = client
                 .get_gateway_responses()
                 .rest_api_id(api_id)
+                .limit(500)
                 .set_position(position);
             async move {
                 let page = request
@@ -195,6 +199,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
 
     let domains: Vec<_> = client
         .get_domain_names()
+        .limit(500)
         .into_paginator()
         .send()
         .try_collect()
@@ -219,6 +224,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         let mappings: Vec<_> = client
             .get_base_path_mappings()
             .domain_name(domain)
+            .limit(500)
             .into_paginator()
             .send()
             .try_collect()

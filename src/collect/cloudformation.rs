@@ -96,10 +96,11 @@ pub async fn collect(t: &Target<'_>) -> Result<Collected, CollectError> {
         .iter()
         .flat_map(|p| p.stacks())
         .filter(|s| s.stack_status() != Some(&StackStatus::DeleteComplete))
+        .cloned()
         .collect();
 
     let found = super::each(stacks, |stack| {
-        let client = &client;
+        let client = client.clone();
         async move {
             let name = stack.stack_name().unwrap_or_default().to_owned();
             let stack_ref = stack.stack_id().unwrap_or(&name).to_owned();

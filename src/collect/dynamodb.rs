@@ -10,18 +10,23 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     let client = aws_sdk_dynamodb::Client::new(t.config);
     let pages: Vec<_> = client
         .list_tables()
+        .limit(100)
         .into_paginator()
         .send()
         .try_collect()
         .await
         .map_err(|e| failure(c, t.region, "dynamodb:ListTables", &e))?;
-    let items: Vec<_> = pages.iter().flat_map(|p| p.table_names()).collect();
+    let items: Vec<_> = pages
+        .iter()
+        .flat_map(|p| p.table_names())
+        .cloned()
+        .collect();
     let found = super::each(items, |name| {
-        let client = &client;
+        let client = client.clone();
         async move {
             let described = client
                 .describe_table()
-                .table_name(name)
+                .table_name(&name)
                 .send()
                 .await
                 .map_err(|e| failure(c, t.region, "dynamodb:DescribeTable", &e))?;

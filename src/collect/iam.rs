@@ -17,14 +17,15 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
 
     let pages: Vec<_> = client
         .list_roles()
+        .max_items(1000)
         .into_paginator()
         .send()
         .try_collect()
         .await
         .map_err(|e| failure(c, GLOBAL, "iam:ListRoles", &e))?;
-    let roles: Vec<_> = pages.iter().flat_map(|p| p.roles()).collect();
+    let roles: Vec<_> = pages.iter().flat_map(|p| p.roles()).cloned().collect();
     let found = super::each(roles, |role| {
-        let client = &client;
+        let client = client.clone();
         async move {
             if role.path().starts_with("/aws-service-role/") {
                 return Ok(None);
@@ -95,14 +96,15 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     let pages: Vec<_> = client
         .list_policies()
         .scope(PolicyScopeType::Local)
+        .max_items(1000)
         .into_paginator()
         .send()
         .try_collect()
         .await
         .map_err(|e| failure(c, GLOBAL, "iam:ListPolicies", &e))?;
-    let policies: Vec<_> = pages.iter().flat_map(|p| p.policies()).collect();
+    let policies: Vec<_> = pages.iter().flat_map(|p| p.policies()).cloned().collect();
     let found = super::each(policies, |p| {
-        let client = &client;
+        let client = client.clone();
         async move {
             let arn = p.arn().unwrap_or_default().to_owned();
             let tags = client

@@ -13,6 +13,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     let client = aws_sdk_kms::Client::new(t.config);
     let pages: Vec<_> = client
         .list_keys()
+        .limit(1000)
         .into_paginator()
         .send()
         .try_collect()
@@ -20,6 +21,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         .map_err(|e| failure(c, t.region, "kms:ListKeys", &e))?;
     let alias_pages: Vec<_> = client
         .list_aliases()
+        .limit(100)
         .into_paginator()
         .send()
         .try_collect()
@@ -27,9 +29,9 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         .map_err(|e| failure(c, t.region, "kms:ListAliases", &e))?;
     let aliases: Vec<_> = alias_pages.iter().flat_map(|p| p.aliases()).collect();
 
-    let items: Vec<_> = pages.iter().flat_map(|p| p.keys()).collect();
+    let items: Vec<_> = pages.iter().flat_map(|p| p.keys()).cloned().collect();
     let found = super::each(items, |key| {
-        let client = &client;
+        let client = client.clone();
         let aliases = &aliases;
         async move {
             let Some(key_id) = key.key_id() else {

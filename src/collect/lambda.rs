@@ -18,9 +18,9 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         .try_collect()
         .await
         .map_err(|e| failure(c, t.region, "lambda:ListFunctions", &e))?;
-    let functions: Vec<_> = pages.iter().flat_map(|p| p.functions()).collect();
+    let functions: Vec<_> = pages.iter().flat_map(|p| p.functions()).cloned().collect();
     super::each(functions, |f| {
-        let client = &client;
+        let client = client.clone();
         async move {
             let arn = f.function_arn().unwrap_or_default().to_owned();
             let name = f.function_name().unwrap_or_default().to_owned();

@@ -1,6 +1,9 @@
 //! Collectors: one module per AWS service, each read-only (List/Describe/Get metadata only; never
 //! `GetSecretValue`, never a decrypting call).
 //!
+//! Round trips are what a scan waits for: every listing asks for the largest page its API allows
+//! (pages are sequential), and the calls made per item of a listing overlap ([`each`]).
+//!
 //! A collector reads one account in one region (IAM and S3 once per account) and returns plain
 //! [`Resource`]s. Failures are values, not panics: a denied or throttled service becomes a
 //! [`CollectError`] on the account while the other collectors go on.

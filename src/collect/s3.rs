@@ -15,9 +15,9 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         .try_collect()
         .await
         .map_err(|e| failure(c, "global", "s3:ListBuckets", &e))?;
-    let items: Vec<_> = pages.iter().flat_map(|p| p.buckets()).collect();
+    let items: Vec<_> = pages.iter().flat_map(|p| p.buckets()).cloned().collect();
     let found = super::each(items, |b| {
-        let client = &client;
+        let client = client.clone();
         async move {
             let Some(name) = b.name() else {
                 return Ok(None);

@@ -12,6 +12,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     let pages: Vec<_> = client
         .list_secrets()
         .include_planned_deletion(true)
+        .max_results(100)
         .into_paginator()
         .send()
         .try_collect()

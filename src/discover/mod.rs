@@ -91,6 +91,7 @@ pub async fn discover(
         let children: Vec<_> = client
             .list_organizational_units_for_parent()
             .parent_id(&parent)
+            .max_results(20)
             .into_paginator()
             .send()
             .try_collect()
@@ -119,6 +120,7 @@ pub async fn discover(
         let accounts: Vec<_> = client
             .list_accounts_for_parent()
             .parent_id(&parent)
+            .max_results(20)
             .into_paginator()
             .send()
             .try_collect()

@@ -34,7 +34,13 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
   const [last, setLast] = useState<DeployRun | null>(null);
   const logRef = useRef<HTMLDivElement>(null);
 
+  // The stages arrive with the snapshot: a view opened before it picks its stage then.
+  useEffect(() => {
+    if (stages.length > 0 && !stages.includes(stage)) setStage(stages.find((s) => s === "qa") ?? stages[0] ?? "");
+  }, [stages, stage]);
+
   const load = () => {
+    if (!stage) return;
     setError(null);
     // The plan on screen stays until the new one arrives (its steps keep their colours).
     deployPlan(stage)
