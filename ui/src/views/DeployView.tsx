@@ -134,6 +134,21 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
         )}
       </div>
       {error && <div class="banner error" data-testid="deploy-error"><Rich text={error} /></div>}
+      {preview?.leftover && !running && (
+        <div class="banner error" data-testid="deploy-leftover">
+          <Rich text={preview.leftover} />{" "}
+          <button
+            data-testid="deploy-stop-leftover"
+            onClick={() =>
+              void deployStopLeftover(stage)
+                .then(load)
+                .catch((e) => setError(asUiError(e).message))
+            }
+          >
+            Stop it
+          </button>
+        </div>
+      )}
       {last && (
         <div class={`banner ${last.outcome === "succeeded" ? "info" : "error"}`} data-testid="deploy-result">
           Run #{last.id} {last.outcome}
@@ -171,21 +186,7 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
               );
             })}
           <h3>Preflight</h3>
-          {preview?.leftover && !running && (
-            <div class="banner error" data-testid="deploy-leftover">
-              <Rich text={preview.leftover} />{" "}
-              <button
-                data-testid="deploy-stop-leftover"
-                onClick={() =>
-                  void deployStopLeftover(stage)
-                    .then(load)
-                    .catch((e) => setError(asUiError(e).message))
-                }
-              >
-                Stop it
-              </button>
-            </div>
-          )}
+
           <ul class="plain preflight">
             {preview?.preflight.map((p, i) => (
               <li key={i} data-testid="preflight" data-ok={p.ok ? "yes" : "no"}>
