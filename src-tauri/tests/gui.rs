@@ -521,5 +521,22 @@ async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     screenshot(&client, "deploy").await;
+
+    // The stage's account is rescanned after the run: the graph has the function just deployed.
+    click(&client, "[data-testid=tab-graph]").await;
+    wait_for(&client, "[data-testid=graph][data-ready=yes]").await;
+    let search = wait_for(&client, "[data-testid=graph-search]").await;
+    search.send_keys("reports-qa-daily").await.expect("type");
+    wait_text(&client, "[data-testid=search-result]", |t| {
+        t.contains("reports-qa-daily")
+    })
+    .await;
+    search.send_keys("\u{E007}").await.expect("enter");
+    let name = wait_text(&client, "[data-testid=details-name]", |t| {
+        t == "reports-qa-daily"
+    })
+    .await;
+    assert_eq!(name, "reports-qa-daily");
+    screenshot(&client, "deploy-graph").await;
     client.close().await.expect("close session");
 }
