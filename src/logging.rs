@@ -20,8 +20,10 @@ pub fn allowed(target: &str, level: &Level) -> bool {
 pub fn init() {
     let wanted =
         EnvFilter::try_from_env("STAGECRAFT_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    use std::io::IsTerminal as _;
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_filter(wanted)
         .with_filter(filter_fn(|meta| allowed(meta.target(), meta.level())));
     let _ = tracing_subscriber::registry().with(layer).try_init();

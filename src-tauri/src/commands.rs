@@ -62,6 +62,15 @@ pub async fn last_snapshot(
     if let Some(r) = &latest {
         current.set(r.clone());
     }
+    // What the start-up benchmark reads (`STAGECRAFT_LOG=stagecraft::startup=info`).
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        tracing::info!(
+            target: "stagecraft::startup",
+            ms = crate::STARTED.get().map_or(0, |t| t.elapsed().as_millis()),
+            "the window has the last snapshot"
+        );
+    });
     Ok(latest)
 }
 

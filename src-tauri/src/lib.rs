@@ -99,7 +99,11 @@ impl Settings {
     }
 }
 
+/// When the process started (the start-up benchmark measures from here).
+pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 pub fn run() {
+    STARTED.get_or_init(std::time::Instant::now);
     stagecraft::logging::init();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
