@@ -51,6 +51,32 @@ pub struct PendingDeletion {
     pub blocks: Vec<Blocker>,
 }
 
+impl PendingDeletion {
+    /// The entry for resource `r`, before its blockers are known.
+    fn of(
+        r: &Resource,
+        deletion_date: Option<&str>,
+        state: &str,
+        detail: String,
+        action: Option<&str>,
+    ) -> PendingDeletion {
+        PendingDeletion {
+            type_name: r.type_name.clone(),
+            name: r.name.clone(),
+            id: r.id.clone(),
+            account_id: r.account_id.clone(),
+            stage: r.stage.clone(),
+            region: r.region.clone(),
+            deletion_date: deletion_date.map(str::to_owned),
+            state: state.to_owned(),
+            detail,
+            owner: r.owner.clone(),
+            action: action.map(str::to_owned),
+            blocks: Vec::new(),
+        }
+    }
+}
+
 /// A bucket an earlier snapshot saw that the current one does not.
 #[derive(Debug, Clone)]
 pub struct GoneBucket {
@@ -104,20 +130,7 @@ pub fn pending(report: &ScanReport, gone: &[GoneBucket]) -> Vec<PendingDeletion>
     for r in &report.resources {
         let item =
             |deletion_date: Option<&str>, state: &str, detail: String, action: Option<&str>| {
-                PendingDeletion {
-                    type_name: r.type_name.clone(),
-                    name: r.name.clone(),
-                    id: r.id.clone(),
-                    account_id: r.account_id.clone(),
-                    stage: r.stage.clone(),
-                    region: r.region.clone(),
-                    deletion_date: deletion_date.map(str::to_owned),
-                    state: state.to_owned(),
-                    detail,
-                    owner: r.owner.clone(),
-                    action: action.map(str::to_owned),
-                    blocks: Vec::new(),
-                }
+                PendingDeletion::of(r, deletion_date, state, detail, action)
             };
         match r.type_name.as_str() {
             "AWS::SecretsManager::Secret" => {
@@ -194,23 +207,16 @@ pub fn pending(report: &ScanReport, gone: &[GoneBucket]) -> Vec<PendingDeletion>
         if still_there || !listed_here {
             continue;
         }
-        out.push(PendingDeletion {
-            type_name: r.type_name.clone(),
-            name: r.name.clone(),
-            id: r.id.clone(),
-            account_id: r.account_id.clone(),
-            stage: r.stage.clone(),
-            region: r.region.clone(),
-            deletion_date: None,
-            state: "deleted".into(),
-            detail: format!(
+        out.push(PendingDeletion::of(
+            r,
+            None,
+            "deleted",
+            format!(
                 "deleted since the snapshot of {}; S3 may keep the name unavailable for a while",
                 day(&g.last_seen)
             ),
-            owner: r.owner.clone(),
-            action: None,
-            blocks: Vec::new(),
-        });
+            None,
+        ));
     }
     for p in &mut out {
         p.blocks = blockers(p, &report.declared);

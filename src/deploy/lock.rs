@@ -129,7 +129,7 @@ impl Holder {
                 self.run_id, self.pid
             ),
             (Some(step), false) => format!(
-                "run #{} of {stage} was interrupted, but its step {} `{}` still runs (process group {}); wait for it to end, or stop it (Cancel in the Deploy view, or `kill -TERM -{}`)",
+                "run #{} of {stage} was interrupted, but its step {} `{}` still runs (process group {}); wait for it to end, or stop it (\"Stop it\" in the Deploy view, or `kill -TERM -{}`)",
                 self.run_id,
                 step.index + 1,
                 step.title,
