@@ -45,8 +45,8 @@ const TEMPLATE_NAMES: &[(&str, &str)] = &[
     ("AWS::KMS::Alias", "AliasName"),
 ];
 
-/// Every `*.tf` under `dir` (local modules included), sorted.
-fn tf_files(dir: &Path) -> Vec<PathBuf> {
+/// Every `*.tf` under `dir` (local modules included, hidden directories left out), sorted.
+pub(crate) fn tf_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {

@@ -66,39 +66,24 @@ pub fn profile_of(ws: &Workspace, stage: &str) -> String {
 /// Terraform resource types the code creates in `workspace` (`count = 0` ones left out).
 fn terraform_types(dir: &Path, workspace: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
+    for p in crate::deletion::declared::tf_files(dir) {
+        let Ok(Ok(body)) = std::fs::read_to_string(&p).map(|t| hcl::parse(&t)) else {
             continue;
         };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() && !e.file_name().to_string_lossy().starts_with('.') {
-                stack.push(p);
-                continue;
-            }
-            if p.extension().is_none_or(|x| x != "tf") {
-                continue;
-            }
-            let Ok(body) = std::fs::read_to_string(&p).map(|t| hcl::parse(&t)) else {
+        for block in body.blocks().filter(|b| b.identifier() == "resource") {
+            let Some(ty) = block.labels().first().map(|l| l.as_str().to_owned()) else {
                 continue;
             };
-            let Ok(body) = body else { continue };
-            for block in body.blocks().filter(|b| b.identifier() == "resource") {
-                let Some(ty) = block.labels().first().map(|l| l.as_str().to_owned()) else {
-                    continue;
-                };
-                let mut ctx = Context::new();
-                ctx.declare_var("terraform", hcl::value!({ workspace = (workspace) }));
-                let skipped = block
-                    .body()
-                    .attributes()
-                    .find(|a| a.key() == "count")
-                    .and_then(|a| a.expr().evaluate(&ctx).ok())
-                    .is_some_and(|v| matches!(v, hcl::Value::Number(n) if n.as_u64() == Some(0)));
-                if !skipped {
-                    out.insert(ty);
-                }
+            let mut ctx = Context::new();
+            ctx.declare_var("terraform", hcl::value!({ workspace = (workspace) }));
+            let skipped = block
+                .body()
+                .attributes()
+                .find(|a| a.key() == "count")
+                .and_then(|a| a.expr().evaluate(&ctx).ok())
+                .is_some_and(|v| matches!(v, hcl::Value::Number(n) if n.as_u64() == Some(0)));
+            if !skipped {
+                out.insert(ty);
             }
         }
     }
