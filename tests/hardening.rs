@@ -60,10 +60,19 @@ fn documented_policy() -> BTreeSet<String> {
         .collect()
 }
 
+/// The per-resource tag reads that a tag sweep (`tag:GetResources`) replaces.
+const PER_RESOURCE_TAGS: [&str; 5] = [
+    "lambda:ListTags",
+    "dynamodb:ListTagsOfResource",
+    "ssm:ListTagsForResource",
+    "kms:ListResourceTags",
+    "s3:GetBucketTagging",
+];
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scan_only_reads_metadata_and_needs_exactly_the_documented_policy() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (proxy, env) = through(ProxyOptions::default(), dir.path()).await;
+    let (proxy, env) = through(ProxyOptions::default(), &dir.path().join("clean")).await;
     let report = scan_with(&env).await;
     assert!(
         report
@@ -74,20 +83,69 @@ async fn a_scan_only_reads_metadata_and_needs_exactly_the_documented_policy() {
     );
     let calls = proxy.calls();
     assert!(calls.len() > 100, "the scan went through the proxy");
+    let actions = |calls: &[proxy::Call]| -> BTreeSet<String> {
+        calls
+            .iter()
+            .map(|c| proxy::iam_action(&c.service, &c.action))
+            .collect()
+    };
+    let clean_actions = actions(&calls);
+    assert!(clean_actions.contains("tag:GetResources"));
+    for per_resource in PER_RESOURCE_TAGS {
+        assert!(
+            !clean_actions.contains(per_resource),
+            "{per_resource} was called although the tag sweep answered"
+        );
+    }
 
-    let writes: Vec<String> = calls
+    // A scan role without `tag:GetResources` gets the same inventory, tags and owners included,
+    // from the per-resource reads the policy also grants.
+    let (denied, denied_env) = through(
+        ProxyOptions {
+            faults: Faults {
+                denied: vec!["tag:GetResources".to_owned()],
+                ..Faults::default()
+            },
+            ..ProxyOptions::default()
+        },
+        &dir.path().join("no-sweep"),
+    )
+    .await;
+    let without_sweep = scan_with(&denied_env).await;
+    let denied_calls = denied.calls();
+    assert!(denied_calls
+        .iter()
+        .any(|c| c.fault.as_deref() == Some("denied")));
+    let mut diff = Vec::new();
+    differences(
+        &comparable(&without_sweep),
+        &comparable(&report),
+        "",
+        &mut diff,
+    );
+    assert!(
+        diff.is_empty(),
+        "the scan without the tag sweep differs from the clean one:\n{}",
+        diff.join("\n")
+    );
+    let tagged = report
+        .resources
+        .iter()
+        .filter(|r| r.tags.contains_key("aws:cloudformation:stack-name"))
+        .count();
+    assert!(tagged > 5, "stack tags were read ({tagged} resources)");
+
+    let all = [&calls[..], &denied_calls[..]].concat();
+    let writes: Vec<String> = all
         .iter()
         .filter(|c| !proxy::is_read_only(c))
         .map(|c| format!("{} {} {} {}", c.service, c.action, c.method, c.path))
         .collect();
     assert!(writes.is_empty(), "not read-only: {writes:#?}");
-    assert!(!calls.iter().any(|c| c.action == "GetSecretValue"));
-    assert!(!calls.iter().any(|c| c.with_decryption));
+    assert!(!all.iter().any(|c| c.action == "GetSecretValue"));
+    assert!(!all.iter().any(|c| c.with_decryption));
 
-    let used: BTreeSet<String> = calls
-        .iter()
-        .map(|c| proxy::iam_action(&c.service, &c.action))
-        .collect();
+    let used = actions(&all);
     let policy = documented_policy();
     let missing: Vec<&String> = used.difference(&policy).collect();
     let unused: Vec<&String> = policy.difference(&used).collect();

@@ -1,4 +1,4 @@
-//! DynamoDB tables: status, billing mode, deletion protection, tags.
+//! DynamoDB tables: status, billing mode, deletion protection (tags come from [`super::tags`]).
 
 use super::{failure, timestamp, CollectError, Collector, Target};
 use crate::model::Resource;
@@ -34,18 +34,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
                 return Ok(None);
             };
             let arn = table.table_arn().unwrap_or_default().to_owned();
-            let tags = client
-                .list_tags_of_resource()
-                .resource_arn(&arn)
-                .send()
-                .await
-                .map_err(|e| failure(c, t.region, "dynamodb:ListTagsOfResource", &e))?;
             let mut r = Resource::new(TYPE, arn, name.clone(), t.account_id, t.region);
-            r.tags = tags
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect();
             r.attr(
                 "status",
                 table.table_status().map(|s| s.as_str().to_owned()),

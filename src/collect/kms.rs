@@ -1,5 +1,6 @@
-//! KMS customer managed keys: state, scheduled deletion date, aliases, tags. AWS managed keys are
-//! skipped (nobody owns them); nothing is ever encrypted or decrypted.
+//! KMS customer managed keys: state, scheduled deletion date, aliases (tags come from
+//! [`super::tags`]). AWS managed keys are skipped (nobody owns them); nothing is ever encrypted or
+//! decrypted.
 
 use aws_sdk_kms::types::KeyManagerType;
 
@@ -49,12 +50,6 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
             if meta.key_manager() == Some(&KeyManagerType::Aws) {
                 return Ok(None);
             }
-            let tags = client
-                .list_resource_tags()
-                .key_id(key_id)
-                .send()
-                .await
-                .map_err(|e| failure(c, t.region, "kms:ListResourceTags", &e))?;
             let key_aliases: Vec<String> = aliases
                 .iter()
                 .filter(|a| a.target_key_id() == Some(key_id))
@@ -68,11 +63,6 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
                 .cloned()
                 .unwrap_or_else(|| key_id.to_owned());
             let mut r = Resource::new(TYPE, arn, name, t.account_id, t.region);
-            r.tags = tags
-                .tags()
-                .iter()
-                .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
-                .collect();
             r.attr("key_id", key_id.to_owned())
                 .attr("key_state", meta.key_state().map(|s| s.as_str().to_owned()))
                 .attr("description", meta.description().map(str::to_owned))

@@ -1,5 +1,6 @@
-//! Lambda functions: runtime, role, handler, tags and environment variable names. Environment values
-//! can hold secrets, so each is replaced by a keyed hash before it leaves this module.
+//! Lambda functions: runtime, role, handler and environment variable names (tags come from
+//! [`super::tags`]). Environment values can hold secrets, so each is replaced by a keyed hash before
+//! it leaves this module.
 
 use std::collections::BTreeMap;
 
@@ -18,20 +19,12 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         .try_collect()
         .await
         .map_err(|e| failure(c, t.region, "lambda:ListFunctions", &e))?;
-    let functions: Vec<_> = pages.iter().flat_map(|p| p.functions()).cloned().collect();
-    super::each(functions, |f| {
-        let client = client.clone();
-        async move {
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.functions())
+        .map(|f| {
             let arn = f.function_arn().unwrap_or_default().to_owned();
             let name = f.function_name().unwrap_or_default().to_owned();
-            let tags = client
-                .list_tags()
-                .resource(&arn)
-                .send()
-                .await
-                .map_err(|e| failure(c, t.region, "lambda:ListTags", &e))?
-                .tags
-                .unwrap_or_default();
             let env: BTreeMap<String, String> = f
                 .environment()
                 .and_then(|e| e.variables())
@@ -42,7 +35,6 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
                 })
                 .unwrap_or_default();
             let mut r = Resource::new(TYPE, arn, name, t.account_id, t.region);
-            r.tags = tags.into_iter().collect();
             r.attr("runtime", f.runtime().map(|r| r.as_str().to_owned()))
                 .attr("handler", f.handler().map(str::to_owned))
                 .attr("role", f.role().map(str::to_owned))
@@ -51,8 +43,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
                     "environment",
                     serde_json::to_value(&env).unwrap_or_default(),
                 );
-            Ok(r)
-        }
-    })
-    .await
+            r
+        })
+        .collect())
 }

@@ -19,6 +19,7 @@ pub mod lambda;
 pub mod s3;
 pub mod secrets;
 pub mod ssm;
+pub mod tags;
 
 use std::collections::BTreeMap;
 
@@ -47,12 +48,14 @@ pub enum Collector {
     Secretsmanager,
     Dynamodb,
     Kms,
+    /// The tags of the resource types in [`tags::SWEPT`], one sweep per account and region.
+    Tags,
     Iam,
     S3,
 }
 
 impl Collector {
-    pub const REGIONAL: [Collector; 8] = [
+    pub const REGIONAL: [Collector; 9] = [
         Collector::Cloudformation,
         Collector::Lambda,
         Collector::Apigateway,
@@ -61,6 +64,7 @@ impl Collector {
         Collector::Secretsmanager,
         Collector::Dynamodb,
         Collector::Kms,
+        Collector::Tags,
     ];
     pub const GLOBAL: [Collector; 2] = [Collector::Iam, Collector::S3];
 
@@ -74,6 +78,7 @@ impl Collector {
             Collector::Secretsmanager => "secretsmanager",
             Collector::Dynamodb => "dynamodb",
             Collector::Kms => "kms",
+            Collector::Tags => "tags",
             Collector::Iam => "iam",
             Collector::S3 => "s3",
         }
@@ -96,13 +101,15 @@ pub struct Collected {
     pub resources: Vec<Resource>,
     /// CloudFormation only: each stack's members and the facts its template declares.
     pub stacks: Vec<StackFacts>,
+    /// Tags only: the tags of the region's swept resources ([`tags::apply`] hands them out).
+    pub sweeps: Vec<tags::Sweep>,
 }
 
 impl From<Vec<Resource>> for Collected {
     fn from(resources: Vec<Resource>) -> Self {
         Collected {
             resources,
-            stacks: Vec::new(),
+            ..Collected::default()
         }
     }
 }
@@ -118,6 +125,7 @@ pub async fn run(collector: Collector, t: &Target<'_>) -> Result<Collected, Coll
         Collector::Secretsmanager => secrets::collect(t).await.map(Into::into),
         Collector::Dynamodb => dynamodb::collect(t).await.map(Into::into),
         Collector::Kms => kms::collect(t).await.map(Into::into),
+        Collector::Tags => tags::collect(t).await,
         Collector::Iam => iam::collect(t).await.map(Into::into),
         Collector::S3 => s3::collect(t).await.map(Into::into),
     }
@@ -174,7 +182,7 @@ fn classify(code: &str) -> &'static str {
     }
 }
 
-/// Calls made at once for the items of one listing (tags per function, a template per stack): the
+/// Calls made at once for the items of one listing (a table's description, a template per stack): the
 /// per-item round trips overlap instead of queueing, within what one account's API limits take.
 pub(crate) const PER_ITEM: usize = 8;
 

@@ -1,6 +1,7 @@
-//! S3 buckets (account-wide): region and tags. Object contents are never read here.
+//! S3 buckets (account-wide) and their regions (tags come from [`super::tags`]). Object contents
+//! are never read here.
 
-use super::{error_code, failure, timestamp, CollectError, Collector, Target};
+use super::{failure, timestamp, CollectError, Collector, Target};
 use crate::model::Resource;
 
 pub const TYPE: &str = "AWS::S3::Bucket";
@@ -38,15 +39,6 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
                         .unwrap_or_else(|| "us-east-1".to_owned())
                 }
             };
-            let tags = match client.get_bucket_tagging().bucket(name).send().await {
-                Ok(o) => o
-                    .tag_set()
-                    .iter()
-                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                    .collect(),
-                Err(e) if error_code(&e) == Some("NoSuchTagSet") => Default::default(),
-                Err(e) => return Err(failure(c, &region, "s3:GetBucketTagging", &e)),
-            };
             let mut r = Resource::new(
                 TYPE,
                 format!("arn:aws:s3:::{name}"),
@@ -54,7 +46,6 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
                 t.account_id,
                 &region,
             );
-            r.tags = tags;
             r.attr("created", timestamp(b.creation_date()));
             Ok(Some(r))
         }

@@ -2,8 +2,9 @@
 //!
 //! Metadata comes from `DescribeParameters`. Values are read for `String` and `StringList` parameters
 //! only, with `WithDecryption=false`; a `SecureString`'s value is never requested, stored or shown.
+//! Tags come from [`super::tags`].
 
-use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging};
+use aws_sdk_ssm::types::ParameterType;
 
 use super::{failure, timestamp, CollectError, Collector, Target};
 use crate::model::Resource;
@@ -61,19 +62,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
             .arn()
             .map(str::to_owned)
             .unwrap_or_else(|| parameter_arn(t.region, t.account_id, &name));
-        let tags = client
-            .list_tags_for_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(&name)
-            .send()
-            .await
-            .map_err(|e| failure(c, t.region, "ssm:ListTagsForResource", &e))?;
         let mut r = Resource::new(TYPE, arn, name.clone(), t.account_id, t.region);
-        r.tags = tags
-            .tag_list()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect();
         // The keyed hash compares with the hashes of deployed Lambda environments (stale deployments).
         let value_hash = values.get(&name).map(|v| t.hasher.hash(v));
         r.attr("parameter_type", m.r#type().map(|t| t.as_str().to_owned()))

@@ -39,6 +39,9 @@ pub struct Faults {
     pub failing_accounts: Vec<String>,
     /// `(account, n)`: after `n` requests with that account's credentials, they are expired.
     pub expire_after: Option<(String, usize)>,
+    /// IAM actions (`tag:GetResources`) answered with access denied, as for a role whose policy
+    /// lacks them.
+    pub denied: Vec<String>,
 }
 
 impl Faults {
@@ -345,6 +348,10 @@ async fn handle(
             }
         }
     }
+    if faults.denied.contains(&iam_action(&service, &action)) {
+        record(Some("denied"), Fault::Denied.status(protocol));
+        return Ok(error_response(protocol, Fault::Denied));
+    }
     // Never fault the calls that teach the proxy who is who, nor the emulator's own API.
     let teaches = service == "sts" && account.is_none();
     let faultable = !(path.starts_with("/moto-api") || teaches);
@@ -583,6 +590,8 @@ pub fn iam_action(service: &str, action: &str) -> String {
         ("s3", "ListBuckets") => "s3:ListAllMyBuckets".to_owned(),
         ("s3", "ListObjectsV2" | "ListObjects" | "HeadBucket") => "s3:ListBucket".to_owned(),
         ("s3", "HeadObject") => "s3:GetObject".to_owned(),
+        // The Resource Groups Tagging API signs as `tagging`; IAM calls it `tag`.
+        ("tagging", a) => format!("tag:{a}"),
         (s, a) => format!("{s}:{a}"),
     }
 }
@@ -610,6 +619,7 @@ enum Fault {
     Throttle,
     ServerError,
     Expired,
+    Denied,
 }
 
 impl Fault {
@@ -621,6 +631,7 @@ impl Fault {
             (Fault::ServerError, _) => 503,
             (Fault::Expired, Protocol::RestXml | Protocol::Query) => 400,
             (Fault::Expired, _) => 403,
+            (Fault::Denied, _) => 403,
         }
     }
 }
@@ -640,6 +651,14 @@ fn error_response(protocol: Protocol, fault: Fault) -> Response<Full<Bytes>> {
         (Fault::Expired, _) => (
             "ExpiredToken",
             "The security token included in the request is expired",
+        ),
+        (Fault::Denied, Protocol::Json | Protocol::RestJson) => (
+            "AccessDeniedException",
+            "User is not authorized to perform this action (denied by the sandbox proxy)",
+        ),
+        (Fault::Denied, _) => (
+            "AccessDenied",
+            "User is not authorized to perform this action (denied by the sandbox proxy)",
         ),
     };
     let status = StatusCode::from_u16(fault.status(protocol)).unwrap_or(StatusCode::BAD_REQUEST);

@@ -309,6 +309,7 @@ fn keep_all_but(
                 .filter(|s| s.account_id == account.id)
                 .cloned()
                 .collect(),
+            sweeps: Vec::new(),
         };
         progress(ScanEvent::AccountFinished {
             account: Box::new(old.clone()),
@@ -596,15 +597,44 @@ impl AccountCtx<'_> {
 
         let mut collected = Collected::default();
         let mut errors = Vec::new();
+        let mut failed_sweeps = BTreeMap::new();
         let attempted = results.len();
         for r in results {
             match r {
                 Ok(c) => {
                     collected.resources.extend(c.resources);
                     collected.stacks.extend(c.stacks);
+                    collected.sweeps.extend(c.sweeps);
+                }
+                // A failed tag sweep is made up for per resource below; only if that fails too is
+                // it the account's error.
+                Err(e) if e.collector == Collector::Tags => {
+                    failed_sweeps.insert(e.region.clone(), e);
                 }
                 Err(e) => errors.push(e),
             }
+        }
+        let sweeps = std::mem::take(&mut collected.sweeps);
+        let mut attempted = attempted;
+        match collect::tags::apply(
+            &config,
+            &account.id,
+            &mut collected.resources,
+            &sweeps,
+            &failed_sweeps,
+        )
+        .await
+        {
+            // The failed sweeps were made up for: they do not count against the account.
+            Ok(()) => attempted -= failed_sweeps.len(),
+            Err(per_resource) => errors.extend(failed_sweeps.into_values().map(|mut e| {
+                e.message = format!(
+                    "{}; then, per resource: {}",
+                    e.message, per_resource.message
+                );
+                e.code = per_resource.code.clone();
+                e
+            })),
         }
         errors.sort_by(|a, b| (a.collector, &a.region).cmp(&(b.collector, &b.region)));
         account.status = if errors.is_empty() {

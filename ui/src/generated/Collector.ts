@@ -3,4 +3,4 @@
 /**
  * The collectors, in the order a scan runs them. `Iam` and `S3` are account-wide.
  */
-export type Collector = "cloudformation" | "lambda" | "apigateway" | "apigatewayv2" | "ssm" | "secretsmanager" | "dynamodb" | "kms" | "iam" | "s3";
+export type Collector = "cloudformation" | "lambda" | "apigateway" | "apigatewayv2" | "ssm" | "secretsmanager" | "dynamodb" | "kms" | "tags" | "iam" | "s3";
