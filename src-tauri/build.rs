@@ -5,6 +5,7 @@ fn main() {
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(&[
             "app_info",
             "last_snapshot",
+            "painted",
             "scan",
             "rescan_account",
             "analysis",

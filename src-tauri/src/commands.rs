@@ -62,16 +62,29 @@ pub async fn last_snapshot(
     if let Some(r) = &latest {
         current.set(r.clone());
     }
-    // What the start-up benchmark reads (`STAGECRAFT_LOG=stagecraft::startup=info`).
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
+    startup_milestone(&ONCE, "the window has the last snapshot");
+    Ok(latest)
+}
+
+/// Logs a start-up milestone with the milliseconds since the process started, once: what the
+/// start-up benchmark reads (`STAGECRAFT_LOG=stagecraft::startup=info`).
+fn startup_milestone(once: &'static std::sync::Once, what: &'static str) {
+    once.call_once(|| {
         tracing::info!(
             target: "stagecraft::startup",
             ms = crate::STARTED.get().map_or(0, |t| t.elapsed().as_millis()),
-            "the window has the last snapshot"
+            "{what}"
         );
     });
-    Ok(latest)
+}
+
+/// The window reports that it painted the last snapshot (two animation frames after rendering it):
+/// the start-up benchmark's end point.
+#[tauri::command]
+pub fn painted() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    startup_milestone(&ONCE, "the window painted the last snapshot");
 }
 
 /// The graph, the findings and the stage matrix of the snapshot on screen.

@@ -435,7 +435,69 @@ async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
         1
     );
 
+    // The app is killed (SIGKILL) in the middle of the apply. The apply, in its own process group,
+    // runs on; the app started again shows the run interrupted and the leftover step holding qa.
+    click(&client, "[data-testid=deploy-button]").await;
+    wait_text(&client, "[data-testid=deploy-log]", |t| {
+        t.contains("Acquiring state lock")
+    })
+    .await;
+    let lock: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("deploy-qa.lock")).expect("the stage's lock"),
+    )
+    .expect("lock JSON");
+    let app_pid = lock["pid"].as_i64().expect("the app's pid") as i32;
+    let step_pgid = lock["step"]["pgid"].as_i64().expect("the step's group") as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(app_pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the app");
+    drop(client);
+    drop(_driver);
+    assert!(
+        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(step_pgid), None).is_ok(),
+        "the apply runs on without the app"
+    );
+    let (_driver, client) = open_app(&env).await;
+    // As a user would: the window shows the organization (the last snapshot), then Deploy is clicked.
+    wait_for_cards(&client, "ok", 3).await;
+    click(&client, "[data-testid=tab-deploy]").await;
+    let leftover = wait_text(&client, "[data-testid=deploy-leftover]", |t| {
+        t.contains("still runs")
+    })
+    .await;
+    assert!(leftover.contains("terraform apply (qa)"), "{leftover}");
+    wait_for(
+        &client,
+        "[data-testid=deploy-run][data-outcome=interrupted]",
+    )
+    .await;
+    screenshot(&client, "deploy-interrupted").await;
+    click(&client, "[data-testid=deploy-stop-leftover]").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count(&client, "[data-testid=deploy-leftover]").await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the leftover step was not stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(step_pgid), None).is_err(),
+        "the apply's process group is gone"
+    );
     std::fs::remove_file(&hold).expect("release the hold");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&client, "[data-testid=preflight][data-ok=no]").await > 0
+        || count(&client, "[data-testid=preflight]").await == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the preflight of qa does not pass"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 
     click(&client, "[data-testid=deploy-button]").await;
     wait_text(&client, "[data-testid=deploy-log]", |t| {
@@ -443,7 +505,7 @@ async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
     })
     .await;
     let result = wait_text(&client, "[data-testid=deploy-result]", |t| {
-        t.contains("Run #2")
+        t.contains("Run #3")
     })
     .await;
     let log = wait_text(&client, "[data-testid=deploy-log]", |_| true).await;

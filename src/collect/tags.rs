@@ -187,3 +187,54 @@ async fn read_one(
     };
     Ok(tags)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(type_name: &str, id: &str, region: &str) -> Resource {
+        let mut r = Resource::new(type_name, id.to_owned(), id.to_owned(), "111", region);
+        r.tags
+            .insert("stale".into(), "from an earlier reading".into());
+        r
+    }
+
+    #[tokio::test]
+    async fn a_sweep_gives_its_region_s_resources_their_tags_and_untagged_ones_none() {
+        let mut resources = vec![
+            resource(
+                lambda::TYPE,
+                "arn:aws:lambda:eu-west-1:111:function:a",
+                "eu-west-1",
+            ),
+            resource(
+                lambda::TYPE,
+                "arn:aws:lambda:eu-west-1:111:function:b",
+                "eu-west-1",
+            ),
+            resource("AWS::IAM::Role", "arn:aws:iam::111:role/r", "global"),
+        ];
+        let sweep = Sweep {
+            region: "eu-west-1".into(),
+            tags: [(
+                "arn:aws:lambda:eu-west-1:111:function:a".to_owned(),
+                [("STAGE".to_owned(), "qa".to_owned())].into(),
+            )]
+            .into(),
+        };
+        let config = SdkConfig::builder().build();
+        apply(&config, "111", &mut resources, &[sweep], &BTreeMap::new())
+            .await
+            .expect("nothing to read per resource");
+        assert_eq!(
+            resources[0].tags.get("STAGE").map(String::as_str),
+            Some("qa")
+        );
+        assert_eq!(resources[0].tags.len(), 1);
+        assert!(
+            resources[1].tags.is_empty(),
+            "not listed by the sweep: untagged"
+        );
+        assert_eq!(resources[2].tags.len(), 1, "roles are not swept");
+    }
+}

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useReducer, useState } from "preact/hooks";
 import type { Analysis } from "./generated/Analysis";
 import type { UiError } from "./generated/UiError";
-import { analysis as fetchAnalysis, asUiError, lastSnapshot, rescanAccount, scan, scanTarget } from "./ipc";
+import { analysis as fetchAnalysis, asUiError, lastSnapshot, painted, rescanAccount, scan, scanTarget } from "./ipc";
 import { DeletionsView } from "./views/DeletionsView";
 import { DeployView } from "./views/DeployView";
 import { FindingsView } from "./views/FindingsView";
@@ -75,6 +75,8 @@ export function App() {
       if (report) {
         dispatch({ type: "snapshot", report });
         refreshAnalysis();
+        // The frame after next is on screen: the snapshot has been painted.
+        requestAnimationFrame(() => requestAnimationFrame(() => void painted().catch(() => undefined)));
       }
       return report;
     });
@@ -128,19 +130,13 @@ export function App() {
     <div class="shell">
       <header class="topbar">
         <span class="brand">Stagecraft</span>
-        <span class="crumb" title={state.target?.config_path ?? "no workspace config"}>
-          {state.organization ? `org ${state.organization.id}` : "org …"}
-        </span>
-        <span class="crumb">
-          profile <code>{state.target?.profile ?? "…"}</code>
-        </span>
         <nav class="tabs" role="tablist" aria-label="Views">
           {VIEWS.map((v) => (
             <button
               key={v.id}
               role="tab"
               aria-selected={view === v.id}
-              class={view === v.id ? "tab active" : "tab"}
+              class={`tab tab-${v.id}${view === v.id ? " active" : ""}`}
               data-testid={`tab-${v.id}`}
               onClick={() => show(v.id)}
               title={`Alt+${v.key}`}
@@ -155,6 +151,13 @@ export function App() {
           ))}
         </nav>
         <span class="spacer" />
+        {/* Right of the tabs' stretch, so the tabs stay put when these arrive. */}
+        <span class="crumb" title={state.target?.config_path ?? "no workspace config"}>
+          {state.organization ? `org ${state.organization.id}` : "org …"}
+        </span>
+        <span class="crumb">
+          profile <code>{state.target?.profile ?? "…"}</code>
+        </span>
         <button class="ghost" data-testid="palette-button" onClick={() => setPalette(true)} title="Command palette (Ctrl+K)">
           Ctrl+K
         </button>

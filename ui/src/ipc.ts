@@ -32,6 +32,11 @@ export function lastSnapshot(): Promise<ScanReport | null> {
   return invoke<ScanReport | null>("last_snapshot");
 }
 
+/** Tells the core the window painted the last snapshot (the start-up benchmark's end point). */
+export function painted(): Promise<void> {
+  return invoke<void>("painted");
+}
+
 export function scan(onEvent: (e: ScanEvent) => void): Promise<ScanReport> {
   const channel = new Channel<ScanEvent>();
   channel.onmessage = onEvent;

@@ -183,7 +183,16 @@ pub async fn wait_text(client: &Client, css: &str, ok: impl Fn(&str) -> bool) ->
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    panic!("{css} never got the expected text; last: {last:?}");
+    let shot = screenshot(client, "timeout").await;
+    let screen = match client.find(Locator::Css("main")).await {
+        Ok(el) => el.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    panic!(
+        "{css} never got the expected text; last: {last:?}\nthe view showed:\n{}\n(screenshot {})",
+        screen.chars().take(3000).collect::<String>(),
+        shot.display()
+    );
 }
 
 pub async fn wait_for_cards(

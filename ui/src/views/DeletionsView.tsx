@@ -7,6 +7,7 @@ import type { PendingDeletion } from "../generated/PendingDeletion";
 import { actionHistory, asUiError, deletions, undelete } from "../ipc";
 import { Rich } from "../rich";
 import { countdown, useNow } from "../time";
+import { StageSelect } from "./StageSelect";
 
 interface Props {
   /** Changes after every scan: the list is reloaded. */
@@ -48,17 +49,7 @@ export function DeletionsView({ refresh, protectedStages, accountName, onRescan,
   return (
     <main class="content deletions" data-testid="deletions-view">
       <div class="toolbar">
-        <label>
-          Stage{" "}
-          <select value={stage} onChange={(e) => setStage((e.target as HTMLSelectElement).value)}>
-            <option value="">all stages</option>
-            {stages.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <StageSelect stages={stages} value={stage} onChange={setStage} all />
         <span class="muted">{shown.length} pending · soonest first · times are live</span>
       </div>
       {last && (

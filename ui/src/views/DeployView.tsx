@@ -5,6 +5,7 @@ import type { DeployPreview } from "../generated/DeployPreview";
 import type { DeployRun } from "../generated/DeployRun";
 import { asUiError, deployCancel, deployHistory, deployPlan, deployRun, deployStopLeftover } from "../ipc";
 import { Rich } from "../rich";
+import { StageSelect } from "./StageSelect";
 
 interface Props {
   stages: string[];
@@ -86,16 +87,7 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
   return (
     <main class="content deploy" data-testid="deploy-view">
       <div class="toolbar">
-        <label>
-          Stage{" "}
-          <select data-testid="deploy-stage" value={stage} disabled={running} onChange={(e) => setStage((e.target as HTMLSelectElement).value)}>
-            {stages.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <StageSelect stages={stages} value={stage} onChange={setStage} disabled={running} testid="deploy-stage" />
         {preview && (
           <span class="muted">
             account <code>{preview.plan.account_id ?? "unknown"}</code> · profile <code>{preview.plan.profile}</code>

@@ -3,6 +3,7 @@ import { useMemo, useState } from "preact/hooks";
 import type { Analysis } from "../generated/Analysis";
 import type { Finding } from "../generated/Finding";
 import { Rich } from "../rich";
+import { StageSelect } from "./StageSelect";
 
 const ORDER = ["high", "medium", "low", "info"];
 
@@ -29,17 +30,7 @@ export function FindingsView({ analysis, onOpen }: Props) {
   return (
     <main class="content findings" data-testid="findings-view">
       <div class="toolbar">
-        <label>
-          Stage{" "}
-          <select value={stage} onChange={(e) => setStage((e.target as HTMLSelectElement).value)}>
-            <option value="">all stages</option>
-            {stages.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <StageSelect stages={stages} value={stage} onChange={setStage} all />
         <label>
           At least{" "}
           <select value={minSeverity} onChange={(e) => setMinSeverity((e.target as HTMLSelectElement).value)}>
