@@ -4,7 +4,9 @@
 //! services of `--functions` extra functions each), puts the latency proxy in front of it
 //! (`--latency` ms per round trip, `--jitter` ms more at random), and measures one scan by the real
 //! `stagecraft` binary: wall time, peak memory, API calls per service against the distinct requests,
-//! achieved concurrency, and the critical path the call log shows. Then the baseline: the sequential
+//! achieved concurrency, and the critical path the call log shows. The same scan then runs with no
+//! injected latency: what remains is the emulator's own pace, and the difference is what the latency
+//! cost the scan, to set against the critical-path bound. Then the baseline: the sequential
 //! AWS CLI script a user would write for the same inventory (`scripts/baseline-inventory.sh`), run on
 //! `--baseline-accounts` accounts through the same proxy and scaled to all of them (it is
 //! sequential, so it scales linearly). Prints a Markdown table for BENCHMARKS.md.
@@ -177,18 +179,22 @@ async fn main() {
     let before_rss = max_rss_children_kib();
     let started = Instant::now();
     // Both the scan and the baseline reach the sandbox through the proxy, with the same profiles.
-    let through_proxy = |program: &str| {
+    let through = |program: &str, config: &std::path::Path| {
         let mut c = tokio::process::Command::new(program);
-        c.env("AWS_CONFIG_FILE", &config)
+        c.env("AWS_CONFIG_FILE", config)
             .env("AWS_SHARED_CREDENTIALS_FILE", sb.dir.join("credentials"))
             .env("AWS_EC2_METADATA_DISABLED", "true");
         c
     };
-    let out = through_proxy(env!("CARGO_BIN_EXE_stagecraft"))
-        .args(["scan", "--json"])
-        .env("AWS_PROFILE", "master")
-        .env("STAGECRAFT_CONFIG", sb.workspace_file())
-        .env("STAGECRAFT_STORE", dir.path().join("bench.db"))
+    let scan = |config: &std::path::Path, store: &str| {
+        let mut c = through(env!("CARGO_BIN_EXE_stagecraft"), config);
+        c.args(["scan", "--json"])
+            .env("AWS_PROFILE", "master")
+            .env("STAGECRAFT_CONFIG", sb.workspace_file())
+            .env("STAGECRAFT_STORE", dir.path().join(store));
+        c
+    };
+    let out = scan(&config, "bench.db")
         .output()
         .await
         .expect("stagecraft scan");
@@ -199,9 +205,26 @@ async fn main() {
         String::from_utf8_lossy(&out.stderr)
     );
     let rss_kib = max_rss_children_kib().max(before_rss);
+    let calls = proxy.calls();
+
+    // The same scan with no injected latency: the pace of the emulator (and of the scan's own work)
+    // alone, to set the latency-bound figure against.
+    let unhurried = Proxy::start(&sb.endpoint, ProxyOptions::default())
+        .await
+        .expect("proxy");
+    let config0 = dir.path().join("aws-config-0");
+    sb.aws_env_through(&unhurried.endpoint, &config0)
+        .expect("aws config");
+    let started0 = Instant::now();
+    let out0 = scan(&config0, "bench-0.db")
+        .output()
+        .await
+        .expect("stagecraft scan");
+    let wall0 = started0.elapsed();
+    assert!(out0.status.success(), "scan without latency failed");
+    let calls0 = unhurried.calls().len();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("scan JSON");
     let resources = report["resources"].as_array().map_or(0, Vec::len);
-    let calls = proxy.calls();
     let distinct: HashSet<&str> = calls.iter().map(|c| c.fingerprint.as_str()).collect();
     let mut per_service: BTreeMap<&str, (usize, HashSet<&str>)> = BTreeMap::new();
     for c in &calls {
@@ -222,7 +245,7 @@ async fn main() {
         .map(String::as_str)
         .collect();
     let base_started = Instant::now();
-    let base = through_proxy("bash")
+    let base = through("bash", &config)
         .arg(repo().join("scripts/baseline-inventory.sh"))
         .args(&profiles)
         .env("AWS_PAGER", "")
@@ -260,6 +283,13 @@ async fn main() {
         "| critical path (longest chain of dependent calls in the log) | {chain} calls ≈ {:.1} s | wall / bound = {:.2} (target ≤ 1.5) |",
         bound.as_secs_f64(),
         wall_ms / bound.as_millis().max(1) as f64
+    );
+    println!(
+        "| the same scan with no injected latency (the emulator's own pace: {:.0} calls/s) | {:.1} s | latency added {:.1} s = {:.2} × the critical-path bound |",
+        calls0 as f64 / wall0.as_secs_f64().max(0.001),
+        wall0.as_secs_f64(),
+        (wall_ms / 1000.0 - wall0.as_secs_f64()).max(0.0),
+        (wall_ms / 1000.0 - wall0.as_secs_f64()).max(0.0) / bound.as_secs_f64().max(0.001)
     );
     println!(
         "| API calls | {} ({} distinct requests) | calls / distinct = {:.2} (target ≤ 1.1) |",

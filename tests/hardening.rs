@@ -60,13 +60,27 @@ fn documented_policy() -> BTreeSet<String> {
         .collect()
 }
 
-/// The per-resource tag reads that a tag sweep (`tag:GetResources`) replaces.
-const PER_RESOURCE_TAGS: [&str; 5] = [
-    "lambda:ListTags",
-    "dynamodb:ListTagsOfResource",
-    "ssm:ListTagsForResource",
-    "kms:ListResourceTags",
-    "s3:GetBucketTagging",
+/// The account-wide listings a scan reads, each with the per-resource calls that replace it when the
+/// scan role may not call it.
+const BATCHED: [(&str, &[&str]); 2] = [
+    (
+        "tag:GetResources",
+        &[
+            "lambda:ListTags",
+            "dynamodb:ListTagsOfResource",
+            "ssm:ListTagsForResource",
+            "kms:ListResourceTags",
+            "s3:GetBucketTagging",
+        ],
+    ),
+    (
+        "iam:GetAccountAuthorizationDetails",
+        &[
+            "iam:ListAttachedRolePolicies",
+            "iam:ListRolePolicies",
+            "iam:ListRoleTags",
+        ],
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread")]
@@ -90,20 +104,22 @@ async fn a_scan_only_reads_metadata_and_needs_exactly_the_documented_policy() {
             .collect()
     };
     let clean_actions = actions(&calls);
-    assert!(clean_actions.contains("tag:GetResources"));
-    for per_resource in PER_RESOURCE_TAGS {
-        assert!(
-            !clean_actions.contains(per_resource),
-            "{per_resource} was called although the tag sweep answered"
-        );
+    for (batch, per_resource) in BATCHED {
+        assert!(clean_actions.contains(batch), "{batch} was not called");
+        for one in per_resource {
+            assert!(
+                !clean_actions.contains(*one),
+                "{one} was called although {batch} answered"
+            );
+        }
     }
 
-    // A scan role without `tag:GetResources` gets the same inventory, tags and owners included,
-    // from the per-resource reads the policy also grants.
+    // A scan role without the account-wide listings gets the same inventory, tags, policies and
+    // owners included, from the per-resource reads the policy also grants.
     let (denied, denied_env) = through(
         ProxyOptions {
             faults: Faults {
-                denied: vec!["tag:GetResources".to_owned()],
+                denied: BATCHED.iter().map(|(b, _)| (*b).to_owned()).collect(),
                 ..Faults::default()
             },
             ..ProxyOptions::default()
@@ -125,7 +141,7 @@ async fn a_scan_only_reads_metadata_and_needs_exactly_the_documented_policy() {
     );
     assert!(
         diff.is_empty(),
-        "the scan without the tag sweep differs from the clean one:\n{}",
+        "the scan without the account-wide listings differs from the clean one:\n{}",
         diff.join("\n")
     );
     let tagged = report

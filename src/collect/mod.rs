@@ -168,7 +168,9 @@ where
     }
 }
 
-fn classify(code: &str) -> &'static str {
+/// The reason a user acts on, from an AWS error code: `expired_credentials`, `access_denied`,
+/// `throttled`, or `aws`.
+pub(crate) fn classify(code: &str) -> &'static str {
     let c = code.to_ascii_lowercase();
     if c.contains("expiredtoken") || c == "requestexpired" || c == "tokenrefreshrequired" {
         "expired_credentials"
