@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 
 pub const DEFAULT_ASSUME_ROLE: &str = "OrganizationAccountAccessRole";
-pub const DEFAULT_PARALLELISM: usize = 8;
+pub const DEFAULT_PARALLELISM: usize = 16;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]

@@ -25,7 +25,9 @@ use crate::{discover, own, terraform, Error, UiError};
 pub use events::ScanEvent;
 
 /// Collectors running at once inside one account (accounts themselves are bounded by `parallelism`).
-const COLLECTORS_PER_ACCOUNT: usize = 4;
+/// Each calls a different service, with API limits of its own, so every collector of a one-region
+/// account runs at once: the account takes as long as its longest chain of calls, not a queue of them.
+const COLLECTORS_PER_ACCOUNT: usize = 12;
 
 /// What to scan; `None`s fall back to the workspace config, then to defaults.
 #[derive(Debug, Clone, Default)]
