@@ -57,12 +57,6 @@ fn now() -> String {
         .unwrap_or_default()
 }
 
-fn local_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown user".into())
-}
-
 /// Checks the request against the snapshot and the stage; returns what it acts on.
 pub fn validate(
     workspace: &Workspace,
@@ -155,7 +149,7 @@ pub async fn perform(
     };
     let mut record = ActionRecord {
         at: now(),
-        who: local_user(),
+        who: crate::local_user(),
         action: req.action.clone(),
         account_id: item.account_id.clone(),
         stage: item.stage.clone(),
@@ -175,7 +169,7 @@ pub async fn perform(
             return Ok(record);
         }
     };
-    record.who = format!("{} ({})", identity.arn, local_user());
+    record.who = format!("{} ({})", identity.arn, crate::local_user());
     if identity.account != item.account_id {
         record.message = format!(
             "refused: the credentials act in account {}, not {}",

@@ -514,7 +514,7 @@ pub async fn execute(
     }
     let store = Store::open(store_path)?;
     let started_at = now();
-    let who = std::env::var("USER").unwrap_or_else(|_| "unknown user".into());
+    let who = crate::local_user();
     let run_id = store.start_run(&plan, &who, &started_at)?;
     let lock = match lock::acquire(&lock_dir, stage, run_id, &started_at) {
         Ok(l) => l,

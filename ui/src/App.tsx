@@ -138,6 +138,7 @@ export function App() {
               aria-selected={view === v.id}
               class={`tab tab-${v.id}${view === v.id ? " active" : ""}`}
               data-testid={`tab-${v.id}`}
+              data-label={v.label}
               onClick={() => show(v.id)}
               title={`Alt+${v.key}`}
             >
