@@ -133,6 +133,25 @@ fn max_rss_children_kib() -> i64 {
         .unwrap_or(0)
 }
 
+/// Runs `command` to its end; its output and how long it took. Fails the benchmark if it failed.
+async fn timed(
+    mut command: tokio::process::Command,
+    what: &str,
+) -> (std::process::Output, Duration) {
+    let started = Instant::now();
+    let out = command
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, took)
+}
+
 #[tokio::main]
 async fn main() {
     let a = args();
@@ -177,7 +196,6 @@ async fn main() {
 
     // Stagecraft: the real binary, as a user runs it.
     let before_rss = max_rss_children_kib();
-    let started = Instant::now();
     // Both the scan and the baseline reach the sandbox through the proxy, with the same profiles.
     let through = |program: &str, config: &std::path::Path| {
         let mut c = tokio::process::Command::new(program);
@@ -194,16 +212,7 @@ async fn main() {
             .env("STAGECRAFT_STORE", dir.path().join(store));
         c
     };
-    let out = scan(&config, "bench.db")
-        .output()
-        .await
-        .expect("stagecraft scan");
-    let wall = started.elapsed();
-    assert!(
-        out.status.success(),
-        "scan failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (out, wall) = timed(scan(&config, "bench.db"), "the scan").await;
     let rss_kib = max_rss_children_kib().max(before_rss);
     let calls = proxy.calls();
 
@@ -215,13 +224,7 @@ async fn main() {
     let config0 = dir.path().join("aws-config-0");
     sb.aws_env_through(&unhurried.endpoint, &config0)
         .expect("aws config");
-    let started0 = Instant::now();
-    let out0 = scan(&config0, "bench-0.db")
-        .output()
-        .await
-        .expect("stagecraft scan");
-    let wall0 = started0.elapsed();
-    assert!(out0.status.success(), "scan without latency failed");
+    let (_, wall0) = timed(scan(&config0, "bench-0.db"), "the scan without latency").await;
     let calls0 = unhurried.calls().len();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("scan JSON");
     let resources = report["resources"].as_array().map_or(0, Vec::len);
@@ -244,20 +247,11 @@ async fn main() {
         .take(a.baseline_accounts)
         .map(String::as_str)
         .collect();
-    let base_started = Instant::now();
-    let base = through("bash", &config)
-        .arg(repo().join("scripts/baseline-inventory.sh"))
+    let mut base = through("bash", &config);
+    base.arg(repo().join("scripts/baseline-inventory.sh"))
         .args(&profiles)
-        .env("AWS_PAGER", "")
-        .output()
-        .await
-        .expect("baseline script");
-    let base_wall = base_started.elapsed();
-    assert!(
-        base.status.success(),
-        "baseline failed: {}",
-        String::from_utf8_lossy(&base.stderr)
-    );
+        .env("AWS_PAGER", "");
+    let (_, base_wall) = timed(base, "the baseline script").await;
     let base_calls = proxy.calls().len();
     let scale = a.accounts as f64 / a.baseline_accounts.max(1) as f64;
     let base_scaled_ms = base_wall.as_millis() as f64 * scale;

@@ -100,8 +100,8 @@ impl Settings {
 }
 
 /// WebKitGTK renders through DMA-BUF buffers meant for a GPU. On a machine with no GPU render node (a
-/// VM, a remote desktop, Xvfb) those buffers come from Mesa's software rasteriser, which costs the web
-/// process about 130 MiB more than WebKit's shared-memory renderer for the same pictures
+/// VM, a remote desktop, Xvfb) those buffers come from Mesa's software rasteriser, which costs the
+/// WebKit processes about 95 MiB (PSS) more than WebKit's shared-memory renderer for the same pictures
 /// (BENCHMARKS.md, "idle memory"). There, the shared-memory renderer is used, unless
 /// `WEBKIT_DISABLE_DMABUF_RENDERER` is set either way. Runs before any thread starts.
 fn prefer_shared_memory_rendering_without_a_gpu() {

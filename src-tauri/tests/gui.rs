@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{
-    click, count, gui_tests_enabled, open_app, repo, screenshot, wait_for, wait_for_cards,
-    wait_text,
+    click, count, find_in_graph, gui_tests_enabled, open_app, repo, screenshot, wait_for,
+    wait_for_cards, wait_text,
 };
 use fantoccini::Locator;
 use stagecraft::sandbox::{self, SeedSpec};
@@ -178,16 +178,7 @@ async fn the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix() {
     assert!(dev_findings.starts_with('4'), "{dev_findings}");
 
     // Graph: search /db_pw_name, and its SSM links are there with their evidence.
-    click(&client, "[data-testid=tab-graph]").await;
-    wait_for(&client, "[data-testid=graph][data-ready=yes]").await;
-    let search = wait_for(&client, "[data-testid=graph-search]").await;
-    search.send_keys("/db_pw_name").await.expect("type");
-    wait_for(&client, "[data-testid=search-result]").await;
-    search.send_keys("\u{E007}").await.expect("enter");
-    let name = wait_text(&client, "[data-testid=details-name]", |t| {
-        t == "/db_pw_name"
-    })
-    .await;
+    let name = find_in_graph(&client, "/db_pw_name").await;
     assert_eq!(name, "/db_pw_name");
     wait_for(&client, "[data-testid=focus-chip]").await;
     assert_eq!(
@@ -525,19 +516,7 @@ async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
     screenshot(&client, "deploy").await;
 
     // The stage's account is rescanned after the run: the graph has the function just deployed.
-    click(&client, "[data-testid=tab-graph]").await;
-    wait_for(&client, "[data-testid=graph][data-ready=yes]").await;
-    let search = wait_for(&client, "[data-testid=graph-search]").await;
-    search.send_keys("reports-qa-daily").await.expect("type");
-    wait_text(&client, "[data-testid=search-result]", |t| {
-        t.contains("reports-qa-daily")
-    })
-    .await;
-    search.send_keys("\u{E007}").await.expect("enter");
-    let name = wait_text(&client, "[data-testid=details-name]", |t| {
-        t == "reports-qa-daily"
-    })
-    .await;
+    let name = find_in_graph(&client, "reports-qa-daily").await;
     assert_eq!(name, "reports-qa-daily");
     screenshot(&client, "deploy-graph").await;
     client.close().await.expect("close session");

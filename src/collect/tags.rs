@@ -77,15 +77,18 @@ pub async fn collect(t: &Target<'_>) -> Result<Collected, CollectError> {
 }
 
 /// Gives every swept resource of one account its tags: from its region's sweep when that succeeded,
-/// else read per resource. `failed` holds the sweeps that failed, by region. On an error of the
-/// per-resource reading, the resources stay, without tags.
+/// else read per resource. `failed` holds the sweeps that failed, by region.
+///
+/// Returns what counts against the account: nothing when the per-resource reading made up for every
+/// failed sweep; else each failed sweep with why the reading failed too (or that failure alone, when
+/// it stood in for no sweep: a bucket in a region not swept). The resources stay, without tags.
 pub async fn apply(
     config: &SdkConfig,
     account_id: &str,
     resources: &mut [Resource],
     sweeps: &[Sweep],
-    failed: &BTreeMap<String, CollectError>,
-) -> Result<(), CollectError> {
+    failed: BTreeMap<String, CollectError>,
+) -> Vec<CollectError> {
     let by_region: BTreeMap<&str, &Sweep> = sweeps.iter().map(|s| (s.region.as_str(), s)).collect();
     let mut one_by_one = Vec::new();
     for (i, r) in resources.iter_mut().enumerate() {
@@ -98,9 +101,9 @@ pub async fn apply(
         }
     }
     if one_by_one.is_empty() {
-        return Ok(());
+        return Vec::new();
     }
-    for (region, e) in failed {
+    for (region, e) in &failed {
         tracing::warn!(
             account = account_id,
             region = region.as_str(),
@@ -108,16 +111,32 @@ pub async fn apply(
             e.message
         );
     }
-    let found = super::each(one_by_one, |i| {
+    let read = super::each(one_by_one, |i| {
         let r = &resources[i];
         let config = crate::aws::in_region(config, &r.region);
         async move { Ok((i, read_one(&config, r).await?)) }
     })
-    .await?;
-    for (i, tags) in found {
-        resources[i].tags = tags;
+    .await;
+    match read {
+        Ok(found) => {
+            for (i, tags) in found {
+                resources[i].tags = tags;
+            }
+            Vec::new()
+        }
+        Err(per_resource) if failed.is_empty() => vec![per_resource],
+        Err(per_resource) => failed
+            .into_values()
+            .map(|e| CollectError {
+                message: format!(
+                    "{}; then, per resource: {}",
+                    e.message, per_resource.message
+                ),
+                code: per_resource.code.clone(),
+                ..e
+            })
+            .collect(),
     }
-    Ok(())
 }
 
 /// The tags of one resource, with its own service's call.
@@ -223,9 +242,11 @@ mod tests {
             .into(),
         };
         let config = SdkConfig::builder().build();
-        apply(&config, "111", &mut resources, &[sweep], &BTreeMap::new())
-            .await
-            .expect("nothing to read per resource");
+        let errors = apply(&config, "111", &mut resources, &[sweep], BTreeMap::new()).await;
+        assert!(
+            errors.is_empty(),
+            "nothing to read per resource: {errors:?}"
+        );
         assert_eq!(
             resources[0].tags.get("STAGE").map(String::as_str),
             Some("qa")
@@ -236,5 +257,27 @@ mod tests {
             "not listed by the sweep: untagged"
         );
         assert_eq!(resources[2].tags.len(), 1, "roles are not swept");
+    }
+
+    #[tokio::test]
+    async fn a_failed_per_resource_read_counts_against_the_account_even_with_no_failed_sweep() {
+        // A bucket in a region no sweep covered, and nothing that answers on the endpoint.
+        let mut resources = vec![resource(s3::TYPE, "arn:aws:s3:::far-away", "ap-south-2")];
+        let config = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .endpoint_url("http://127.0.0.1:1")
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+                aws_sdk_s3::config::Credentials::for_tests(),
+            ))
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build();
+        let errors = apply(&config, "111", &mut resources, &[], BTreeMap::new()).await;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].collector, Collector::Tags);
+        assert!(
+            errors[0].message.contains("s3:GetBucketTagging"),
+            "{errors:?}"
+        );
     }
 }

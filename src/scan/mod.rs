@@ -617,27 +617,22 @@ impl AccountCtx<'_> {
             }
         }
         let sweeps = std::mem::take(&mut collected.sweeps);
-        let mut attempted = attempted;
-        match collect::tags::apply(
+        let made_up = failed_sweeps.len();
+        let tag_errors = collect::tags::apply(
             &config,
             &account.id,
             &mut collected.resources,
             &sweeps,
-            &failed_sweeps,
+            failed_sweeps,
         )
-        .await
-        {
-            // The failed sweeps were made up for: they do not count against the account.
-            Ok(()) => attempted -= failed_sweeps.len(),
-            Err(per_resource) => errors.extend(failed_sweeps.into_values().map(|mut e| {
-                e.message = format!(
-                    "{}; then, per resource: {}",
-                    e.message, per_resource.message
-                );
-                e.code = per_resource.code.clone();
-                e
-            })),
-        }
+        .await;
+        // Failed sweeps the per-resource reading made up for do not count against the account.
+        let attempted = if tag_errors.is_empty() {
+            attempted - made_up
+        } else {
+            attempted
+        };
+        errors.extend(tag_errors);
         errors.sort_by(|a, b| (a.collector, &a.region).cmp(&(b.collector, &b.region)));
         account.status = if errors.is_empty() {
             AccountStatus::Ok

@@ -261,3 +261,15 @@ pub async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Eleme
         .await
         .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
 }
+
+/// Opens the graph view, searches for `query`, picks the match with Enter, and returns the name the
+/// details panel then shows.
+pub async fn find_in_graph(client: &Client, query: &str) -> String {
+    click(client, "[data-testid=tab-graph]").await;
+    wait_for(client, "[data-testid=graph][data-ready=yes]").await;
+    let search = wait_for(client, "[data-testid=graph-search]").await;
+    search.send_keys(query).await.expect("type");
+    wait_text(client, "[data-testid=search-result]", |t| t.contains(query)).await;
+    search.send_keys("\u{E007}").await.expect("enter");
+    wait_text(client, "[data-testid=details-name]", |t| t == query).await
+}
