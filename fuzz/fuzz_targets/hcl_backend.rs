@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    let _ = stagecraft::terraform::backend::backend_in(std::path::Path::new("main.tf"), text);
+    let _ = stagecraft_iac::terraform::backend::backend_in(std::path::Path::new("main.tf"), text);
 });

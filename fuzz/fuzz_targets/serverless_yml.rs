@@ -4,7 +4,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
     let path = std::path::Path::new("serverless.yml");
-    if let Ok(service) = stagecraft::serverless::ServiceFile::parse(path, text) {
+    if let Ok(service) = stagecraft_iac::serverless::ServiceFile::parse(path, text) {
         let _ = service.resolve(Some("dev"), Some("us-east-1"), Some("123456789012"));
     }
 });

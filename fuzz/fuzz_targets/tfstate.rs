@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = stagecraft::terraform::parse_state(data, "fuzz.tfstate");
+    let _ = stagecraft_iac::terraform::parse_state(data, "fuzz.tfstate");
 });

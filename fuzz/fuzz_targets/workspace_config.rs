@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    let _ = stagecraft::config::WorkspaceConfig::parse(text);
+    let _ = stagecraft_iac::config::WorkspaceConfig::parse(text);
 });

@@ -1,12 +1,12 @@
 //! The IPC surface: every command the window may call. Each is an adapter over one core function.
 
-use stagecraft::analysis::{analyse, Analysis};
-use stagecraft::aws::AwsEnv;
-use stagecraft::config::Workspace;
-use stagecraft::model::{ScanReport, ScanTarget};
-use stagecraft::scan::{self, ScanEvent, ScanOptions};
-use stagecraft::store::{SnapshotDiff, SnapshotSummary, Store};
-use stagecraft::UiError;
+use stagecraft_analysis::views::{analyse, Analysis};
+use stagecraft_aws::credentials::AwsEnv;
+use stagecraft_aws::scan::{self, ScanEvent, ScanOptions};
+use stagecraft_iac::config::Workspace;
+use stagecraft_model::UiError;
+use stagecraft_model::{ScanReport, ScanTarget};
+use stagecraft_store::{SnapshotDiff, SnapshotSummary, Store};
 use tauri::ipc::Channel;
 use tauri::State;
 
@@ -14,7 +14,7 @@ use crate::{Current, Settings};
 
 fn store_error(e: impl std::fmt::Display) -> UiError {
     UiError {
-        code: "store".to_owned(),
+        code: stagecraft_model::ErrorCode::Store,
         message: e.to_string(),
     }
 }
@@ -22,13 +22,13 @@ fn store_error(e: impl std::fmt::Display) -> UiError {
 /// Runs blocking store work off the async runtime.
 async fn with_store<T: Send + 'static>(
     settings: &Settings,
-    f: impl FnOnce(Store) -> Result<T, stagecraft::store::StoreError> + Send + 'static,
+    f: impl FnOnce(Store) -> Result<T, stagecraft_store::StoreError> + Send + 'static,
 ) -> Result<T, UiError> {
     let path = settings.store.clone();
     let out = tauri::async_runtime::spawn_blocking(move || Store::open(&path).and_then(f))
         .await
         .map_err(store_error)?;
-    Ok(out.map_err(stagecraft::Error::from)?)
+    Ok(out.map_err(stagecraft_model::Error::from)?)
 }
 
 fn workspace(settings: &Settings) -> Result<Workspace, UiError> {
@@ -91,7 +91,7 @@ pub fn painted() {
 #[tauri::command]
 pub async fn analysis(current: State<'_, Current>) -> Result<Analysis, UiError> {
     let report = current.get().ok_or_else(|| UiError {
-        code: "no_snapshot".to_owned(),
+        code: stagecraft_model::ErrorCode::NoSnapshot,
         message: "No snapshot yet: scan the organization first.".to_owned(),
     })?;
     tauri::async_runtime::spawn_blocking(move || analyse(&report))
@@ -104,13 +104,10 @@ pub async fn analysis(current: State<'_, Current>) -> Result<Analysis, UiError> 
 pub async fn deletions(
     settings: State<'_, Settings>,
     current: State<'_, Current>,
-) -> Result<Vec<stagecraft::deletion::PendingDeletion>, UiError> {
+) -> Result<Vec<stagecraft_analysis::deletion::PendingDeletion>, UiError> {
     let report = current.get().ok_or_else(no_snapshot)?;
-    let gone = with_store(&settings, |s| {
-        stagecraft::deletion::recently_seen_buckets(&s)
-    })
-    .await?;
-    Ok(stagecraft::deletion::pending(&report, &gone))
+    let gone = with_store(&settings, |s| s.recently_seen_buckets()).await?;
+    Ok(stagecraft_analysis::deletion::pending(&report, &gone))
 }
 
 /// Restores a secret or cancels a key deletion, after the core's checks (the resource is pending in
@@ -120,13 +117,12 @@ pub async fn deletions(
 pub async fn undelete(
     settings: State<'_, Settings>,
     current: State<'_, Current>,
-    request: stagecraft::deletion::actions::ActionRequest,
-) -> Result<stagecraft::deletion::actions::ActionRecord, UiError> {
+    request: stagecraft_ops::undo::ActionRequest,
+) -> Result<stagecraft_ops::undo::ActionRecord, UiError> {
     let report = current.get().ok_or_else(no_snapshot)?;
     let ws = workspace(&settings)?;
     let record =
-        stagecraft::deletion::actions::perform(&AwsEnv::from_environment(), &ws, &report, &request)
-            .await?;
+        stagecraft_ops::undo::perform(&AwsEnv::from_environment(), &ws, &report, &request).await?;
     let stored = record.clone();
     with_store(&settings, move |s| s.record_action(&stored)).await?;
     Ok(record)
@@ -136,13 +132,13 @@ pub async fn undelete(
 #[tauri::command]
 pub async fn action_history(
     settings: State<'_, Settings>,
-) -> Result<Vec<stagecraft::deletion::actions::ActionRecord>, UiError> {
+) -> Result<Vec<stagecraft_ops::undo::ActionRecord>, UiError> {
     with_store(&settings, |s| s.actions()).await
 }
 
 fn no_snapshot() -> UiError {
     UiError {
-        code: "no_snapshot".to_owned(),
+        code: stagecraft_model::ErrorCode::NoSnapshot,
         message: "No snapshot yet: scan the organization first.".to_owned(),
     }
 }
@@ -153,11 +149,11 @@ pub async fn deploy_plan(
     settings: State<'_, Settings>,
     current: State<'_, Current>,
     stage: String,
-) -> Result<stagecraft::deploy::DeployPreview, UiError> {
+) -> Result<stagecraft_ops::deploy::DeployPreview, UiError> {
     let report = current.get().ok_or_else(no_snapshot)?;
     let ws = workspace(&settings)?;
     report.require_stage(&stage)?;
-    Ok(stagecraft::deploy::preview(
+    Ok(stagecraft_ops::deploy::preview(
         &AwsEnv::from_environment(),
         &ws,
         &report,
@@ -176,7 +172,7 @@ pub async fn deploy_stop_leftover(
 ) -> Result<Option<String>, UiError> {
     let report = current.get().ok_or_else(no_snapshot)?;
     report.require_stage(&stage)?;
-    Ok(stagecraft::deploy::stop_leftover(&settings.store, &stage).await?)
+    Ok(stagecraft_ops::deploy::stop_leftover(&settings.store, &stage).await?)
 }
 
 /// Runs a stage's deploy, streaming its events; `typed_stage` confirms a protected stage and
@@ -189,23 +185,23 @@ pub async fn deploy_run(
     stage: String,
     typed_stage: Option<String>,
     from_step: usize,
-    on_event: Channel<stagecraft::deploy::run::RunEvent>,
-) -> Result<stagecraft::deploy::DeployRun, UiError> {
+    on_event: Channel<stagecraft_ops::deploy::run::RunEvent>,
+) -> Result<stagecraft_ops::deploy::DeployRun, UiError> {
     let report = current.get().ok_or_else(no_snapshot)?;
     report.require_stage(&stage)?;
     let ws = workspace(&settings)?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     running.set(Some(tx));
-    let on = move |e: stagecraft::deploy::run::RunEvent| {
+    let on = move |e: stagecraft_ops::deploy::run::RunEvent| {
         let _ = on_event.send(e);
     };
-    let result = stagecraft::deploy::execute(
+    let result = stagecraft_ops::deploy::execute(
         &AwsEnv::from_environment(),
         &ws,
         &report,
         &stage,
         &settings.store,
-        stagecraft::deploy::DeployOptions {
+        stagecraft_ops::deploy::DeployOptions {
             from_step,
             typed_stage,
             ..Default::default()
@@ -230,7 +226,7 @@ pub async fn deploy_history(
     settings: State<'_, Settings>,
     current: State<'_, Current>,
     stage: String,
-) -> Result<Vec<stagecraft::deploy::DeployRun>, UiError> {
+) -> Result<Vec<stagecraft_ops::deploy::DeployRun>, UiError> {
     current
         .get()
         .ok_or_else(no_snapshot)?
@@ -254,7 +250,7 @@ pub async fn snapshot_diff(
     with_store(&settings, move |s| {
         let a = s.load(from)?;
         let b = s.load(to)?;
-        Ok(stagecraft::store::diff(&a, &b, Some(from), Some(to)))
+        Ok(stagecraft_store::diff(&a, &b, Some(from), Some(to)))
     })
     .await
 }
@@ -270,7 +266,7 @@ pub async fn save_export(
     contents: String,
 ) -> Result<Option<String>, UiError> {
     let bad = |m: &str| UiError {
-        code: "invalid_input".to_owned(),
+        code: stagecraft_model::ErrorCode::InvalidInput,
         message: m.to_owned(),
     };
     let allowed = ["svg", "png", "md", "json", "dot", "mmd"];
@@ -306,7 +302,7 @@ pub async fn save_export(
         return Ok(None);
     };
     std::fs::write(&target, bytes).map_err(|e| UiError {
-        code: "io".to_owned(),
+        code: stagecraft_model::ErrorCode::Io,
         message: format!("cannot write {}: {e}", target.display()),
     })?;
     Ok(Some(target.display().to_string()))
@@ -322,7 +318,7 @@ pub async fn rescan_account(
     on_event: Channel<ScanEvent>,
 ) -> Result<ScanReport, UiError> {
     let previous = current.get().ok_or_else(|| UiError {
-        code: "no_snapshot".to_owned(),
+        code: stagecraft_model::ErrorCode::NoSnapshot,
         message: "No snapshot yet: scan the whole organization first.".to_owned(),
     })?;
     previous.require_account(&account_id)?;
@@ -353,7 +349,7 @@ async fn run_scan(
     on_event: Channel<ScanEvent>,
 ) -> Result<ScanReport, UiError> {
     let ws = workspace(settings)?;
-    let mut store = Store::open(&settings.store).map_err(stagecraft::Error::from)?;
+    let mut store = Store::open(&settings.store).map_err(stagecraft_model::Error::from)?;
     let progress = move |event: ScanEvent| {
         // A closed window drops the channel; the scan itself still completes.
         let _ = on_event.send(event);

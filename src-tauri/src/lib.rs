@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tauri::Manager as _;
 
-use stagecraft::model::ScanReport;
+use stagecraft_model::ScanReport;
 
 /// The deploy that is running, if any: what `deploy_cancel` signals.
 #[derive(Debug, Default)]
@@ -66,7 +66,7 @@ impl Settings {
     /// `STAGECRAFT_CONFIG` names the workspace config (remembered for the next start without it);
     /// `STAGECRAFT_PROFILE` (else the config, else `AWS_PROFILE`) the management profile.
     pub fn from_environment() -> Self {
-        let store = stagecraft::store::Store::default_path();
+        let store = stagecraft_store::Store::default_path();
         // The workspace config named last time, when none is named now.
         let remembered = store.with_file_name("last-workspace");
         let named = std::env::var_os("STAGECRAFT_CONFIG")
@@ -125,7 +125,7 @@ pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLoc
 pub fn run() {
     STARTED.get_or_init(std::time::Instant::now);
     prefer_shared_memory_rendering_without_a_gpu();
-    stagecraft::logging::init();
+    stagecraft_aws::logging::init();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(Settings::from_environment())
@@ -133,7 +133,7 @@ pub fn run() {
         .manage(Running::default())
         .setup(|app| {
             // A deploy a crash left `running` (its lock's process is gone) is recorded as interrupted.
-            let _ = stagecraft::deploy::mark_interrupted(&app.state::<Settings>().store);
+            let _ = stagecraft_ops::deploy::mark_interrupted(&app.state::<Settings>().store);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useReducer, useState } from "preact/hooks";
 import type { Analysis } from "./generated/Analysis";
+import type { ErrorCode } from "./generated/ErrorCode";
 import type { UiError } from "./generated/UiError";
 import { analysis as fetchAnalysis, asUiError, lastSnapshot, painted, rescanAccount, scan, scanTarget } from "./ipc";
 import { DeletionsView } from "./views/DeletionsView";
@@ -242,17 +243,46 @@ function findingCounts(a: Analysis): { total: number; worst: string } {
   return { total: a.findings.length, worst };
 }
 
-function errorTitle(code: string): string {
+function errorTitle(code: ErrorCode): string {
   switch (code) {
     case "profile_missing":
     case "profile_files":
+    case "credentials":
+    case "expired_credentials":
+    case "identity_mismatch":
+    case "role_missing":
       return "AWS profile problem.";
     case "not_management":
       return "Not a management account.";
     case "config_read":
     case "config_invalid":
       return "Workspace config problem.";
-    default:
+    case "terraform_backend":
+    case "terraform_state":
+    case "terraform_code":
+      return "Terraform state problem.";
+    case "serverless_config":
+    case "template":
+      return "Serverless config problem.";
+    case "access_denied":
+    case "throttled":
+    case "timeout":
+    case "unreachable":
+    case "aws":
+      return "AWS call failed.";
+    case "store":
+      return "Snapshot store problem.";
+    case "no_snapshot":
+      return "No snapshot yet.";
+    case "invalid_input":
+      return "Request refused.";
+    case "sandbox":
+    case "io":
+    case "other":
       return "Scan failed.";
+    default: {
+      const unhandled: never = code;
+      return unhandled;
+    }
   }
 }

@@ -20,7 +20,7 @@ export function asUiError(e: unknown): UiError {
   if (e && typeof e === "object" && "code" in e && "message" in e) {
     return e as UiError;
   }
-  return { code: "ipc", message: String(e) };
+  return { code: "other", message: String(e) };
 }
 
 export function scanTarget(): Promise<ScanTarget> {

@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { DeployPreview } from "../generated/DeployPreview";
 import type { DeployRun } from "../generated/DeployRun";
+import type { Outcome } from "../generated/Outcome";
 import { asUiError, deployCancel, deployHistory, deployPlan, deployRun, deployStopLeftover } from "../ipc";
 import { Rich } from "../rich";
 import { StageSelect } from "./StageSelect";
@@ -21,15 +22,13 @@ interface LogLine {
   text: string;
 }
 
-const PHASES: Record<number, string> = { 1: "Terraform", 2: "Serverless services", 3: "Terraform, post-deploy" };
-
 export function DeployView({ stages, onDeployed, refresh }: Props) {
   const [stage, setStage] = useState(stages.find((s) => s === "qa") ?? stages[0] ?? "");
   const [preview, setPreview] = useState<DeployPreview | null>(null);
   const [history, setHistory] = useState<DeployRun[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [typed, setTyped] = useState("");
-  const [status, setStatus] = useState<Record<number, string>>({});
+  const [status, setStatus] = useState<Record<number, StepStatus>>({});
   const [log, setLog] = useState<LogLine[]>([]);
   const [running, setRunning] = useState(false);
   const [last, setLast] = useState<DeployRun | null>(null);
@@ -66,7 +65,7 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
     setLast(null);
     setError(null);
     setLog([]);
-    setStatus(Object.fromEntries(preview.plan.steps.map((_, i) => [i, i < from ? "succeeded" : "pending"])));
+    setStatus(Object.fromEntries(preview.plan.steps.map((_, i) => [i, (i < from ? "succeeded" : "pending") as StepStatus])));
     deployRun(stage, preview.plan.protected ? typed : null, from, (e) => {
       if (e.type === "step_started") setStatus((s) => ({ ...s, [e.index]: "running" }));
       else if (e.type === "step_finished") setStatus((s) => ({ ...s, [e.index]: e.outcome }));
@@ -152,13 +151,13 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
           <h3>Plan</h3>
           {!preview && !error && <p class="muted"><span class="spinner" /> Planning…</p>}
           {preview &&
-            [1, 2, 3].map((phase) => {
+            preview.phases.map(({ phase, number, title }) => {
               const steps = preview.plan.steps.map((s, i) => [s, i] as const).filter(([s]) => s.phase === phase);
               if (steps.length === 0) return null;
               return (
                 <div key={phase} class="phase">
                   <h4>
-                    Phase {phase}: {PHASES[phase]}
+                    Phase {number}: {title}
                   </h4>
                   <ol start={(steps[0]?.[1] ?? 0) + 1}>
                     {steps.map(([s, i]) => (
@@ -237,7 +236,10 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
   );
 }
 
-function icon(status: string | undefined): string {
+/** A step's state on screen: an outcome, or not started yet. */
+type StepStatus = Outcome | "pending";
+
+function icon(status: StepStatus | undefined): string {
   switch (status) {
     case "running":
       return "◐";
@@ -249,7 +251,12 @@ function icon(status: string | undefined): string {
       return "✗";
     case "cancelled":
       return "■";
-    default:
+    case "pending":
+    case undefined:
       return "○";
+    default: {
+      const unhandled: never = status;
+      return unhandled;
+    }
   }
 }

@@ -1,0 +1,369 @@
+//! The graph of a snapshot: resources (and Terraform workspaces, undeployed services) as nodes, the
+//! inferred links as edges. It is what the window draws, what the exports write and what the audit
+//! reads, so all three agree.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::Direction;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::link::{self, Link, LinkKind};
+use crate::model::{Owner, Resource, ScanReport};
+
+mod render;
+pub use render::{to_dot, to_mermaid, to_text};
+
+/// One node of the graph.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct Node {
+    /// The resource id (an ARN), or `terraform:<state>` / `serverless:<account>/<stack>`.
+    pub id: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub name: String,
+    pub account_id: Option<String>,
+    pub stage: Option<String>,
+    /// `terraform`, `serverless`, `cloudformation`, `unmanaged` or `conflict`; Terraform workspaces
+    /// are `terraform`, undeployed services `serverless`.
+    pub owner: String,
+    /// What the node groups under when collapsed: `workspace qa · module.api`, `stack orders-qa`, …
+    pub cluster: Option<String>,
+}
+
+impl Node {
+    fn of(r: &Resource) -> Node {
+        let cluster = match &r.owner {
+            Owner::Terraform(c) => Some(terraform_cluster(&c.workspace, &c.address)),
+            Owner::Serverless(c) => Some(format!("stack {}", c.stack)),
+            Owner::Cloudformation(c) => Some(format!("stack {}", c.stack)),
+            Owner::Unmanaged | Owner::Conflict { .. } => None,
+        };
+        Node {
+            id: r.id.clone(),
+            type_name: r.type_name.clone(),
+            name: r.name.clone(),
+            account_id: Some(r.account_id.clone()),
+            stage: r.stage.clone(),
+            owner: r.owner.kind().to_owned(),
+            cluster,
+        }
+    }
+
+    pub fn is_parameter(&self) -> bool {
+        self.type_name == crate::model::types::ssm::TYPE
+    }
+
+    /// A stack, or a service that is not deployed: what `serverless deploy` redeploys.
+    pub fn is_deployable(&self) -> bool {
+        self.type_name == crate::model::types::cloudformation::STACK_TYPE
+            || self.type_name == link::SERVERLESS_SERVICE
+    }
+}
+
+/// `workspace qa · module.api` for `module.api.aws_x.y`, `workspace qa` at the root.
+fn terraform_cluster(workspace: &str, address: &str) -> String {
+    let mut modules = Vec::new();
+    let mut parts = address.split('.');
+    while let (Some("module"), Some(name)) = (parts.next(), parts.next()) {
+        modules.push(format!("module.{name}"));
+    }
+    if modules.is_empty() {
+        format!("workspace {workspace}")
+    } else {
+        format!("workspace {workspace} · {}", modules.join("."))
+    }
+}
+
+/// The graph as the JSON export and the window receive it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct GraphData {
+    pub nodes: Vec<Node>,
+    pub links: Vec<Link>,
+}
+
+/// A stack (or undeployed service) to redeploy because something it reads changes, and through what.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct Redeploy {
+    pub node: String,
+    pub name: String,
+    pub stage: Option<String>,
+    /// The parameters through which the change reaches it.
+    pub via: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Graph {
+    g: DiGraph<Node, Link>,
+    index: HashMap<String, NodeIndex>,
+}
+
+impl Graph {
+    /// The graph of a snapshot.
+    pub fn build(report: &ScanReport) -> Graph {
+        let linked = link::infer(report);
+        let mut nodes: Vec<Node> = report.resources.iter().map(Node::of).collect();
+        nodes.extend(linked.extra_nodes.into_iter().map(|e| Node {
+            owner: if e.type_name == link::TERRAFORM_WORKSPACE {
+                "terraform".into()
+            } else {
+                "serverless".into()
+            },
+            cluster: None,
+            id: e.id,
+            type_name: e.type_name,
+            name: e.name,
+            account_id: e.account_id,
+            stage: e.stage,
+        }));
+        Graph::from_parts(nodes, linked.links)
+    }
+
+    /// A graph of the given nodes; links whose ends are not among them are dropped.
+    pub fn from_parts(nodes: Vec<Node>, links: Vec<Link>) -> Graph {
+        let mut g = DiGraph::with_capacity(nodes.len(), links.len());
+        let mut index = HashMap::with_capacity(nodes.len());
+        for n in nodes {
+            if index.contains_key(&n.id) {
+                continue;
+            }
+            let id = n.id.clone();
+            index.insert(id, g.add_node(n));
+        }
+        for l in links {
+            if let (Some(&a), Some(&b)) = (index.get(&l.from), index.get(&l.to)) {
+                g.add_edge(a, b, l);
+            }
+        }
+        Graph { g, index }
+    }
+
+    pub fn data(&self) -> GraphData {
+        GraphData {
+            nodes: self.nodes().cloned().collect(),
+            links: self.links().cloned().collect(),
+        }
+    }
+
+    pub fn node(&self, id: &str) -> Option<&Node> {
+        self.index.get(id).map(|&i| &self.g[i])
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.g.node_weights()
+    }
+
+    pub fn links(&self) -> impl Iterator<Item = &Link> {
+        self.g.edge_weights()
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.g.node_count()
+    }
+
+    pub fn link_count(&self) -> usize {
+        self.g.edge_count()
+    }
+
+    /// Links leaving `id` (of `kind`, if given) with the node at their other end.
+    pub fn outgoing(&self, id: &str, kind: Option<LinkKind>) -> Vec<(&Link, &Node)> {
+        self.edges(id, kind, Direction::Outgoing)
+    }
+
+    /// Links arriving at `id` (of `kind`, if given) with the node at their other end.
+    pub fn incoming(&self, id: &str, kind: Option<LinkKind>) -> Vec<(&Link, &Node)> {
+        self.edges(id, kind, Direction::Incoming)
+    }
+
+    fn edges(&self, id: &str, kind: Option<LinkKind>, dir: Direction) -> Vec<(&Link, &Node)> {
+        let Some(&i) = self.index.get(id) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(&Link, &Node)> = self
+            .g
+            .edges_directed(i, dir)
+            .filter(|e| kind.is_none_or(|k| e.weight().kind == k))
+            .map(|e| {
+                let other = match dir {
+                    Direction::Outgoing => petgraph::visit::EdgeRef::target(&e),
+                    Direction::Incoming => petgraph::visit::EdgeRef::source(&e),
+                };
+                (e.weight(), &self.g[other])
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.1.name, &a.1.id).cmp(&(&b.1.name, &b.1.id)));
+        out
+    }
+
+    /// Every node linked to `id`, either way.
+    pub fn neighbours(&self, id: &str) -> Vec<&Node> {
+        let mut seen = BTreeSet::new();
+        self.outgoing(id, None)
+            .into_iter()
+            .chain(self.incoming(id, None))
+            .map(|(_, n)| n)
+            .filter(|n| seen.insert(n.id.clone()))
+            .collect()
+    }
+
+    /// Who reads a parameter: stacks, services and functions at the end of its `ssm-read` links.
+    pub fn consumers(&self, parameter: &str) -> Vec<&Node> {
+        self.outgoing(parameter, Some(LinkKind::SsmRead))
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect()
+    }
+
+    /// What must be redeployed if `id` changes: for a parameter, the stacks (or undeployed services)
+    /// that read it, directly or through one of their functions; for any other resource, those of
+    /// every parameter whose value names it.
+    pub fn redeploy_if_changed(&self, id: &str) -> Vec<Redeploy> {
+        let params: Vec<&Node> = match self.node(id) {
+            Some(n) if n.is_parameter() => vec![n],
+            Some(_) => self
+                .incoming(id, Some(LinkKind::Names))
+                .into_iter()
+                .map(|(_, n)| n)
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut out: BTreeMap<String, Redeploy> = BTreeMap::new();
+        for p in params {
+            for reader in self.consumers(&p.id) {
+                let targets: Vec<&Node> = if reader.is_deployable() {
+                    vec![reader]
+                } else {
+                    self.incoming(&reader.id, Some(LinkKind::StackMember))
+                        .into_iter()
+                        .map(|(_, s)| s)
+                        .collect()
+                };
+                for t in targets {
+                    let entry = out.entry(t.id.clone()).or_insert_with(|| Redeploy {
+                        node: t.id.clone(),
+                        name: t.name.clone(),
+                        stage: t.stage.clone(),
+                        via: Vec::new(),
+                    });
+                    if !entry.via.contains(&p.name) {
+                        entry.via.push(p.name.clone());
+                    }
+                }
+            }
+        }
+        out.into_values().collect()
+    }
+
+    /// The nodes within `depth` links of `id` (either direction), and the links among them.
+    pub fn focus(&self, id: &str, depth: usize) -> Graph {
+        let Some(&start) = self.index.get(id) else {
+            return Graph::from_parts(Vec::new(), Vec::new());
+        };
+        let mut seen = BTreeSet::from([start]);
+        let mut queue = VecDeque::from([(start, 0)]);
+        while let Some((i, d)) = queue.pop_front() {
+            if d == depth {
+                continue;
+            }
+            for n in self.g.neighbors_undirected(i) {
+                if seen.insert(n) {
+                    queue.push_back((n, d + 1));
+                }
+            }
+        }
+        self.subgraph(|i, _| seen.contains(&i))
+    }
+
+    /// The nodes of one stage (Terraform workspaces and undeployed services included).
+    pub fn stage(&self, stage: &str) -> Graph {
+        self.subgraph(|_, n| n.stage.as_deref() == Some(stage))
+    }
+
+    fn subgraph(&self, keep: impl Fn(NodeIndex, &Node) -> bool) -> Graph {
+        let nodes: Vec<Node> = self
+            .g
+            .node_indices()
+            .filter(|&i| keep(i, &self.g[i]))
+            .map(|i| self.g[i].clone())
+            .collect();
+        Graph::from_parts(nodes, self.links().cloned().collect())
+    }
+
+    /// The order things have to exist in: an edge from each prerequisite to what needs it.
+    fn order_graph(&self) -> DiGraph<NodeIndex, ()> {
+        let mut d = DiGraph::with_capacity(self.g.node_count(), self.g.edge_count());
+        let map: Vec<NodeIndex> = self.g.node_indices().map(|i| d.add_node(i)).collect();
+        for e in self.g.edge_indices() {
+            let Some((a, b)) = self.g.edge_endpoints(e) else {
+                continue;
+            };
+            match self.g[e].kind.points_at_prerequisite() {
+                Some(true) => {
+                    d.update_edge(map[b.index()], map[a.index()], ());
+                }
+                Some(false) => {
+                    d.update_edge(map[a.index()], map[b.index()], ());
+                }
+                None => {}
+            }
+        }
+        d
+    }
+
+    /// Groups of nodes that need each other (each listed by id, sorted), largest first.
+    pub fn cycles(&self) -> Vec<Vec<String>> {
+        let d = self.order_graph();
+        let mut out: Vec<Vec<String>> = tarjan_scc(&d)
+            .into_iter()
+            .filter(|scc| scc.len() > 1)
+            .map(|scc| {
+                let mut ids: Vec<String> = scc.iter().map(|&i| self.g[d[i]].id.clone()).collect();
+                ids.sort();
+                ids
+            })
+            .collect();
+        out.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        out
+    }
+
+    /// Node ids in an order where every prerequisite comes first (ties by id, so it is stable), or
+    /// the ids of a cycle that prevents one.
+    pub fn topological_order(&self) -> Result<Vec<String>, Vec<String>> {
+        let d = self.order_graph();
+        match toposort(&d, None) {
+            Ok(_) => {
+                // Kahn's algorithm with a sorted frontier: same input, same order.
+                let mut indeg: Vec<usize> = d
+                    .node_indices()
+                    .map(|i| d.neighbors_directed(i, Direction::Incoming).count())
+                    .collect();
+                let mut ready: BTreeSet<(&str, usize)> = d
+                    .node_indices()
+                    .filter(|i| indeg[i.index()] == 0)
+                    .map(|i| (self.g[d[i]].id.as_str(), i.index()))
+                    .collect();
+                let mut out = Vec::with_capacity(d.node_count());
+                while let Some(first) = ready.pop_first() {
+                    let i = NodeIndex::new(first.1);
+                    out.push(first.0.to_owned());
+                    for n in d.neighbors_directed(i, Direction::Outgoing) {
+                        indeg[n.index()] -= 1;
+                        if indeg[n.index()] == 0 {
+                            ready.insert((self.g[d[n]].id.as_str(), n.index()));
+                        }
+                    }
+                }
+                Ok(out)
+            }
+            Err(_) => Err(self.cycles().into_iter().next().unwrap_or_default()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,166 @@
+use super::*;
+use crate::testkit::{seam, tf, Org};
+
+fn seam_graph() -> (Graph, crate::testkit::Seam) {
+    let mut org = Org::new(&["dev"]);
+    let s = seam(&mut org, "dev");
+    (Graph::build(&org.report), s)
+}
+
+fn names<'a>(nodes: impl IntoIterator<Item = &'a Node>) -> Vec<&'a str> {
+    let mut v: Vec<&str> = nodes.into_iter().map(|n| n.name.as_str()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn text_rendering_of_the_seam() {
+    let (g, _) = seam_graph();
+    insta::assert_snapshot!(to_text(&g));
+}
+
+#[test]
+fn dot_rendering_of_the_seam() {
+    let (g, _) = seam_graph();
+    insta::assert_snapshot!(to_dot(&g));
+}
+
+#[test]
+fn mermaid_rendering_of_the_seam() {
+    let (g, _) = seam_graph();
+    insta::assert_snapshot!(to_mermaid(&g));
+}
+
+#[test]
+fn who_consumes_a_parameter_and_what_to_redeploy_when_it_changes() {
+    let (g, s) = seam_graph();
+    assert_eq!(
+        names(g.consumers(&s.db_pw_name)),
+        ["users-dev", "users-dev-list"]
+    );
+    let r = g.redeploy_if_changed(&s.db_pw_name);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(
+        (r[0].name.as_str(), r[0].via.as_slice()),
+        ("users-dev", ["/db_pw_name".to_owned()].as_slice())
+    );
+    // Changing the policy reaches the service through the parameter that exports it.
+    let r = g.redeploy_if_changed(&s.policy);
+    assert_eq!(
+        r.iter()
+            .map(|r| (r.name.as_str(), r.via.clone()))
+            .collect::<Vec<_>>(),
+        [("users-dev", vec!["/db_pw_policy".to_owned()])]
+    );
+    assert!(g.redeploy_if_changed("no-such-node").is_empty());
+}
+
+#[test]
+fn neighbours_focus_and_stage_narrow_the_graph() {
+    let mut org = Org::new(&["dev", "qa"]);
+    let s = seam(&mut org, "dev");
+    seam(&mut org, "qa");
+    let g = Graph::build(&org.report);
+    assert_eq!(
+        names(g.neighbours(&s.secret)),
+        ["/db_pw_name"],
+        "the secret is only named by its parameter"
+    );
+    let one = g.focus(&s.db_pw_name, 1);
+    assert_eq!(
+        names(one.nodes()),
+        [
+            "/db_pw_name",
+            "database_password",
+            "dev (s3://state/env:/dev/core.tfstate)",
+            "users-dev",
+            "users-dev-list"
+        ]
+    );
+    assert!(g.focus(&s.db_pw_name, 2).node_count() > one.node_count());
+    let dev = g.stage("dev");
+    assert!(dev.nodes().all(|n| n.stage.as_deref() == Some("dev")));
+    assert_eq!(dev.node_count() * 2, g.node_count());
+    assert_eq!(dev.link_count() * 2, g.link_count());
+}
+
+#[test]
+fn the_topological_order_puts_prerequisites_first() {
+    let (g, s) = seam_graph();
+    let order = g.topological_order().expect("the seam has no cycle");
+    let pos = |id: &str| order.iter().position(|x| x == id).expect(id);
+    let ws = crate::link::terraform_node("s3://state/env:/dev/core.tfstate");
+    // Terraform writes the parameter, the parameter is read by the stack.
+    assert!(pos(&ws) < pos(&s.db_pw_name));
+    assert!(pos(&s.db_pw_name) < pos(&s.stack));
+    // The policy exists before the parameter holding its ARN, and before the role attaching it.
+    assert!(pos(&s.policy) < pos(&s.db_pw_policy));
+    assert!(pos(&s.policy) < pos(&s.role));
+    // The function exists before the method that integrates it.
+    assert!(pos(&s.function) < pos(&s.method));
+    assert_eq!(order.len(), g.node_count());
+    assert!(g.cycles().is_empty());
+    // The same graph gives the same order.
+    assert_eq!(seam_graph().0.topological_order().unwrap(), order);
+}
+
+#[test]
+fn a_cycle_is_reported_instead_of_an_order() {
+    let mut org = Org::new(&["dev"]);
+    // Stack `s` reads /a and writes /b, while /a holds /b's name: /a before s, s before /b, /b
+    // before /a.
+    let a = org.param("dev", "/a", "x-value-a", tf("dev", "aws_ssm_parameter.a"));
+    let b = org.param("dev", "/b", "x-value-b", tf("dev", "aws_ssm_parameter.b"));
+    let node = |id: &str| Node {
+        id: id.into(),
+        type_name: crate::model::types::ssm::TYPE.into(),
+        name: id.into(),
+        account_id: None,
+        stage: Some("dev".into()),
+        owner: "terraform".into(),
+        cluster: None,
+    };
+    let link = |from: &str, to: &str, kind| Link {
+        from: from.into(),
+        to: to.into(),
+        kind,
+        evidence: String::new(),
+    };
+    let g = Graph::from_parts(
+        vec![node(&a), node(&b), node("s")],
+        vec![
+            link(&a, "s", LinkKind::SsmRead),
+            link("s", &b, LinkKind::SsmWrite),
+            link(&a, &b, LinkKind::Names),
+        ],
+    );
+    let cycles = g.cycles();
+    assert_eq!(cycles.len(), 1, "{cycles:?}");
+    let mut expected = vec![a.clone(), b.clone(), "s".to_owned()];
+    expected.sort();
+    assert_eq!(cycles[0], expected);
+    assert_eq!(g.topological_order(), Err(expected));
+}
+
+#[test]
+fn the_json_form_lists_nodes_and_links_by_id() {
+    let (g, s) = seam_graph();
+    let v = serde_json::to_value(g.data()).unwrap();
+    let links = v["links"].as_array().unwrap();
+    assert!(links.iter().any(|l| l["from"] == s.db_pw_name.as_str()
+        && l["to"] == s.stack.as_str()
+        && l["kind"] == "ssm-read"
+        && l["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("${ssm:/db_pw_name}")));
+    let node = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == s.policy.as_str())
+        .unwrap();
+    assert_eq!(node["owner"], "terraform");
+    assert_eq!(node["type"], "AWS::IAM::ManagedPolicy");
+    assert_eq!(node["cluster"], "workspace dev");
+}

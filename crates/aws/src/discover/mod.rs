@@ -1,0 +1,209 @@
+//! Discovers the organization from the management account: root, OUs, accounts, their tags and stages.
+
+mod stage;
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_organizations::Client;
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use crate::config::Workspace;
+use crate::model::{Account, AccountStatus, OrgUnit, Organization};
+use crate::sdk_error::aws_message;
+use crate::Error;
+
+pub use stage::infer_stage;
+
+/// How many tag look-ups run at once during discovery.
+const TAG_CONCURRENCY: usize = 8;
+
+/// The organization and its accounts, before any account is scanned.
+#[derive(Debug, Clone)]
+pub struct Discovered {
+    pub organization: Organization,
+    pub accounts: Vec<Account>,
+}
+
+fn org_error<'a>(profile: &'a str, operation: &'static str) -> impl Fn(String) -> Error + 'a {
+    move |message| Error::Aws {
+        operation,
+        scope: format!("the management profile `{profile}`"),
+        message,
+    }
+}
+
+/// Walks the organization tree breadth-first (two list calls per node) and reads every account's tags.
+pub async fn discover(
+    mgmt: &SdkConfig,
+    profile: &str,
+    workspace: &Workspace,
+) -> Result<Discovered, Error> {
+    let client = Client::new(mgmt);
+    let org = client
+        .describe_organization()
+        .send()
+        .await
+        .map_err(|e| Error::NotManagement {
+            profile: profile.to_owned(),
+            message: aws_message(&e),
+        })?
+        .organization
+        .ok_or_else(|| Error::NotManagement {
+            profile: profile.to_owned(),
+            message: "DescribeOrganization returned no organization".to_owned(),
+        })?;
+    let management_account_id = org.master_account_id.clone().unwrap_or_default();
+    // Members may call DescribeOrganization too: make sure this profile really is the management account.
+    let me = crate::credentials::caller_identity(mgmt)
+        .await
+        .map_err(org_error(profile, "sts:GetCallerIdentity"))?;
+    if me.account != management_account_id {
+        return Err(Error::NotManagement {
+            profile: profile.to_owned(),
+            message: format!(
+                "it acts in account {} ({}), but the organization's management account is {}",
+                me.account, me.arn, management_account_id
+            ),
+        });
+    }
+
+    let roots: Vec<_> = client
+        .list_roots()
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| org_error(profile, "organizations:ListRoots")(aws_message(&e)))?
+        .into_iter()
+        .flat_map(|page| page.roots.unwrap_or_default())
+        .collect();
+    let root_id = roots
+        .first()
+        .and_then(|r| r.id.clone())
+        .ok_or_else(|| org_error(profile, "organizations:ListRoots")("no root".to_owned()))?;
+
+    let mut ous = Vec::new();
+    let mut raw_accounts = Vec::new();
+    // (parent id, path of OU names down to the parent)
+    let mut queue = vec![(root_id.clone(), Vec::<String>::new())];
+    while let Some((parent, path)) = queue.pop() {
+        let children: Vec<_> = client
+            .list_organizational_units_for_parent()
+            .parent_id(&parent)
+            .max_results(20)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| {
+                org_error(profile, "organizations:ListOrganizationalUnitsForParent")(aws_message(
+                    &e,
+                ))
+            })?
+            .into_iter()
+            .flat_map(|page| page.organizational_units.unwrap_or_default())
+            .collect();
+        for ou in children {
+            let id = ou.id.unwrap_or_default();
+            let name = ou.name.unwrap_or_else(|| id.clone());
+            let mut ou_path = path.clone();
+            ou_path.push(name.clone());
+            queue.push((id.clone(), ou_path.clone()));
+            ous.push(OrgUnit {
+                id,
+                name,
+                parent_id: parent.clone(),
+                path: ou_path,
+            });
+        }
+        let accounts: Vec<_> = client
+            .list_accounts_for_parent()
+            .parent_id(&parent)
+            .max_results(20)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| {
+                org_error(profile, "organizations:ListAccountsForParent")(aws_message(&e))
+            })?
+            .into_iter()
+            .flat_map(|page| page.accounts.unwrap_or_default())
+            .collect();
+        raw_accounts.extend(
+            accounts
+                .into_iter()
+                .map(|a| (a, parent.clone(), path.clone())),
+        );
+    }
+    ous.sort_by(|a, b| a.path.cmp(&b.path));
+
+    let accounts: Vec<Account> = stream::iter(raw_accounts)
+        .map(|(a, parent_id, ou_path)| {
+            let client = client.clone();
+            let management_account_id = management_account_id.clone();
+            async move {
+                let id = a.id.unwrap_or_default();
+                let tags = account_tags(&client, &id)
+                    .await
+                    .map_err(org_error(profile, "organizations:ListTagsForResource"))?;
+                let name = a.name.unwrap_or_else(|| id.clone());
+                let is_management = id == management_account_id;
+                let (stage, stage_source) =
+                    infer_stage(&id, &name, &tags, is_management, workspace);
+                Ok::<_, Error>(Account {
+                    email: a.email.unwrap_or_default(),
+                    parent_id,
+                    ou_path,
+                    is_management,
+                    stage,
+                    stage_source,
+                    tags,
+                    status: AccountStatus::Pending,
+                    access: None,
+                    identity: None,
+                    error: None,
+                    collect_errors: Vec::new(),
+                    counts: BTreeMap::new(),
+                    id,
+                    name,
+                })
+            }
+        })
+        .buffer_unordered(TAG_CONCURRENCY)
+        .try_collect()
+        .await
+        .map(|mut v: Vec<Account>| {
+            v.sort_by(Account::display_order);
+            v
+        })?;
+
+    Ok(Discovered {
+        organization: Organization {
+            id: org.id.unwrap_or_default(),
+            management_account_id,
+            root_id,
+            ous,
+        },
+        accounts,
+    })
+}
+
+async fn account_tags(
+    client: &Client,
+    account_id: &str,
+) -> Result<BTreeMap<String, String>, String> {
+    let tags: Vec<_> = client
+        .list_tags_for_resource()
+        .resource_id(account_id)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| aws_message(&e))?
+        .into_iter()
+        .flat_map(|page| page.tags.unwrap_or_default())
+        .collect();
+    Ok(tags.into_iter().map(|t| (t.key, t.value)).collect())
+}

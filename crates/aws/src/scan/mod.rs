@@ -1,0 +1,713 @@
+//! A scan: discover the organization, collect every account concurrently with bounded parallelism,
+//! read Terraform state and the Serverless services, then decide every resource's owner.
+//!
+//! Progress goes to a plain callback (the CLI draws bars from it, the app forwards it over a Tauri
+//! channel), so the core stays free of any UI. One account failing never stops the others: it is marked
+//! with the reason and the scan completes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
+use std::time::Instant;
+
+use aws_config::SdkConfig;
+use futures::stream::{self, StreamExt};
+
+use crate::collect::{self, CollectError, Collected, Collector, StackFacts, ValueHasher};
+use crate::config::Workspace;
+use crate::credentials::{self as aws, AwsEnv};
+use crate::model::{Access, Account, AccountStatus, Resource, ScanReport, ScanTarget};
+use crate::serverless::{self, ResolvedService};
+use crate::{discover, own, remote_state, Error, UiError};
+use stagecraft_store::Store;
+
+pub use stagecraft_model::ScanEvent;
+
+/// Collectors running at once inside one account (accounts themselves are bounded by `parallelism`).
+/// Each calls a different service, with API limits of its own, so every collector of a one-region
+/// account runs at once: the account takes as long as its longest chain of calls, not a queue of them.
+const COLLECTORS_PER_ACCOUNT: usize = 12;
+
+/// What to scan; `None`s fall back to the workspace config, then to defaults.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    pub profile: Option<String>,
+    pub regions: Vec<String>,
+    pub parallelism: Option<usize>,
+    /// Keys the hashes of environment values; the store's key makes them comparable across scans.
+    pub hasher: Option<ValueHasher>,
+    /// Rescan one account and keep what `previous` knows of the others (ownership, links and the
+    /// audit are still decided over the whole organization).
+    pub rescan: Option<Rescan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rescan {
+    pub account_id: String,
+    pub previous: std::sync::Arc<ScanReport>,
+}
+
+/// The management profile a scan uses: `--profile`, else the config, else `AWS_PROFILE`, else `default`.
+pub fn management_profile(opts: &ScanOptions, workspace: &Workspace) -> String {
+    opts.profile
+        .clone()
+        .or_else(|| workspace.config.organization.profile.clone())
+        .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
+        .unwrap_or_else(|| "default".to_owned())
+}
+
+/// Which organization a scan with these options would look at, without calling AWS.
+pub fn target(workspace: &Workspace, opts: &ScanOptions) -> ScanTarget {
+    ScanTarget {
+        profile: management_profile(opts, workspace),
+        config_path: workspace.path.as_ref().map(|p| p.display().to_string()),
+        aws_config_file: std::env::var("AWS_CONFIG_FILE")
+            .ok()
+            .filter(|s| !s.is_empty()),
+        stages: workspace.config.stages.keys().cloned().collect(),
+        scan_on_open: true,
+        protected_stages: workspace
+            .config
+            .stages
+            .keys()
+            .map(String::as_str)
+            .chain(["prod"])
+            .filter(|s| stagecraft_analysis::deletion::is_protected(workspace, s))
+            .map(str::to_owned)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// Discovers the organization and scans every account.
+pub async fn scan(
+    env: &AwsEnv,
+    workspace: &Workspace,
+    opts: &ScanOptions,
+    progress: &(dyn Fn(ScanEvent) + Send + Sync),
+) -> Result<ScanReport, Error> {
+    let started = Instant::now();
+    let started_at = now_rfc3339();
+    let profile = management_profile(opts, workspace);
+    env.require_profile(&profile).await?;
+    progress(ScanEvent::Started {
+        profile: profile.clone(),
+    });
+
+    let mgmt = env.sdk_config(&profile, None).await;
+    let regions = if !opts.regions.is_empty() {
+        opts.regions.clone()
+    } else if !workspace.config.organization.regions.is_empty() {
+        workspace.config.organization.regions.clone()
+    } else {
+        vec![mgmt
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| aws::FALLBACK_REGION.to_owned())]
+    };
+
+    let discovered = discover::discover(&mgmt, &profile, workspace).await?;
+    progress(ScanEvent::Discovered {
+        organization: discovered.organization.clone(),
+        accounts: discovered.accounts.clone(),
+    });
+
+    let profiles = env.profile_names().await?;
+    let parallelism = opts
+        .parallelism
+        .unwrap_or(workspace.config.scan.parallelism)
+        .max(1);
+    let hasher = opts.hasher.clone().unwrap_or_else(ValueHasher::ephemeral);
+    let ctx = AccountCtx {
+        env,
+        workspace,
+        mgmt: &mgmt,
+        mgmt_profile: &profile,
+        profiles: &profiles,
+        regions: &regions,
+        hasher: &hasher,
+        progress,
+    };
+    let (to_scan, mut kept) = match &opts.rescan {
+        None => (discovered.accounts, Vec::new()),
+        Some(r) => keep_all_but(discovered.accounts, r, progress)?,
+    };
+    let mut scanned: Vec<(Account, Collected)> = stream::iter(to_scan)
+        .map(|account| ctx.scan_account(account))
+        .buffer_unordered(parallelism)
+        .collect()
+        .await;
+    scanned.append(&mut kept);
+
+    let mut accounts = Vec::new();
+    let mut resources: Vec<Resource> = Vec::new();
+    let mut stacks: Vec<StackFacts> = Vec::new();
+    let mut seen = HashSet::new();
+    for (account, collected) in scanned {
+        for mut r in collected.resources {
+            // v1 and v2 report the same custom domain; keep the first.
+            if seen.insert(r.id.clone()) {
+                r.stage = account.stage.clone();
+                resources.push(r);
+            }
+        }
+        stacks.extend(collected.stacks);
+        accounts.push(account);
+    }
+    let account_stages: BTreeMap<String, String> = accounts
+        .iter()
+        .filter_map(|a| Some((a.id.clone(), a.stage.clone()?)))
+        .collect();
+    let mut stages: BTreeSet<String> = account_stages.values().cloned().collect();
+    stages.extend(workspace.config.stages.keys().cloned());
+
+    let mut warnings = Vec::new();
+    progress(ScanEvent::Phase {
+        name: "terraform".into(),
+        detail: "reading Terraform state".into(),
+    });
+    let mut states =
+        match remote_state::load_states(env, workspace, &mgmt, &profiles, &stages).await {
+            Ok(s) => s,
+            Err(e) => {
+                warnings.push(e);
+                Vec::new()
+            }
+        };
+    progress(ScanEvent::Phase {
+        name: "services".into(),
+        detail: "reading serverless.yml files".into(),
+    });
+    let mut services = load_services(workspace, &stages, &mgmt, &account_stages, &mut warnings);
+    expect_deployed_values(&mut services, &resources, &account_stages, &hasher);
+    let service_names: BTreeSet<String> = services.iter().map(|s| s.service.clone()).collect();
+
+    progress(ScanEvent::Phase {
+        name: "ownership".into(),
+        detail: format!("matching {} resources to their owners", resources.len()),
+    });
+    own::assign(
+        &mut resources,
+        own::Inputs {
+            stacks: &stacks,
+            states: &mut states,
+            services: &service_names,
+            stages: &stages,
+            account_stages: &account_stages,
+        },
+    );
+    for account in &mut accounts {
+        let mut counts = BTreeMap::new();
+        for r in resources.iter().filter(|r| r.account_id == account.id) {
+            *counts.entry("resources".to_owned()).or_insert(0) += 1;
+            *counts.entry(r.owner.kind().to_owned()).or_insert(0) += 1;
+        }
+        account.counts = counts;
+    }
+    accounts.sort_by(Account::display_order);
+    let order: BTreeMap<&str, usize> = accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id.as_str(), i))
+        .collect();
+    resources.sort_by(|a, b| {
+        (
+            order.get(a.account_id.as_str()),
+            &a.region,
+            &a.type_name,
+            &a.name,
+            &a.id,
+        )
+            .cmp(&(
+                order.get(b.account_id.as_str()),
+                &b.region,
+                &b.type_name,
+                &b.name,
+                &b.id,
+            ))
+    });
+    stacks.sort_by(|a, b| {
+        (&a.account_id, &a.region, &a.name).cmp(&(&b.account_id, &b.region, &b.name))
+    });
+
+    let report = ScanReport {
+        profile,
+        regions,
+        organization: discovered.organization,
+        accounts,
+        resources,
+        stacks,
+        terraform: states.into_iter().map(|s| s.summary).collect(),
+        declared: declared_names(workspace, &stages, &services, &mut warnings),
+        services,
+        warnings,
+        started_at,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    progress(ScanEvent::Finished {
+        duration_ms: report.duration_ms,
+    });
+    Ok(report)
+}
+
+/// Scans and stores the report as a snapshot; environment values are hashed with the store's key so
+/// snapshots compare. Returns the report and its snapshot id.
+pub async fn scan_and_store(
+    env: &AwsEnv,
+    workspace: &Workspace,
+    opts: &ScanOptions,
+    store: &mut Store,
+    progress: &(dyn Fn(ScanEvent) + Send + Sync),
+) -> Result<(ScanReport, i64), Error> {
+    let opts = ScanOptions {
+        hasher: Some(ValueHasher::new(store.hash_key()?)),
+        ..opts.clone()
+    };
+    let report = scan(env, workspace, &opts, progress).await?;
+    let id = store.save(&report)?;
+    Ok((report, id))
+}
+
+/// An account with what was collected in it.
+type Scanned = (Account, Collected);
+
+/// Splits the discovered accounts into the one to rescan and the others, which keep what the
+/// previous snapshot collected (and are reported finished at once).
+fn keep_all_but(
+    discovered: Vec<Account>,
+    rescan: &Rescan,
+    progress: &(dyn Fn(ScanEvent) + Send + Sync),
+) -> Result<(Vec<Account>, Vec<Scanned>), Error> {
+    if !discovered.iter().any(|a| a.id == rescan.account_id) {
+        return Err(Error::Input(format!(
+            "account {} is not in the organization; rescan the whole organization instead",
+            rescan.account_id
+        )));
+    }
+    let prev = &rescan.previous;
+    let mut to_scan = Vec::new();
+    let mut kept = Vec::new();
+    for account in discovered {
+        if account.id == rescan.account_id {
+            to_scan.push(account);
+            continue;
+        }
+        // An account the previous snapshot did not have is scanned too.
+        let Some(old) = prev.accounts.iter().find(|a| a.id == account.id) else {
+            to_scan.push(account);
+            continue;
+        };
+        let collected = Collected {
+            resources: prev
+                .resources
+                .iter()
+                .filter(|r| r.account_id == account.id)
+                .cloned()
+                .collect(),
+            stacks: prev
+                .stacks
+                .iter()
+                .filter(|s| s.account_id == account.id)
+                .cloned()
+                .collect(),
+            sweeps: Vec::new(),
+        };
+        progress(ScanEvent::AccountFinished {
+            account: Box::new(old.clone()),
+        });
+        kept.push((old.clone(), collected));
+    }
+    Ok((to_scan, kept))
+}
+
+/// The literal names the workspace's Terraform code and services create in each stage.
+fn declared_names(
+    workspace: &Workspace,
+    stages: &BTreeSet<String>,
+    services: &[ResolvedService],
+    warnings: &mut Vec<UiError>,
+) -> Vec<crate::model::deletion::DeclaredName> {
+    let mut out = Vec::new();
+    if let Some(dir) = workspace
+        .config
+        .terraform
+        .as_ref()
+        .and_then(|t| t.dir.as_ref())
+    {
+        let dir = workspace.base_dir().join(dir);
+        // Files are named from the Terraform directory's parent: `infra/secrets.tf`.
+        let shown_from = dir
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_else(|| dir.clone());
+        let stages: Vec<String> = stages.iter().cloned().collect();
+        let mut problems = Vec::new();
+        out = stagecraft_iac::declared::terraform_names(&dir, &shown_from, &stages, &mut problems);
+        warnings.extend(problems.into_iter().map(|message| UiError {
+            code: stagecraft_model::ErrorCode::TerraformCode,
+            message,
+        }));
+    }
+    out.extend(
+        services
+            .iter()
+            .flat_map(stagecraft_iac::declared::serverless_names),
+    );
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// For every function environment variable fed by `${ssm:…}`, the hash of the value a deploy would
+/// give it now, from the parameters this scan read in the stage's account.
+fn expect_deployed_values(
+    services: &mut [ResolvedService],
+    resources: &[Resource],
+    account_stages: &BTreeMap<String, String>,
+    hasher: &ValueHasher,
+) {
+    let params: HashMap<(&str, &str, &str), &Resource> = resources
+        .iter()
+        .filter(|r| r.type_name == crate::collect::ssm::TYPE)
+        .map(|r| {
+            (
+                (r.account_id.as_str(), r.region.as_str(), r.name.as_str()),
+                r,
+            )
+        })
+        .collect();
+    for svc in services {
+        let Some(account) = account_stages
+            .iter()
+            .find(|(_, s)| **s == svc.stage)
+            .map(|(a, _)| a.as_str())
+        else {
+            continue;
+        };
+        let region = svc.region.clone();
+        let value_of = |name: &str| -> Option<String> {
+            let p = params.get(&(account, region.as_str(), name))?;
+            // A SecureString carries no value: it is never decrypted, so never compared.
+            p.attr_str("value").map(str::to_owned)
+        };
+        for f in &mut svc.functions {
+            serverless::expect_values(f, &value_of, hasher);
+        }
+    }
+}
+
+/// Reads the configured services and resolves each for every stage; a broken file is a warning.
+fn load_services(
+    workspace: &Workspace,
+    stages: &BTreeSet<String>,
+    mgmt: &SdkConfig,
+    account_stages: &BTreeMap<String, String>,
+    warnings: &mut Vec<UiError>,
+) -> Vec<ResolvedService> {
+    let Some(sls) = &workspace.config.serverless else {
+        return Vec::new();
+    };
+    let region = mgmt.region().map(|r| r.to_string());
+    let mut out = Vec::new();
+    for dir in &sls.services {
+        let path = workspace.base_dir().join(dir);
+        match serverless::load_service(&path) {
+            Ok(file) => {
+                for stage in stages {
+                    let account = account_stages
+                        .iter()
+                        .find(|(_, s)| *s == stage)
+                        .map(|(a, _)| a.as_str());
+                    let resolved = file.resolve(Some(stage), region.as_deref(), account);
+                    out.push(resolved);
+                }
+            }
+            Err(e) => warnings.push(UiError {
+                code: stagecraft_model::ErrorCode::ServerlessConfig,
+                message: e.to_string(),
+            }),
+        }
+    }
+    out
+}
+
+struct AccountCtx<'a> {
+    env: &'a AwsEnv,
+    workspace: &'a Workspace,
+    mgmt: &'a SdkConfig,
+    mgmt_profile: &'a str,
+    profiles: &'a BTreeSet<String>,
+    regions: &'a [String],
+    hasher: &'a ValueHasher,
+    progress: &'a (dyn Fn(ScanEvent) + Send + Sync),
+}
+
+impl AccountCtx<'_> {
+    /// How to get credentials for an account: its stage's profile if there is one, else assume a role.
+    fn access_for(&self, account: &Account) -> Access {
+        if account.is_management {
+            return Access::Profile {
+                profile: self.mgmt_profile.to_owned(),
+            };
+        }
+        if let Some(stage) = &account.stage {
+            let configured = self
+                .workspace
+                .config
+                .stages
+                .get(stage)
+                .and_then(|s| s.profile.clone());
+            if let Some(profile) =
+                configured.or_else(|| self.profiles.contains(stage).then(|| stage.clone()))
+            {
+                return Access::Profile { profile };
+            }
+        }
+        Access::AssumeRole {
+            role_arn: aws::role_arn(&account.id, self.workspace.config.assume_role()),
+            source_profile: self.mgmt_profile.to_owned(),
+        }
+    }
+
+    async fn credentials(&self, access: &Access) -> SdkConfig {
+        match access {
+            Access::Profile { profile } if profile == self.mgmt_profile => self.mgmt.clone(),
+            Access::Profile { profile } => {
+                let region = self.mgmt.region().map(|r| r.to_string());
+                self.env.sdk_config(profile, region.as_deref()).await
+            }
+            Access::AssumeRole { role_arn, .. } => aws::assume_role(self.mgmt, role_arn).await,
+        }
+    }
+
+    async fn scan_account(&self, mut account: Account) -> (Account, Collected) {
+        // Owned regions: the futures below must not borrow from the job list (they cross threads).
+        let first_region = self
+            .regions
+            .first()
+            .cloned()
+            .unwrap_or_else(|| aws::FALLBACK_REGION.to_owned());
+        let jobs: Vec<(Collector, String)> = self
+            .regions
+            .iter()
+            .flat_map(|r| Collector::REGIONAL.iter().map(move |c| (*c, r.clone())))
+            .chain(Collector::GLOBAL.iter().map(|c| (*c, first_region.clone())))
+            .collect();
+        let total = 1 + jobs.len() as u32;
+        let report = |step: String, done: u32| {
+            (self.progress)(ScanEvent::AccountProgress {
+                account_id: account.id.clone(),
+                step,
+                done,
+                total,
+            })
+        };
+        report("identity".to_owned(), 0);
+        let access = self.access_for(&account);
+        account.access = Some(access.clone());
+        let config = self.credentials(&access).await;
+
+        let identity = match aws::caller_identity(&config).await {
+            Ok(identity) => identity,
+            Err(m) => {
+                return self.failed(
+                    account,
+                    UiError {
+                        code: stagecraft_model::ErrorCode::Credentials,
+                        message: format!(
+                            "{}: {m}; check that the profile works (`aws sts get-caller-identity --profile …`) \
+                             or that the role exists in the account",
+                            describe_access(&access)
+                        ),
+                    },
+                )
+            }
+        };
+        if identity.account != account.id {
+            let message = format!(
+                "{} resolves to account {} ({}), not to account {} ({}); fix the profile's role_arn \
+                 or the stage mapping — Stagecraft never uses credentials of another account",
+                describe_access(&access),
+                identity.account,
+                identity.arn,
+                account.id,
+                account.name
+            );
+            return self.failed(
+                account,
+                UiError {
+                    code: stagecraft_model::ErrorCode::IdentityMismatch,
+                    message,
+                },
+            );
+        }
+        if let Some(role) = assumed_role_name(&identity.arn) {
+            if let Err(message) = aws::role_exists(&config, role).await {
+                let message = format!(
+                    "{}: {message} in account {} ({}); create the role (AWS Organizations creates {} only in                      accounts it creates) or name another one with [organization] assume_role",
+                    describe_access(&access),
+                    account.id,
+                    account.name,
+                    crate::config::DEFAULT_ASSUME_ROLE
+                );
+                return self.failed(
+                    account,
+                    UiError {
+                        code: stagecraft_model::ErrorCode::RoleMissing,
+                        message,
+                    },
+                );
+            }
+        }
+        account.identity = Some(identity);
+        report("identity".to_owned(), 1);
+
+        let done = std::sync::atomic::AtomicU32::new(1);
+        let account_id = account.id.clone();
+        let results: Vec<Result<Collected, CollectError>> = stream::iter(jobs)
+            .map(|(collector, region): (Collector, String)| {
+                let config = aws::in_region(&config, &region);
+                let account_id = account_id.clone();
+                let done = &done;
+                async move {
+                    let target = collect::Target {
+                        config: &config,
+                        account_id: &account_id,
+                        region: &region,
+                        hasher: self.hasher,
+                    };
+                    let out = collect::run(collector, &target).await;
+                    let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    let step = if Collector::GLOBAL.contains(&collector) {
+                        collector.name().to_owned()
+                    } else {
+                        format!("{} {region}", collector.name())
+                    };
+                    (self.progress)(ScanEvent::AccountProgress {
+                        account_id: account_id.clone(),
+                        step,
+                        done: n,
+                        total,
+                    });
+                    out
+                }
+            })
+            .buffer_unordered(COLLECTORS_PER_ACCOUNT)
+            .collect()
+            .await;
+
+        let mut collected = Collected::default();
+        let mut errors = Vec::new();
+        let mut failed_sweeps = BTreeMap::new();
+        let attempted = results.len();
+        for r in results {
+            match r {
+                Ok(c) => {
+                    collected.resources.extend(c.resources);
+                    collected.stacks.extend(c.stacks);
+                    collected.sweeps.extend(c.sweeps);
+                }
+                // A failed tag sweep is made up for per resource below; only if that fails too is
+                // it the account's error.
+                Err(e) if e.collector == Collector::Tags => {
+                    failed_sweeps.insert(e.region.clone(), e);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        let sweeps = std::mem::take(&mut collected.sweeps);
+        let made_up = failed_sweeps.len();
+        let tag_errors = collect::tags::apply(
+            &config,
+            &account.id,
+            &mut collected.resources,
+            &sweeps,
+            failed_sweeps,
+        )
+        .await;
+        // Failed sweeps the per-resource reading made up for do not count against the account.
+        let attempted = if tag_errors.is_empty() {
+            attempted - made_up
+        } else {
+            attempted
+        };
+        errors.extend(tag_errors);
+        errors.sort_by(|a, b| (a.collector, &a.region).cmp(&(b.collector, &b.region)));
+        account.status = if errors.is_empty() {
+            AccountStatus::Ok
+        } else if errors.len() == attempted {
+            account.error = Some(UiError {
+                code: errors[0].code,
+                message: format!(
+                    "every collector failed; first: {} ({})",
+                    errors[0].message,
+                    errors[0].collector.name()
+                ),
+            });
+            AccountStatus::Error
+        } else {
+            AccountStatus::Partial
+        };
+        if errors
+            .iter()
+            .any(|e| e.code == stagecraft_model::ErrorCode::ExpiredCredentials)
+        {
+            account.error = Some(UiError {
+                code: stagecraft_model::ErrorCode::ExpiredCredentials,
+                message: format!(
+                    "the credentials of {} expired during the scan, so {} of its collectors stopped;                      refresh them (for SSO: `aws sso login`) and rescan this account",
+                    describe_access(account.access.as_ref().unwrap_or(&self.access_for(&account))),
+                    errors.iter().filter(|e| e.code == stagecraft_model::ErrorCode::ExpiredCredentials).count()
+                ),
+            });
+        }
+        account.collect_errors = errors;
+        (self.progress)(ScanEvent::AccountFinished {
+            account: Box::new(account.clone()),
+        });
+        (account, collected)
+    }
+
+    fn failed(&self, mut account: Account, error: UiError) -> (Account, Collected) {
+        account.status = AccountStatus::Error;
+        account.error = Some(error);
+        (self.progress)(ScanEvent::AccountFinished {
+            account: Box::new(account.clone()),
+        });
+        (account, Collected::default())
+    }
+}
+
+/// `arn:aws:sts::1:assumed-role/NAME/session` → `NAME`.
+fn assumed_role_name(arn: &str) -> Option<&str> {
+    let rest = arn.split_once(":assumed-role/")?.1;
+    rest.split('/').next().filter(|s| !s.is_empty())
+}
+
+fn describe_access(access: &Access) -> String {
+    match access {
+        Access::Profile { profile } => format!("profile `{profile}`"),
+        Access::AssumeRole {
+            role_arn,
+            source_profile,
+        } => format!("role {role_arn} (assumed from profile `{source_profile}`)"),
+    }
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_role_name_is_read_from_an_assumed_role_arn() {
+        assert_eq!(
+            super::assumed_role_name("arn:aws:sts::1:assumed-role/OrganizationAccountAccessRole/s"),
+            Some("OrganizationAccountAccessRole")
+        );
+        assert_eq!(super::assumed_role_name("arn:aws:iam::1:user/me"), None);
+    }
+}

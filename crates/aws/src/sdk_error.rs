@@ -1,0 +1,53 @@
+//! AWS SDK errors in words a user can act on: the service's code and message, not "service error".
+
+// Every SDK crate re-exports the same smithy error types; STS's path is as good as any.
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+
+/// Renders an AWS SDK error with its service code and message instead of the SDK's terse "service error".
+pub fn aws_message<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            match (e.code(), e.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.to_owned(),
+                _ => e.to_string(),
+            }
+        }
+        SdkError::DispatchFailure(_) => {
+            format!("cannot reach the endpoint ({})", source_chain(err))
+        }
+        SdkError::TimeoutError(_) => "the call timed out".to_owned(),
+        other => source_chain(other),
+    }
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        let t = inner.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = inner.source();
+    }
+    s
+}
+
+/// The service's error code (`NoSuchEntity`, …), for callers that treat one code as "absent" rather
+/// than a failure.
+pub fn error_code<E, R>(err: &SdkError<E, R>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(se) => se.err().code(),
+        _ => None,
+    }
+}

@@ -1,0 +1,345 @@
+// Hardening against the sandbox through the loopback proxy (`stagecraft_sandbox::proxy`): a scan
+// only reads metadata and needs no more than the documented IAM policy, gives the clean answer under
+// injected faults, and says clearly which account failed and why.
+
+use stagecraft_sandbox::harness;
+
+use std::collections::BTreeSet;
+
+use stagecraft_aws::collect::ValueHasher;
+use stagecraft_aws::credentials::AwsEnv;
+use stagecraft_aws::scan::{self, ScanOptions};
+use stagecraft_iac::config::Workspace;
+use stagecraft_model::{AccountStatus, ScanReport};
+use stagecraft_sandbox::proxy::{self, Faults, Proxy, ProxyOptions};
+
+async fn through(opts: ProxyOptions, dir: &std::path::Path) -> (Proxy, AwsEnv) {
+    let sb = &harness::demo().sandbox;
+    let proxy = Proxy::start(&sb.endpoint, opts).await.expect("proxy");
+    std::fs::create_dir_all(dir).expect("dir");
+    let env = sb
+        .aws_env_through(&proxy.endpoint, &dir.join("aws-config"))
+        .expect("aws config");
+    (proxy, env)
+}
+
+async fn scan_with(env: &AwsEnv) -> ScanReport {
+    let ws = Workspace::load(&harness::demo().sandbox.workspace_file()).expect("workspace");
+    // One hash key for every scan here, as a store gives its scans, so values compare.
+    let opts = ScanOptions {
+        hasher: Some(ValueHasher::new([7; 32])),
+        ..ScanOptions::default()
+    };
+    scan::scan(env, &ws, &opts, &|_| {}).await.expect("scan")
+}
+
+/// The id of the demo organization's account of `stage`.
+fn account_of(stage: &str) -> String {
+    harness::demo()
+        .sandbox
+        .seeded
+        .accounts
+        .iter()
+        .find(|a| a.stage == stage)
+        .unwrap_or_else(|| panic!("no {stage} account"))
+        .id
+        .clone()
+}
+
+/// The policy's actions, from `docs/read-only-policy.json`.
+fn documented_policy() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(harness::repo().join("docs/read-only-policy.json"))
+        .expect("docs/read-only-policy.json");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("policy JSON");
+    doc["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .flat_map(|s| s["Action"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The account-wide listings a scan reads, each with the per-resource calls that replace it when the
+/// scan role may not call it.
+const BATCHED: [(&str, &[&str]); 2] = [
+    (
+        "tag:GetResources",
+        &[
+            "lambda:ListTags",
+            "dynamodb:ListTagsOfResource",
+            "ssm:ListTagsForResource",
+            "kms:ListResourceTags",
+            "s3:GetBucketTagging",
+        ],
+    ),
+    (
+        "iam:GetAccountAuthorizationDetails",
+        &[
+            "iam:ListAttachedRolePolicies",
+            "iam:ListRolePolicies",
+            "iam:ListRoleTags",
+        ],
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scan_only_reads_metadata_and_needs_exactly_the_documented_policy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (proxy, env) = through(ProxyOptions::default(), &dir.path().join("clean")).await;
+    let report = scan_with(&env).await;
+    assert!(
+        report
+            .accounts
+            .iter()
+            .all(|a| a.status == AccountStatus::Ok),
+        "a clean scan"
+    );
+    let calls = proxy.calls();
+    assert!(calls.len() > 100, "the scan went through the proxy");
+    let actions = |calls: &[proxy::Call]| -> BTreeSet<String> {
+        calls
+            .iter()
+            .map(|c| proxy::iam_action(&c.service, &c.action))
+            .collect()
+    };
+    let clean_actions = actions(&calls);
+    for (batch, per_resource) in BATCHED {
+        assert!(clean_actions.contains(batch), "{batch} was not called");
+        for one in per_resource {
+            assert!(
+                !clean_actions.contains(*one),
+                "{one} was called although {batch} answered"
+            );
+        }
+    }
+
+    // A scan role without the account-wide listings gets the same inventory, tags, policies and
+    // owners included, from the per-resource reads the policy also grants.
+    let (denied, denied_env) = through(
+        ProxyOptions {
+            faults: Faults {
+                denied: BATCHED.iter().map(|(b, _)| (*b).to_owned()).collect(),
+                ..Faults::default()
+            },
+            ..ProxyOptions::default()
+        },
+        &dir.path().join("no-sweep"),
+    )
+    .await;
+    let without_sweep = scan_with(&denied_env).await;
+    let denied_calls = denied.calls();
+    assert!(denied_calls
+        .iter()
+        .any(|c| c.fault.as_deref() == Some("denied")));
+    let mut diff = Vec::new();
+    differences(
+        &comparable(&without_sweep),
+        &comparable(&report),
+        "",
+        &mut diff,
+    );
+    assert!(
+        diff.is_empty(),
+        "the scan without the account-wide listings differs from the clean one:\n{}",
+        diff.join("\n")
+    );
+    let tagged = report
+        .resources
+        .iter()
+        .filter(|r| r.tags.contains_key("aws:cloudformation:stack-name"))
+        .count();
+    assert!(tagged > 5, "stack tags were read ({tagged} resources)");
+
+    let all = [&calls[..], &denied_calls[..]].concat();
+    let writes: Vec<String> = all
+        .iter()
+        .filter(|c| !proxy::is_read_only(c))
+        .map(|c| format!("{} {} {} {}", c.service, c.action, c.method, c.path))
+        .collect();
+    assert!(writes.is_empty(), "not read-only: {writes:#?}");
+    assert!(!all.iter().any(|c| c.action == "GetSecretValue"));
+    assert!(!all.iter().any(|c| c.with_decryption));
+
+    let used = actions(&all);
+    let policy = documented_policy();
+    let missing: Vec<&String> = used.difference(&policy).collect();
+    let unused: Vec<&String> = policy.difference(&used).collect();
+    assert!(
+        missing.is_empty(),
+        "the scan used actions docs/read-only-policy.json lacks: {missing:?}"
+    );
+    assert!(
+        unused.is_empty(),
+        "docs/read-only-policy.json grants actions the scan never uses: {unused:?}"
+    );
+
+    // Every member account's calls carry that account's own credentials.
+    let accounts = proxy.accounts();
+    for a in report.accounts.iter().filter(|a| !a.is_management) {
+        assert!(
+            accounts.values().any(|v| v == &a.id),
+            "no credentials seen for {}",
+            a.name
+        );
+    }
+}
+
+/// What two scans of the same organization must agree on: not when, not how long, not the name the
+/// SDK gives each role session.
+fn comparable(report: &ScanReport) -> serde_json::Value {
+    let mut report = report.clone();
+    report.started_at.clear();
+    report.duration_ms = 0;
+    for a in &mut report.accounts {
+        if let Some(identity) = a.identity.as_mut() {
+            if let Some((role, _session)) = identity.arn.rsplit_once('/') {
+                identity.arn = role.to_owned();
+            }
+        }
+    }
+    serde_json::to_value(&report).expect("json")
+}
+
+/// The JSON paths where `a` and `b` differ (at most `limit`).
+fn differences(a: &serde_json::Value, b: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    use serde_json::Value;
+    if out.len() >= 20 {
+        return;
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                let (va, vb) = (
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                );
+                differences(va, vb, &format!("{path}.{k}"), out);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                differences(va, vb, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ if a != b => out.push(format!("{path}: {a} vs {b}")),
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scan_under_twenty_percent_faults_equals_the_clean_scan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_clean_proxy, clean_env) =
+        through(ProxyOptions::default(), &dir.path().join("clean")).await;
+    let clean = scan_with(&clean_env).await;
+    let (faulty, faulty_env) = through(
+        ProxyOptions {
+            faults: Faults::mixed(0.2),
+            seed: std::env::var("STAGECRAFT_FAULT_SEED")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(20),
+            ..ProxyOptions::default()
+        },
+        &dir.path().join("faulty"),
+    )
+    .await;
+    let rough = scan_with(&faulty_env).await;
+    let calls = faulty.calls();
+    let injected = |kind: &str| {
+        calls
+            .iter()
+            .filter(|c| c.fault.as_deref() == Some(kind))
+            .count()
+    };
+    let faults = calls.iter().filter(|c| c.fault.is_some()).count();
+    assert!(
+        faults * 100 >= calls.len() * 15,
+        "about 20 % of {} calls faulted, not {faults}",
+        calls.len()
+    );
+    for kind in ["throttle", "server_error", "reset", "slow"] {
+        assert!(injected(kind) > 0, "no {kind} was injected");
+    }
+    let mut diff = Vec::new();
+    differences(&comparable(&rough), &comparable(&clean), "", &mut diff);
+    assert!(
+        diff.is_empty(),
+        "the scan under faults differs from the clean one:\n{}",
+        diff.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_account_fails_alone_with_its_reason() {
+    let qa = account_of("qa");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_proxy, env) = through(
+        ProxyOptions {
+            faults: Faults {
+                failing_accounts: vec![qa.clone()],
+                ..Faults::default()
+            },
+            ..ProxyOptions::default()
+        },
+        dir.path(),
+    )
+    .await;
+    let report = scan_with(&env).await;
+    for a in &report.accounts {
+        if a.id == qa {
+            assert_eq!(a.status, AccountStatus::Error, "{a:?}");
+            let error = a.error.as_ref().expect("a reason");
+            assert_eq!(error.code, stagecraft_model::ErrorCode::Credentials);
+            assert!(error.message.contains("profile `qa`"), "{}", error.message);
+        } else {
+            assert_eq!(a.status, AccountStatus::Ok, "{} {:?}", a.name, a.error);
+        }
+    }
+    assert!(report
+        .resources
+        .iter()
+        .any(|r| r.stage.as_deref() == Some("prod")));
+    assert!(!report.resources.iter().any(|r| r.account_id == qa));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_that_expire_mid_scan_are_named_as_the_reason() {
+    let dev = account_of("dev");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_proxy, env) = through(
+        ProxyOptions {
+            faults: Faults {
+                expire_after: Some((dev.clone(), 4)),
+                ..Faults::default()
+            },
+            ..ProxyOptions::default()
+        },
+        dir.path(),
+    )
+    .await;
+    let report = scan_with(&env).await;
+    let account = report
+        .accounts
+        .iter()
+        .find(|a| a.id == dev)
+        .expect("dev account");
+    assert_ne!(account.status, AccountStatus::Ok);
+    let error = account.error.as_ref().expect("a reason");
+    assert_eq!(error.code, stagecraft_model::ErrorCode::ExpiredCredentials);
+    assert!(
+        error.message.contains("expired during the scan") && error.message.contains("rescan"),
+        "{}",
+        error.message
+    );
+    assert!(account
+        .collect_errors
+        .iter()
+        .all(|e| e.code == stagecraft_model::ErrorCode::ExpiredCredentials));
+    assert!(report
+        .accounts
+        .iter()
+        .filter(|a| a.id != dev)
+        .all(|a| a.status == AccountStatus::Ok));
+}

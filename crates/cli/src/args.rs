@@ -1,0 +1,252 @@
+//! The command line: every command and its flags (clap), nothing else.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use stagecraft_analysis::audit::Severity;
+
+#[derive(Parser)]
+#[command(
+    name = "stagecraft",
+    version,
+    about = "Who owns what across an AWS Organization run with Terraform + Serverless"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Discover the organization, scan every account, decide every resource's owner, store a snapshot.
+    Scan(ScanArgs),
+    /// List the stored snapshots, newest first.
+    Snapshots(StoreArgs),
+    /// What changed between two snapshots (default: the one before the latest, and the latest).
+    Diff(DiffArgs),
+    /// The graph of links (SSM writes and reads, policies, mappings, authorizers, stacks) as text,
+    /// JSON, DOT or Mermaid.
+    Graph(GraphArgs),
+    /// What is pending deletion across the organization (secrets, KMS keys, stacks stuck deleting,
+    /// buckets gone since an earlier snapshot) and which deploys each will break.
+    Deletions(DeletionsArgs),
+    /// Undo a pending deletion: restore a secret or cancel a KMS key's deletion (asks for
+    /// confirmation; a protected stage's name must be typed), then rescan its account.
+    Undelete(UndeleteArgs),
+    /// The phased deploy of a stage: Terraform, the services in dependency order, Terraform again
+    /// when the stage needs it. `--dry-run` shows the plan with each step's reason.
+    Deploy(DeployArgs),
+    /// Findings where Terraform and Serverless overlap or drift. Exit code 3 when findings at or
+    /// above --fail-on exist, 2 when an account could not be scanned completely.
+    Audit(AuditArgs),
+    /// Start, stop or describe the local sandbox organization.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+}
+
+#[derive(Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where a report comes from: a fresh scan (stored unless `--no-store`), or a stored snapshot.
+#[derive(Args)]
+pub struct SourceArgs {
+    /// The management account's AWS profile (default: the workspace config, then AWS_PROFILE).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// The workspace config (stagecraft.toml).
+    #[arg(long, env = "STAGECRAFT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Regions to scan (repeatable; default: the config, then the profile's region).
+    #[arg(long = "region")]
+    pub regions: Vec<String>,
+    /// Accounts scanned at once.
+    #[arg(long)]
+    pub parallelism: Option<usize>,
+    /// Do not store this scan as a snapshot.
+    #[arg(long)]
+    pub no_store: bool,
+    /// The snapshot store (SQLite). Default: the platform's data dir (`~/.local/share/stagecraft/`).
+    #[arg(long = "store", env = "STAGECRAFT_STORE")]
+    pub store: Option<PathBuf>,
+    /// Rescan only this account; the others keep what the latest snapshot has.
+    #[arg(long)]
+    pub account: Option<String>,
+}
+
+#[derive(Args)]
+pub struct SnapshotArg {
+    /// Use a stored snapshot (`latest` or its id) instead of scanning now.
+    #[arg(long)]
+    pub snapshot: Option<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum GraphFormat {
+    Text,
+    Json,
+    Dot,
+    Mermaid,
+}
+
+#[derive(Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub snapshot: SnapshotArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: GraphFormat,
+    /// Only this stage's nodes.
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// Only the neighbourhood of this node id (an ARN, `terraform:…`) or unique resource name.
+    #[arg(long)]
+    pub focus: Option<String>,
+    /// How many links away from --focus to go.
+    #[arg(long, default_value_t = 1)]
+    pub depth: usize,
+}
+
+#[derive(Args)]
+pub struct DeletionsArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub snapshot: SnapshotArg,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Only this stage.
+    #[arg(long)]
+    pub stage: Option<String>,
+}
+
+#[derive(Args)]
+pub struct DeployArgs {
+    /// The stage to deploy.
+    #[arg(long)]
+    pub stage: String,
+    /// Show the plan and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Run without asking (an unprotected stage).
+    #[arg(long)]
+    pub yes: bool,
+    /// The stage name, typed to confirm a deploy of a protected stage.
+    #[arg(long)]
+    pub confirm_stage: Option<String>,
+    /// Start at this step (1-based, as the plan numbers them): a retry from the step that failed.
+    #[arg(long, default_value_t = 1)]
+    pub from_step: usize,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub snapshot: SnapshotArg,
+}
+
+#[derive(Args)]
+pub struct UndeleteArgs {
+    /// The resource id (ARN) from `stagecraft deletions`, or its name when that is unique.
+    pub resource: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Confirm without asking (for an unprotected stage).
+    #[arg(long)]
+    pub yes: bool,
+    /// The stage name, typed to confirm an action in a protected stage.
+    #[arg(long)]
+    pub confirm_stage: Option<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum AuditFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub snapshot: SnapshotArg,
+    /// Output format (`--json` is short for `--format json`).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: AuditFormat,
+    #[arg(long)]
+    pub json: bool,
+    /// Only this stage's findings.
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// Exit with 3 when a finding at or above this severity exists (info, low, medium, high).
+    #[arg(long, default_value = "medium")]
+    pub fail_on: Severity,
+}
+
+#[derive(Args)]
+pub struct StoreArgs {
+    /// The snapshot store (SQLite). Default: the platform's data dir (`~/.local/share/stagecraft/`).
+    #[arg(long = "store", env = "STAGECRAFT_STORE")]
+    pub path: Option<PathBuf>,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct DiffArgs {
+    /// The older snapshot id.
+    pub from: Option<i64>,
+    /// The newer snapshot id (default: the latest).
+    pub to: Option<i64>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Subcommand)]
+pub enum SandboxCommand {
+    /// Start moto on loopback, seed the demo organization, write D/aws-config and D/stagecraft.toml.
+    Up {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Python venv for the pinned moto (created when missing).
+        #[arg(long, env = "STAGECRAFT_VENV", default_value = ".venv")]
+        venv: PathBuf,
+        /// The demo workspace the written stagecraft.toml points at.
+        #[arg(long, default_value = "examples")]
+        examples: PathBuf,
+        /// Stages, one member account each.
+        #[arg(long, value_delimiter = ',', default_value = "dev,qa,prod")]
+        stages: Vec<String>,
+        /// Generic API services beside auth, users and orders.
+        #[arg(long, default_value_t = 0)]
+        extra_services: usize,
+        /// Extra functions per service.
+        #[arg(long, default_value_t = 0)]
+        extra_functions: usize,
+        /// Seed without the planted problems.
+        #[arg(long)]
+        clean: bool,
+    },
+    /// Stop the sandbox started from D.
+    Down {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Print the shell exports for the sandbox in D.
+    Env {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}

@@ -1,0 +1,159 @@
+//! `stagecraft deploy`: the phased plan of a stage, its preflight, and the run with live output.
+
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+
+use stagecraft_model::Error;
+
+use crate::args::*;
+use crate::output::{ask, print_json};
+use crate::source::{report_for, scan_now};
+use stagecraft_aws::credentials::AwsEnv;
+use stagecraft_iac::config::Workspace;
+use stagecraft_model::deploy::Outcome;
+use stagecraft_store::Store;
+
+pub(crate) async fn deploy_cmd(args: DeployArgs) -> Result<ExitCode, Error> {
+    let workspace = match &args.source.config {
+        Some(path) => Workspace::load(path)?,
+        None => Workspace::default(),
+    };
+    let report = report_for(&args.source, &args.snapshot).await?;
+    let plan = stagecraft_ops::deploy::plan(&workspace, &report, &args.stage)?;
+    if args.json {
+        print_json(&plan)?;
+    } else {
+        println!(
+            "deploy of stage {} (account {}, profile `{}`{})",
+            plan.stage,
+            plan.account_id.as_deref().unwrap_or("unknown"),
+            plan.profile,
+            if plan.protected { ", protected" } else { "" }
+        );
+        let mut phase = None;
+        for (i, s) in plan.steps.iter().enumerate() {
+            if phase != Some(s.phase) {
+                phase = Some(s.phase);
+                println!("phase {}: {}", s.phase.number(), s.phase.title());
+            }
+            println!("  {:>2}. {:<40} $ {}", i + 1, s.title, s.command.join(" "));
+            println!("      in {} as profile `{}`", s.dir, s.profile);
+            println!("      why: {}", s.reason);
+        }
+    }
+    if args.dry_run {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store_path = args
+        .source
+        .store
+        .clone()
+        .unwrap_or_else(Store::default_path);
+    let lock_dir = stagecraft_ops::deploy::lock_dir(&store_path);
+    let env = AwsEnv::from_environment();
+    eprintln!("preflight:");
+    for p in stagecraft_ops::deploy::preflight(&env, &plan, &report, &lock_dir).await {
+        eprintln!(
+            "  {} {} — {}{}",
+            if p.ok { "✔" } else { "✗" },
+            p.check,
+            p.detail,
+            p.fix.map(|f| format!(" (fix: {f})")).unwrap_or_default()
+        );
+    }
+    let typed_stage = if plan.protected {
+        Some(args.confirm_stage.clone().ok_or_else(|| {
+            Error::Input(format!(
+                "{} is a protected stage: pass --confirm-stage {}",
+                plan.stage, plan.stage
+            ))
+        })?)
+    } else if args.yes {
+        None
+    } else if std::io::stdin().is_terminal() {
+        if ask(&format!("deploy {}? type yes: ", plan.stage))? != "yes" {
+            eprintln!("not confirmed; nothing done");
+            return Ok(ExitCode::FAILURE);
+        }
+        None
+    } else {
+        return Err(Error::Input("not confirmed: pass --yes".into()));
+    };
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("cancelling: SIGTERM to the running step, SIGKILL after 5 s");
+            let _ = tx.send(true);
+        }
+    });
+    let titles: Vec<String> = plan.steps.iter().map(|s| s.title.clone()).collect();
+    let on = |e: stagecraft_ops::deploy::run::RunEvent| {
+        use stagecraft_ops::deploy::run::RunEvent;
+        match e {
+            RunEvent::StepStarted { index, title, .. } => {
+                println!("── step {} of {}: {title}", index + 1, titles.len());
+            }
+            RunEvent::Line {
+                at, stream, text, ..
+            } => {
+                let clock = at.get(11..19).unwrap_or("");
+                let mark = match stream.as_str() {
+                    "stderr" => "!",
+                    "stagecraft" => "»",
+                    _ => " ",
+                };
+                println!("{clock} {mark} {text}");
+            }
+            RunEvent::StepFinished {
+                index,
+                outcome,
+                exit_code,
+                duration_ms,
+            } => {
+                println!(
+                    "── step {} {outcome}{} in {:.1} s",
+                    index + 1,
+                    exit_code
+                        .map(|c| format!(" (exit {c})"))
+                        .unwrap_or_default(),
+                    duration_ms as f64 / 1000.0
+                );
+            }
+        }
+    };
+    let opts = stagecraft_ops::deploy::DeployOptions {
+        from_step: args.from_step.saturating_sub(1),
+        typed_stage,
+        ..Default::default()
+    };
+    let run = stagecraft_ops::deploy::execute(
+        &env,
+        &workspace,
+        &report,
+        &args.stage,
+        &store_path,
+        opts,
+        rx,
+        &on,
+    )
+    .await?;
+    eprintln!("run #{} {}", run.id, run.outcome);
+    if run.outcome != Outcome::Succeeded {
+        if let Some(failed) = run.steps.iter().find(|s| s.outcome != Outcome::Succeeded) {
+            eprintln!(
+                "retry from the step that stopped: stagecraft deploy --stage {} --from-step {}",
+                args.stage,
+                failed.index + 1
+            );
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    // Show what was deployed: rescan the stage's account.
+    if let Some(account) = plan.account_id.clone() {
+        let mut source = args.source;
+        source.account = Some(account);
+        source.no_store = false;
+        scan_now(&source).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

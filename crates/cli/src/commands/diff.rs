@@ -1,0 +1,84 @@
+//! `stagecraft diff`: what changed between two snapshots.
+
+use std::process::ExitCode;
+
+use stagecraft_model::Error;
+
+use crate::args::*;
+use crate::output::print_json;
+use crate::source::open_store;
+
+pub(crate) fn diff_cmd(args: &DiffArgs) -> Result<ExitCode, Error> {
+    let store = open_store(&args.store)?;
+    let to = match args.to {
+        Some(id) => id,
+        None => store
+            .latest_id()?
+            .ok_or_else(|| Error::Store("no snapshots yet; run `stagecraft scan` first".into()))?,
+    };
+    let from = match args.from {
+        Some(id) => id,
+        None => store.previous_id(to)?.ok_or_else(|| {
+            Error::Store(format!(
+                "snapshot {to} is the first one; scan again to have something to compare"
+            ))
+        })?,
+    };
+    let a = store.load(from)?;
+    let b = store.load(to)?;
+    let d = stagecraft_store::diff(&a, &b, Some(from), Some(to));
+    if args.store.json {
+        print_json(&d)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "snapshot {from} ({}) → {to} ({})",
+        d.from_started_at, d.to_started_at
+    );
+    if d.is_empty() {
+        println!("no changes");
+    }
+    for r in &d.added {
+        println!(
+            "+ {} {} ({}, {})",
+            r.type_name,
+            r.name,
+            r.account_id,
+            r.owner.kind()
+        );
+    }
+    for r in &d.removed {
+        println!(
+            "- {} {} ({}, {})",
+            r.type_name,
+            r.name,
+            r.account_id,
+            r.owner.kind()
+        );
+    }
+    for c in &d.changed {
+        println!("~ {} {} ({})", c.type_name, c.name, c.account_id);
+        for f in &c.changes {
+            let show = |v: &Option<serde_json::Value>| {
+                v.as_ref()
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "∅".into())
+            };
+            println!("    {}: {} → {}", f.field, show(&f.before), show(&f.after));
+        }
+    }
+    for a in &d.accounts {
+        let show = |v: &Option<serde_json::Value>| {
+            v.as_ref()
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "∅".into())
+        };
+        println!(
+            "! account {}: {} → {}",
+            a.field,
+            show(&a.before),
+            show(&a.after)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,75 @@
+//! `stagecraft`: the headless CLI over the same crates the desktop app uses.
+//!
+//! `args` declares the command line, `commands/` holds one module per command, `source` finds the
+//! report a command works on, `output` and `progress` are what it prints.
+#![allow(clippy::print_stdout)]
+
+mod args;
+mod commands;
+mod output;
+mod progress;
+mod source;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use stagecraft_model::{Error, UiError};
+
+use crate::args::{AuditFormat, Cli, Command, GraphFormat};
+
+fn main() -> ExitCode {
+    stagecraft_aws::logging::init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let json = match &cli.command {
+        Command::Scan(a) => a.json,
+        Command::Snapshots(a) => a.json,
+        Command::Diff(a) => a.store.json,
+        Command::Graph(a) => matches!(a.format, GraphFormat::Json),
+        Command::Audit(a) => a.json || matches!(a.format, AuditFormat::Json),
+        Command::Deletions(a) => a.json,
+        Command::Undelete(_) => false,
+        Command::Deploy(a) => a.json,
+        Command::Sandbox(_) => false,
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            if json {
+                let body = serde_json::json!({ "error": UiError::from(&e) });
+                println!("{body}");
+            }
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        Command::Scan(args) => commands::scan::scan_cmd(args).await,
+        Command::Snapshots(args) => commands::snapshots::snapshots_cmd(&args),
+        Command::Diff(args) => commands::diff::diff_cmd(&args),
+        Command::Graph(args) => commands::graph::graph_cmd(args).await,
+        Command::Audit(args) => commands::audit::audit_cmd(args).await,
+        Command::Deletions(args) => commands::deletions::deletions_cmd(args).await,
+        Command::Undelete(args) => commands::undelete::undelete_cmd(args).await,
+        Command::Deploy(args) => commands::deploy::deploy_cmd(args).await,
+        Command::Sandbox(cmd) => commands::sandbox::run(cmd).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        crate::args::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,109 @@
+//! What the commands print: tables, findings, JSON, and the one confirmation prompt.
+
+use stagecraft_analysis::audit::Finding;
+use stagecraft_model::{AccountStatus, Error, ScanReport};
+
+pub(crate) fn print_table(report: &ScanReport) {
+    println!(
+        "organization {} (management {}), profile `{}`, regions {}, {} ms",
+        report.organization.id,
+        report.organization.management_account_id,
+        report.profile,
+        report.regions.join(","),
+        report.duration_ms
+    );
+    println!(
+        "{:<14} {:<20} {:<12} {:<10} {:>9} {:>5} {:>5} {:>5} {:>5}  STATUS",
+        "ACCOUNT", "NAME", "OU", "STAGE", "RESOURCES", "TF", "SLS", "UNMGD", "CONFL"
+    );
+    let count = |a: &stagecraft_model::Account, k: &str| a.counts.get(k).copied().unwrap_or(0);
+    for a in &report.accounts {
+        let status = match (&a.status, &a.error, &a.identity) {
+            (AccountStatus::Error, Some(e), _) => format!("✗ {}", e.message),
+            (AccountStatus::Partial, _, _) => format!(
+                "◐ {}",
+                a.collect_errors
+                    .iter()
+                    .map(|e| format!("{} {}: {}", e.collector.name(), e.region, e.code))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            (_, _, Some(id)) => format!("✔ {}", id.arn),
+            _ => "…".to_owned(),
+        };
+        println!(
+            "{:<14} {:<20} {:<12} {:<10} {:>9} {:>5} {:>5} {:>5} {:>5}  {}",
+            a.id,
+            a.name,
+            if a.ou_path.is_empty() {
+                "(root)".to_owned()
+            } else {
+                a.ou_path.join("/")
+            },
+            a.stage
+                .as_deref()
+                .unwrap_or(if a.is_management { "mgmt" } else { "-" }),
+            count(a, "resources"),
+            count(a, "terraform"),
+            count(a, "serverless"),
+            count(a, "unmanaged"),
+            count(a, "conflict"),
+            status
+        );
+    }
+    for t in &report.terraform {
+        println!(
+            "terraform {} (workspace {}, stage {}): {} resources{}{}",
+            t.location,
+            t.workspace,
+            t.stage.as_deref().unwrap_or("-"),
+            t.managed_resources,
+            t.lock
+                .as_ref()
+                .map(|l| format!(", LOCKED by {}", l.who.as_deref().unwrap_or("?")))
+                .unwrap_or_default(),
+            t.error
+                .as_ref()
+                .map(|e| format!(", ✗ {}", e.message))
+                .unwrap_or_default()
+        );
+    }
+}
+
+pub(crate) fn print_findings(findings: &[Finding]) {
+    if findings.is_empty() {
+        println!("no findings");
+        return;
+    }
+    let mut stage = None;
+    for f in findings {
+        if stage != Some(&f.stage) {
+            stage = Some(&f.stage);
+        }
+        println!(
+            "{:<6} {:<30} [{}] {}",
+            f.severity.as_str().to_uppercase(),
+            f.rule,
+            f.stage.as_deref().unwrap_or("-"),
+            f.message
+        );
+        println!("       fix: {}", f.fix);
+    }
+}
+
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::io("serialising JSON", std::io::Error::other(e)))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Asks on the terminal and returns the answer, trimmed.
+pub(crate) fn ask(prompt: &str) -> Result<String, Error> {
+    eprint!("{prompt}");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Error::io("reading the confirmation", e))?;
+    Ok(line.trim().to_owned())
+}

@@ -1,0 +1,122 @@
+//! Where a command's report comes from: a scan now (with progress on a terminal) or a stored
+//! snapshot, and the store both use.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use stagecraft_aws::credentials::AwsEnv;
+use stagecraft_aws::scan::{self, ScanEvent, ScanOptions};
+use stagecraft_iac::config::Workspace;
+use stagecraft_model::{AccountStatus, Error, ScanReport};
+use stagecraft_store::Store;
+
+use crate::args::{SnapshotArg, SourceArgs, StoreArgs};
+use crate::progress::Bars;
+
+/// Scans now (storing the snapshot unless `--no-store`), with progress bars on a terminal.
+pub(crate) async fn scan_now(args: &SourceArgs) -> Result<ScanReport, Error> {
+    let workspace = match &args.config {
+        Some(path) => Workspace::load(path)?,
+        None => Workspace::default(),
+    };
+    let rescan = match &args.account {
+        None => None,
+        Some(id) => {
+            let store = open_store_at(args.store.as_deref())?;
+            let previous = store.latest()?.ok_or_else(|| {
+                Error::Input(
+                    "--account rescans one account of the latest snapshot, and there is none yet: run `stagecraft scan` first".into(),
+                )
+            })?;
+            Some(scan::Rescan {
+                account_id: id.clone(),
+                previous: std::sync::Arc::new(previous),
+            })
+        }
+    };
+    let opts = ScanOptions {
+        profile: args.profile.clone(),
+        regions: args.regions.clone(),
+        parallelism: args.parallelism,
+        rescan,
+        ..ScanOptions::default()
+    };
+    let bars = std::io::stderr().is_terminal().then(Bars::default);
+    let progress = |event: ScanEvent| {
+        if let Some(bars) = &bars {
+            bars.update(&event);
+        }
+    };
+    let env = AwsEnv::from_environment();
+    let report = if args.no_store {
+        scan::scan(&env, &workspace, &opts, &progress).await?
+    } else {
+        let mut store = open_store_at(args.store.as_deref())?;
+        let (report, id) =
+            scan::scan_and_store(&env, &workspace, &opts, &mut store, &progress).await?;
+        eprintln!("stored as snapshot {id} in {}", store.path().display());
+        report
+    };
+    if let Some(bars) = &bars {
+        bars.multi.clear().ok();
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {}", w.message);
+    }
+    Ok(report)
+}
+
+/// The report a command works on: a stored snapshot with `--snapshot`, else a fresh scan.
+pub(crate) async fn report_for(
+    source: &SourceArgs,
+    snapshot: &SnapshotArg,
+) -> Result<ScanReport, Error> {
+    let Some(which) = &snapshot.snapshot else {
+        return scan_now(source).await;
+    };
+    let store = open_store_at(source.store.as_deref())?;
+    let id = if which == "latest" {
+        store
+            .latest_id()?
+            .ok_or_else(|| Error::Store("no snapshots yet; run `stagecraft scan` first".into()))?
+    } else {
+        which.parse::<i64>().map_err(|_| {
+            Error::Store(format!(
+                "--snapshot takes `latest` or a snapshot id (see `stagecraft snapshots`), not `{which}`"
+            ))
+        })?
+    };
+    Ok(store.load(id)?)
+}
+
+/// How many accounts the report could not scan completely (reported on stderr).
+pub(crate) fn incomplete_accounts(report: &ScanReport) -> usize {
+    let failed = report
+        .accounts
+        .iter()
+        .filter(|a| matches!(a.status, AccountStatus::Error | AccountStatus::Partial))
+        .count();
+    if failed > 0 {
+        eprintln!("{failed} account(s) could not be scanned completely; see the status column of `stagecraft scan`");
+    }
+    failed
+}
+
+pub(crate) fn open_store(args: &StoreArgs) -> Result<Store, Error> {
+    open_store_at(args.path.as_deref())
+}
+
+pub(crate) fn open_store_at(path: Option<&std::path::Path>) -> Result<Store, Error> {
+    let path = path.map(PathBuf::from).unwrap_or_else(Store::default_path);
+    Ok(Store::open(&path)?)
+}
+
+/// Buckets recent snapshots saw (for "deleted recently"); none without a store.
+pub(crate) fn gone_buckets(
+    store: Option<&std::path::Path>,
+) -> Vec<stagecraft_analysis::deletion::GoneBucket> {
+    open_store_at(store)
+        .ok()
+        .and_then(|s| s.recently_seen_buckets().ok())
+        .unwrap_or_default()
+}

@@ -1,0 +1,134 @@
+// `stagecraft deploy` killed mid-step: the run is interrupted, its leftover step holds the stage.
+
+use stagecraft_sandbox::harness;
+
+/// The deploying process (here the CLI) is killed with SIGKILL in the middle of `terraform apply`.
+/// The step, in its own process group, runs on: the stage stays held, the run is recorded as
+/// interrupted with what the step had printed, and the leftover step can be stopped.
+#[tokio::test]
+async fn a_deploy_killed_mid_step_is_interrupted_and_its_leftover_step_holds_the_stage() {
+    use stagecraft_ops::deploy::{self, lock};
+
+    let sb = &harness::demo().sandbox;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The demo workspace with Terraform through the recording stand-in and no services.
+    let text = std::fs::read_to_string(sb.workspace_file()).expect("workspace");
+    let text = match (text.find("[serverless]"), text.find("[deploy")) {
+        (Some(a), Some(b)) if a < b => format!("{}{}", &text[..a], &text[b..]),
+        _ => text,
+    };
+    let stand_in = harness::terraform_stand_in();
+    let text = text.replacen(
+        "[terraform]\n",
+        &format!(
+            "[terraform]\nbinary = {:?}\n",
+            stand_in.display().to_string()
+        ),
+        1,
+    );
+    let config = dir.path().join("stagecraft.toml");
+    std::fs::write(&config, text).expect("write workspace");
+    let store = dir.path().join("stagecraft.db");
+    let record = dir.path().join("terraform-calls");
+    let hold = dir.path().join("hold-apply");
+    std::fs::write(&hold, "").expect("hold");
+    let mut env = sb.env_vars();
+    env.extend([
+        ("STAGECRAFT_CONFIG".into(), config.display().to_string()),
+        ("STAGECRAFT_STORE".into(), store.display().to_string()),
+        (
+            "TERRAFORM_STAND_IN_RECORD".into(),
+            record.display().to_string(),
+        ),
+        ("TERRAFORM_STAND_IN_HOLD".into(), hold.display().to_string()),
+    ]);
+    let cli = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_stagecraft"));
+        c.args(args)
+            .env_remove("AWS_PROFILE")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(std::process::Stdio::null());
+        c
+    };
+    let mut first = cli(&["deploy", "--stage", "dev", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the deploy");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while !harness::stand_in_calls(&record)
+        .iter()
+        .any(|l| l.ends_with("apply -input=false -auto-approve"))
+    {
+        assert!(std::time::Instant::now() < deadline, "apply never started");
+        assert!(
+            first.try_wait().expect("wait").is_none(),
+            "the deploy ended early"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Let the stand-in print its first line, then kill the deploying process alone.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+
+    let holder = lock::live_holder(dir.path(), "dev").expect("the stage is still held");
+    assert!(!holder.running, "its process is gone");
+    let step = holder.step.clone().expect("by the step it left running");
+    assert_eq!(
+        (step.index, step.title.as_str()),
+        (2, "terraform apply (dev)")
+    );
+
+    // A second deploy is refused, naming the step that still runs.
+    let refused = cli(&["deploy", "--stage", "dev", "--yes"])
+        .output()
+        .expect("second deploy");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("was interrupted, but its step 3 `terraform apply (dev)` still runs"),
+        "{stderr}"
+    );
+
+    // The run is interrupted; what was done and what the step printed are kept.
+    let gone = deploy::mark_interrupted(&store).expect("mark");
+    assert_eq!(gone.len(), 1);
+    let runs = stagecraft_store::Store::open(&store)
+        .expect("store")
+        .runs(Some("dev"))
+        .expect("runs");
+    let run = runs.iter().find(|r| r.id == gone[0]).expect("the run");
+    assert_eq!(run.outcome.as_str(), "interrupted");
+    assert!(run.finished_at.is_some());
+    let outcomes: Vec<&str> = run.steps.iter().map(|s| s.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["succeeded", "succeeded", "interrupted"]);
+    assert!(run.steps[0]
+        .log
+        .contains("Terraform has been successfully initialized!"));
+    let log = &run.steps[2].log;
+    assert!(log.contains("Acquiring state lock"), "{log}");
+    assert!(
+        log.contains("[the app stopped while this step ran]"),
+        "{log}"
+    );
+    assert!(log.contains(&format!("group {}", step.pgid)), "{log}");
+
+    // Stopping the leftover frees the stage; the next deploy runs to the end.
+    let stopped = deploy::stop_leftover(&store, "dev")
+        .await
+        .expect("stop")
+        .expect("something was stopped");
+    assert!(stopped.contains("terraform apply (dev)"), "{stopped}");
+    assert!(!step.alive(), "the step's process group is gone");
+    assert!(lock::live_holder(dir.path(), "dev").is_none());
+    std::fs::remove_file(&hold).expect("release");
+    let again = cli(&["deploy", "--stage", "dev", "--yes"])
+        .output()
+        .expect("third deploy");
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

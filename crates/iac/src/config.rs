@@ -1,0 +1,303 @@
+//! The workspace config (`stagecraft.toml`): what the AWS APIs cannot tell.
+//!
+//! Everything is optional. Without a file, Stagecraft works from the AWS profiles alone: stages come from
+//! account tags or names, and credentials from a profile named after the stage or an assumed role.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use stagecraft_model::Error;
+
+pub const DEFAULT_ASSUME_ROLE: &str = "OrganizationAccountAccessRole";
+pub const DEFAULT_PARALLELISM: usize = 16;
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceConfig {
+    #[serde(default)]
+    pub organization: OrganizationConfig,
+    #[serde(default)]
+    pub stages: BTreeMap<String, StageConfig>,
+    pub terraform: Option<TerraformConfig>,
+    pub serverless: Option<ServerlessConfig>,
+    #[serde(default)]
+    pub scan: ScanConfig,
+    #[serde(default)]
+    pub deploy: DeployConfig,
+}
+
+/// How deploys run.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    /// Extra environment for every step (not for credentials: Stagecraft hands each step its own).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// The services' order (their names), instead of the order their dependencies give.
+    #[serde(default)]
+    pub order: Vec<String>,
+    /// Terraform after the services: `auto` (when the stage has no base path mapping yet),
+    /// `always` or `never`.
+    #[serde(default = "default_post_deploy")]
+    pub post_deploy: String,
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        DeployConfig {
+            env: BTreeMap::new(),
+            order: Vec::new(),
+            post_deploy: default_post_deploy(),
+        }
+    }
+}
+
+fn default_post_deploy() -> String {
+    "auto".to_owned()
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationConfig {
+    /// The management account's profile, which discovers the accounts.
+    pub profile: Option<String>,
+    /// Role assumed in member accounts that have no profile of their own.
+    pub assume_role: Option<String>,
+    /// Regions to scan; default: the management profile's region.
+    #[serde(default)]
+    pub regions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// The stage's account id (12 digits).
+    pub account: Option<String>,
+    /// The profile for this stage; default: a profile named after the stage, if one exists.
+    pub profile: Option<String>,
+    /// Deploys and actions need the stage name typed. Default: true for `prod`.
+    pub protected: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TerraformConfig {
+    /// The Terraform root module, relative to the config file; its `backend` block says where the
+    /// state is.
+    pub dir: Option<PathBuf>,
+    #[serde(default = "default_terraform")]
+    pub binary: String,
+    /// The S3 backend, when the code does not name it (partial configuration) or is not at hand.
+    pub backend: Option<crate::terraform::S3Backend>,
+    /// Workspace → stage, where the names differ (`default = "prod"`). A workspace named like a
+    /// stage maps to it without this.
+    #[serde(default)]
+    pub workspaces: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerlessConfig {
+    /// Service directories (each holding a `serverless.yml`), relative to the config file.
+    #[serde(default)]
+    pub services: Vec<PathBuf>,
+    #[serde(default = "default_serverless")]
+    pub binary: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ScanConfig {
+    /// How many accounts are scanned at once.
+    #[serde(default = "default_parallelism")]
+    pub parallelism: usize,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            parallelism: DEFAULT_PARALLELISM,
+        }
+    }
+}
+
+fn default_terraform() -> String {
+    "terraform".to_owned()
+}
+fn default_serverless() -> String {
+    "serverless".to_owned()
+}
+fn default_parallelism() -> usize {
+    DEFAULT_PARALLELISM
+}
+
+/// A config together with the directory its relative paths are resolved against.
+#[derive(Debug, Clone, Default)]
+pub struct Workspace {
+    pub config: WorkspaceConfig,
+    /// `None` when no config file was given.
+    pub path: Option<PathBuf>,
+}
+
+impl Workspace {
+    /// Reads and validates a `stagecraft.toml`.
+    pub fn load(path: &Path) -> Result<Workspace, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config = WorkspaceConfig::parse(&text).map_err(|message| Error::ConfigInvalid {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(Workspace {
+            config,
+            path: Some(path.to_owned()),
+        })
+    }
+
+    /// The directory relative paths in the config are resolved against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.path
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_owned)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// The stage configured for an account id, if any.
+    pub fn stage_of_account(&self, account_id: &str) -> Option<&str> {
+        self.config
+            .stages
+            .iter()
+            .find(|(_, s)| s.account.as_deref() == Some(account_id))
+            .map(|(name, _)| name.as_str())
+    }
+}
+
+impl WorkspaceConfig {
+    /// Parses and validates the TOML text; the error names the line and what to change.
+    pub fn parse(text: &str) -> Result<WorkspaceConfig, String> {
+        let config: WorkspaceConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for (name, stage) in &self.stages {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(format!(
+                    "stage name `{name}` may only hold letters, digits, `-` and `_`"
+                ));
+            }
+            if let Some(account) = &stage.account {
+                if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(format!(
+                        "[stages.{name}] account = \"{account}\" is not a 12-digit AWS account id"
+                    ));
+                }
+            }
+        }
+        let mut accounts: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, stage) in &self.stages {
+            if let Some(account) = stage.account.as_deref() {
+                if let Some(other) = accounts.insert(account, name) {
+                    return Err(format!(
+                        "stages `{other}` and `{name}` both map to account {account}; each stage has an account of its own"
+                    ));
+                }
+            }
+        }
+        if !matches!(
+            self.deploy.post_deploy.as_str(),
+            "auto" | "always" | "never"
+        ) {
+            return Err(format!(
+                "[deploy] post_deploy = \"{}\" must be \"auto\", \"always\" or \"never\"",
+                self.deploy.post_deploy
+            ));
+        }
+        if self.scan.parallelism == 0 {
+            return Err("[scan] parallelism must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+
+    pub fn assume_role(&self) -> &str {
+        self.organization
+            .assume_role
+            .as_deref()
+            .unwrap_or(DEFAULT_ASSUME_ROLE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_design_sketch() {
+        let c = WorkspaceConfig::parse(
+            r#"
+[organization]
+profile = "master"
+
+[stages.dev]
+account = "111111111111"
+[stages.prod]
+account = "333333333333"
+protected = true
+
+[terraform]
+dir = "infra"
+
+[serverless]
+services = ["services/auth", "services/users"]
+binary = "sls"
+"#,
+        )
+        .expect("valid config");
+        assert_eq!(c.organization.profile.as_deref(), Some("master"));
+        assert_eq!(c.stages["prod"].protected, Some(true));
+        assert_eq!(
+            c.terraform.as_ref().map(|t| t.binary.as_str()),
+            Some("terraform")
+        );
+        assert_eq!(
+            c.serverless.as_ref().map(|s| s.binary.as_str()),
+            Some("sls")
+        );
+        assert_eq!(c.assume_role(), DEFAULT_ASSUME_ROLE);
+        assert_eq!(c.scan.parallelism, DEFAULT_PARALLELISM);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_with_the_line() {
+        let err = WorkspaceConfig::parse("[organization]\nprofil = \"x\"\n").unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("profil"), "{err}");
+    }
+
+    #[test]
+    fn rejects_a_malformed_account_id() {
+        let err = WorkspaceConfig::parse("[stages.qa]\naccount = \"12345\"\n").unwrap_err();
+        assert!(err.contains("12-digit"), "{err}");
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("stagecraft.toml");
+        std::fs::write(&path, "stages = 3").expect("write");
+        let err = Workspace::load(&path).unwrap_err().to_string();
+        assert!(err.contains("stagecraft.toml"), "{err}");
+        let missing = Workspace::load(&dir.path().join("nope.toml")).unwrap_err();
+        assert_eq!(missing.code(), stagecraft_model::ErrorCode::ConfigRead);
+    }
+}

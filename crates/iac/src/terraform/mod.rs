@@ -1,0 +1,201 @@
+//! Terraform state: where it is (backend block, config, or to be found in buckets), local workspaces,
+//! and which stage each workspace deploys. Reading state from S3 is the scan's part (`stagecraft-aws`).
+
+pub mod backend;
+pub mod state;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+pub use backend::{read_backend, Backend, S3Backend};
+pub use state::{parse_state, Instance, State, StateError};
+
+use crate::config::Workspace;
+pub use stagecraft_model::terraform::{LockInfo, TerraformState};
+use stagecraft_model::UiError;
+
+/// A state read for ownership: its summary and its instances (identifying attributes only).
+#[derive(Debug, Clone)]
+pub struct LoadedState {
+    pub summary: TerraformState,
+    pub state: Option<State>,
+}
+
+/// Where states come from for this workspace config.
+#[derive(Debug, Clone)]
+pub enum StateSource {
+    S3(S3Backend),
+    Local(PathBuf),
+    /// No Terraform config: look for `*.tfstate` objects in the management account's buckets.
+    Discover,
+}
+
+/// Decides where to look: `[terraform.backend]`, else the backend block in `[terraform] dir`, else
+/// local state in that dir; with no `[terraform]` at all, discovery.
+pub fn state_source(ws: &Workspace) -> Result<StateSource, UiError> {
+    let Some(tf) = &ws.config.terraform else {
+        return Ok(StateSource::Discover);
+    };
+    if let Some(b) = &tf.backend {
+        return Ok(StateSource::S3(b.clone()));
+    }
+    let Some(dir) = &tf.dir else {
+        return Ok(StateSource::Discover);
+    };
+    let dir = ws.base_dir().join(dir);
+    match read_backend(&dir) {
+        Ok(Some(Backend::S3(b))) => Ok(StateSource::S3(b)),
+        Ok(Some(Backend::Local { path })) => Ok(StateSource::Local(path)),
+        Ok(None) => Ok(StateSource::Local(dir.join("terraform.tfstate"))),
+        Err(e) => Err(UiError {
+            code: stagecraft_model::ErrorCode::TerraformBackend,
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// The stage a workspace deploys: the config's mapping, else a stage of the same name.
+pub fn stage_of_workspace(
+    ws: &Workspace,
+    workspace: &str,
+    stages: &BTreeSet<String>,
+) -> Option<String> {
+    if let Some(s) = ws
+        .config
+        .terraform
+        .as_ref()
+        .and_then(|t| t.workspaces.get(workspace))
+    {
+        return Some(s.clone());
+    }
+    stages.contains(workspace).then(|| workspace.to_owned())
+}
+
+/// A state's summary before it is read.
+pub fn summary(location: String, workspace: String) -> TerraformState {
+    TerraformState {
+        location,
+        workspace,
+        stage: None,
+        terraform_version: None,
+        serial: None,
+        lineage: None,
+        managed_resources: 0,
+        data_sources: 0,
+        lock: None,
+        unmatched: Vec::new(),
+        error: None,
+    }
+}
+
+pub fn loaded(mut summary: TerraformState, parsed: Result<State, StateError>) -> LoadedState {
+    match parsed {
+        Ok(state) => {
+            summary.terraform_version = Some(state.terraform_version.clone());
+            summary.serial = Some(state.serial);
+            summary.lineage = Some(state.lineage.clone());
+            summary.managed_resources =
+                state.instances.iter().filter(|i| i.managed()).count() as u32;
+            summary.data_sources = state.instances.iter().filter(|i| !i.managed()).count() as u32;
+            LoadedState {
+                summary,
+                state: Some(state),
+            }
+        }
+        Err(e) => {
+            summary.error = Some(UiError {
+                code: stagecraft_model::ErrorCode::TerraformState,
+                message: e.to_string(),
+            });
+            LoadedState {
+                summary,
+                state: None,
+            }
+        }
+    }
+}
+
+/// Local state: the default workspace's file and `terraform.tfstate.d/<ws>/terraform.tfstate`.
+pub fn load_local(path: &Path) -> Vec<LoadedState> {
+    let mut out = Vec::new();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut candidates = vec![("default".to_owned(), path.to_owned())];
+    if let Ok(entries) = std::fs::read_dir(dir.join("terraform.tfstate.d")) {
+        for e in entries.flatten() {
+            let ws = e.file_name().to_string_lossy().into_owned();
+            candidates.push((ws, e.path().join("terraform.tfstate")));
+        }
+    }
+    for (ws, file) in candidates {
+        if !file.is_file() {
+            continue;
+        }
+        let name = file.display().to_string();
+        let parsed = std::fs::read(&file)
+            .map_err(|e| StateError::Shape {
+                source_name: name.clone(),
+                message: e.to_string(),
+            })
+            .and_then(|bytes| parse_state(&bytes, &name));
+        out.push(loaded(summary(name, ws), parsed));
+    }
+    out
+}
+
+pub fn lock_info(via: &str, json: &[u8]) -> LockInfo {
+    let v: serde_json::Value = serde_json::from_slice(json).unwrap_or_default();
+    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    LockInfo {
+        via: via.to_owned(),
+        id: field("ID"),
+        operation: field("Operation"),
+        who: field("Who"),
+        created: field("Created"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_workspaces_are_found_and_a_broken_one_is_reported_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = r#"{"version": 4, "terraform_version": "1.9.8", "serial": 1, "lineage": "l", "resources": []}"#;
+        std::fs::write(dir.path().join("terraform.tfstate"), state).unwrap();
+        let qa = dir.path().join("terraform.tfstate.d/qa");
+        std::fs::create_dir_all(&qa).unwrap();
+        std::fs::write(qa.join("terraform.tfstate"), "{ broken").unwrap();
+        let mut got = load_local(&dir.path().join("terraform.tfstate"));
+        got.sort_by(|a, b| a.summary.workspace.cmp(&b.summary.workspace));
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].summary.workspace, "default");
+        assert_eq!(got[0].summary.serial, Some(1));
+        assert_eq!(got[1].summary.workspace, "qa");
+        let err = got[1].summary.error.as_ref().unwrap();
+        assert!(
+            err.message.contains("qa/terraform.tfstate") && err.message.contains("not JSON"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn workspaces_map_to_stages_by_name_or_config() {
+        let mut ws = Workspace::default();
+        let stages: BTreeSet<String> = ["dev", "prod"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            stage_of_workspace(&ws, "dev", &stages).as_deref(),
+            Some("dev")
+        );
+        assert_eq!(stage_of_workspace(&ws, "default", &stages), None);
+        ws.config = crate::config::WorkspaceConfig::parse(
+            "[terraform]\ndir = \"infra\"\n[terraform.workspaces]\ndefault = \"prod\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            stage_of_workspace(&ws, "default", &stages).as_deref(),
+            Some("prod")
+        );
+    }
+}

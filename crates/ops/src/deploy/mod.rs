@@ -1,0 +1,599 @@
+//! Stage deploys: the phased plan, the preflight, the runner, one run per stage, and the history.
+
+pub mod lock;
+pub mod plan;
+pub mod run;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::aws::{self, AwsEnv};
+use crate::config::Workspace;
+pub use crate::model::deploy::{DeployPreview, DeployRun, Outcome, Phase, PreflightItem};
+use crate::model::ScanReport;
+use crate::store::Store;
+use crate::Error;
+pub use plan::{plan, Plan, Step};
+use run::{CheckFuture, RunEvent, StepResult};
+
+/// The plan of `stage`, its preflight, and what holds the stage.
+pub async fn preview(
+    env: &AwsEnv,
+    ws: &Workspace,
+    report: &ScanReport,
+    stage: &str,
+    store_path: &Path,
+) -> Result<DeployPreview, Error> {
+    let plan = plan(ws, report, stage)?;
+    let dir = lock_dir(store_path);
+    let preflight = preflight(env, &plan, report, &dir).await;
+    let leftover = lock::live_holder(&dir, stage)
+        .filter(|h| !h.running && h.step.is_some())
+        .map(|h| h.describe(stage));
+    Ok(DeployPreview {
+        plan,
+        phases: Phase::titles(),
+        preflight,
+        leftover,
+    })
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Where stage locks live: beside the store.
+pub fn lock_dir(store_path: &Path) -> PathBuf {
+    store_path
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Where a running step's output is spooled as it comes, until the step's result is stored: what
+/// a crash of the app would otherwise lose.
+fn spool_path(store_path: &Path, run_id: i64, index: u32) -> PathBuf {
+    lock_dir(store_path)
+        .join("deploy-logs")
+        .join(format!("run-{run_id}-step-{}.log", index + 1))
+}
+
+/// Records as `interrupted` every run left `running` that no live process holds (the app or the CLI
+/// crashed mid-run), and the step each was running, with the output it had printed; returns their ids.
+pub fn mark_interrupted(store_path: &Path) -> Result<Vec<i64>, Error> {
+    let store = Store::open(store_path)?;
+    let dir = lock_dir(store_path);
+    let held = lock::live_runs(&dir);
+    let gone = store.mark_interrupted(&|run| held.contains(&run))?;
+    let at = now();
+    for run in store
+        .runs(None)?
+        .into_iter()
+        .filter(|r| gone.contains(&r.id))
+    {
+        store.finish_run(run.id, Outcome::Interrupted, &at)?;
+        let leftover = lock::live_holder(&dir, &run.stage)
+            .filter(|h| h.run_id == run.id)
+            .and_then(|h| h.step);
+        for mut step in run
+            .steps
+            .into_iter()
+            .filter(|s| s.outcome == Outcome::Running)
+        {
+            let spool = spool_path(store_path, run.id, step.index);
+            step.log = std::fs::read_to_string(&spool).unwrap_or_default();
+            step.log.push_str("[the app stopped while this step ran]\n");
+            if let Some(p) = leftover.as_ref().filter(|p| p.index == step.index) {
+                step.log.push_str(&format!(
+                    "[its processes (group {}) were still running at {at}]\n",
+                    p.pgid
+                ));
+            }
+            step.outcome = Outcome::Interrupted;
+            store.record_step(run.id, &step)?;
+            let _ = std::fs::remove_file(spool);
+        }
+    }
+    Ok(gone)
+}
+
+/// Stops the step an interrupted run of `stage` left running, if any (what Cancel does when no run
+/// of this process holds the stage).
+pub async fn stop_leftover(store_path: &Path, stage: &str) -> Result<Option<String>, Error> {
+    let stopped = lock::stop_leftover(&lock_dir(store_path), stage, run::CANCEL_GRACE).await?;
+    Ok(stopped.map(|s| {
+        format!(
+            "stopped step {} `{}` (process group {})",
+            s.index + 1,
+            s.title,
+            s.pgid
+        )
+    }))
+}
+
+/// Writes a running step's lines to its spool file.
+struct Spool {
+    store_path: PathBuf,
+    run_id: i64,
+    open: std::sync::Mutex<Option<(std::fs::File, usize)>>,
+}
+
+impl Spool {
+    fn start(&self, index: u32) {
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+        let path = spool_path(&self.store_path, self.run_id, index);
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir);
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(path)
+            .ok();
+        if let Ok(mut open) = self.open.lock() {
+            *open = file.map(|f| (f, 0));
+        }
+    }
+
+    fn line(&self, at: &str, stream: &str, text: &str) {
+        use std::io::Write as _;
+        if let Ok(mut open) = self.open.lock() {
+            if let Some((file, written)) = open.as_mut() {
+                if *written < run::MAX_LOG_BYTES {
+                    let line = format!("{at} {stream}: {text}\n");
+                    *written += line.len();
+                    let _ = file.write_all(line.as_bytes());
+                }
+            }
+        }
+    }
+
+    fn done(&self, index: u32) {
+        if let Ok(mut open) = self.open.lock() {
+            *open = None;
+        }
+        let _ = std::fs::remove_file(spool_path(&self.store_path, self.run_id, index));
+    }
+}
+
+/// `program` on `PATH` (or as a path), if it is there.
+pub fn find_binary(program: &str) -> Option<PathBuf> {
+    let p = Path::new(program);
+    if p.components().count() > 1 {
+        return p.is_file().then(|| p.to_owned());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|c| c.is_file())
+    })
+}
+
+async fn version_of(binary: &Path) -> String {
+    let out = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::process::Command::new(binary)
+            .arg("--version")
+            .stdin(std::process::Stdio::null())
+            .output(),
+    )
+    .await;
+    match out {
+        Ok(Ok(o)) => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .chain(String::from_utf8_lossy(&o.stderr).lines())
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim()
+            .to_owned(),
+        _ => "version unknown".to_owned(),
+    }
+}
+
+/// Whether `profile` acts in `account`.
+pub async fn profile_acts_in(env: &AwsEnv, profile: &str, account: &str) -> Result<(), String> {
+    let config = env.sdk_config(profile, None).await;
+    let who = aws::caller_identity(&config)
+        .await
+        .map_err(|e| format!("profile `{profile}` does not work: {e}"))?;
+    if who.account == account {
+        Ok(())
+    } else {
+        Err(format!(
+            "profile `{profile}` acts in account {} ({}), not in the stage's account {account}",
+            who.account, who.arn
+        ))
+    }
+}
+
+/// Checks that `profile` acts in `account` and hands the step its credentials: short-lived keys
+/// resolved by Stagecraft (whatever the profile is — SSO, a role chain, `credential_process`) written
+/// to a private credentials file under `scratch` for that profile only, so the child process can act
+/// in the verified account and nowhere else.
+pub async fn step_credentials(
+    env: &AwsEnv,
+    profile: &str,
+    account: &str,
+    scratch: &Path,
+) -> Result<Vec<(String, String)>, String> {
+    use aws_credential_types::provider::ProvideCredentials as _;
+    let config = env.sdk_config(profile, None).await;
+    let who = aws::caller_identity(&config)
+        .await
+        .map_err(|e| format!("profile `{profile}` does not work: {e}"))?;
+    if who.account != account {
+        return Err(format!(
+            "profile `{profile}` acts in account {} ({}), not in the stage's account {account}",
+            who.account, who.arn
+        ));
+    }
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| format!("profile `{profile}` has no credentials"))?;
+    let creds = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| format!("profile `{profile}`: {e}"))?;
+    let region = config
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| aws::FALLBACK_REGION.to_owned());
+    let mut text = format!(
+        "[{profile}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        creds.access_key_id(),
+        creds.secret_access_key()
+    );
+    if let Some(token) = creds.session_token() {
+        text.push_str(&format!("aws_session_token = {token}\n"));
+    }
+    let write_private = |name: &str, body: &str| -> Result<PathBuf, String> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let path = scratch.join(name);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        f.write_all(body.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(path)
+    };
+    let credentials = write_private(&format!("credentials-{profile}"), &text)?;
+    let config_file = write_private(
+        &format!("config-{profile}"),
+        &format!("[profile {profile}]\nregion = {region}\n"),
+    )?;
+    Ok(vec![
+        (
+            "AWS_SHARED_CREDENTIALS_FILE".into(),
+            credentials.display().to_string(),
+        ),
+        ("AWS_CONFIG_FILE".into(), config_file.display().to_string()),
+        ("AWS_REGION".into(), region.clone()),
+        ("AWS_DEFAULT_REGION".into(), region),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+    ])
+}
+
+/// A private scratch directory for one run's credential files, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(run_id: i64) -> Result<Scratch, Error> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let dir =
+            std::env::temp_dir().join(format!("stagecraft-run-{}-{run_id}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The preflight of a plan: binaries, the profile's account, name-reuse blockers, the stage's lock,
+/// the workspace.
+pub async fn preflight(
+    env: &AwsEnv,
+    plan: &Plan,
+    report: &ScanReport,
+    lock_dir: &Path,
+) -> Vec<PreflightItem> {
+    let mut out = Vec::new();
+    let mut binaries: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter_map(|s| s.command.first().map(String::as_str))
+        .collect();
+    binaries.sort();
+    binaries.dedup();
+    for b in binaries {
+        match find_binary(b) {
+            Some(path) => out.push(PreflightItem {
+                check: format!("`{b}` is installed"),
+                ok: true,
+                detail: format!("{} — {}", path.display(), version_of(&path).await),
+                fix: None,
+            }),
+            None => out.push(PreflightItem {
+                check: format!("`{b}` is installed"),
+                ok: false,
+                detail: format!("`{b}` is not on PATH"),
+                fix: Some(
+                    "install it, or set the binary in stagecraft.toml ([terraform] / [serverless] binary = \"…\")"
+                        .to_owned(),
+                ),
+            }),
+        }
+    }
+    match &plan.account_id {
+        Some(account) => {
+            let r = profile_acts_in(env, &plan.profile, account).await;
+            out.push(PreflightItem {
+                check: format!("profile `{}` acts in the stage's account", plan.profile),
+                ok: r.is_ok(),
+                detail: r.clone().err().unwrap_or_else(|| format!("account {account}")),
+                fix: r.err().map(|_| {
+                    format!(
+                        "point the profile at account {account}, or set [stages.{}] profile in stagecraft.toml",
+                        plan.stage
+                    )
+                }),
+            });
+        }
+        None => out.push(PreflightItem {
+            check: "the stage's account is known".into(),
+            ok: false,
+            detail: format!("no scanned account is stage {}", plan.stage),
+            fix: Some(
+                "scan the organization, or map the stage to an account in stagecraft.toml".into(),
+            ),
+        }),
+    }
+    let blocked: Vec<String> = crate::deletion::pending(report, &[])
+        .into_iter()
+        .flat_map(|p| p.blocks)
+        .filter(|b| b.stage == plan.stage)
+        .map(|b| b.message)
+        .collect();
+    out.push(PreflightItem {
+        check: "no pending deletion blocks a name the deploy creates".into(),
+        ok: blocked.is_empty(),
+        detail: if blocked.is_empty() {
+            "none".into()
+        } else {
+            blocked.join("; ")
+        },
+        fix: (!blocked.is_empty()).then(|| {
+            "restore or force-delete it first (Deletions view, `stagecraft undelete`)".into()
+        }),
+    });
+    let holder = lock::live_holder(lock_dir, &plan.stage);
+    out.push(PreflightItem {
+        check: format!("no other deploy of {} is running", plan.stage),
+        ok: holder.is_none(),
+        detail: match &holder {
+            Some(h) => h.describe(&plan.stage),
+            None => "free".into(),
+        },
+        fix: holder.map(|h| {
+            if h.running {
+                "wait for it to finish, or cancel it".into()
+            } else {
+                "wait for the leftover step to end, or stop it with Cancel".into()
+            }
+        }),
+    });
+    if let Some(ws_step) = plan
+        .steps
+        .iter()
+        .find(|s| s.command.get(1).map(String::as_str) == Some("workspace"))
+    {
+        let name = ws_step.command.last().cloned().unwrap_or_default();
+        let exists = report.terraform.iter().any(|t| t.workspace == name);
+        out.push(PreflightItem {
+            check: format!("Terraform workspace `{name}`"),
+            ok: true,
+            detail: if exists {
+                "exists".into()
+            } else {
+                "will be created".into()
+            },
+            fix: None,
+        });
+    }
+    out
+}
+
+/// How to run a deploy.
+#[derive(Debug, Clone, Default)]
+pub struct DeployOptions {
+    /// Start at this step (0-based): a retry from the step that failed.
+    pub from_step: usize,
+    /// The stage's name as typed (required for a protected stage).
+    pub typed_stage: Option<String>,
+    /// Added to every step's environment.
+    pub env: Vec<(String, String)>,
+    /// Between SIGTERM and SIGKILL on cancel.
+    pub grace: Option<Duration>,
+}
+
+/// Runs the plan of `stage` after its preflight; stores the run and each step. Refuses (an error,
+/// nothing run) when the preflight fails, a protected stage's name was not typed, or another run
+/// holds the stage.
+#[allow(clippy::too_many_arguments)]
+pub async fn execute(
+    env: &AwsEnv,
+    ws: &Workspace,
+    report: &ScanReport,
+    stage: &str,
+    store_path: &Path,
+    opts: DeployOptions,
+    cancel: watch::Receiver<bool>,
+    on_event: &(dyn Fn(RunEvent) + Send + Sync),
+) -> Result<DeployRun, Error> {
+    let plan = plan(ws, report, stage)?;
+    if plan.protected && opts.typed_stage.as_deref() != Some(stage) {
+        return Err(Error::Input(format!(
+            "{stage} is a protected stage: type `{stage}` to confirm the deploy"
+        )));
+    }
+    let lock_dir = lock_dir(store_path);
+    let failed: Vec<String> = preflight(env, &plan, report, &lock_dir)
+        .await
+        .into_iter()
+        .filter(|p| !p.ok)
+        .map(|p| {
+            format!(
+                "{}: {}{}",
+                p.check,
+                p.detail,
+                p.fix.map(|f| format!(" — {f}")).unwrap_or_default()
+            )
+        })
+        .collect();
+    if !failed.is_empty() {
+        return Err(Error::Input(format!(
+            "preflight failed: {}",
+            failed.join("; ")
+        )));
+    }
+    let store = Store::open(store_path)?;
+    let started_at = now();
+    let who = crate::local_user();
+    let run_id = store.start_run(&plan, &who, &started_at)?;
+    let lock = match lock::acquire(&lock_dir, stage, run_id, &started_at) {
+        Ok(l) => l,
+        Err(e) => {
+            store.finish_run(run_id, Outcome::Refused, &now())?;
+            return Err(e);
+        }
+    };
+    if let Some(old) = lock.interrupted {
+        store.finish_run(old, Outcome::Interrupted, &now())?;
+    }
+    let account = plan.account_id.clone().unwrap_or_default();
+    let scratch = Scratch::new(run_id)?;
+    let scratch_dir = scratch.0.clone();
+    let check_env = env.clone();
+    let check = move |step: &Step| -> CheckFuture {
+        let env = check_env.clone();
+        let profile = step.profile.clone();
+        let account = account.clone();
+        let dir = scratch_dir.clone();
+        Box::pin(async move { step_credentials(&env, &profile, &account, &dir).await })
+    };
+    let mut step_env: Vec<(String, String)> = ws
+        .config
+        .deploy
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    step_env.extend(opts.env.iter().cloned());
+    // Each step is stored as it starts and as it ends, and its output spooled meanwhile, so a crash
+    // of this process loses nothing; the lock names the step's process group.
+    let store = std::sync::Mutex::new(store);
+    let store_error: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
+    let save = |r: &StepResult| {
+        let saved = match store.lock() {
+            Ok(s) => s.record_step(run_id, r).map_err(Error::from),
+            Err(_) => Err(Error::Store("the store's lock was poisoned".into())),
+        };
+        if let (Err(e), Ok(mut slot)) = (saved, store_error.lock()) {
+            slot.get_or_insert(e);
+        }
+    };
+    let spool = Spool {
+        store_path: store_path.to_owned(),
+        run_id,
+        open: std::sync::Mutex::new(None),
+    };
+    let titles: Vec<&str> = plan.steps.iter().map(|s| s.title.as_str()).collect();
+    let events = |e: RunEvent| {
+        match &e {
+            RunEvent::StepStarted { index, title, .. } => {
+                spool.start(*index);
+                save(&StepResult {
+                    index: *index,
+                    title: title.clone(),
+                    outcome: Outcome::Running,
+                    exit_code: None,
+                    duration_ms: 0,
+                    log: String::new(),
+                });
+            }
+            RunEvent::Line {
+                stream, at, text, ..
+            } => spool.line(at, stream, text),
+            RunEvent::StepFinished { .. } => {}
+        }
+        on_event(e);
+    };
+    let spawned = |index: u32, pgid: u32| {
+        let title = titles.get(index as usize).copied().unwrap_or_default();
+        lock.set_step(Some(lock::StepProcess::new(index, title, pgid)));
+    };
+    let done = |r: &StepResult| {
+        save(r);
+        spool.done(r.index);
+        lock.set_step(None);
+    };
+    let hooks = run::Hooks {
+        on_event: &events,
+        on_spawn: &spawned,
+        on_step_done: &done,
+    };
+    let results = run::run_steps_with(
+        &plan,
+        opts.from_step,
+        &step_env,
+        &check,
+        cancel,
+        opts.grace.unwrap_or(run::CANCEL_GRACE),
+        &hooks,
+    )
+    .await;
+    let store = store
+        .into_inner()
+        .map_err(|_| Error::Store("the store's lock was poisoned".into()))?;
+    if let Some(e) = store_error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let outcome = match results.last() {
+        _ if results.len() + opts.from_step == plan.steps.len()
+            && results.iter().all(|r| r.outcome == Outcome::Succeeded) =>
+        {
+            Outcome::Succeeded
+        }
+        Some(r) => r.outcome,
+        None => Outcome::Succeeded,
+    };
+    store.finish_run(run_id, outcome, &now())?;
+    drop(scratch);
+    drop(lock);
+    store
+        .runs(Some(stage))?
+        .into_iter()
+        .find(|r| r.id == run_id)
+        .ok_or_else(|| Error::Store(format!("run {run_id} vanished from the store")))
+}

@@ -1,0 +1,290 @@
+//! Running a plan: each step a real child process in its own process group, its output streamed
+//! line by line with timestamps, the run stopped at the first failing step (and resumable from it),
+//! cancel = SIGTERM to the whole group, SIGKILL after a grace period.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use crate::model::deploy::{Outcome, Plan, Step};
+pub use crate::model::deploy::{RunEvent, StepResult};
+
+/// Most of a step's output the run keeps; beyond it the log says how much was left out.
+pub const MAX_LOG_BYTES: usize = 8 * 1024 * 1024;
+
+/// Grace between SIGTERM and SIGKILL when a run is cancelled.
+pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// What a check returns: the step's own environment (its short-lived credentials), or `Err` to
+/// refuse the step with that message.
+pub type CheckFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<(String, String)>, String>> + Send>,
+>;
+
+/// A check run right before each step (the profile still resolves to the stage's account).
+pub type Check<'a> = &'a (dyn Fn(&Step) -> CheckFuture + Send + Sync);
+
+/// Runs `plan`'s steps from `from` (0-based) until one does not succeed. `env` is added to each
+/// step's environment (after `AWS_PROFILE`). Cancelling `cancel` (sending `true`) stops the step
+/// that runs: SIGTERM to its process group, SIGKILL after `grace`.
+pub async fn run_steps(
+    plan: &Plan,
+    from: usize,
+    env: &[(String, String)],
+    check: Check<'_>,
+    cancel: watch::Receiver<bool>,
+    grace: Duration,
+    on_event: &(dyn Fn(RunEvent) + Send + Sync),
+) -> Vec<StepResult> {
+    let hooks = Hooks {
+        on_event,
+        on_spawn: &|_, _| {},
+        on_step_done: &|_| {},
+    };
+    run_steps_with(plan, from, env, check, cancel, grace, &hooks).await
+}
+
+/// What a caller hears from [`run_steps_with`] besides the events.
+pub struct Hooks<'a> {
+    pub on_event: &'a (dyn Fn(RunEvent) + Send + Sync),
+    /// A step's process started: the step's index and its process group.
+    pub on_spawn: &'a (dyn Fn(u32, u32) + Send + Sync),
+    /// A step ended, with its whole log (before the next one starts).
+    pub on_step_done: &'a (dyn Fn(&StepResult) + Send + Sync),
+}
+
+impl std::fmt::Debug for Hooks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hooks")
+    }
+}
+
+/// [`run_steps`], telling `hooks` each step's process group and each result as soon as it is known
+/// (so a crash of the caller loses nothing already done, and leaves the group findable).
+pub async fn run_steps_with(
+    plan: &Plan,
+    from: usize,
+    env: &[(String, String)],
+    check: Check<'_>,
+    mut cancel: watch::Receiver<bool>,
+    grace: Duration,
+    hooks: &Hooks<'_>,
+) -> Vec<StepResult> {
+    let on_event = hooks.on_event;
+    let mut results = Vec::new();
+    for (i, step) in plan.steps.iter().enumerate().skip(from) {
+        let index = i as u32;
+        on_event(RunEvent::StepStarted {
+            index,
+            title: step.title.clone(),
+            at: now(),
+        });
+        let started = Instant::now();
+        let note = |text: String| {
+            on_event(RunEvent::Line {
+                index,
+                stream: "stagecraft".into(),
+                at: now(),
+                text,
+            })
+        };
+        let cancelled_before = *cancel.borrow();
+        if cancelled_before {
+            let r = finish(
+                on_event,
+                index,
+                step,
+                Outcome::Cancelled,
+                None,
+                started,
+                String::new(),
+            );
+            (hooks.on_step_done)(&r);
+            results.push(r);
+            break;
+        }
+        let step_env = match check(step).await {
+            Ok(extra) => extra,
+            Err(why) => {
+                note(format!("refused: {why}"));
+                let r = finish(
+                    on_event,
+                    index,
+                    step,
+                    Outcome::Refused,
+                    None,
+                    started,
+                    format!("refused: {why}\n"),
+                );
+                (hooks.on_step_done)(&r);
+                results.push(r);
+                break;
+            }
+        };
+        let mut all_env = env.to_vec();
+        all_env.extend(step_env);
+        note(format!(
+            "$ {}  (in {}, AWS_PROFILE={})",
+            step.command.join(" "),
+            step.dir,
+            step.profile
+        ));
+        let result = run_one(step, index, &all_env, &mut cancel, grace, hooks).await;
+        let cancelled = *cancel.borrow();
+        let (outcome, code, log) = match result {
+            Ok((code, log)) if cancelled => (Outcome::Cancelled, code, log),
+            Ok((Some(0), log)) => (Outcome::Succeeded, Some(0), log),
+            Ok((code, log)) => (Outcome::Failed, code, log),
+            Err(e) => {
+                note(e.clone());
+                (Outcome::Failed, None, format!("{e}\n"))
+            }
+        };
+        let r = finish(on_event, index, step, outcome, code, started, log);
+        (hooks.on_step_done)(&r);
+        let go_on = r.outcome == Outcome::Succeeded;
+        results.push(r);
+        if !go_on {
+            break;
+        }
+    }
+    results
+}
+
+fn finish(
+    on_event: &(dyn Fn(RunEvent) + Send + Sync),
+    index: u32,
+    step: &Step,
+    outcome: Outcome,
+    exit_code: Option<i32>,
+    started: Instant,
+    log: String,
+) -> StepResult {
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    on_event(RunEvent::StepFinished {
+        index,
+        outcome,
+        exit_code,
+        duration_ms,
+    });
+    StepResult {
+        index,
+        title: step.title.clone(),
+        outcome,
+        exit_code,
+        duration_ms,
+        log,
+    }
+}
+
+/// Signals a whole process group.
+fn signal_group(pid: u32, signal: nix::sys::signal::Signal) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal);
+    }
+}
+
+async fn run_one(
+    step: &Step,
+    index: u32,
+    env: &[(String, String)],
+    cancel: &mut watch::Receiver<bool>,
+    grace: Duration,
+    hooks: &Hooks<'_>,
+) -> Result<(Option<i32>, String), String> {
+    let on_event = hooks.on_event;
+    let Some((program, args)) = step.command.split_first() else {
+        return Err("the step has no command".into());
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(&step.dir)
+        .env("AWS_PROFILE", &step.profile)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group: a cancel reaches everything it started.
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start `{program}` in {}: {e}", step.dir))?;
+    let pid = child.id().unwrap_or(0);
+    (hooks.on_spawn)(index, pid);
+    let log = std::sync::Mutex::new((String::new(), 0usize));
+    let forward = |stream: &'static str, line: String| {
+        if let Ok(mut l) = log.lock() {
+            if l.0.len() + line.len() < MAX_LOG_BYTES {
+                l.0.push_str(&line);
+                l.0.push('\n');
+            } else {
+                l.1 += line.len() + 1;
+            }
+        }
+        on_event(RunEvent::Line {
+            index,
+            stream: stream.into(),
+            at: now(),
+            text: line,
+        });
+    };
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let read_out = async {
+        if let Some(out) = stdout {
+            let mut lines = BufReader::new(out).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                forward("stdout", line);
+            }
+        }
+    };
+    let read_err = async {
+        if let Some(err) = stderr {
+            let mut lines = BufReader::new(err).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                forward("stderr", line);
+            }
+        }
+    };
+    let waited = async {
+        let code = tokio::select! {
+            status = child.wait() => status.map(|s| s.code()).map_err(|e| e.to_string()),
+            // The guard `wait_for` returns must not live across the awaits below.
+            // A dropped sender means nobody can cancel any more: wait for the step instead.
+            () = async {
+                if cancel.wait_for(|c| *c).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                signal_group(pid, nix::sys::signal::Signal::SIGTERM);
+                match tokio::time::timeout(grace, child.wait()).await {
+                    Ok(status) => status.map(|s| s.code()).map_err(|e| e.to_string()),
+                    Err(_) => {
+                        signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+                        child.wait().await.map(|s| s.code()).map_err(|e| e.to_string())
+                    }
+                }
+            }
+        };
+        // The step is over: whatever it left running in its group goes too (and lets go of the
+        // output pipes, so reading ends).
+        signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+        code
+    };
+    let (code, (), ()) = tokio::join!(waited, read_out, read_err);
+    let code = code?;
+    let (mut text, dropped) = log.into_inner().unwrap_or_default();
+    if dropped > 0 {
+        text.push_str(&format!("[{dropped} more bytes of output not kept]\n"));
+    }
+    Ok((code, text))
+}

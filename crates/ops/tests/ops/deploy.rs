@@ -1,0 +1,357 @@
+// The deploy plan against the sandbox organization: phases, the services' order with its reasons,
+// and the post-deploy Terraform step exactly where the stage needs it.
+
+use stagecraft_sandbox::harness;
+
+use stagecraft_aws::scan::{self, ScanOptions};
+use stagecraft_iac::config::Workspace;
+
+#[tokio::test]
+async fn the_plan_orders_terraform_the_services_by_dependency_and_the_catch_22() {
+    let sb = &harness::demo().sandbox;
+    let ws = Workspace::load(&sb.workspace_file()).expect("workspace");
+    let report = scan::scan(&sb.aws_env(), &ws, &ScanOptions::default(), &|_| {})
+        .await
+        .expect("scan");
+
+    let qa = stagecraft_ops::deploy::plan(&ws, &report, "qa").expect("plan");
+    let titles: Vec<(u8, &str)> = qa
+        .steps
+        .iter()
+        .map(|s| (s.phase.number(), s.title.as_str()))
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            (1, "terraform init (qa)"),
+            (1, "select workspace (qa)"),
+            (1, "terraform apply (qa)"),
+            (2, "deploy auth"),
+            (2, "deploy users"),
+            (2, "deploy orders"),
+            (2, "deploy reports"),
+        ],
+        "qa is mapped already: no post-deploy step"
+    );
+    assert!(!qa.protected);
+    assert_eq!(qa.profile, "qa");
+    assert!(qa.steps.iter().all(|s| s.profile == "qa"));
+    assert_eq!(
+        qa.steps[1].command,
+        ["terraform", "workspace", "select", "-or-create", "qa"]
+    );
+    // The sandbox names its pinned Serverless install when there is one.
+    assert!(qa.steps[3].command[0].ends_with("serverless"));
+    assert_eq!(qa.steps[3].command[1..], ["deploy", "--stage", "qa"]);
+    assert!(qa.steps[3].dir.ends_with("services/auth"));
+    assert!(
+        qa.steps[2].reason.contains("/db_pw_name")
+            && qa.steps[2].reason.contains("/api/rest_api_id"),
+        "{}",
+        qa.steps[2].reason
+    );
+    assert_eq!(
+        qa.steps[4].reason,
+        "after auth: /api/authorizer_id names authorizer `shared-authorizer`, which calls auth-qa-authorize"
+    );
+    assert_eq!(
+        qa.steps[5].reason,
+        "after auth: its http events use an authorizer that calls auth-qa-authorize"
+    );
+    assert_eq!(qa.steps[6].reason, "depends on no other service");
+
+    // prod has no base path mapping: Terraform runs again after the services.
+    let prod = stagecraft_ops::deploy::plan(&ws, &report, "prod").expect("plan");
+    assert!(prod.protected);
+    let last = prod.steps.last().expect("steps");
+    assert_eq!(last.phase, stagecraft_ops::deploy::Phase::PostDeploy);
+    assert_eq!(
+        last.reason,
+        "the base path mapping needs API stage `prod`, created by phase 2's first deploy (it is not mapped yet)"
+    );
+
+    let err = stagecraft_ops::deploy::plan(&ws, &report, "staging").unwrap_err();
+    assert_eq!(err.code(), stagecraft_model::ErrorCode::InvalidInput);
+
+    // The config can set the order and the post-deploy step.
+    let mut custom = ws.clone();
+    custom.config.deploy.order = vec![
+        "reports".into(),
+        "orders".into(),
+        "users".into(),
+        "auth".into(),
+    ];
+    custom.config.deploy.post_deploy = "always".into();
+    let p = stagecraft_ops::deploy::plan(&custom, &report, "qa").expect("plan");
+    let titles: Vec<&str> = p.steps.iter().skip(3).map(|s| s.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "deploy reports",
+            "deploy orders",
+            "deploy users",
+            "deploy auth",
+            "terraform apply, post-deploy (qa)"
+        ]
+    );
+    custom.config.deploy.order = vec!["billing".into()];
+    let err = stagecraft_ops::deploy::plan(&custom, &report, "qa").unwrap_err();
+    assert!(err.to_string().contains("`billing`"), "{err}");
+}
+
+/// The sandbox's workspace with Terraform run through the recording stand-in and no services (the
+/// Serverless part runs the real CLI, tested on its own).
+fn terraform_only(sb: &stagecraft_sandbox::Sandbox) -> Workspace {
+    let mut ws = Workspace::load(&sb.workspace_file()).expect("workspace");
+    if let Some(t) = ws.config.terraform.as_mut() {
+        t.binary = harness::terraform_stand_in().display().to_string();
+    }
+    ws.config.serverless = None;
+    ws
+}
+
+#[tokio::test]
+async fn a_deploy_runs_stops_on_failure_resumes_and_refuses_what_is_unsafe() {
+    use stagecraft_ops::deploy::{execute, DeployOptions};
+    use tokio::sync::watch;
+
+    // It restores the planted secret: an organization of its own.
+    let running = harness::start(stagecraft_sandbox::SeedSpec::default());
+    let sb = &running.sandbox;
+    let ws = terraform_only(sb);
+    let report = scan::scan(&sb.aws_env(), &ws, &ScanOptions::default(), &|_| {})
+        .await
+        .expect("scan");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // qa's planted pending secret is a name the Terraform code creates: the preflight refuses.
+    let (_tx0, rx0) = tokio::sync::watch::channel(false);
+    let err = execute(
+        &sb.aws_env(),
+        &ws,
+        &report,
+        "qa",
+        &dir.path().join("stagecraft.db"),
+        DeployOptions::default(),
+        rx0,
+        &|_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("terraform apply in qa will fail: secret `legacy_api_key`"),
+        "{err}"
+    );
+    // Restore it, and the stage is clear.
+    let secret = stagecraft_analysis::deletion::pending(&report, &[])
+        .into_iter()
+        .find(|p| p.name == "legacy_api_key")
+        .expect("pending secret");
+    let restored = stagecraft_ops::undo::perform(
+        &sb.aws_env(),
+        &ws,
+        &report,
+        &stagecraft_ops::undo::ActionRequest {
+            action: "restore_secret".into(),
+            resource_id: secret.id,
+            typed_stage: None,
+        },
+    )
+    .await
+    .expect("restore");
+    assert_eq!(restored.outcome.as_str(), "done");
+    let report = scan::scan(&sb.aws_env(), &ws, &ScanOptions::default(), &|_| {})
+        .await
+        .expect("scan");
+    let store = dir.path().join("stagecraft.db");
+    let record = dir.path().join("terraform-calls");
+    let base_env = vec![(
+        "TERRAFORM_STAND_IN_RECORD".to_owned(),
+        record.display().to_string(),
+    )];
+    let (_tx, rx) = watch::channel(false);
+    let lines = std::sync::Mutex::new(Vec::new());
+    let on = |e: stagecraft_ops::deploy::run::RunEvent| {
+        if let stagecraft_ops::deploy::run::RunEvent::Line { text, .. } = e {
+            lines.lock().expect("lock").push(text);
+        }
+    };
+
+    // The apply fails: the run stops there.
+    let mut env = base_env.clone();
+    env.push(("TERRAFORM_STAND_IN_FAIL".into(), "apply".into()));
+    let opts = DeployOptions {
+        env,
+        ..DeployOptions::default()
+    };
+    let run = execute(
+        &sb.aws_env(),
+        &ws,
+        &report,
+        "qa",
+        &store,
+        opts,
+        rx.clone(),
+        &on,
+    )
+    .await
+    .expect("run");
+    assert_eq!(run.outcome.as_str(), "failed");
+    let steps: Vec<(&str, &str)> = run
+        .steps
+        .iter()
+        .map(|s| (s.title.as_str(), s.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("terraform init (qa)", "succeeded"),
+            ("select workspace (qa)", "succeeded"),
+            ("terraform apply (qa)", "failed")
+        ]
+    );
+    assert!(run.steps[2].log.contains("the stand-in was told to fail"));
+    assert_eq!(
+        harness::stand_in_calls(&record),
+        [
+            "infra|qa|init -input=false",
+            "infra|qa|workspace select -or-create qa",
+            "infra|qa|apply -input=false -auto-approve"
+        ],
+        "the stand-in saw the directory, the stage's profile and the arguments"
+    );
+    assert!(lines
+        .lock()
+        .expect("lock")
+        .iter()
+        .any(|l| l.contains("Switched to workspace \"qa\"")));
+
+    // Retry from the failed step: only the apply runs again.
+    std::fs::remove_file(&record).expect("reset record");
+    let retry = DeployOptions {
+        from_step: 2,
+        env: base_env.clone(),
+        ..DeployOptions::default()
+    };
+    let run = execute(
+        &sb.aws_env(),
+        &ws,
+        &report,
+        "qa",
+        &store,
+        retry,
+        rx.clone(),
+        &on,
+    )
+    .await
+    .expect("retry");
+    assert_eq!(run.outcome.as_str(), "succeeded");
+    assert_eq!(
+        harness::stand_in_calls(&record),
+        ["infra|qa|apply -input=false -auto-approve"]
+    );
+    let history = stagecraft_store::Store::open(&store)
+        .expect("store")
+        .runs(Some("qa"))
+        .expect("runs");
+    assert_eq!(
+        history
+            .iter()
+            .map(|r| r.outcome.as_str())
+            .collect::<Vec<_>>(),
+        ["succeeded", "failed"]
+    );
+
+    // A protected stage needs its name typed.
+    let err = execute(
+        &sb.aws_env(),
+        &ws,
+        &report,
+        "prod",
+        &store,
+        DeployOptions::default(),
+        rx.clone(),
+        &on,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("prod is a protected stage"),
+        "{err}"
+    );
+
+    // A profile that acts in another account blocks the run before anything runs.
+    std::fs::remove_file(&record).expect("reset record");
+    let mut wrong = ws.clone();
+    wrong.config.stages.entry("qa".into()).or_default().profile = Some("dev".into());
+    let err = execute(
+        &sb.aws_env(),
+        &wrong,
+        &report,
+        "qa",
+        &store,
+        DeployOptions {
+            env: base_env.clone(),
+            ..DeployOptions::default()
+        },
+        rx.clone(),
+        &on,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("profile `dev` acts in account"),
+        "{err}"
+    );
+    assert!(harness::stand_in_calls(&record).is_empty(), "nothing ran");
+
+    // A second run on a stage that is being deployed is refused.
+    let held = stagecraft_ops::deploy::lock::acquire(dir.path(), "qa", 99, "now").expect("lock");
+    let err = execute(
+        &sb.aws_env(),
+        &ws,
+        &report,
+        "qa",
+        &store,
+        DeployOptions {
+            env: base_env.clone(),
+            ..DeployOptions::default()
+        },
+        rx.clone(),
+        &on,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("run #99"), "{err}");
+    drop(held);
+
+    // A run left `running` by a crash is marked interrupted when the stage is next taken.
+    let s = stagecraft_store::Store::open(&store).expect("store");
+    let plan = stagecraft_ops::deploy::plan(&ws, &report, "qa").expect("plan");
+    let crashed = s
+        .start_run(&plan, "someone", "2026-11-29T00:00:00Z")
+        .expect("run");
+    std::fs::write(
+        stagecraft_ops::deploy::lock::lock_path(dir.path(), "qa"),
+        format!(r#"{{"pid": 4194304, "run_id": {crashed}, "started_at": "then"}}"#),
+    )
+    .expect("stale lock");
+    execute(
+        &sb.aws_env(),
+        &ws,
+        &report,
+        "qa",
+        &store,
+        DeployOptions {
+            env: base_env,
+            ..DeployOptions::default()
+        },
+        rx,
+        &on,
+    )
+    .await
+    .expect("run after a crash");
+    let runs = s.runs(Some("qa")).expect("runs");
+    let old = runs.iter().find(|r| r.id == crashed).expect("crashed run");
+    assert_eq!(old.outcome.as_str(), "interrupted");
+}

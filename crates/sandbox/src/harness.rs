@@ -1,0 +1,94 @@
+//! The integration tests' harness: sandbox organizations shared by the tests of one test binary,
+//! started once and stopped when the binary exits (the emulator is tied to the process).
+//!
+//! Two shared organizations, so that no test sees another's changes:
+//! - [`demo`] is read-only: tests scan it, count what is there, compare it with what was seeded;
+//! - [`scratch`] is for tests that change an organization (add a parameter, then rescan): each holds
+//!   it alone for its whole run, and puts back what it changed.
+//!
+//! A test that needs an organization shaped otherwise (clean, more stages, a missing role) starts
+//! its own with [`start`].
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use crate::{Running, SeedSpec};
+
+/// The repository root (the examples, the docs, the front end are read from it).
+pub fn repo() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.join("../..").canonicalize().unwrap_or(here)
+}
+
+/// The venv holding moto: `STAGECRAFT_VENV`, else `.venv` in the repository.
+pub fn venv() -> PathBuf {
+    std::env::var_os("STAGECRAFT_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv"))
+}
+
+/// The demo organization with its planted problems, shared by every test of this binary. Never
+/// change it: use [`scratch`] for that.
+pub fn demo() -> &'static Running {
+    static DEMO: OnceLock<Running> = OnceLock::new();
+    DEMO.get_or_init(|| start(SeedSpec::default()))
+}
+
+/// A second demo organization for tests that change what is in it, one test at a time: the guard
+/// holds it until the test ends.
+pub async fn scratch() -> (tokio::sync::MutexGuard<'static, ()>, &'static Running) {
+    static SCRATCH: OnceLock<Running> = OnceLock::new();
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let guard = TURN.lock().await;
+    let running = match SCRATCH.get() {
+        Some(r) => r,
+        None => {
+            let started = tokio::task::spawn_blocking(|| start(SeedSpec::default()))
+                .await
+                .expect("sandbox thread");
+            SCRATCH.get_or_init(|| started)
+        }
+    };
+    (guard, running)
+}
+
+/// Starts a sandbox on a runtime of its own (tests run on theirs; one cannot block inside another).
+pub fn start(spec: SeedSpec) -> Running {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(crate::start_scratch(
+            &venv(),
+            Some(&repo().join("examples")),
+            spec,
+        ))
+        .unwrap_or_else(|e| panic!("starting the sandbox: {e}"))
+    })
+    .join()
+    .expect("sandbox thread")
+}
+
+/// The recording stand-in for Terraform the deploy tests run (Terraform applying AWS resources
+/// cannot run here: its providers cannot be downloaded).
+pub fn terraform_stand_in() -> PathBuf {
+    repo().join("crates/ops/tests/bin/terraform-stand-in")
+}
+
+/// The calls the stand-in recorded in `path`, as `<last dir part>|<profile>|<args>` (version probes
+/// left out).
+pub fn stand_in_calls(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let mut parts = l.splitn(3, '|');
+            let dir = parts.next().unwrap_or("");
+            let dir = dir.rsplit('/').next().unwrap_or(dir);
+            format!(
+                "{dir}|{}|{}",
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or("")
+            )
+        })
+        .filter(|l| !l.ends_with("|--version"))
+        .collect()
+}

@@ -1,0 +1,404 @@
+//! The sandbox: a local AWS Organization on moto, the embedded default and the test bed. The CLI's
+//! `sandbox` commands, the tests and the benchmarks use it; the desktop app never links it.
+//!
+//! `up` starts moto on loopback, seeds the demo organization and writes three files into the sandbox
+//! directory: `aws-config` (ordinary AWS profiles `master`, `dev`, `qa`, `prod` whose `endpoint_url`
+//! points at moto), `stagecraft.toml` (the demo workspace bound to this run's account ids) and `env`
+//! (what to export). Stagecraft then reaches the sandbox exactly as it reaches a real organization.
+
+pub mod harness;
+mod moto;
+pub mod proxy;
+pub mod seed;
+pub mod services;
+pub mod synthetic;
+pub mod tfstate;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use stagecraft_aws::collect;
+use stagecraft_aws::credentials::{self as aws, AwsEnv};
+use stagecraft_aws::sdk_error as error;
+use stagecraft_iac::config;
+use stagecraft_model as model;
+use stagecraft_model::Error;
+
+pub use moto::moto_version;
+pub use seed::{Planted, SeedSpec, Seeded, SECRET_MARKER};
+
+/// The management profile the sandbox's AWS config defines.
+pub const MASTER_PROFILE: &str = "master";
+
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    pub dir: PathBuf,
+    /// The Python venv holding (or to receive) the pinned moto.
+    pub venv: PathBuf,
+    /// The demo workspace (`examples/`), referenced from the written `stagecraft.toml`.
+    pub examples: Option<PathBuf>,
+    pub spec: SeedSpec,
+    /// Stop the emulator when this process ends (test harnesses); `false` lets it outlive the CLI.
+    pub tied: bool,
+}
+
+/// A sandbox started by this process. Dropping it stops a tied emulator.
+#[derive(Debug)]
+pub struct Running {
+    pub sandbox: Sandbox,
+    tie: Option<std::process::Child>,
+    /// A scratch directory owned by this sandbox, removed with it.
+    scratch: Option<PathBuf>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.tie.take() {
+            let _ = moto::stop(self.sandbox.pid);
+            let _ = child.wait();
+        }
+        if let Some(dir) = self.scratch.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Starts a tied sandbox in a fresh scratch directory: the harness of the integration and GUI tests.
+/// `venv` holds the pinned moto (created when missing); the emulator stops when the `Running` is dropped
+/// or this process ends.
+pub async fn start_scratch(
+    venv: &Path,
+    examples: Option<&Path>,
+    spec: SeedSpec,
+) -> Result<Running, Error> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "stagecraft-sandbox-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let opts = UpOptions {
+        dir: dir.clone(),
+        venv: venv.to_owned(),
+        examples: examples.map(Path::to_owned),
+        spec,
+        tied: true,
+    };
+    let mut running = up(&opts, &mut |line| tracing::info!("{line}")).await?;
+    running.scratch = Some(running.sandbox.dir.clone());
+    Ok(running)
+}
+
+/// A running sandbox, as recorded in `<dir>/sandbox.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Sandbox {
+    pub dir: PathBuf,
+    pub endpoint: String,
+    pub port: u16,
+    pub pid: u32,
+    pub region: String,
+    pub seeded: Seeded,
+}
+
+impl Sandbox {
+    pub fn aws_config_file(&self) -> PathBuf {
+        self.dir.join("aws-config")
+    }
+    pub fn workspace_file(&self) -> PathBuf {
+        self.dir.join("stagecraft.toml")
+    }
+    pub fn aws_env(&self) -> AwsEnv {
+        AwsEnv::with_config_file(self.aws_config_file())
+    }
+
+    /// The same profiles with another `endpoint_url` (a proxy in front of the emulator), written to
+    /// `file`.
+    pub fn aws_env_through(&self, endpoint: &str, file: &Path) -> Result<AwsEnv, Error> {
+        let accounts: Vec<(String, String)> = self
+            .seeded
+            .accounts
+            .iter()
+            .map(|a| (a.stage.clone(), a.id.clone()))
+            .collect();
+        write(file, &aws_config_text(endpoint, &self.region, &accounts))?;
+        Ok(AwsEnv::with_config_file(file))
+    }
+
+    /// The environment a shell (or a child process) needs to use this sandbox.
+    pub fn env_vars(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "AWS_CONFIG_FILE".into(),
+                self.aws_config_file().display().to_string(),
+            ),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".into(),
+                self.dir.join("credentials").display().to_string(),
+            ),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+            ("AWS_PROFILE".into(), MASTER_PROFILE.into()),
+            (
+                "STAGECRAFT_CONFIG".into(),
+                self.workspace_file().display().to_string(),
+            ),
+        ]
+    }
+
+    pub fn load(dir: &Path) -> Result<Sandbox, Error> {
+        let path = dir.join("sandbox.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::Sandbox(format!(
+                "no sandbox in {} ({e}); start one with `stagecraft sandbox up --dir {}`",
+                dir.display(),
+                dir.display()
+            ))
+        })?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::Sandbox(format!("{} is not a sandbox record: {e}", path.display())))
+    }
+}
+
+/// Starts moto and seeds it. Refuses when a sandbox already runs from `dir`.
+pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, Error> {
+    std::fs::create_dir_all(&opts.dir)
+        .map_err(|e| Error::io(format!("creating {}", opts.dir.display()), e))?;
+    let dir = opts
+        .dir
+        .canonicalize()
+        .map_err(|e| Error::io(format!("resolving {}", opts.dir.display()), e))?;
+    if let Ok(existing) = Sandbox::load(&dir) {
+        if moto::is_moto(existing.pid) {
+            return Err(Error::Sandbox(format!(
+                "a sandbox already runs from {} (pid {}, {}); stop it with `stagecraft sandbox down --dir {}`",
+                dir.display(),
+                existing.pid,
+                existing.endpoint,
+                dir.display()
+            )));
+        }
+    }
+    let server = moto::ensure_installed(&opts.venv, log)?;
+    let port = moto::free_port()?;
+    let process = moto::start(&server, port, &dir.join("moto.log"), opts.tied)?;
+    let pid = process.pid;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    log(&format!(
+        "moto {} listening on {endpoint} (pid {pid})",
+        moto_version()
+    ));
+
+    let result = async {
+        let region = opts.spec.region.clone();
+        write(&dir.join("credentials"), "")?;
+        write(
+            &dir.join("aws-config"),
+            &aws_config_text(&endpoint, &region, &[]),
+        )?;
+        let env = AwsEnv::with_config_file(dir.join("aws-config"));
+        let master = env.sdk_config(MASTER_PROFILE, None).await;
+        log("seeding the organization…");
+        let seeded = seed::seed(&master, &opts.spec).await?;
+        let accounts: Vec<(String, String)> = seeded
+            .accounts
+            .iter()
+            .map(|a| (a.stage.clone(), a.id.clone()))
+            .collect();
+        write(
+            &dir.join("aws-config"),
+            &aws_config_text(&endpoint, &region, &accounts),
+        )?;
+        write(
+            &dir.join("stagecraft.toml"),
+            &workspace_text(&accounts, opts.examples.as_deref(), &endpoint),
+        )?;
+        let sandbox = Sandbox {
+            dir: dir.clone(),
+            endpoint: endpoint.clone(),
+            port,
+            pid,
+            region,
+            seeded,
+        };
+        let record = serde_json::to_string_pretty(&sandbox)
+            .map_err(|e| Error::Sandbox(format!("serializing the sandbox record: {e}")))?;
+        write(&dir.join("sandbox.json"), &record)?;
+        let mut exports = String::new();
+        for (k, v) in sandbox.env_vars() {
+            let _ = writeln!(exports, "export {k}={}", shell_quote(&v));
+        }
+        write(&dir.join("env"), &exports)?;
+        Ok::<_, Error>(sandbox)
+    }
+    .await;
+    match result {
+        Ok(sandbox) => Ok(Running {
+            sandbox,
+            tie: process.tie,
+            scratch: None,
+        }),
+        Err(e) => {
+            // Never leave an orphaned emulator behind a failed start.
+            let _ = moto::stop(pid);
+            Err(e)
+        }
+    }
+}
+
+/// Stops the sandbox started from `dir`. `Ok(false)` when none was running.
+pub fn down(dir: &Path) -> Result<bool, Error> {
+    let sandbox = Sandbox::load(dir)?;
+    moto::stop(sandbox.pid)
+}
+
+/// Stops a sandbox by pid (for harnesses that hold the record).
+pub fn stop_pid(pid: u32) -> Result<bool, Error> {
+    moto::stop(pid)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Error> {
+    std::fs::write(path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Ordinary AWS profiles: `master` with static dummy keys, one profile per stage assuming
+/// `OrganizationAccountAccessRole` from it. Every profile names the emulator's `endpoint_url`.
+pub fn aws_config_text(endpoint: &str, region: &str, accounts: &[(String, String)]) -> String {
+    let mut s = String::from(
+        "# Written by `stagecraft sandbox up`: AWS profiles for the local sandbox organization.\n",
+    );
+    let _ = write!(
+        s,
+        "\n[profile {MASTER_PROFILE}]\nregion = {region}\nendpoint_url = {endpoint}\n\
+         aws_access_key_id = AKIASANDBOXMASTER000\naws_secret_access_key = sandbox-dummy-secret\n"
+    );
+    for (stage, account) in accounts {
+        let _ = write!(
+            s,
+            "\n[profile {stage}]\nregion = {region}\nendpoint_url = {endpoint}\n\
+             role_arn = {}\nsource_profile = {MASTER_PROFILE}\n",
+            crate::aws::role_arn(account, crate::config::DEFAULT_ASSUME_ROLE)
+        );
+    }
+    s
+}
+
+/// Where the Serverless Framework v3 (with `serverless-localstack`) is installed for the sandbox:
+/// `STAGECRAFT_SERVERLESS_HOME`, else `.tools/serverless` beside the demo workspace.
+pub fn serverless_home(examples: Option<&Path>) -> Option<PathBuf> {
+    let candidates = std::env::var_os("STAGECRAFT_SERVERLESS_HOME")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(
+            examples
+                .and_then(Path::parent)
+                .map(|p| p.join(".tools/serverless")),
+        );
+    candidates
+        .into_iter()
+        .find(|d| d.join("node_modules/.bin/serverless").is_file())
+}
+
+/// The services of the demo workspace, in the order a team lead would list them.
+pub const DEMO_SERVICES: [&str; 4] = ["auth", "users", "orders", "reports"];
+
+fn workspace_text(
+    accounts: &[(String, String)],
+    examples: Option<&Path>,
+    endpoint: &str,
+) -> String {
+    let mut s = String::from(
+        "# Written by `stagecraft sandbox up`: the demo workspace bound to this sandbox's accounts.\n\n\
+         [organization]\nprofile = \"master\"\n",
+    );
+    for (stage, account) in accounts {
+        let _ = write!(
+            s,
+            "\n[stages.{stage}]\naccount = \"{account}\"\nprofile = \"{stage}\"\n"
+        );
+        if stage == "prod" {
+            s.push_str("protected = true\n");
+        }
+    }
+    if let Some(examples) = examples {
+        let toml_str = |p: PathBuf| toml::Value::String(p.display().to_string()).to_string();
+        let _ = write!(
+            s,
+            "\n[terraform]\ndir = {}\n\n[serverless]\nservices = [{}]\n",
+            toml_str(examples.join("infra")),
+            DEMO_SERVICES
+                .iter()
+                .map(|svc| toml_str(examples.join("services").join(svc)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        // The real Serverless CLI reaches the emulator through `serverless-localstack`, which the
+        // demo services load; the port is this run's.
+        let port = endpoint.rsplit(':').next().unwrap_or("");
+        let home = serverless_home(Some(examples));
+        if let Some(home) = &home {
+            let _ = writeln!(
+                s,
+                "binary = {}",
+                toml_str(home.join("node_modules/.bin/serverless"))
+            );
+        }
+        let _ = write!(
+            s,
+            "\n[deploy.env]\nSTAGECRAFT_SANDBOX_PORT = \"{port}\"\nSLS_AWS_MONITORING_FREQUENCY = \"500\"\nSLS_TELEMETRY_DISABLED = \"1\"\nSLS_NOTIFICATIONS_MODE = \"off\"\n"
+        );
+        if let Some(home) = &home {
+            let _ = writeln!(s, "NODE_PATH = {}", toml_str(home.join("node_modules")));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::WorkspaceConfig;
+
+    #[test]
+    fn written_workspace_config_parses() {
+        let text = workspace_text(
+            &[
+                ("dev".into(), "111111111111".into()),
+                ("prod".into(), "333333333333".into()),
+            ],
+            Some(Path::new("/tmp/ex ample")),
+            "http://127.0.0.1:4567",
+        );
+        let c = WorkspaceConfig::parse(&text).expect("parses");
+        assert_eq!(c.stages["prod"].protected, Some(true));
+        assert_eq!(c.stages["dev"].profile.as_deref(), Some("dev"));
+        assert_eq!(c.serverless.map(|s| s.services.len()), Some(4));
+        assert_eq!(
+            c.deploy
+                .env
+                .get("STAGECRAFT_SANDBOX_PORT")
+                .map(String::as_str),
+            Some("4567")
+        );
+    }
+
+    #[test]
+    fn aws_config_has_a_role_profile_per_stage() {
+        let t = aws_config_text(
+            "http://127.0.0.1:1",
+            "us-east-1",
+            &[("qa".into(), "222222222222".into())],
+        );
+        assert!(t.contains("[profile qa]"));
+        assert!(
+            t.contains("role_arn = arn:aws:iam::222222222222:role/OrganizationAccountAccessRole")
+        );
+        assert!(t.contains("endpoint_url = http://127.0.0.1:1"));
+    }
+}

@@ -1,0 +1,662 @@
+//! Snapshots in SQLite: every scan is stored, the app opens on the last one instantly, and two
+//! snapshots can be diffed ("what changed since the last review").
+//!
+//! One file (the platform's data dir, or `STAGECRAFT_STORE`), WAL mode, every write in a transaction:
+//! a crash mid-save leaves the previous snapshots intact. Resources are rows of their own so later
+//! queries (a resource's history) need no JSON scan of whole reports.
+
+mod diff;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+pub use diff::{diff, FieldChange, ResourceChange, SnapshotDiff};
+
+use stagecraft_model::action::ActionOutcome;
+use stagecraft_model::deletion::{GoneBucket, GONE_BUCKET_DAYS};
+use stagecraft_model::deploy::Outcome;
+use stagecraft_model::{AccountStatus, Resource, ScanReport};
+
+/// The schema version this build writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("snapshot store {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error(
+        "snapshot store {path} was written by a newer Stagecraft (schema {found}, this build knows {known}); \
+         upgrade Stagecraft or point STAGECRAFT_STORE at another file"
+    )]
+    Newer {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("snapshot store {path}: {message}")]
+    Sql { path: PathBuf, message: String },
+    #[error("snapshot {0} does not exist; `stagecraft snapshots` lists them")]
+    NoSuchSnapshot(i64),
+    #[error("snapshot {id} in {path} cannot be read: {message}")]
+    Corrupt {
+        path: PathBuf,
+        id: i64,
+        message: String,
+    },
+}
+
+/// One stored scan, as the history list shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct SnapshotSummary {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub started_at: String,
+    #[ts(type = "number")]
+    pub duration_ms: u64,
+    pub profile: String,
+    pub organization_id: String,
+    pub accounts: u32,
+    /// Accounts that ended in `error` or `partial`.
+    pub accounts_with_errors: u32,
+    pub resources: u32,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// `STAGECRAFT_STORE`, else `<data dir>/stagecraft/stagecraft.db` (`~/.local/share/…` on Linux).
+    pub fn default_path() -> PathBuf {
+        if let Some(p) = std::env::var_os("STAGECRAFT_STORE").filter(|p| !p.is_empty()) {
+            return PathBuf::from(p);
+        }
+        dirs::data_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("stagecraft")
+            .join("stagecraft.db")
+    }
+
+    /// Opens (creating if needed) and migrates the store.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |message: String| StoreError::Open {
+            path: path.to_owned(),
+            message,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        let store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.migrate().map_err(|e| match e {
+            StoreError::Sql { message, .. } => open_err(format!(
+                "{message}; if the file is damaged, move it aside and Stagecraft starts a new one"
+            )),
+            other => other,
+        })?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sql(&self, e: rusqlite::Error) -> StoreError {
+        StoreError::Sql {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(|e| self.sql(e))?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Newer {
+                path: self.path.clone(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if version < 1 {
+            self.conn
+                .execute_batch(
+                    "BEGIN;
+                     CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+                     CREATE TABLE snapshots (
+                         id INTEGER PRIMARY KEY AUTOINCREMENT,
+                         started_at TEXT NOT NULL,
+                         duration_ms INTEGER NOT NULL,
+                         profile TEXT NOT NULL,
+                         organization_id TEXT NOT NULL,
+                         accounts INTEGER NOT NULL,
+                         accounts_with_errors INTEGER NOT NULL,
+                         resources INTEGER NOT NULL,
+                         report TEXT NOT NULL
+                     );
+                     CREATE TABLE resources (
+                         snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+                         position INTEGER NOT NULL,
+                         id TEXT NOT NULL,
+                         type TEXT NOT NULL,
+                         account_id TEXT NOT NULL,
+                         owner_kind TEXT NOT NULL,
+                         body TEXT NOT NULL,
+                         PRIMARY KEY (snapshot_id, position)
+                     );
+                     CREATE INDEX resources_by_id ON resources (id, snapshot_id);
+                     PRAGMA user_version = 1;
+                     COMMIT;",
+                )
+                .map_err(|e| self.sql(e))?;
+        }
+        if version < 2 {
+            // Actions taken from Stagecraft (restore a secret, cancel a key deletion): who, when, what.
+            self.conn
+                .execute_batch(
+                    "BEGIN;
+                     CREATE TABLE actions (
+                         id INTEGER PRIMARY KEY AUTOINCREMENT,
+                         at TEXT NOT NULL,
+                         who TEXT NOT NULL,
+                         action TEXT NOT NULL,
+                         account_id TEXT NOT NULL,
+                         stage TEXT,
+                         resource_id TEXT NOT NULL,
+                         resource_name TEXT NOT NULL,
+                         outcome TEXT NOT NULL,
+                         message TEXT NOT NULL
+                     );
+                     PRAGMA user_version = 2;
+                     COMMIT;",
+                )
+                .map_err(|e| self.sql(e))?;
+        }
+        if version < 3 {
+            // Deploy runs: the plan, who and when, and each step's outcome, exit code, time and log.
+            self.conn
+                .execute_batch(
+                    "BEGIN;
+                     CREATE TABLE deploy_runs (
+                         id INTEGER PRIMARY KEY AUTOINCREMENT,
+                         stage TEXT NOT NULL,
+                         account_id TEXT,
+                         started_at TEXT NOT NULL,
+                         finished_at TEXT,
+                         who TEXT NOT NULL,
+                         plan TEXT NOT NULL,
+                         outcome TEXT NOT NULL
+                     );
+                     CREATE TABLE deploy_steps (
+                         run_id INTEGER NOT NULL REFERENCES deploy_runs(id) ON DELETE CASCADE,
+                         position INTEGER NOT NULL,
+                         title TEXT NOT NULL,
+                         outcome TEXT NOT NULL,
+                         exit_code INTEGER,
+                         duration_ms INTEGER NOT NULL,
+                         log TEXT NOT NULL,
+                         PRIMARY KEY (run_id, position)
+                     );
+                     PRAGMA user_version = 3;
+                     COMMIT;",
+                )
+                .map_err(|e| self.sql(e))?;
+        }
+        Ok(())
+    }
+
+    /// Starts a deploy run (outcome `running`) and returns its id.
+    pub fn start_run(
+        &self,
+        plan: &stagecraft_model::deploy::Plan,
+        who: &str,
+        started_at: &str,
+    ) -> Result<i64, StoreError> {
+        let plan_json = serde_json::to_string(plan).unwrap_or_default();
+        self.conn
+            .execute(
+                "INSERT INTO deploy_runs (stage, account_id, started_at, who, plan, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'running')",
+                params![plan.stage, plan.account_id, started_at, who, plan_json],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records (or replaces, on a retry) one step of a run.
+    pub fn record_step(
+        &self,
+        run_id: i64,
+        step: &stagecraft_model::deploy::StepResult,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO deploy_steps (run_id, position, title, outcome, exit_code, duration_ms, log)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    run_id,
+                    step.index,
+                    step.title,
+                    step.outcome.as_str(),
+                    step.exit_code,
+                    i64::try_from(step.duration_ms).unwrap_or(i64::MAX),
+                    step.log
+                ],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Ends a run with `outcome`.
+    pub fn finish_run(
+        &self,
+        run_id: i64,
+        outcome: Outcome,
+        finished_at: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE deploy_runs SET outcome = ?2, finished_at = ?3 WHERE id = ?1",
+                params![run_id, outcome.as_str(), finished_at],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Runs still `running` that no live process holds (the app crashed mid-run) become
+    /// `interrupted`; `held` says whether a run id is held by a live lock. Returns their ids.
+    pub fn mark_interrupted(&self, held: &dyn Fn(i64) -> bool) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM deploy_runs WHERE outcome = 'running'")
+            .map_err(|e| self.sql(e))?;
+        let ids: Vec<i64> = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        let gone: Vec<i64> = ids.into_iter().filter(|id| !held(*id)).collect();
+        for id in &gone {
+            self.conn
+                .execute(
+                    "UPDATE deploy_runs SET outcome = 'interrupted' WHERE id = ?1",
+                    [id],
+                )
+                .map_err(|e| self.sql(e))?;
+        }
+        Ok(gone)
+    }
+
+    /// Deploy runs, newest first (of one stage, if given), with their steps.
+    pub fn runs(
+        &self,
+        stage: Option<&str>,
+    ) -> Result<Vec<stagecraft_model::deploy::DeployRun>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, stage, account_id, started_at, finished_at, who, plan, outcome FROM deploy_runs
+                 WHERE ?1 IS NULL OR stage = ?1 ORDER BY id DESC",
+            )
+            .map_err(|e| self.sql(e))?;
+        let heads = stmt
+            .query_map([stage], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for (id, stage, account_id, started_at, finished_at, who, plan, outcome) in heads {
+            let outcome = Outcome::parse(&outcome).ok_or_else(|| StoreError::Open {
+                path: self.path.clone(),
+                message: format!(
+                    "deploy run {id} has an outcome this build does not know: `{outcome}`"
+                ),
+            })?;
+            let mut steps_stmt = self
+                .conn
+                .prepare(
+                    "SELECT position, title, outcome, exit_code, duration_ms, log FROM deploy_steps
+                     WHERE run_id = ?1 ORDER BY position",
+                )
+                .map_err(|e| self.sql(e))?;
+            let steps = steps_stmt
+                .query_map([id], |r| {
+                    Ok(stagecraft_model::deploy::StepResult {
+                        index: r.get(0)?,
+                        title: r.get(1)?,
+                        outcome: word(r, 2, Outcome::parse)?,
+                        exit_code: r.get(3)?,
+                        duration_ms: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
+                        log: r.get(5)?,
+                    })
+                })
+                .map_err(|e| self.sql(e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.sql(e))?;
+            out.push(stagecraft_model::deploy::DeployRun {
+                id,
+                stage,
+                account_id,
+                started_at,
+                finished_at,
+                who,
+                plan: serde_json::from_str(&plan).ok(),
+                outcome,
+                steps,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records an action (done or failed).
+    pub fn record_action(
+        &self,
+        a: &stagecraft_model::action::ActionRecord,
+    ) -> Result<i64, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO actions (at, who, action, account_id, stage, resource_id, resource_name, outcome, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![a.at, a.who, a.action, a.account_id, a.stage, a.resource_id, a.resource_name, a.outcome.as_str(), a.message],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Every recorded action, newest first.
+    pub fn actions(&self) -> Result<Vec<stagecraft_model::action::ActionRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT at, who, action, account_id, stage, resource_id, resource_name, outcome, message
+                 FROM actions ORDER BY id DESC",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(stagecraft_model::action::ActionRecord {
+                    at: r.get(0)?,
+                    who: r.get(1)?,
+                    action: r.get(2)?,
+                    account_id: r.get(3)?,
+                    stage: r.get(4)?,
+                    resource_id: r.get(5)?,
+                    resource_name: r.get(6)?,
+                    outcome: word(r, 7, ActionOutcome::parse)?,
+                    message: r.get(8)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// Buckets the snapshots of the last [`GONE_BUCKET_DAYS`] saw (what `stagecraft_analysis::deletion::pending` checks for
+    /// "deleted recently").
+    pub fn recently_seen_buckets(&self) -> Result<Vec<GoneBucket>, StoreError> {
+        let cutoff = (time::OffsetDateTime::now_utc() - time::Duration::days(GONE_BUCKET_DAYS))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        self.buckets_seen_since(&cutoff)
+    }
+
+    /// Buckets the snapshots since `cutoff` (RFC 3339) saw, each with the start of the last snapshot
+    /// that had it: what the deletions view checks for buckets that are gone now.
+    pub fn buckets_seen_since(
+        &self,
+        cutoff: &str,
+    ) -> Result<Vec<stagecraft_model::deletion::GoneBucket>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.body, s.started_at FROM resources r JOIN snapshots s ON s.id = r.snapshot_id
+                 WHERE r.type = 'AWS::S3::Bucket' AND s.started_at >= ?1 ORDER BY s.id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([cutoff], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut latest: std::collections::BTreeMap<String, stagecraft_model::deletion::GoneBucket> =
+            std::collections::BTreeMap::new();
+        for row in rows {
+            let (body, at) = row.map_err(|e| self.sql(e))?;
+            let Ok(resource) = serde_json::from_str::<Resource>(&body) else {
+                continue;
+            };
+            latest.insert(
+                resource.id.clone(),
+                stagecraft_model::deletion::GoneBucket {
+                    resource,
+                    last_seen: at,
+                },
+            );
+        }
+        Ok(latest.into_values().collect())
+    }
+
+    /// The key for hashing environment values, created on first use and kept in this store so hashes
+    /// compare across snapshots (and never travel with an exported report).
+    pub fn hash_key(&self) -> Result<[u8; 32], StoreError> {
+        let existing: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'hash_key'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        if let Some(bytes) = existing.filter(|b| b.len() == 32) {
+            let mut key = [0u8; 32];
+            key.copy_from_slice(&bytes);
+            return Ok(key);
+        }
+        let key = stagecraft_model::hash::random_key();
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('hash_key', ?1)",
+                params![key.to_vec()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(key)
+    }
+
+    /// Stores a report; returns the snapshot id.
+    pub fn save(&mut self, report: &ScanReport) -> Result<i64, StoreError> {
+        let path = self.path.clone();
+        let sql = |e: rusqlite::Error| StoreError::Sql {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut head = report.clone();
+        let resources = std::mem::take(&mut head.resources);
+        let head_json = serde_json::to_string(&head).map_err(|e| StoreError::Sql {
+            path: path.clone(),
+            message: format!("cannot serialise the report: {e}"),
+        })?;
+        let with_errors = report
+            .accounts
+            .iter()
+            .filter(|a| matches!(a.status, AccountStatus::Error | AccountStatus::Partial))
+            .count();
+        let tx = self.conn.transaction().map_err(sql)?;
+        tx.execute(
+            "INSERT INTO snapshots (started_at, duration_ms, profile, organization_id, accounts,
+                                    accounts_with_errors, resources, report)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                report.started_at,
+                i64::try_from(report.duration_ms).unwrap_or(i64::MAX),
+                report.profile,
+                report.organization.id,
+                report.accounts.len() as i64,
+                with_errors as i64,
+                resources.len() as i64,
+                head_json
+            ],
+        )
+        .map_err(sql)?;
+        let id = tx.last_insert_rowid();
+        {
+            let mut stmt = tx
+                .prepare(
+                    "INSERT INTO resources (snapshot_id, position, id, type, account_id, owner_kind, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(sql)?;
+            for (pos, r) in resources.iter().enumerate() {
+                let body = serde_json::to_string(r).map_err(|e| StoreError::Sql {
+                    path: path.clone(),
+                    message: format!("cannot serialise {}: {e}", r.id),
+                })?;
+                stmt.execute(params![
+                    id,
+                    pos as i64,
+                    r.id,
+                    r.type_name,
+                    r.account_id,
+                    r.owner.kind(),
+                    body
+                ])
+                .map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)?;
+        Ok(id)
+    }
+
+    /// Every snapshot, newest first.
+    pub fn list(&self) -> Result<Vec<SnapshotSummary>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, started_at, duration_ms, profile, organization_id, accounts,
+                        accounts_with_errors, resources
+                 FROM snapshots ORDER BY id DESC",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SnapshotSummary {
+                    id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    duration_ms: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    profile: r.get(3)?,
+                    organization_id: r.get(4)?,
+                    accounts: u32::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
+                    accounts_with_errors: u32::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
+                    resources: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    pub fn latest_id(&self) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row("SELECT max(id) FROM snapshots", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))
+    }
+
+    /// The newest snapshot, if any.
+    pub fn latest(&self) -> Result<Option<ScanReport>, StoreError> {
+        match self.latest_id()? {
+            Some(id) => self.load(id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A stored report, resources in their original order.
+    pub fn load(&self, id: i64) -> Result<ScanReport, StoreError> {
+        let corrupt = |message: String| StoreError::Corrupt {
+            path: self.path.clone(),
+            id,
+            message,
+        };
+        let head: Option<String> = self
+            .conn
+            .query_row("SELECT report FROM snapshots WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        let head = head.ok_or(StoreError::NoSuchSnapshot(id))?;
+        let mut report: ScanReport =
+            serde_json::from_str(&head).map_err(|e| corrupt(e.to_string()))?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT body FROM resources WHERE snapshot_id = ?1 ORDER BY position")
+            .map_err(|e| self.sql(e))?;
+        let bodies = stmt
+            .query_map([id], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?;
+        for body in bodies {
+            let body = body.map_err(|e| self.sql(e))?;
+            let r: Resource = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
+            report.resources.push(r);
+        }
+        Ok(report)
+    }
+
+    /// The snapshot before `id`, if any.
+    pub fn previous_id(&self, id: i64) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row("SELECT max(id) FROM snapshots WHERE id < ?1", [id], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.sql(e))
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// A column holding one of a closed set of words (an outcome), read as its type; a word this build
+/// does not know is an error naming the column, not a silently different value.
+fn word<T>(
+    row: &rusqlite::Row<'_>,
+    idx: usize,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("`{text}` is not a word this build knows").into(),
+        )
+    })
+}
+
+impl From<StoreError> for stagecraft_model::Error {
+    fn from(e: StoreError) -> Self {
+        stagecraft_model::Error::Store(e.to_string())
+    }
+}

@@ -1,0 +1,322 @@
+//! The WebDriver harness shared by the GUI tests and the graph benchmark: tauri-driver started on
+//! free ports, a session with the real app, waits, clicks and screenshots.
+
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The desktop app's binary, built beside this test binary (`target/<profile>/stagecraft-app`):
+/// `cargo test --workspace` builds it, with the front end embedded when run with
+/// `--features stagecraft-app/custom-protocol` as `scripts/test` does.
+pub fn app_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/<profile>/deps/<test> or target/<profile>/<bench>
+    let profile_dir = exe
+        .ancestors()
+        .find(|d| d.join("stagecraft-app").is_file())
+        .map(Path::to_path_buf);
+    profile_dir
+        .map(|d| d.join("stagecraft-app"))
+        .unwrap_or_else(|| {
+            exe.parent()
+                .unwrap_or(Path::new("."))
+                .join("../stagecraft-app")
+        })
+}
+
+/// Why the GUI tests cannot run here, if they cannot: the switch `scripts/test` sets, a display,
+/// tauri-driver, the app's binary.
+pub fn cannot_run() -> Option<String> {
+    if std::env::var_os("STAGECRAFT_GUI_TESTS").is_none() {
+        return Some(
+            "GUI tests run under scripts/test (STAGECRAFT_GUI_TESTS=1, Xvfb, tauri-driver)".into(),
+        );
+    }
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        return Some("no display: run under Xvfb (scripts/test does)".into());
+    }
+    if driver_binary().is_none() {
+        return Some("tauri-driver is not installed (scripts/test installs it)".into());
+    }
+    let app = app_binary();
+    if !app.is_file() {
+        return Some(format!(
+            "the app is not built at {}: cargo build -p stagecraft-app --features stagecraft-app/custom-protocol",
+            app.display()
+        ));
+    }
+    None
+}
+
+fn driver_binary() -> Option<PathBuf> {
+    std::env::var_os("TAURI_DRIVER")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .or_else(|| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join("tauri-driver"))
+                    .find(|p| p.is_file())
+            })
+        })
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cargo/bin/tauri-driver"))
+                .filter(|p| p.is_file())
+        })
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// tauri-driver, stopped with SIGTERM so it also stops WebKitWebDriver and the app. Its output
+/// goes to `target/tauri-driver-<port>.log`, quoted when a session cannot be opened.
+pub struct Driver {
+    child: Child,
+    pub url: String,
+    log: PathBuf,
+    /// The app's own XDG dirs: its webview storage (the remembered view) is not shared with
+    /// another test's app running at the same time, nor with the user's.
+    _home: Option<tempfile::TempDir>,
+}
+
+impl Driver {
+    fn start(env: &[(String, String)]) -> Driver {
+        let bin = driver_binary().unwrap_or_else(|| PathBuf::from("tauri-driver"));
+        let port = free_port();
+        let native_port = loop {
+            let p = free_port();
+            if p != port {
+                break p;
+            }
+        };
+        let log = std::env::temp_dir().join(format!("stagecraft-tauri-driver-{port}.log"));
+        let out = std::fs::File::create(&log).expect("driver log");
+        let child = Command::new(&bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("driver log"))
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {}: {e} (cargo install tauri-driver --locked)",
+                    bin.display()
+                )
+            });
+        let mut driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+            _home: None,
+        };
+        // Both the intermediary and WebKitWebDriver behind it must listen before a session
+        // request, or tauri-driver drops the connection.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for p in [port, native_port] {
+            while TcpStream::connect((Ipv4Addr::LOCALHOST, p)).is_err() {
+                if let Ok(Some(status)) = driver.child.try_wait() {
+                    panic!("tauri-driver exited ({status}):\n{}", driver.output());
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "tauri-driver did not listen on {p}:\n{}",
+                    driver.output()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        driver
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Starts tauri-driver and opens a session with the app; a driver that fails to open one is
+/// replaced once (WebKitWebDriver occasionally fails its first session on a loaded machine).
+pub async fn open_app(env: &[(String, String)]) -> (Driver, Client) {
+    let mut last = String::new();
+    let home = tempfile::tempdir().expect("app home");
+    let mut env = env.to_vec();
+    for (var, sub) in [
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_CACHE_HOME", "cache"),
+    ] {
+        env.push((var.into(), home.path().join(sub).display().to_string()));
+    }
+    let mut home = Some(home);
+    for _ in 0..3 {
+        let mut driver = Driver::start(&env);
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert(
+            "tauri:options".into(),
+            json!({ "application": app_binary() }),
+        );
+        match ClientBuilder::rustls()
+            .expect("tls")
+            .capabilities(caps)
+            .connect(&driver.url)
+            .await
+        {
+            Ok(client) => {
+                driver._home = home.take();
+                return (driver, client);
+            }
+            Err(e) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                last = format!("{e}\n--- tauri-driver output ---\n{}", driver.output());
+                eprintln!("WebDriver session failed, retrying: {last}");
+            }
+        }
+    }
+    panic!("no WebDriver session with the app: {last}");
+}
+
+/// Two animation frames, then a PNG of the window in `src-tauri/e2e/screenshots/<name>.png`.
+pub async fn screenshot(client: &Client, name: &str) -> PathBuf {
+    client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));",
+            vec![],
+        )
+        .await
+        .expect("animation frames");
+    let png = client.screenshot().await.expect("screenshot");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png).expect("write screenshot");
+    path
+}
+
+/// Waits (up to 60 s) until the element's text satisfies `ok`; returns the text.
+pub async fn wait_text(client: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(el) = client.find(Locator::Css(css)).await {
+            if let Ok(t) = el.text().await {
+                if ok(&t) {
+                    return t;
+                }
+                last = t;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let shot = screenshot(client, "timeout").await;
+    let screen = match client.find(Locator::Css("main")).await {
+        Ok(el) => el.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    panic!(
+        "{css} never got the expected text; last: {last:?}\nthe view showed:\n{}\n(screenshot {})",
+        screen.chars().take(3000).collect::<String>(),
+        shot.display()
+    );
+}
+
+pub async fn wait_for_cards(
+    client: &Client,
+    status: &str,
+    n: usize,
+) -> Vec<fantoccini::elements::Element> {
+    let selector = format!("[data-testid=account-card][data-status={status}]");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let cards = client
+            .find_all(Locator::Css(&selector))
+            .await
+            .expect("query");
+        if cards.len() >= n {
+            return cards;
+        }
+        if Instant::now() > deadline {
+            let text = client
+                .find(Locator::Css("body"))
+                .await
+                .expect("body")
+                .text()
+                .await
+                .unwrap_or_default();
+            panic!("expected {n} accounts with status {status}; the window shows:\n{text}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub async fn click(client: &Client, css: &str) {
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+pub async fn count(client: &Client, css: &str) -> usize {
+    client
+        .find_all(Locator::Css(css))
+        .await
+        .map(|v| v.len())
+        .unwrap_or(0)
+}
+
+/// Waits until `css` matches at least one element.
+pub async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
+}
+
+/// Opens the graph view, searches for `query`, picks the match with Enter, and returns the name the
+/// details panel then shows.
+pub async fn find_in_graph(client: &Client, query: &str) -> String {
+    click(client, "[data-testid=tab-graph]").await;
+    wait_for(client, "[data-testid=graph][data-ready=yes]").await;
+    let search = wait_for(client, "[data-testid=graph-search]").await;
+    search.send_keys(query).await.expect("type");
+    wait_text(client, "[data-testid=search-result]", |t| t.contains(query)).await;
+    search.send_keys("\u{E007}").await.expect("enter");
+    wait_text(client, "[data-testid=details-name]", |t| t == query).await
+}

@@ -1,0 +1,554 @@
+//! End-to-end tests of the window: the real app in the real webview (WebKitGTK), driven through
+//! WebDriver (tauri-driver + WebKitWebDriver) under Xvfb, against a fresh sandbox organization.
+//!
+//! They need a display, `tauri-driver` and an app built with the embedded front end
+//! (`--features custom-protocol`); `scripts/test` provides all three and sets `STAGECRAFT_GUI_TESTS=1`.
+
+mod common;
+
+/// The GUI tests, run by a harness of their own so that where they cannot run they say so: reported
+/// as ignored on a developer's machine, failed under CI (`CI` set), never passed without running.
+fn main() -> std::process::ExitCode {
+    let args = libtest_mimic::Arguments::from_args();
+    let blocked = common::cannot_run();
+    let in_ci = std::env::var_os("CI").is_some();
+    if let Some(why) = &blocked {
+        eprintln!("GUI tests cannot run: {why}");
+    }
+    let trial =
+        |name: &'static str,
+         test: fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>| {
+            let ignored = blocked.is_some() && !in_ci;
+            let blocked = blocked.clone();
+            libtest_mimic::Trial::test(name, move || {
+                if let Some(why) = blocked {
+                    return Err(format!("cannot run under CI: {why}").into());
+                }
+                tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("runtime: {e}"))?
+                    .block_on(test());
+                Ok(())
+            })
+            .with_ignored_flag(ignored)
+        };
+    let trials = vec![
+        trial(
+            "the_window_lists_the_sandbox_accounts_with_their_stages",
+            || Box::pin(the_window_lists_the_sandbox_accounts_with_their_stages()),
+        ),
+        trial(
+            "the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix",
+            || Box::pin(the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix()),
+        ),
+        trial(
+            "one_click_deploys_qa_with_a_live_log_and_green_steps",
+            || Box::pin(one_click_deploys_qa_with_a_live_log_and_green_steps()),
+        ),
+    ];
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::{
+    click, count, find_in_graph, open_app, repo, screenshot, wait_for, wait_for_cards, wait_text,
+};
+use fantoccini::Locator;
+use stagecraft_sandbox::{self as sandbox, SeedSpec};
+
+/// A fresh organization for one test (each test's app gets its own).
+async fn sandbox_of(spec: SeedSpec) -> sandbox::Running {
+    let venv = std::env::var_os("STAGECRAFT_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv"));
+    sandbox::start_scratch(&venv, Some(&repo().join("examples")), spec)
+        .await
+        .expect("sandbox")
+}
+
+async fn the_window_lists_the_sandbox_accounts_with_their_stages() {
+    let running = sandbox_of(SeedSpec::default()).await;
+    let sb = &running.sandbox;
+    let store_dir = tempfile::tempdir().expect("store dir");
+    let store_path = store_dir.path().join("stagecraft.db");
+    let mut env = sb.env_vars();
+    env.push(("STAGECRAFT_STORE".into(), store_path.display().to_string()));
+    let (_driver, client) = open_app(&env).await;
+    // The window reopens on the view last used; start from the organization.
+    click(&client, "[data-testid=tab-org]").await;
+
+    let cards = wait_for_cards(&client, "ok", 4).await;
+    assert_eq!(cards.len(), 4);
+    for seeded in &sb.seeded.accounts {
+        let card = client
+            .find(Locator::Css(&format!(
+                "[data-testid=account-card][data-account-id='{}']",
+                seeded.id
+            )))
+            .await
+            .unwrap_or_else(|_| panic!("no card for {}", seeded.name));
+        assert_eq!(
+            card.attr("data-stage").await.expect("attr").as_deref(),
+            Some(seeded.stage.as_str())
+        );
+        let text = card.text().await.expect("text");
+        assert!(
+            text.contains(&seeded.name) && text.contains("verified"),
+            "{text}"
+        );
+    }
+    let master = client
+        .find(Locator::Css(
+            "[data-testid=account-card][data-account-id='123456789012']",
+        ))
+        .await
+        .expect("management account card");
+    assert!(master.text().await.expect("text").contains("mgmt"));
+    // The accounts are done before the scan is: Terraform state and ownership come last.
+    wait_text(&client, "[data-testid=scan-age]", |t| t.contains("scanned")).await;
+    let shot = screenshot(&client, "organization").await;
+    assert!(std::fs::metadata(&shot)
+        .map(|m| m.len() > 10_000)
+        .unwrap_or(false));
+
+    // Each member card counts its resources and shows who owns them.
+    for seeded in &sb.seeded.accounts {
+        let card = client
+            .find(Locator::Css(&format!(
+                "[data-testid=account-card][data-account-id='{}']",
+                seeded.id
+            )))
+            .await
+            .expect("card");
+        let count: u32 = card
+            .find(Locator::Css("[data-testid=resource-count]"))
+            .await
+            .expect("resource count")
+            .text()
+            .await
+            .expect("text")
+            .trim()
+            .parse()
+            .expect("a number");
+        assert!(count > 20, "{}: {count} resources", seeded.name);
+        let owners = card
+            .find_all(Locator::Css("[data-testid=owner-counts] [data-kind]"))
+            .await
+            .expect("owners");
+        let mut kinds = Vec::new();
+        for o in owners {
+            kinds.push(o.attr("data-kind").await.expect("attr").unwrap_or_default());
+        }
+        assert!(
+            kinds.contains(&"terraform".to_owned()) && kinds.contains(&"serverless".to_owned()),
+            "{kinds:?}"
+        );
+    }
+    // Rescan: the button disables while accounts report again, then every account is ok again.
+    client
+        .find(Locator::Css("[data-testid=scan-button]"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    wait_for_cards(&client, "ok", 4).await;
+    // Both scans were stored as snapshots in the store the app was given (the second one lands when
+    // its scan ends, which may be just after the cards turned ok).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = stagecraft_store::Store::open(&store_path)
+            .and_then(|s| s.list())
+            .map(|l| l.len())
+            .unwrap_or(0);
+        if n == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{n} snapshot(s) stored, expected 2"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    client.close().await.expect("close session");
+}
+
+async fn the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix() {
+    let running = sandbox_of(SeedSpec::default()).await;
+    let sb = &running.sandbox;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let exports = dir.path().join("exports");
+    std::fs::create_dir_all(&exports).expect("exports dir");
+    let mut env = sb.env_vars();
+    env.push((
+        "STAGECRAFT_STORE".into(),
+        dir.path().join("stagecraft.db").display().to_string(),
+    ));
+    env.push((
+        "STAGECRAFT_EXPORT_DIR".into(),
+        exports.display().to_string(),
+    ));
+    let (_driver, client) = open_app(&env).await;
+    click(&client, "[data-testid=tab-org]").await;
+    wait_for_cards(&client, "ok", 4).await;
+    wait_text(&client, "[data-testid=scan-age]", |t| t.contains("scanned")).await;
+    // The findings badge and each stage card's findings appear once the snapshot is analysed.
+    let badge = wait_text(&client, "[data-testid=findings-count]", |t| !t.is_empty()).await;
+    assert_eq!(badge.trim(), "11");
+    let dev = sb
+        .seeded
+        .accounts
+        .iter()
+        .find(|a| a.stage == "dev")
+        .expect("dev");
+    let dev_findings = wait_text(
+        &client,
+        &format!("[data-account-id='{}'] [data-testid=card-findings]", dev.id),
+        |t| !t.is_empty(),
+    )
+    .await;
+    assert!(dev_findings.starts_with('4'), "{dev_findings}");
+
+    // Graph: search /db_pw_name, and its SSM links are there with their evidence.
+    let name = find_in_graph(&client, "/db_pw_name").await;
+    assert_eq!(name, "/db_pw_name");
+    wait_for(&client, "[data-testid=focus-chip]").await;
+    assert_eq!(
+        count(&client, "[data-testid=link-in][data-kind=ssm-write]").await,
+        1
+    );
+    assert!(count(&client, "[data-testid=link-out][data-kind=ssm-read]").await >= 3);
+    assert_eq!(
+        count(&client, "[data-testid=link-out][data-kind=names]").await,
+        1
+    );
+    let owner = wait_text(&client, "[data-testid=details-owner]", |t| !t.is_empty()).await;
+    assert!(owner.contains("aws_ssm_parameter.db_pw_name"), "{owner}");
+    let graph = wait_for(&client, "[data-testid=graph][data-ready=yes]").await;
+    let selected = graph
+        .attr("data-selected")
+        .await
+        .expect("attr")
+        .unwrap_or_default();
+    assert!(selected.ends_with(":parameter/db_pw_name"), "{selected}");
+    screenshot(&client, "graph-db-pw-name").await;
+
+    // Exports: SVG and PNG of what is on screen.
+    click(&client, "[data-testid=export-svg]").await;
+    wait_text(&client, "[data-testid=graph-message]", |t| {
+        t.contains("Saved")
+    })
+    .await;
+    click(&client, "[data-testid=export-png]").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (svg, png) = loop {
+        let svg = std::fs::read_to_string(exports.join("stagecraft-focus.svg")).unwrap_or_default();
+        let png = std::fs::read(exports.join("stagecraft-focus.png")).unwrap_or_default();
+        if !svg.is_empty() && png.len() > 1000 || Instant::now() > deadline {
+            break (svg, png);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(svg.starts_with("<svg") && svg.contains("/db_pw_name") && svg.contains("ssm-read"));
+    assert_eq!(&png[..4], b"\x89PNG");
+
+    // Findings: grouped by rule; clicking the catch-22 focuses the graph on prod's domain.
+    click(&client, "[data-testid=tab-findings]").await;
+    wait_for(&client, "[data-testid=finding]").await;
+    assert_eq!(count(&client, "[data-testid=finding]").await, 11);
+    assert_eq!(
+        count(&client, "[data-testid=rule-group]").await,
+        7,
+        "seven rules have findings"
+    );
+    screenshot(&client, "findings").await;
+    click(
+        &client,
+        "[data-testid=finding][data-rule=base-path-mapping][data-stage=prod]",
+    )
+    .await;
+    wait_text(&client, "[data-testid=details-name]", |t| {
+        t == "api.prod.acme.example"
+    })
+    .await;
+    wait_for(&client, "[data-testid=focus-chip]").await;
+    screenshot(&client, "graph-finding").await;
+
+    // Stage matrix: prod lacks the base path mapping the other stages have.
+    click(&client, "[data-testid=tab-matrix]").await;
+    let row = wait_for(
+        &client,
+        "[data-testid=matrix-row][data-key='tf:module.api.aws_api_gateway_base_path_mapping.main']",
+    )
+    .await;
+    assert_eq!(
+        row.find(Locator::Css("[data-stage=prod]"))
+            .await
+            .expect("prod cell")
+            .attr("data-cell")
+            .await
+            .expect("attr")
+            .as_deref(),
+        Some("missing")
+    );
+    assert_eq!(
+        row.find(Locator::Css("[data-stage=qa]"))
+            .await
+            .expect("qa cell")
+            .attr("data-cell")
+            .await
+            .expect("attr")
+            .as_deref(),
+        Some("present")
+    );
+    screenshot(&client, "matrix").await;
+
+    // History: the scan is there.
+    click(&client, "[data-testid=tab-history]").await;
+    wait_for(&client, "[data-testid=snapshot]").await;
+
+    // The palette reaches any view and any resource by typing.
+    click(&client, "[data-testid=palette-button]").await;
+    let input = wait_for(&client, "[data-testid=palette-input]").await;
+    input.send_keys("Go to Findings").await.expect("type");
+    input.send_keys("\u{E007}").await.expect("enter");
+    wait_for(&client, "[data-testid=findings-view]").await;
+
+    // Rescan one account from its card: a second snapshot, and History compares the two.
+    click(&client, "[data-testid=tab-org]").await;
+    click(
+        &client,
+        &format!(
+            "[data-account-id='{}'] [data-testid=rescan-account]",
+            dev.id
+        ),
+    )
+    .await;
+    let store = dir.path().join("stagecraft.db");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stagecraft_store::Store::open(&store)
+        .and_then(|s| s.list())
+        .map_or(0, |l| l.len())
+        < 2
+    {
+        assert!(Instant::now() < deadline, "the rescan stored no snapshot");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_text(&client, "[data-testid=scan-age]", |t| t.contains("scanned")).await;
+    click(&client, "[data-testid=tab-history]").await;
+    wait_for(&client, "[data-testid=diff]").await;
+    assert_eq!(count(&client, "[data-testid=snapshot]").await, 2);
+    screenshot(&client, "history").await;
+
+    // Deletions: the planted secret counts down and blocks qa's apply; restore it through the
+    // confirmation, and after the account's refresh it is no longer pending.
+    click(&client, "[data-testid=tab-deletions]").await;
+    let row = "[data-testid=pending][data-name=legacy_api_key]";
+    let left = wait_text(&client, &format!("{row} [data-testid=countdown]"), |t| {
+        t.starts_with("6 d ") || t.starts_with("7 d ")
+    })
+    .await;
+    assert!(left.contains(" h "), "{left}");
+    let blocker = wait_text(&client, &format!("{row} [data-testid=blocker]"), |t| {
+        !t.is_empty()
+    })
+    .await;
+    assert!(
+        blocker.contains("terraform apply in qa will fail"),
+        "{blocker}"
+    );
+    screenshot(&client, "deletions").await;
+    click(&client, &format!("{row} [data-testid=undelete]")).await;
+    let dialog = wait_text(&client, "[data-testid=confirm]", |t| !t.is_empty()).await;
+    assert!(
+        dialog.contains("legacy_api_key") && dialog.contains("qa") && dialog.contains("acme-qa"),
+        "{dialog}"
+    );
+    screenshot(&client, "deletions-confirm").await;
+    click(&client, "[data-testid=confirm-button]").await;
+    wait_text(&client, "[data-testid=action-result]", |t| {
+        t.starts_with("Done")
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&client, row).await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the restored secret is still listed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(count(&client, "[data-testid=action-record]").await, 1);
+    screenshot(&client, "deletions-restored").await;
+
+    client.close().await.expect("close session");
+}
+
+async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
+    let running = sandbox_of(SeedSpec {
+        stages: vec!["dev".into(), "qa".into()],
+        plant_problems: false,
+        ..SeedSpec::default()
+    })
+    .await;
+    let sb = &running.sandbox;
+    // Terraform runs through the recording stand-in (it cannot be installed here); the services
+    // deploy with the real Serverless CLI.
+    let toml = std::fs::read_to_string(sb.workspace_file()).expect("workspace file");
+    let stand_in = stagecraft_sandbox::harness::terraform_stand_in();
+    std::fs::write(
+        sb.workspace_file(),
+        toml.replacen(
+            "[terraform]\n",
+            &format!(
+                "[terraform]\nbinary = {:?}\n",
+                stand_in.display().to_string()
+            ),
+            1,
+        ),
+    )
+    .expect("workspace file");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let hold = dir.path().join("hold-apply");
+    let mut env = sb.env_vars();
+    env.push((
+        "STAGECRAFT_STORE".into(),
+        dir.path().join("stagecraft.db").display().to_string(),
+    ));
+    env.push(("TERRAFORM_STAND_IN_HOLD".into(), hold.display().to_string()));
+    let (_driver, client) = open_app(&env).await;
+    click(&client, "[data-testid=tab-org]").await;
+    wait_for_cards(&client, "ok", 3).await;
+    wait_text(&client, "[data-testid=scan-age]", |t| t.contains("scanned")).await;
+    // Deploy qa with one click: the log streams and every step turns green.
+    click(&client, "[data-testid=tab-deploy]").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&client, "[data-testid=preflight][data-ok=no]").await > 0
+        || count(&client, "[data-testid=preflight]").await == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the preflight of qa does not pass: {}",
+            wait_text(&client, "[data-testid=deploy-view]", |_| true).await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let steps = count(&client, "[data-testid=deploy-step]").await;
+    assert_eq!(steps, 7, "3 Terraform steps and 4 services");
+
+    // Cancel: the apply hangs (the stand-in holds it); Cancel stops it and the run says so.
+    std::fs::write(&hold, "").expect("hold file");
+    click(&client, "[data-testid=deploy-button]").await;
+    wait_text(&client, "[data-testid=deploy-log]", |t| {
+        t.contains("Acquiring state lock")
+    })
+    .await;
+    click(&client, "[data-testid=deploy-cancel]").await;
+    let cancelled = wait_text(&client, "[data-testid=deploy-result]", |t| {
+        t.contains("Run #")
+    })
+    .await;
+    assert!(cancelled.contains("cancelled"), "{cancelled}");
+    assert_eq!(
+        count(&client, "[data-testid=deploy-step][data-status=cancelled]").await,
+        1
+    );
+
+    // The app is killed (SIGKILL) in the middle of the apply. The apply, in its own process group,
+    // runs on; the app started again shows the run interrupted and the leftover step holding qa.
+    click(&client, "[data-testid=deploy-button]").await;
+    wait_text(&client, "[data-testid=deploy-log]", |t| {
+        t.contains("Acquiring state lock")
+    })
+    .await;
+    let lock: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("deploy-qa.lock")).expect("the stage's lock"),
+    )
+    .expect("lock JSON");
+    let app_pid = lock["pid"].as_i64().expect("the app's pid") as i32;
+    let step_pgid = lock["step"]["pgid"].as_i64().expect("the step's group") as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(app_pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the app");
+    drop(client);
+    drop(_driver);
+    assert!(
+        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(step_pgid), None).is_ok(),
+        "the apply runs on without the app"
+    );
+    let (_driver, client) = open_app(&env).await;
+    // As a user would: the window shows the organization (the last snapshot), then Deploy is clicked.
+    wait_for_cards(&client, "ok", 3).await;
+    click(&client, "[data-testid=tab-deploy]").await;
+    let leftover = wait_text(&client, "[data-testid=deploy-leftover]", |t| {
+        t.contains("still runs")
+    })
+    .await;
+    assert!(leftover.contains("terraform apply (qa)"), "{leftover}");
+    wait_for(
+        &client,
+        "[data-testid=deploy-run][data-outcome=interrupted]",
+    )
+    .await;
+    screenshot(&client, "deploy-interrupted").await;
+    click(&client, "[data-testid=deploy-stop-leftover]").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count(&client, "[data-testid=deploy-leftover]").await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the leftover step was not stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(step_pgid), None).is_err(),
+        "the apply's process group is gone"
+    );
+    std::fs::remove_file(&hold).expect("release the hold");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&client, "[data-testid=preflight][data-ok=no]").await > 0
+        || count(&client, "[data-testid=preflight]").await == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the preflight of qa does not pass"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    click(&client, "[data-testid=deploy-button]").await;
+    wait_text(&client, "[data-testid=deploy-log]", |t| {
+        t.contains("Switched to workspace \"qa\"")
+    })
+    .await;
+    let result = wait_text(&client, "[data-testid=deploy-result]", |t| {
+        t.contains("Run #3")
+    })
+    .await;
+    let log = wait_text(&client, "[data-testid=deploy-log]", |_| true).await;
+    assert!(result.contains("succeeded"), "{result}\n{log}");
+    assert!(
+        log.contains("Service deployed to stack reports-qa"),
+        "{log}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(&client, "[data-testid=deploy-step][data-status=succeeded]").await != 7 {
+        assert!(
+            Instant::now() < deadline,
+            "the steps did not all turn green"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    screenshot(&client, "deploy").await;
+
+    // The stage's account is rescanned after the run: the graph has the function just deployed.
+    let name = find_in_graph(&client, "reports-qa-daily").await;
+    assert_eq!(name, "reports-qa-daily");
+    screenshot(&client, "deploy-graph").await;
+    client.close().await.expect("close session");
+}
