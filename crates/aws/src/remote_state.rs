@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_config::SdkConfig;
-use stagecraft_iac::config::Workspace;
+use stagecraft_iac::config::{stage_of_workspace, state_source, Workspace};
 use stagecraft_iac::terraform::{
-    backend, load_local, loaded, lock_info, parse_state, stage_of_workspace, state_source, summary,
-    LoadedState, LockInfo, S3Backend, StateError, StateSource,
+    backend, load_local, loaded, lock_info, parse_state, summary, LoadedState, LockInfo, S3Backend,
+    StateError, StateSource,
 };
 use stagecraft_model::UiError;
 

@@ -3,12 +3,14 @@
 //! Everything is optional. Without a file, Stagecraft works from the AWS profiles alone: stages come from
 //! account tags or names, and credentials from a profile named after the stage or an assumed role.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use stagecraft_model::Error;
+use stagecraft_model::{Error, UiError};
+
+use crate::terraform::{read_backend, Backend, StateSource};
 
 pub const DEFAULT_ASSUME_ROLE: &str = "OrganizationAccountAccessRole";
 pub const DEFAULT_PARALLELISM: usize = 16;
@@ -235,6 +237,47 @@ impl WorkspaceConfig {
             .as_deref()
             .unwrap_or(DEFAULT_ASSUME_ROLE)
     }
+}
+
+/// Decides where to look: `[terraform.backend]`, else the backend block in `[terraform] dir`, else
+/// local state in that dir; with no `[terraform]` at all, discovery.
+pub fn state_source(ws: &Workspace) -> Result<StateSource, UiError> {
+    let Some(tf) = &ws.config.terraform else {
+        return Ok(StateSource::Discover);
+    };
+    if let Some(b) = &tf.backend {
+        return Ok(StateSource::S3(b.clone()));
+    }
+    let Some(dir) = &tf.dir else {
+        return Ok(StateSource::Discover);
+    };
+    let dir = ws.base_dir().join(dir);
+    match read_backend(&dir) {
+        Ok(Some(Backend::S3(b))) => Ok(StateSource::S3(b)),
+        Ok(Some(Backend::Local { path })) => Ok(StateSource::Local(path)),
+        Ok(None) => Ok(StateSource::Local(dir.join("terraform.tfstate"))),
+        Err(e) => Err(UiError {
+            code: stagecraft_model::ErrorCode::TerraformBackend,
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// The stage a workspace deploys: the config's mapping, else a stage of the same name.
+pub fn stage_of_workspace(
+    ws: &Workspace,
+    workspace: &str,
+    stages: &BTreeSet<String>,
+) -> Option<String> {
+    if let Some(s) = ws
+        .config
+        .terraform
+        .as_ref()
+        .and_then(|t| t.workspaces.get(workspace))
+    {
+        return Some(s.clone());
+    }
+    stages.contains(workspace).then(|| workspace.to_owned())
 }
 
 #[cfg(test)]

@@ -141,7 +141,10 @@ fn runs_and_actions_stored_by_an_earlier_build_still_load() {
         .iter()
         .map(|s| s.phase)
         .collect();
-    assert_eq!(phases, [Phase::Terraform, Phase::Services, Phase::PostDeploy]);
+    assert_eq!(
+        phases,
+        [Phase::Terraform, Phase::Services, Phase::PostDeploy]
+    );
     assert_eq!(store.actions().unwrap()[0].outcome, ActionOutcome::Done);
     // A word no build wrote is an error, not a silently different run.
     store

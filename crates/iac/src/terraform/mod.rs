@@ -4,13 +4,11 @@
 pub mod backend;
 pub mod state;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 pub use backend::{read_backend, Backend, S3Backend};
 pub use state::{parse_state, Instance, State, StateError};
 
-use crate::config::Workspace;
 pub use stagecraft_model::terraform::{LockInfo, TerraformState};
 use stagecraft_model::UiError;
 
@@ -28,47 +26,6 @@ pub enum StateSource {
     Local(PathBuf),
     /// No Terraform config: look for `*.tfstate` objects in the management account's buckets.
     Discover,
-}
-
-/// Decides where to look: `[terraform.backend]`, else the backend block in `[terraform] dir`, else
-/// local state in that dir; with no `[terraform]` at all, discovery.
-pub fn state_source(ws: &Workspace) -> Result<StateSource, UiError> {
-    let Some(tf) = &ws.config.terraform else {
-        return Ok(StateSource::Discover);
-    };
-    if let Some(b) = &tf.backend {
-        return Ok(StateSource::S3(b.clone()));
-    }
-    let Some(dir) = &tf.dir else {
-        return Ok(StateSource::Discover);
-    };
-    let dir = ws.base_dir().join(dir);
-    match read_backend(&dir) {
-        Ok(Some(Backend::S3(b))) => Ok(StateSource::S3(b)),
-        Ok(Some(Backend::Local { path })) => Ok(StateSource::Local(path)),
-        Ok(None) => Ok(StateSource::Local(dir.join("terraform.tfstate"))),
-        Err(e) => Err(UiError {
-            code: stagecraft_model::ErrorCode::TerraformBackend,
-            message: e.to_string(),
-        }),
-    }
-}
-
-/// The stage a workspace deploys: the config's mapping, else a stage of the same name.
-pub fn stage_of_workspace(
-    ws: &Workspace,
-    workspace: &str,
-    stages: &BTreeSet<String>,
-) -> Option<String> {
-    if let Some(s) = ws
-        .config
-        .terraform
-        .as_ref()
-        .and_then(|t| t.workspaces.get(workspace))
-    {
-        return Some(s.clone());
-    }
-    stages.contains(workspace).then(|| workspace.to_owned())
 }
 
 /// A state's summary before it is read.
@@ -157,6 +114,8 @@ pub fn lock_info(via: &str, json: &[u8]) -> LockInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{stage_of_workspace, Workspace};
+    use std::collections::BTreeSet;
 
     #[test]
     fn local_workspaces_are_found_and_a_broken_one_is_reported_not_fatal() {
