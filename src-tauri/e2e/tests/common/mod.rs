@@ -12,7 +12,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// The desktop app's binary, built beside this test binary (`target/<profile>/stagecraft-app`):
