@@ -156,15 +156,6 @@ pub struct UiError {
     pub message: String,
 }
 
-impl UiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        UiError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
 impl From<&Error> for UiError {
     fn from(e: &Error) -> Self {
         UiError {
