@@ -89,6 +89,7 @@ impl Org {
                 services: Vec::new(),
                 declared: Vec::new(),
                 warnings: Vec::new(),
+                coverage: Default::default(),
                 started_at: "2026-11-29T00:00:00Z".into(),
                 duration_ms: 1,
             },

@@ -1,32 +1,68 @@
-//! Terraform state in S3: every workspace of a backend, its lock, and, with no backend configured,
-//! every `*.tfstate` object of the management account's buckets. Parsing is `stagecraft_iac`'s.
+//! Terraform state in S3: the backend `stagecraft.toml` names (every workspace of it, with its lock),
+//! and, unless turned off, every bucket of every scanned account that holds `*.tfstate` objects:
+//! a tooling account's, each stage account's, the management account's. One `ListObjectsV2` page per
+//! bucket decides whether it holds state; a state bucket is then listed in full and each state read
+//! once. Parsing and the stage of each state are `stagecraft_iac`'s.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_config::SdkConfig;
-use stagecraft_iac::config::{stage_of_workspace, state_source, Workspace};
+use futures::stream::{self, StreamExt};
+use stagecraft_iac::config::{discovers_state, state_source, Workspace};
 use stagecraft_iac::terraform::{
     backend, load_local, loaded, lock_info, parse_state, summary, LoadedState, LockInfo, S3Backend,
     StateError, StateSource,
 };
+use stagecraft_model::coverage::{StateBucket, StateCoverage};
 use stagecraft_model::UiError;
 
 use crate::credentials::{self as aws, AwsEnv};
 use crate::sdk_error::aws_message;
 
-/// Reads every workspace's state. `mgmt` is the management account's config; an S3 backend with a
-/// `profile` that exists is read with that profile instead.
+/// Buckets searched at once per account.
+const PROBES_AT_ONCE: usize = 8;
+
+/// One scanned account's buckets and lock tables, and credentials to read them.
+#[derive(Debug, Clone)]
+pub struct AccountStores {
+    pub account_id: String,
+    pub config: SdkConfig,
+    /// (bucket, region)
+    pub buckets: Vec<(String, String)>,
+    /// (table, region) of DynamoDB tables keyed by `LockID`, Terraform's lock table shape.
+    pub lock_tables: Vec<(String, String)>,
+}
+
+/// Every state found, how the search went, and what could not be read.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub states: Vec<LoadedState>,
+    pub coverage: StateCoverage,
+    pub warnings: Vec<UiError>,
+    /// Buckets that could not be searched, each with the reason.
+    pub skipped: Vec<String>,
+}
+
+/// Reads the configured backend's workspaces, then searches every account's buckets (unless
+/// `[terraform] discover = false`). A location is read once: the configured backend's reading wins.
 pub async fn load_states(
     env: &AwsEnv,
     ws: &Workspace,
     mgmt: &SdkConfig,
     profiles: &BTreeSet<String>,
-    stages: &BTreeSet<String>,
-) -> Result<Vec<LoadedState>, UiError> {
-    let source = state_source(ws)?;
-    let mut out = match source {
-        StateSource::Local(path) => load_local(&path),
-        StateSource::S3(backend) => {
+    accounts: &[AccountStores],
+) -> Found {
+    let mut found = Found::default();
+    match state_source(ws) {
+        Err(e) => found.warnings.push(e),
+        Ok(None) => {}
+        Ok(Some(StateSource::Local(path))) => {
+            found.coverage.configured = Some(path.display().to_string());
+            found.states = load_local(&path);
+        }
+        Ok(Some(StateSource::S3(backend))) => {
+            found.coverage.configured = Some(format!("s3://{}/{}", backend.bucket, backend.key));
             let config = match &backend.profile {
                 Some(p) if profiles.contains(p) => {
                     env.sdk_config(p, backend.region.as_deref()).await
@@ -36,18 +72,234 @@ pub async fn load_states(
                     None => mgmt.clone(),
                 },
             };
-            load_s3(&config, &backend).await?
+            match load_s3(&config, &backend).await {
+                Ok(states) => found.states = states,
+                Err(e) => found.warnings.push(e),
+            }
+            // The configured bucket's account, when a scanned account holds it.
+            let owner = accounts
+                .iter()
+                .find(|a| a.buckets.iter().any(|(b, _)| *b == backend.bucket));
+            for s in &mut found.states {
+                s.summary.account_id = owner.map(|a| a.account_id.clone());
+            }
         }
-        StateSource::Discover => discover(mgmt).await?,
-    };
-    for s in &mut out {
-        s.summary.stage = stage_of_workspace(ws, &s.summary.workspace, stages);
     }
-    out.sort_by(|a, b| {
+    if discovers_state(ws) {
+        found.coverage.discovery = true;
+        let known: BTreeSet<String> = found
+            .states
+            .iter()
+            .map(|s| s.summary.location.clone())
+            .collect();
+        let calls = AtomicU32::new(0);
+        // The futures are built first: a closure inside the stream would make the scan's future
+        // lose `Send` (its borrow would have to hold for every lifetime).
+        let searches: Vec<_> = accounts
+            .iter()
+            .map(|a| search_account(a, &known, &calls))
+            .collect();
+        let searched: Vec<Searched> = stream::iter(searches)
+            .buffer_unordered(PROBES_AT_ONCE)
+            .collect()
+            .await;
+        found.coverage.accounts_searched = accounts.len() as u32;
+        found.coverage.calls = calls.load(Ordering::Relaxed);
+        for s in searched {
+            found.coverage.buckets_probed += s.probed;
+            found.coverage.state_buckets.extend(s.buckets);
+            found.states.extend(s.states);
+            found.skipped.extend(s.skipped);
+        }
+        found
+            .coverage
+            .state_buckets
+            .sort_by(|a, b| (&a.account_id, &a.bucket).cmp(&(&b.account_id, &b.bucket)));
+    }
+    found.states.sort_by(|a, b| {
         (&a.summary.workspace, &a.summary.location)
             .cmp(&(&b.summary.workspace, &b.summary.location))
     });
-    Ok(out)
+    found.coverage.states_read = found.states.iter().filter(|s| s.state.is_some()).count() as u32;
+    found.coverage.states_unreadable =
+        found.states.iter().filter(|s| s.state.is_none()).count() as u32;
+    found
+}
+
+/// What one account's buckets held.
+#[derive(Debug, Default)]
+struct Searched {
+    probed: u32,
+    buckets: Vec<StateBucket>,
+    states: Vec<LoadedState>,
+    skipped: Vec<String>,
+}
+
+async fn search_account(
+    account: &AccountStores,
+    known: &BTreeSet<String>,
+    calls: &AtomicU32,
+) -> Searched {
+    let probes: Vec<_> = account
+        .buckets
+        .iter()
+        .map(|(bucket, region)| async move {
+            let config = aws::in_region(&account.config, region);
+            let client = aws_sdk_s3::Client::new(&config);
+            let keys = probe(&client, bucket, calls).await;
+            (bucket, region, config, keys)
+        })
+        .collect();
+    let probes: Vec<_> = stream::iter(probes)
+        .buffer_unordered(PROBES_AT_ONCE)
+        .collect()
+        .await;
+    let mut out = Searched {
+        probed: account.buckets.len() as u32,
+        ..Searched::default()
+    };
+    for (bucket, region, config, keys) in probes {
+        let keys = match keys {
+            Ok(keys) => keys,
+            Err(e) => {
+                out.skipped.push(format!(
+                    "state search in account {}: {}",
+                    account.account_id, e.message
+                ));
+                continue;
+            }
+        };
+        let states: Vec<&String> = keys.iter().filter(|k| k.ends_with(".tfstate")).collect();
+        if states.is_empty() {
+            continue;
+        }
+        let client = aws_sdk_s3::Client::new(&config);
+        let lock_tables: Vec<String> = account
+            .lock_tables
+            .iter()
+            .filter(|(_, r)| r == region)
+            .map(|(t, _)| t.clone())
+            .collect();
+        let mut n = 0;
+        for key in states {
+            let location = format!("s3://{bucket}/{key}");
+            n += 1;
+            if known.contains(&location) {
+                continue;
+            }
+            let ws = key
+                .strip_prefix(&format!("{}/", backend::DEFAULT_WORKSPACE_PREFIX))
+                .and_then(|rest| rest.split_once('/'))
+                .map(|(ws, _)| ws.to_owned())
+                .unwrap_or_else(|| "default".to_owned());
+            calls.fetch_add(1, Ordering::Relaxed);
+            let mut s = read_s3_state(&client, bucket, key, ws).await;
+            s.summary.account_id = Some(account.account_id.clone());
+            s.summary.lock = discovered_lock(
+                &config,
+                &client,
+                bucket,
+                key,
+                &lock_tables,
+                keys.contains(&format!("{key}.tflock")),
+                calls,
+            )
+            .await;
+            out.states.push(s);
+        }
+        out.buckets.push(StateBucket {
+            bucket: bucket.clone(),
+            account_id: account.account_id.clone(),
+            region: region.clone(),
+            states: n,
+            lock_tables,
+        });
+    }
+    out
+}
+
+/// The keys of a bucket if its first page holds a `*.tfstate` object (then every page), else the
+/// first page's keys.
+async fn probe(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    calls: &AtomicU32,
+) -> Result<Vec<String>, UiError> {
+    calls.fetch_add(1, Ordering::Relaxed);
+    let first = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| s3_error("s3:ListObjectsV2", bucket, aws_message(&e)))?;
+    let mut keys: Vec<String> = first
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    if !keys.iter().any(|k| k.ends_with(".tfstate")) {
+        return Ok(keys);
+    }
+    let mut token = first.next_continuation_token().map(str::to_owned);
+    while let Some(t) = token.take() {
+        calls.fetch_add(1, Ordering::Relaxed);
+        let page = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .continuation_token(t)
+            .send()
+            .await
+            .map_err(|e| s3_error("s3:ListObjectsV2", bucket, aws_message(&e)))?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+        token = page.next_continuation_token().map(str::to_owned);
+    }
+    Ok(keys)
+}
+
+/// The lock of a discovered state: an item `LockID = <bucket>/<key>` in a lock table of the same
+/// account and region, or a `<key>.tflock` object beside it.
+async fn discovered_lock(
+    config: &SdkConfig,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    tables: &[String],
+    has_lockfile: bool,
+    calls: &AtomicU32,
+) -> Option<LockInfo> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let ddb = aws_sdk_dynamodb::Client::new(config);
+    for table in tables {
+        calls.fetch_add(1, Ordering::Relaxed);
+        let item = ddb
+            .get_item()
+            .table_name(table)
+            .key("LockID", AttributeValue::S(format!("{bucket}/{key}")))
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.item);
+        if let Some(AttributeValue::S(info)) = item.as_ref().and_then(|i| i.get("Info")) {
+            return Some(lock_info("dynamodb", info.as_bytes()));
+        }
+    }
+    if has_lockfile {
+        calls.fetch_add(1, Ordering::Relaxed);
+        let o = s3
+            .get_object()
+            .bucket(bucket)
+            .key(format!("{key}.tflock"))
+            .send()
+            .await
+            .ok()?;
+        let body = o.body.collect().await.ok()?.into_bytes();
+        return Some(lock_info("lockfile", &body));
+    }
+    None
 }
 
 fn s3_error(op: &str, bucket: &str, message: String) -> UiError {
@@ -172,33 +424,4 @@ async fn lock_of(
         return Some(lock_info("lockfile", &body));
     }
     None
-}
-
-/// With no Terraform config: every `*.tfstate` object in the management account's buckets.
-async fn discover(mgmt: &SdkConfig) -> Result<Vec<LoadedState>, UiError> {
-    let client = aws_sdk_s3::Client::new(mgmt);
-    let buckets = client.list_buckets().send().await.map_err(|e| UiError {
-        code: stagecraft_model::ErrorCode::TerraformBackend,
-        message: format!(
-            "s3:ListBuckets in the management account: {}",
-            aws_message(&e)
-        ),
-    })?;
-    let mut out = Vec::new();
-    for b in buckets.buckets() {
-        let Some(bucket) = b.name() else { continue };
-        // A bucket this profile cannot list is not a state bucket we can use; skip it quietly.
-        let Ok(keys) = list_keys(&client, bucket, "").await else {
-            continue;
-        };
-        for key in keys.into_iter().filter(|k| k.ends_with(".tfstate")) {
-            let ws = key
-                .strip_prefix(&format!("{}/", backend::DEFAULT_WORKSPACE_PREFIX))
-                .and_then(|rest| rest.split_once('/'))
-                .map(|(ws, _)| ws.to_owned())
-                .unwrap_or_else(|| "default".to_owned());
-            out.push(read_s3_state(&client, bucket, &key, ws).await);
-        }
-    }
-    Ok(out)
 }

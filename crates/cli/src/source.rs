@@ -89,7 +89,8 @@ pub(crate) async fn report_for(
     Ok(store.load(id)?)
 }
 
-/// How many accounts the report could not scan completely (reported on stderr).
+/// How many accounts the report could not scan completely, or 1 when its coverage is otherwise
+/// partial (a region left out, no Terraform state found); the reasons go to stderr.
 pub(crate) fn incomplete_accounts(report: &ScanReport) -> usize {
     let failed = report
         .accounts
@@ -99,7 +100,29 @@ pub(crate) fn incomplete_accounts(report: &ScanReport) -> usize {
     if failed > 0 {
         eprintln!("{failed} account(s) could not be scanned completely; see the status column of `stagecraft scan`");
     }
-    failed
+    let c = &report.coverage;
+    for l in &c.left_out {
+        eprintln!(
+            "region {} of account {} was not scanned: {}; add it to `regions` in stagecraft.toml or pass --region",
+            l.region,
+            l.account_id.as_deref().unwrap_or("?"),
+            l.why
+        );
+    }
+    if report.terraform.is_empty() && c.partial {
+        if let Some(why) = c
+            .skipped
+            .iter()
+            .find(|s| s.starts_with("no Terraform state"))
+        {
+            eprintln!("{why}");
+        }
+    }
+    if failed == 0 && c.partial {
+        1
+    } else {
+        failed
+    }
 }
 
 pub(crate) fn open_store(args: &StoreArgs) -> Result<Store, Error> {

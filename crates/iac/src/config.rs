@@ -97,6 +97,17 @@ pub struct TerraformConfig {
     /// stage maps to it without this.
     #[serde(default)]
     pub workspaces: BTreeMap<String, String>,
+    /// State → stage, for layouts without workspaces: a state's location (`s3://bucket/key`) or
+    /// key (`live/qa/network/terraform.tfstate`), or a prefix of it ending in `/`.
+    #[serde(default)]
+    pub states: BTreeMap<String, String>,
+    /// Look for `*.tfstate` objects in every scanned account's buckets besides the backend above.
+    #[serde(default = "yes")]
+    pub discover: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -239,28 +250,53 @@ impl WorkspaceConfig {
     }
 }
 
-/// Decides where to look: `[terraform.backend]`, else the backend block in `[terraform] dir`, else
-/// local state in that dir; with no `[terraform]` at all, discovery.
-pub fn state_source(ws: &Workspace) -> Result<StateSource, UiError> {
+/// The state the config names: `[terraform.backend]`, else the backend block in `[terraform] dir`,
+/// else local state in that dir; `None` when it names none (then only discovery finds state).
+pub fn state_source(ws: &Workspace) -> Result<Option<StateSource>, UiError> {
     let Some(tf) = &ws.config.terraform else {
-        return Ok(StateSource::Discover);
+        return Ok(None);
     };
     if let Some(b) = &tf.backend {
-        return Ok(StateSource::S3(b.clone()));
+        return Ok(Some(StateSource::S3(b.clone())));
     }
     let Some(dir) = &tf.dir else {
-        return Ok(StateSource::Discover);
+        return Ok(None);
     };
     let dir = ws.base_dir().join(dir);
     match read_backend(&dir) {
-        Ok(Some(Backend::S3(b))) => Ok(StateSource::S3(b)),
-        Ok(Some(Backend::Local { path })) => Ok(StateSource::Local(path)),
-        Ok(None) => Ok(StateSource::Local(dir.join("terraform.tfstate"))),
+        Ok(Some(Backend::S3(b))) => Ok(Some(StateSource::S3(b))),
+        Ok(Some(Backend::Local { path })) => Ok(Some(StateSource::Local(path))),
+        Ok(None) => Ok(Some(StateSource::Local(dir.join("terraform.tfstate")))),
         Err(e) => Err(UiError {
             code: stagecraft_model::ErrorCode::TerraformBackend,
             message: e.to_string(),
         }),
     }
+}
+
+/// Whether a scan looks for state in every account's buckets (`[terraform] discover`, default on).
+pub fn discovers_state(ws: &Workspace) -> bool {
+    ws.config.terraform.as_ref().is_none_or(|t| t.discover)
+}
+
+/// The stage `[terraform.states]` maps a state to, by its location or key, or a prefix of either
+/// ending in `/` (the longest wins).
+pub fn stage_of_state_key(ws: &Workspace, location: &str) -> Option<String> {
+    let states = &ws.config.terraform.as_ref()?.states;
+    let key = location
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(_, key)| key);
+    states
+        .iter()
+        .filter(|(pattern, _)| {
+            let matches = |s: &str| {
+                s == pattern.as_str() || (pattern.ends_with('/') && s.starts_with(pattern.as_str()))
+            };
+            matches(location) || key.is_some_and(matches)
+        })
+        .max_by_key(|(pattern, _)| pattern.len())
+        .map(|(_, stage)| stage.clone())
 }
 
 /// The stage a workspace deploys: the config's mapping, else a stage of the same name.

@@ -16,6 +16,7 @@ use ts_rs::TS;
 
 pub mod action;
 pub mod collector;
+pub mod coverage;
 pub mod deletion;
 pub mod deploy;
 mod error;
@@ -28,6 +29,7 @@ pub mod terraform;
 pub mod types;
 
 pub use collector::{CollectError, Collector};
+pub use coverage::Coverage;
 pub use error::{Error, ErrorCode, UiError};
 pub use event::ScanEvent;
 pub use hash::ValueHasher;
@@ -194,6 +196,9 @@ pub struct ScanReport {
     pub declared: Vec<deletion::DeclaredName>,
     /// Problems outside any one account: a state backend that cannot be read, a broken `serverless.yml`.
     pub warnings: Vec<UiError>,
+    /// What the scan saw and what it did not.
+    #[serde(default)]
+    pub coverage: Coverage,
     /// RFC 3339 time the scan started.
     pub started_at: String,
     #[ts(type = "number")]

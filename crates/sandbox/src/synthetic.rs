@@ -158,6 +158,7 @@ pub fn report(size: Size) -> ScanReport {
         services: Vec::new(),
         declared: Vec::new(),
         warnings: Vec::new(),
+        coverage: Default::default(),
         started_at: "2026-11-29T00:00:00Z".into(),
         duration_ms: 0,
     }

@@ -46,6 +46,14 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
                     .and_then(|b| b.billing_mode())
                     .map(|b| b.as_str().to_owned()),
             )
+            .attr(
+                "hash_key",
+                table
+                    .key_schema()
+                    .iter()
+                    .find(|k| k.key_type().as_str() == "HASH")
+                    .map(|k| k.attribute_name().to_owned()),
+            )
             .attr("created", timestamp(table.creation_date_time()))
             .attr("deletion_protection", table.deletion_protection_enabled());
             Ok(Some(r))

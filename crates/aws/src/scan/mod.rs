@@ -20,6 +20,8 @@ use crate::serverless::{self, ResolvedService};
 use crate::{discover, own, remote_state, Error, UiError};
 use stagecraft_store::Store;
 
+mod coverage;
+
 pub use stagecraft_model::ScanEvent;
 
 /// Collectors running at once inside one account (accounts themselves are bounded by `parallelism`).
@@ -95,15 +97,18 @@ pub async fn scan(
     });
 
     let mgmt = env.sdk_config(&profile, None).await;
-    let regions = if !opts.regions.is_empty() {
-        opts.regions.clone()
+    let (regions, region_source) = if !opts.regions.is_empty() {
+        (opts.regions.clone(), "option")
     } else if !workspace.config.organization.regions.is_empty() {
-        workspace.config.organization.regions.clone()
+        (workspace.config.organization.regions.clone(), "config")
     } else {
-        vec![mgmt
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| aws::FALLBACK_REGION.to_owned())]
+        (
+            vec![mgmt
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| aws::FALLBACK_REGION.to_owned())],
+            "profile",
+        )
     };
 
     let discovered = discover::discover(&mgmt, &profile, workspace).await?;
@@ -132,12 +137,21 @@ pub async fn scan(
         None => (discovered.accounts, Vec::new()),
         Some(r) => keep_all_but(discovered.accounts, r, progress)?,
     };
-    let mut scanned: Vec<(Account, Collected)> = stream::iter(to_scan)
+    let fresh: Vec<(Account, Collected, Option<SdkConfig>)> = stream::iter(to_scan)
         .map(|account| ctx.scan_account(account))
         .buffer_unordered(parallelism)
         .collect()
         .await;
+    let mut configs: HashMap<String, SdkConfig> = HashMap::new();
+    let mut scanned: Vec<Scanned> = Vec::new();
+    for (account, collected, config) in fresh {
+        if let Some(c) = config {
+            configs.insert(account.id.clone(), c);
+        }
+        scanned.push((account, collected));
+    }
     scanned.append(&mut kept);
+    let stores = ctx.state_stores(&scanned, &mut configs).await;
 
     let mut accounts = Vec::new();
     let mut resources: Vec<Resource> = Vec::new();
@@ -166,14 +180,19 @@ pub async fn scan(
         name: "terraform".into(),
         detail: "reading Terraform state".into(),
     });
-    let mut states =
-        match remote_state::load_states(env, workspace, &mgmt, &profiles, &stages).await {
-            Ok(s) => s,
-            Err(e) => {
-                warnings.push(e);
-                Vec::new()
-            }
-        };
+    let mut found = remote_state::load_states(env, workspace, &mgmt, &profiles, &stores).await;
+    warnings.append(&mut found.warnings);
+    let mut states = std::mem::take(&mut found.states);
+    for s in &mut states {
+        stagecraft_iac::terraform::stage::decide(
+            s,
+            stagecraft_iac::terraform::stage::Context {
+                workspace,
+                stages: &stages,
+                account_stages: &account_stages,
+            },
+        );
+    }
     progress(ScanEvent::Phase {
         name: "services".into(),
         detail: "reading serverless.yml files".into(),
@@ -230,7 +249,22 @@ pub async fn scan(
         (&a.account_id, &a.region, &a.name).cmp(&(&b.account_id, &b.region, &b.name))
     });
 
+    let scanned_regions: BTreeMap<String, (Vec<String>, u32)> = accounts
+        .iter()
+        .map(|a| (a.id.clone(), (regions.clone(), 0)))
+        .collect();
+    let coverage = coverage::build(coverage::Seen {
+        region_source,
+        regions: &scanned_regions,
+        accounts: &accounts,
+        states: &states,
+        state: found.coverage,
+        state_skipped: found.skipped,
+        services: &services,
+        account_stages: &account_stages,
+    });
     let report = ScanReport {
+        coverage,
         profile,
         regions,
         organization: discovered.organization,
@@ -480,7 +514,49 @@ impl AccountCtx<'_> {
         }
     }
 
-    async fn scan_account(&self, mut account: Account) -> (Account, Collected) {
+    /// Each healthy account's buckets and lock tables, with credentials for them (accounts kept from
+    /// an earlier snapshot get theirs now).
+    async fn state_stores(
+        &self,
+        scanned: &[Scanned],
+        configs: &mut HashMap<String, SdkConfig>,
+    ) -> Vec<remote_state::AccountStores> {
+        let mut out = Vec::new();
+        for (account, collected) in scanned {
+            if account.status == AccountStatus::Error {
+                continue;
+            }
+            let config = match configs.get(&account.id) {
+                Some(c) => c.clone(),
+                None => {
+                    let access = self.access_for(account);
+                    let c = self.credentials(&access).await;
+                    configs.insert(account.id.clone(), c.clone());
+                    c
+                }
+            };
+            let of_type = |ty: &'static str| {
+                collected
+                    .resources
+                    .iter()
+                    .filter(move |r| r.type_name == ty)
+            };
+            out.push(remote_state::AccountStores {
+                account_id: account.id.clone(),
+                config,
+                buckets: of_type(collect::s3::TYPE)
+                    .map(|r| (r.name.clone(), r.region.clone()))
+                    .collect(),
+                lock_tables: of_type(collect::dynamodb::TYPE)
+                    .filter(|r| r.attr_str("hash_key") == Some("LockID"))
+                    .map(|r| (r.name.clone(), r.region.clone()))
+                    .collect(),
+            });
+        }
+        out
+    }
+
+    async fn scan_account(&self, mut account: Account) -> (Account, Collected, Option<SdkConfig>) {
         // Owned regions: the futures below must not borrow from the job list (they cross threads).
         let first_region = self
             .regions
@@ -665,16 +741,20 @@ impl AccountCtx<'_> {
         (self.progress)(ScanEvent::AccountFinished {
             account: Box::new(account.clone()),
         });
-        (account, collected)
+        (account, collected, Some(config))
     }
 
-    fn failed(&self, mut account: Account, error: UiError) -> (Account, Collected) {
+    fn failed(
+        &self,
+        mut account: Account,
+        error: UiError,
+    ) -> (Account, Collected, Option<SdkConfig>) {
         account.status = AccountStatus::Error;
         account.error = Some(error);
         (self.progress)(ScanEvent::AccountFinished {
             account: Box::new(account.clone()),
         });
-        (account, Collected::default())
+        (account, Collected::default(), None)
     }
 }
 

@@ -2,6 +2,7 @@
 //! and which stage each workspace deploys. Reading state from S3 is the scan's part (`stagecraft-aws`).
 
 pub mod backend;
+pub mod stage;
 pub mod state;
 
 use std::path::{Path, PathBuf};
@@ -19,13 +20,11 @@ pub struct LoadedState {
     pub state: Option<State>,
 }
 
-/// Where states come from for this workspace config.
+/// Where the workspace config says state is (discovery may find more).
 #[derive(Debug, Clone)]
 pub enum StateSource {
     S3(S3Backend),
     Local(PathBuf),
-    /// No Terraform config: look for `*.tfstate` objects in the management account's buckets.
-    Discover,
 }
 
 /// A state's summary before it is read.
@@ -39,9 +38,7 @@ pub fn summary(location: String, workspace: String) -> TerraformState {
         lineage: None,
         managed_resources: 0,
         data_sources: 0,
-        lock: None,
-        unmatched: Vec::new(),
-        error: None,
+        ..TerraformState::default()
     }
 }
 

@@ -1,0 +1,148 @@
+//! The scan's coverage: what was scanned where, where state was found, and what was not seen.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use stagecraft_iac::terraform::LoadedState;
+use stagecraft_model::coverage::{AccountCoverage, Coverage, LeftOut, StateCoverage};
+use stagecraft_model::serverless::ResolvedService;
+use stagecraft_model::{Account, AccountStatus};
+
+/// What the coverage is built from.
+pub(super) struct Seen<'a> {
+    pub region_source: &'a str,
+    /// Account id → the regions scanned there, and the calls spent finding them.
+    pub regions: &'a BTreeMap<String, (Vec<String>, u32)>,
+    pub accounts: &'a [Account],
+    pub states: &'a [LoadedState],
+    pub state: StateCoverage,
+    pub state_skipped: Vec<String>,
+    pub services: &'a [ResolvedService],
+    /// Account id → stage.
+    pub account_stages: &'a BTreeMap<String, String>,
+}
+
+pub(super) fn build(seen: Seen<'_>) -> Coverage {
+    let mut skipped = Vec::new();
+    let mut accounts = Vec::new();
+    for a in seen.accounts {
+        let (regions, probe_calls) = seen.regions.get(&a.id).cloned().unwrap_or_default();
+        let regional = stagecraft_model::Collector::REGIONAL.len() * regions.len();
+        let global = stagecraft_model::Collector::GLOBAL.len();
+        accounts.push(AccountCoverage {
+            account_id: a.id.clone(),
+            regions: if a.status == AccountStatus::Error {
+                Vec::new()
+            } else {
+                regions
+            },
+            collectors: if a.status == AccountStatus::Error {
+                0
+            } else {
+                (regional + global) as u32
+            },
+            failed: a.collect_errors.len() as u32,
+            region_probe_calls: probe_calls,
+        });
+        match (&a.status, &a.error) {
+            (AccountStatus::Error, Some(e)) => {
+                skipped.push(format!("account {} ({}): {}", a.id, a.name, e.message))
+            }
+            (AccountStatus::Partial, _) => {
+                for e in &a.collect_errors {
+                    skipped.push(format!(
+                        "account {} ({}): {} in {}: {}",
+                        a.id,
+                        a.name,
+                        e.collector.name(),
+                        e.region,
+                        e.message
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let scanned = |account: &str, region: &str| {
+        seen.regions
+            .get(account)
+            .is_some_and(|(r, _)| r.iter().any(|x| x == region))
+    };
+    let mut left: BTreeMap<(Option<String>, String), BTreeSet<String>> = BTreeMap::new();
+    for s in seen.states {
+        let sum = &s.summary;
+        for region in &sum.resource_regions {
+            for account in &sum.resource_accounts {
+                let known = seen.accounts.iter().any(|a| &a.id == account);
+                if known && !scanned(account, region) {
+                    left.entry((Some(account.clone()), region.clone()))
+                        .or_default()
+                        .insert(format!("state {} has resources there", sum.location));
+                }
+            }
+        }
+    }
+    for svc in seen.services {
+        let Some(account) = seen
+            .account_stages
+            .iter()
+            .find(|(_, s)| **s == svc.stage)
+            .map(|(a, _)| a)
+        else {
+            continue;
+        };
+        if !scanned(account, &svc.region) {
+            left.entry((Some(account.clone()), svc.region.clone()))
+                .or_default()
+                .insert(format!(
+                    "{} deploys there (provider.region)",
+                    stagecraft_iac::short_path(&svc.path)
+                ));
+        }
+    }
+    let left_out: Vec<LeftOut> = left
+        .into_iter()
+        .map(|((account_id, region), why)| LeftOut {
+            account_id,
+            region,
+            why: why.into_iter().collect::<Vec<_>>().join("; "),
+        })
+        .collect();
+
+    skipped.extend(seen.state_skipped);
+    let no_state = seen.states.is_empty();
+    if no_state {
+        skipped.push(if seen.state.discovery {
+            format!(
+                "no Terraform state found: searched {} bucket(s) in {} account(s){}; name the backend in \
+                 stagecraft.toml ([terraform] dir or [terraform.backend]) if it is elsewhere",
+                seen.state.buckets_probed,
+                seen.state.accounts_searched,
+                seen.state
+                    .configured
+                    .as_deref()
+                    .map(|c| format!(" and {c}"))
+                    .unwrap_or_default()
+            )
+        } else {
+            format!(
+                "no Terraform state found at {} (discovery is off: [terraform] discover = false)",
+                seen.state.configured.as_deref().unwrap_or("no configured backend")
+            )
+        });
+    }
+    let partial = no_state
+        || !left_out.is_empty()
+        || seen
+            .accounts
+            .iter()
+            .any(|a| matches!(a.status, AccountStatus::Error | AccountStatus::Partial));
+    Coverage {
+        region_source: seen.region_source.to_owned(),
+        accounts,
+        state: seen.state,
+        left_out,
+        skipped,
+        partial,
+    }
+}
