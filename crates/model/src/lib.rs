@@ -34,7 +34,7 @@ pub use error::{Error, ErrorCode, UiError};
 pub use event::ScanEvent;
 pub use hash::ValueHasher;
 pub use resource::{Claim, Owner, Resource, ServerlessClaim, StackClaim, TerraformClaim};
-pub use stack::{Declared, StackFacts, StackMember};
+pub use stack::{Declared, StackFacts, StackMember, TemplateRead};
 pub use terraform::{LockInfo, TerraformState};
 
 /// The region used when neither a profile nor a file names one.

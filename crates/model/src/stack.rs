@@ -27,6 +27,31 @@ pub struct StackFacts {
     pub function_env: BTreeMap<String, BTreeMap<String, String>>,
     /// Why the template could not be read, if it could not.
     pub template_error: Option<String>,
+    /// Parameters whose current value the deployed template holds, with where (an `ssm-read`
+    /// even when no `serverless.yml` is at hand: a policy statement's `Resource`, a managed policy
+    /// ARN, an event source, any property).
+    #[serde(default)]
+    pub parameter_reads: Vec<TemplateRead>,
+    /// Keyed hash → JSON paths of every distinctive string in the template, while the scan matches
+    /// them against the account's parameters; never stored.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub value_paths: Vec<(String, String)>,
+}
+
+/// A parameter's value found in a deployed template.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct TemplateRead {
+    /// The parameter's id (its ARN).
+    pub parameter: String,
+    /// Where in the template: `Resources.Role.Properties.Policies[0].PolicyDocument.Statement[0].Resource`.
+    pub path: String,
+}
+
+/// Whether a value is worth matching: not a short or common word, not a number.
+pub fn distinctive(value: &str) -> bool {
+    value.len() >= 6 && !matches!(value, "true" | "false") && value.parse::<f64>().is_err()
 }
 
 /// One entry of a stack's resource list.

@@ -341,6 +341,8 @@ fn a_stack_deployed_on_another_rest_api_than_the_exported_one_is_stale() {
         }],
         function_env: Default::default(),
         template_error: None,
+        parameter_reads: Vec::new(),
+        value_paths: Vec::new(),
     });
     let f = run(&org);
     assert_eq!(f.len(), 1, "{:#?}", summary(&f));

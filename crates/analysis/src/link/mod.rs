@@ -372,10 +372,7 @@ pub(crate) fn service_node(
     )
 }
 
-/// A parameter's value is worth matching against deployed values when it is not a short, common word.
-fn distinctive(value: &str) -> bool {
-    value.len() >= 6 && !matches!(value, "true" | "false") && value.parse::<f64>().is_err()
-}
+use crate::model::stack::distinctive;
 
 /// Infers every link of a snapshot.
 pub fn infer(report: &ScanReport) -> Linked {
@@ -392,11 +389,7 @@ pub fn infer(report: &ScanReport) -> Linked {
                     id,
                     type_name: TERRAFORM_WORKSPACE.into(),
                     name: format!("{} ({})", state.workspace, state.location),
-                    account_id: state
-                        .stage
-                        .as_deref()
-                        .and_then(|s| stage_account(report, s))
-                        .map(str::to_owned),
+                    account_id: state_account(report, state),
                     stage: state.stage.clone(),
                 },
             );
@@ -474,10 +467,89 @@ pub fn infer(report: &ScanReport) -> Linked {
     }
 
     readers(report, &ix, &mut set, &mut extra);
+    terraform_readers(report, &ix, &mut set);
+    template_readers(report, &ix, &mut set);
 
     Linked {
         links: set.into_links(),
         extra_nodes: extra.into_values().collect(),
+    }
+}
+
+/// The account a state deploys to: its stage's, else the one account its resources live in.
+fn state_account(report: &ScanReport, state: &crate::model::TerraformState) -> Option<String> {
+    if let Some(a) = state
+        .stage
+        .as_deref()
+        .and_then(|s| stage_account(report, s))
+    {
+        return Some(a.to_owned());
+    }
+    match state.resource_accounts.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+/// Parameter → the Terraform state that reads it through `data "aws_ssm_parameter"`: by ARN when
+/// the state recorded it, else by name in the account the state deploys to.
+fn terraform_readers(report: &ScanReport, ix: &Index<'_>, set: &mut LinkSet) {
+    for state in report.terraform.iter().filter(|s| s.error.is_none()) {
+        let node = terraform_node(&state.location);
+        let account = state_account(report, state);
+        for read in &state.ssm_reads {
+            let param = read
+                .arn
+                .as_deref()
+                .and_then(|arn| ix.by_id.get(arn).copied())
+                .or_else(|| {
+                    let account = account.as_deref()?;
+                    ix.named(account, crate::model::types::ssm::TYPE, &read.name)
+                });
+            if let Some(param) = param {
+                set.add(
+                    &param.id,
+                    &node,
+                    LinkKind::SsmRead,
+                    format!(
+                        "`{}` in {} reads it (data source)",
+                        read.address, state.location
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Parameter → the stack whose deployed template holds its current value, with where.
+fn template_readers(report: &ScanReport, ix: &Index<'_>, set: &mut LinkSet) {
+    for stack in &report.stacks {
+        let Some(node) = ix.stack(&stack.account_id, &stack.name) else {
+            continue;
+        };
+        let mut at: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for read in &stack.parameter_reads {
+            at.entry(read.parameter.as_str())
+                .or_default()
+                .push(read.path.as_str());
+        }
+        for (param, paths) in at {
+            let Some(param) = ix.by_id.get(param) else {
+                continue;
+            };
+            if set.has(&param.id, &node.id, LinkKind::SsmRead) {
+                continue;
+            }
+            set.add(
+                &param.id,
+                &node.id,
+                LinkKind::SsmRead,
+                format!(
+                    "the deployed template holds the parameter's current value at {}",
+                    paths.join(", ")
+                ),
+            );
+        }
     }
 }
 

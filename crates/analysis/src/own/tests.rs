@@ -34,6 +34,8 @@ fn stack(name: &str, members: Vec<(&str, &str, &str)>, declared: Vec<Declared>) 
         declared,
         function_env: Default::default(),
         template_error: None,
+        parameter_reads: Vec::new(),
+        value_paths: Vec::new(),
     }
 }
 

@@ -131,6 +131,8 @@ pub async fn collect(t: &Target<'_>) -> Result<Collected, CollectError> {
                 declared: Vec::new(),
                 function_env: BTreeMap::new(),
                 template_error: None,
+                parameter_reads: Vec::new(),
+                value_paths: Vec::new(),
             };
             match template {
                 Ok(template) => read_template(&template, &mut facts, t.hasher),
@@ -219,6 +221,55 @@ fn read_template(template: &Value, facts: &mut StackFacts, hasher: &super::Value
     }
     facts.declared = declared;
     facts.function_env = env;
+    let mut paths = Vec::new();
+    for section in ["Resources", "Outputs"] {
+        if let Some(v) = template.get(section) {
+            hash_strings(v, section.to_owned(), hasher, &mut paths);
+        }
+    }
+    facts.value_paths = paths;
+}
+
+/// Template keys whose strings are structure or prose, never a value read from elsewhere: a URL
+/// path part `orders` is not the parameter holding the table name `orders`.
+const NOT_VALUES: [&str; 9] = [
+    "Type",
+    "DependsOn",
+    "Condition",
+    "Metadata",
+    "Description",
+    "PathPart",
+    "HttpMethod",
+    "Handler",
+    "Runtime",
+];
+
+/// Every distinctive string under `v`, as (keyed hash, path): the scan matches them against the
+/// account's parameter values, then drops them.
+fn hash_strings(
+    v: &Value,
+    path: String,
+    hasher: &super::ValueHasher,
+    out: &mut Vec<(String, String)>,
+) {
+    match v {
+        Value::String(s) if stagecraft_model::stack::distinctive(s) => {
+            out.push((hasher.hash(s), path))
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                hash_strings(item, format!("{path}[{i}]"), hasher, out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                if !NOT_VALUES.contains(&k.as_str()) {
+                    hash_strings(item, format!("{path}.{k}"), hasher, out);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -245,6 +296,8 @@ mod tests {
             declared: Vec::new(),
             function_env: BTreeMap::new(),
             template_error: None,
+            parameter_reads: Vec::new(),
+            value_paths: Vec::new(),
         }
     }
 

@@ -708,6 +708,7 @@ impl AccountCtx<'_> {
             attempted
         };
         errors.extend(tag_errors);
+        template_reads(&mut collected);
         errors.sort_by(|a, b| (a.collector, &a.region).cmp(&(b.collector, &b.region)));
         account.status = if errors.is_empty() {
             AccountStatus::Ok
@@ -755,6 +756,36 @@ impl AccountCtx<'_> {
             account: Box::new(account.clone()),
         });
         (account, Collected::default(), None)
+    }
+}
+
+/// Matches the keyed hashes of every template string against the account's parameter values (in
+/// any of its regions), keeps the matches as the stacks' parameter reads and drops the hashes. A
+/// value two parameters share names neither: the read would be a guess.
+fn template_reads(collected: &mut Collected) {
+    let mut by_hash: HashMap<&str, Vec<&str>> = HashMap::new();
+    for p in collected
+        .resources
+        .iter()
+        .filter(|r| r.type_name == collect::ssm::TYPE)
+    {
+        if let (Some(h), Some(v)) = (p.attr_str("value_hash"), p.attr_str("value")) {
+            if stagecraft_model::stack::distinctive(v) {
+                by_hash.entry(h).or_default().push(p.id.as_str());
+            }
+        }
+    }
+    for stack in &mut collected.stacks {
+        let mut reads = BTreeSet::new();
+        for (hash, path) in std::mem::take(&mut stack.value_paths) {
+            if let Some([param]) = by_hash.get(hash.as_str()).map(Vec::as_slice) {
+                reads.insert(((*param).to_owned(), path));
+            }
+        }
+        stack.parameter_reads = reads
+            .into_iter()
+            .map(|(parameter, path)| stagecraft_model::TemplateRead { parameter, path })
+            .collect();
     }
 }
 

@@ -174,6 +174,13 @@ fn rules(
             format!("`{word}` in the key {key}"),
         );
     }
+    if s.error.is_none() && s.managed_resources == 0 {
+        return (
+            None,
+            None,
+            "no stage: the state holds no resources".to_owned(),
+        );
+    }
     let mut why = vec![format!("workspace `{}` is no stage", s.workspace)];
     if s.resource_accounts.is_empty() {
         why.push("no resource names an account".to_owned());
