@@ -238,6 +238,11 @@ pub enum SandboxCommand {
         /// Seed without the planted problems.
         #[arg(long)]
         clean: bool,
+        /// The organization's layout: `demo` (the field write-up's), or `spread` (state in a
+        /// tooling account under per-stage keys, a second region, SAM and CDK stacks, no
+        /// stagecraft.toml).
+        #[arg(long, default_value = "demo", value_parser = ["demo", "spread"])]
+        shape: String,
     },
     /// Stop the sandbox started from D.
     Down {

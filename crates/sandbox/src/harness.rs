@@ -34,6 +34,18 @@ pub fn demo() -> &'static Running {
     DEMO.get_or_init(|| start(SeedSpec::default()))
 }
 
+/// The `spread` organization (state in a tooling account, a second region, SAM and CDK stacks),
+/// shared read-only like [`demo`].
+pub fn spread() -> &'static Running {
+    static SPREAD: OnceLock<Running> = OnceLock::new();
+    SPREAD.get_or_init(|| {
+        start(SeedSpec {
+            shape: crate::Shape::Spread,
+            ..SeedSpec::default()
+        })
+    })
+}
+
 /// A second demo organization for tests that change what is in it, one test at a time: the guard
 /// holds it until the test ends.
 pub async fn scratch() -> (tokio::sync::MutexGuard<'static, ()>, &'static Running) {

@@ -11,6 +11,7 @@ mod moto;
 pub mod proxy;
 pub mod seed;
 pub mod services;
+pub mod shape;
 pub mod synthetic;
 pub mod tfstate;
 
@@ -27,7 +28,7 @@ use stagecraft_model as model;
 use stagecraft_model::Error;
 
 pub use moto::moto_version;
-pub use seed::{Planted, SeedSpec, Seeded, SECRET_MARKER};
+pub use seed::{Planted, SeedSpec, Seeded, Shape, SECRET_MARKER};
 
 /// The management profile the sandbox's AWS config defines.
 pub const MASTER_PROFILE: &str = "master";
@@ -118,19 +119,14 @@ impl Sandbox {
     /// The same profiles with another `endpoint_url` (a proxy in front of the emulator), written to
     /// `file`.
     pub fn aws_env_through(&self, endpoint: &str, file: &Path) -> Result<AwsEnv, Error> {
-        let accounts: Vec<(String, String)> = self
-            .seeded
-            .accounts
-            .iter()
-            .map(|a| (a.stage.clone(), a.id.clone()))
-            .collect();
+        let accounts = self.seeded.stage_profiles();
         write(file, &aws_config_text(endpoint, &self.region, &accounts))?;
         Ok(AwsEnv::with_config_file(file))
     }
 
     /// The environment a shell (or a child process) needs to use this sandbox.
     pub fn env_vars(&self) -> Vec<(String, String)> {
-        vec![
+        let mut vars = vec![
             (
                 "AWS_CONFIG_FILE".into(),
                 self.aws_config_file().display().to_string(),
@@ -141,11 +137,14 @@ impl Sandbox {
             ),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
             ("AWS_PROFILE".into(), MASTER_PROFILE.into()),
-            (
+        ];
+        if self.workspace_file().is_file() {
+            vars.push((
                 "STAGECRAFT_CONFIG".into(),
                 self.workspace_file().display().to_string(),
-            ),
-        ]
+            ));
+        }
+        vars
     }
 
     pub fn load(dir: &Path) -> Result<Sandbox, Error> {
@@ -181,7 +180,7 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
             )));
         }
     }
-    let server = moto::ensure_installed(&opts.venv, log)?;
+    let server = moto::with_gaps(&moto::ensure_installed(&opts.venv, log)?, &dir)?;
     let port = moto::free_port()?;
     let process = moto::start(&server, port, &dir.join("moto.log"), opts.tied)?;
     let pid = process.pid;
@@ -202,19 +201,18 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
         let master = env.sdk_config(MASTER_PROFILE, None).await;
         log("seeding the organization…");
         let seeded = seed::seed(&master, &opts.spec).await?;
-        let accounts: Vec<(String, String)> = seeded
-            .accounts
-            .iter()
-            .map(|a| (a.stage.clone(), a.id.clone()))
-            .collect();
+        let accounts = seeded.stage_profiles();
         write(
             &dir.join("aws-config"),
             &aws_config_text(&endpoint, &region, &accounts),
         )?;
-        write(
-            &dir.join("stagecraft.toml"),
-            &workspace_text(&accounts, opts.examples.as_deref(), &endpoint),
-        )?;
+        // The spread organization is scanned as a new user would: AWS profiles only.
+        if opts.spec.shape == Shape::Demo {
+            write(
+                &dir.join("stagecraft.toml"),
+                &workspace_text(&accounts, opts.examples.as_deref(), &endpoint),
+            )?;
+        }
         let sandbox = Sandbox {
             dir: dir.clone(),
             endpoint: endpoint.clone(),

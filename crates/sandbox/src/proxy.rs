@@ -515,6 +515,9 @@ fn rest_action(method: &str, path: &str) -> Option<String> {
         ("GET", ["2015-03-31", "functions", _, "versions"]) => "ListVersionsByFunction",
         ("GET", ["2015-03-31", "event-source-mappings"]) => "ListEventSourceMappings",
         ("GET", ["2017-03-31", "tags", ..]) => "ListTags",
+        ("GET", ["2016-08-19", "account-settings"]) => "GetAccountSettings",
+        // Account (REST-JSON, every action a POST to its name)
+        ("POST", ["listRegions"]) => "ListRegions",
         // API Gateway v2
         ("GET", ["v2", "apis"]) => "GetApis",
         ("GET", ["v2", "apis", _]) => "GetApi",

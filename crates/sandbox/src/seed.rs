@@ -44,6 +44,23 @@ pub struct SeedSpec {
     pub extra_functions: usize,
     /// Plant the problems later checks must find (off for a clean org).
     pub plant_problems: bool,
+    /// How the organization is laid out; the other fields apply to the demo layout.
+    #[serde(default)]
+    pub shape: Shape,
+}
+
+/// Organization layouts the sandbox can build.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Shape {
+    /// The field write-up's layout: state in the management account, a workspace per stage, one
+    /// region, stages tagged, the planted problems.
+    #[default]
+    Demo,
+    /// State in a tooling account under per-stage keys, a second region, SAM and CDK stacks, reads
+    /// in both directions, stages named by tag in one account and by name in another
+    /// (`crates/sandbox/src/shape.rs`).
+    Spread,
 }
 
 impl Default for SeedSpec {
@@ -54,6 +71,7 @@ impl Default for SeedSpec {
             extra_services: 0,
             extra_functions: 0,
             plant_problems: true,
+            shape: Shape::Demo,
         }
     }
 }
@@ -63,6 +81,18 @@ pub struct SeededAccount {
     pub stage: String,
     pub id: String,
     pub name: String,
+}
+
+impl Seeded {
+    /// (stage, account id) of each stage account: the profiles `sandbox up` writes (accounts without
+    /// a stage, such as a tooling account, are reached by assuming the organization's role).
+    pub fn stage_profiles(&self) -> Vec<(String, String)> {
+        self.accounts
+            .iter()
+            .filter(|a| !a.stage.is_empty())
+            .map(|a| (a.stage.clone(), a.id.clone()))
+            .collect()
+    }
 }
 
 /// A problem the seeder planted on purpose, for the audit, deletion and drift checks to find.
@@ -94,7 +124,7 @@ pub struct Seeded {
     pub planted: Vec<Planted>,
 }
 
-fn sdk<T, E, R>(r: Result<T, SdkError<E, R>>, what: &str) -> Result<T, Error>
+pub(crate) fn sdk<T, E, R>(r: Result<T, SdkError<E, R>>, what: &str) -> Result<T, Error>
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
@@ -102,12 +132,21 @@ where
     r.map_err(|e| Error::Sandbox(format!("seeding: {what}: {}", aws_message(&e))))
 }
 
-fn built<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> Result<T, Error> {
+pub(crate) fn built<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> Result<T, Error> {
     r.map_err(|e| Error::Sandbox(format!("seeding: building {what}: {e}")))
 }
 
-/// Builds the organization described by `spec` using the management account's SDK config.
-pub async fn seed(master: &SdkConfig, spec: &SeedSpec) -> Result<Seeded, Error> {
+/// A new organization's root and its one OU, where accounts are created.
+pub(crate) struct NewOrg {
+    root: String,
+    ou_id: String,
+}
+
+/// Creates the organization (all features) with one OU under the root.
+pub(crate) async fn new_organization(
+    master: &SdkConfig,
+    ou_name: &str,
+) -> Result<(Seeded, NewOrg), Error> {
     let orgs = aws_sdk_organizations::Client::new(master);
     let org = sdk(
         orgs.create_organization()
@@ -118,13 +157,6 @@ pub async fn seed(master: &SdkConfig, spec: &SeedSpec) -> Result<Seeded, Error> 
     )?
     .organization
     .ok_or_else(|| Error::Sandbox("CreateOrganization returned nothing".into()))?;
-    let mut seeded = Seeded {
-        organization_id: org.id.unwrap_or_default(),
-        management_account_id: org.master_account_id.unwrap_or_default(),
-        state_bucket: STATE_BUCKET.into(),
-        state_key: STATE_KEY.into(),
-        ..Seeded::default()
-    };
     let root = sdk(orgs.list_roots().send().await, "organizations:ListRoots")?
         .roots
         .unwrap_or_default()
@@ -132,10 +164,10 @@ pub async fn seed(master: &SdkConfig, spec: &SeedSpec) -> Result<Seeded, Error> 
         .next()
         .and_then(|r| r.id)
         .ok_or_else(|| Error::Sandbox("the new organization has no root".into()))?;
-    seeded.ou_id = sdk(
+    let ou_id = sdk(
         orgs.create_organizational_unit()
             .parent_id(&root)
-            .name(ORG_UNIT)
+            .name(ou_name)
             .send()
             .await,
         "organizations:CreateOrganizationalUnit",
@@ -143,38 +175,72 @@ pub async fn seed(master: &SdkConfig, spec: &SeedSpec) -> Result<Seeded, Error> 
     .organizational_unit
     .and_then(|ou| ou.id)
     .unwrap_or_default();
+    let seeded = Seeded {
+        organization_id: org.id.unwrap_or_default(),
+        management_account_id: org.master_account_id.unwrap_or_default(),
+        ou_id: ou_id.clone(),
+        ..Seeded::default()
+    };
+    Ok((seeded, NewOrg { root, ou_id }))
+}
 
-    for stage in &spec.stages {
-        let name = format!("acme-{stage}");
-        let status = sdk(
-            orgs.create_account()
-                .email(format!("aws+{stage}@acme.example"))
-                .account_name(&name)
-                .tags(built(
-                    aws_sdk_organizations::types::Tag::builder()
-                        .key("Stage")
-                        .value(stage)
-                        .build(),
-                    "tag",
-                )?)
-                .send()
-                .await,
-            "organizations:CreateAccount",
-        )?
-        .create_account_status
-        .ok_or_else(|| Error::Sandbox("CreateAccount returned no status".into()))?;
+impl NewOrg {
+    /// Creates a member account with `tags` and moves it into the OU; returns its id.
+    pub(crate) async fn account(
+        &self,
+        master: &SdkConfig,
+        name: &str,
+        email: &str,
+        tags: &[(&str, &str)],
+    ) -> Result<String, Error> {
+        let orgs = aws_sdk_organizations::Client::new(master);
+        let mut req = orgs.create_account().email(email).account_name(name);
+        for (k, v) in tags {
+            req = req.tags(built(
+                aws_sdk_organizations::types::Tag::builder()
+                    .key(*k)
+                    .value(*v)
+                    .build(),
+                "tag",
+            )?);
+        }
+        let status = sdk(req.send().await, "organizations:CreateAccount")?
+            .create_account_status
+            .ok_or_else(|| Error::Sandbox("CreateAccount returned no status".into()))?;
         let id = status.account_id.ok_or_else(|| {
             Error::Sandbox(format!("CreateAccount for {name} returned no account id"))
         })?;
         sdk(
             orgs.move_account()
                 .account_id(&id)
-                .source_parent_id(&root)
-                .destination_parent_id(&seeded.ou_id)
+                .source_parent_id(&self.root)
+                .destination_parent_id(&self.ou_id)
                 .send()
                 .await,
             "organizations:MoveAccount",
         )?;
+        Ok(id)
+    }
+}
+
+/// Builds the organization described by `spec` using the management account's SDK config.
+pub async fn seed(master: &SdkConfig, spec: &SeedSpec) -> Result<Seeded, Error> {
+    if spec.shape == Shape::Spread {
+        return crate::shape::seed(master, &spec.region).await;
+    }
+    let (mut seeded, org) = new_organization(master, ORG_UNIT).await?;
+    seeded.state_bucket = STATE_BUCKET.into();
+    seeded.state_key = STATE_KEY.into();
+    for stage in &spec.stages {
+        let name = format!("acme-{stage}");
+        let id = org
+            .account(
+                master,
+                &name,
+                &format!("aws+{stage}@acme.example"),
+                &[("Stage", stage)],
+            )
+            .await?;
         seeded.accounts.push(SeededAccount {
             stage: stage.clone(),
             id,
@@ -237,7 +303,7 @@ async fn put_state(
     Ok(())
 }
 
-async fn create_table(
+pub(crate) async fn create_table(
     ddb: &aws_sdk_dynamodb::Client,
     name: &str,
     key: &str,

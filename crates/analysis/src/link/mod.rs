@@ -388,7 +388,7 @@ pub fn infer(report: &ScanReport) -> Linked {
                 ExtraNode {
                     id,
                     type_name: TERRAFORM_WORKSPACE.into(),
-                    name: format!("{} ({})", state.workspace, state.location),
+                    name: state_name(&state.workspace, &state.location),
                     account_id: state_account(report, state),
                     stage: state.stage.clone(),
                 },
@@ -473,6 +473,16 @@ pub fn infer(report: &ScanReport) -> Linked {
     Linked {
         links: set.into_links(),
         extra_nodes: extra.into_values().collect(),
+    }
+}
+
+/// A state node's name: `dev (s3://bucket/env:/dev/key)` for a workspace, the location alone for a
+/// layout without workspaces.
+fn state_name(workspace: &str, location: &str) -> String {
+    if workspace == "default" {
+        location.to_owned()
+    } else {
+        format!("{workspace} ({location})")
     }
 }
 
@@ -579,7 +589,7 @@ fn writers(
                 extra.entry(node.clone()).or_insert_with(|| ExtraNode {
                     id: node.clone(),
                     type_name: TERRAFORM_WORKSPACE.into(),
-                    name: format!("{} ({})", c.workspace, c.state),
+                    name: state_name(&c.workspace, &c.state),
                     account_id: Some(r.account_id.clone()),
                     stage: r.stage.clone(),
                 });
@@ -587,7 +597,11 @@ fn writers(
                     &node,
                     &r.id,
                     LinkKind::SsmWrite,
-                    format!("`{}` in workspace `{}` writes it", c.address, c.workspace),
+                    if c.workspace == "default" {
+                        format!("`{}` in {} writes it", c.address, c.state)
+                    } else {
+                        format!("`{}` in workspace `{}` writes it", c.address, c.workspace)
+                    },
                 );
             }
             Claim::Serverless(ServerlessClaim {

@@ -21,6 +21,7 @@ use crate::{discover, own, remote_state, Error, UiError};
 use stagecraft_store::Store;
 
 mod coverage;
+mod regions;
 
 pub use stagecraft_model::ScanEvent;
 
@@ -97,18 +98,19 @@ pub async fn scan(
     });
 
     let mgmt = env.sdk_config(&profile, None).await;
-    let (regions, region_source) = if !opts.regions.is_empty() {
-        (opts.regions.clone(), "option")
+    let home = mgmt
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| aws::FALLBACK_REGION.to_owned());
+    let (fixed_regions, region_source) = if !opts.regions.is_empty() {
+        (Some(opts.regions.clone()), "option")
     } else if !workspace.config.organization.regions.is_empty() {
-        (workspace.config.organization.regions.clone(), "config")
-    } else {
         (
-            vec![mgmt
-                .region()
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| aws::FALLBACK_REGION.to_owned())],
-            "profile",
+            Some(workspace.config.organization.regions.clone()),
+            "config",
         )
+    } else {
+        (None, "in use")
     };
 
     let discovered = discover::discover(&mgmt, &profile, workspace).await?;
@@ -129,7 +131,8 @@ pub async fn scan(
         mgmt: &mgmt,
         mgmt_profile: &profile,
         profiles: &profiles,
-        regions: &regions,
+        regions: fixed_regions.as_deref(),
+        home: &home,
         hasher: &hasher,
         progress,
     };
@@ -137,19 +140,53 @@ pub async fn scan(
         None => (discovered.accounts, Vec::new()),
         Some(r) => keep_all_but(discovered.accounts, r, progress)?,
     };
-    let fresh: Vec<(Account, Collected, Option<SdkConfig>)> = stream::iter(to_scan)
+    let fresh: Vec<Fresh> = stream::iter(to_scan)
         .map(|account| ctx.scan_account(account))
         .buffer_unordered(parallelism)
         .collect()
         .await;
     let mut configs: HashMap<String, SdkConfig> = HashMap::new();
     let mut scanned: Vec<Scanned> = Vec::new();
-    for (account, collected, config) in fresh {
-        if let Some(c) = config {
-            configs.insert(account.id.clone(), c);
+    let mut scanned_regions: BTreeMap<String, (Vec<String>, u32)> = BTreeMap::new();
+    let mut region_notes = Vec::new();
+    for f in fresh {
+        if let Some(c) = f.config {
+            configs.insert(f.account.id.clone(), c);
         }
-        scanned.push((account, collected));
+        if let Some(note) = f.note {
+            region_notes.push(format!(
+                "account {} ({}): {note}",
+                f.account.id, f.account.name
+            ));
+        }
+        scanned_regions.insert(f.account.id.clone(), (f.regions, f.probe_calls));
+        scanned.push((f.account, f.collected));
     }
+    if let Some(r) = &opts.rescan {
+        // Kept accounts keep the regions they were scanned in.
+        for (account, _) in &kept {
+            let regions = r
+                .previous
+                .coverage
+                .accounts
+                .iter()
+                .find(|c| c.account_id == account.id)
+                .map(|c| c.regions.clone())
+                .unwrap_or_else(|| r.previous.regions.clone());
+            scanned_regions.insert(account.id.clone(), (regions, 0));
+        }
+    }
+    let regions: Vec<String> = {
+        let mut all: Vec<String> = scanned_regions
+            .values()
+            .flat_map(|(r, _)| r.iter().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        // The home region first, as before.
+        all.sort_by_key(|r| (*r != home, r.clone()));
+        all
+    };
     scanned.append(&mut kept);
     let stores = ctx.state_stores(&scanned, &mut configs).await;
 
@@ -249,11 +286,7 @@ pub async fn scan(
         (&a.account_id, &a.region, &a.name).cmp(&(&b.account_id, &b.region, &b.name))
     });
 
-    let scanned_regions: BTreeMap<String, (Vec<String>, u32)> = accounts
-        .iter()
-        .map(|a| (a.id.clone(), (regions.clone(), 0)))
-        .collect();
-    let coverage = coverage::build(coverage::Seen {
+    let mut coverage = coverage::build(coverage::Seen {
         region_source,
         regions: &scanned_regions,
         accounts: &accounts,
@@ -263,6 +296,8 @@ pub async fn scan(
         services: &services,
         account_stages: &account_stages,
     });
+    coverage.partial |= !region_notes.is_empty();
+    coverage.skipped.extend(region_notes);
     let report = ScanReport {
         coverage,
         profile,
@@ -304,6 +339,17 @@ pub async fn scan_and_store(
 
 /// An account with what was collected in it.
 type Scanned = (Account, Collected);
+
+/// An account scanned now: what was collected, the credentials, and the regions it was scanned in.
+struct Fresh {
+    account: Account,
+    collected: Collected,
+    config: Option<SdkConfig>,
+    regions: Vec<String>,
+    probe_calls: u32,
+    /// Why the regions were narrowed, if they were.
+    note: Option<String>,
+}
 
 /// Splits the discovered accounts into the one to rescan and the others, which keep what the
 /// previous snapshot collected (and are reported finished at once).
@@ -471,7 +517,10 @@ struct AccountCtx<'a> {
     mgmt: &'a SdkConfig,
     mgmt_profile: &'a str,
     profiles: &'a BTreeSet<String>,
-    regions: &'a [String],
+    /// The regions to scan in every account; `None`: the regions each account uses.
+    regions: Option<&'a [String]>,
+    /// The management profile's region, always scanned.
+    home: &'a str,
     hasher: &'a ValueHasher,
     progress: &'a (dyn Fn(ScanEvent) + Send + Sync),
 }
@@ -556,26 +605,17 @@ impl AccountCtx<'_> {
         out
     }
 
-    async fn scan_account(&self, mut account: Account) -> (Account, Collected, Option<SdkConfig>) {
-        // Owned regions: the futures below must not borrow from the job list (they cross threads).
-        let first_region = self
-            .regions
-            .first()
-            .cloned()
-            .unwrap_or_else(|| aws::FALLBACK_REGION.to_owned());
-        let jobs: Vec<(Collector, String)> = self
-            .regions
-            .iter()
-            .flat_map(|r| Collector::REGIONAL.iter().map(move |c| (*c, r.clone())))
-            .chain(Collector::GLOBAL.iter().map(|c| (*c, first_region.clone())))
-            .collect();
-        let total = 1 + jobs.len() as u32;
+    async fn scan_account(&self, mut account: Account) -> Fresh {
+        // Until the regions are known, progress counts the home region only.
+        let per_region = Collector::REGIONAL.len() as u32;
+        let global = Collector::GLOBAL.len() as u32;
+        let total = std::sync::atomic::AtomicU32::new(1 + per_region + global);
         let report = |step: String, done: u32| {
             (self.progress)(ScanEvent::AccountProgress {
                 account_id: account.id.clone(),
                 step,
                 done,
-                total,
+                total: total.load(std::sync::atomic::Ordering::Relaxed),
             })
         };
         report("identity".to_owned(), 0);
@@ -637,6 +677,31 @@ impl AccountCtx<'_> {
         }
         account.identity = Some(identity);
         report("identity".to_owned(), 1);
+
+        let in_use = match self.regions {
+            Some(fixed) => regions::InUse {
+                regions: fixed.to_vec(),
+                ..regions::InUse::default()
+            },
+            None => {
+                report("regions in use".to_owned(), 1);
+                regions::in_use(&config, self.home).await
+            }
+        };
+        let first_region = in_use
+            .regions
+            .first()
+            .cloned()
+            .unwrap_or_else(|| aws::FALLBACK_REGION.to_owned());
+        // Owned regions: the futures below must not borrow from the job list (they cross threads).
+        let jobs: Vec<(Collector, String)> = in_use
+            .regions
+            .iter()
+            .flat_map(|r| Collector::REGIONAL.iter().map(move |c| (*c, r.clone())))
+            .chain(Collector::GLOBAL.iter().map(|c| (*c, first_region.clone())))
+            .collect();
+        total.store(1 + jobs.len() as u32, std::sync::atomic::Ordering::Relaxed);
+        let total = 1 + jobs.len() as u32;
 
         let done = std::sync::atomic::AtomicU32::new(1);
         let account_id = account.id.clone();
@@ -742,20 +807,30 @@ impl AccountCtx<'_> {
         (self.progress)(ScanEvent::AccountFinished {
             account: Box::new(account.clone()),
         });
-        (account, collected, Some(config))
+        Fresh {
+            account,
+            collected,
+            config: Some(config),
+            regions: in_use.regions,
+            probe_calls: in_use.calls,
+            note: in_use.note,
+        }
     }
 
-    fn failed(
-        &self,
-        mut account: Account,
-        error: UiError,
-    ) -> (Account, Collected, Option<SdkConfig>) {
+    fn failed(&self, mut account: Account, error: UiError) -> Fresh {
         account.status = AccountStatus::Error;
         account.error = Some(error);
         (self.progress)(ScanEvent::AccountFinished {
             account: Box::new(account.clone()),
         });
-        (account, Collected::default(), None)
+        Fresh {
+            account,
+            collected: Collected::default(),
+            config: None,
+            regions: Vec::new(),
+            probe_calls: 0,
+            note: None,
+        }
     }
 }
 

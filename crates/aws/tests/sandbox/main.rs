@@ -7,3 +7,4 @@ mod audit;
 mod hardening;
 mod inventory;
 mod scan;
+mod spread;

@@ -16,6 +16,7 @@ pub(crate) async fn run(cmd: SandboxCommand) -> Result<ExitCode, Error> {
             stages,
             extra_services,
             extra_functions,
+            shape,
             clean,
         } => {
             let found = examples.canonicalize().ok();
@@ -34,6 +35,11 @@ pub(crate) async fn run(cmd: SandboxCommand) -> Result<ExitCode, Error> {
                     extra_services,
                     extra_functions,
                     plant_problems: !clean,
+                    shape: if shape == "spread" {
+                        sandbox::Shape::Spread
+                    } else {
+                        sandbox::Shape::Demo
+                    },
                     ..SeedSpec::default()
                 },
                 tied: false,

@@ -1,0 +1,132 @@
+"""moto_server with the read APIs Stagecraft calls that moto lacks, answered in the shape AWS
+documents (the responses are serialized by moto from the botocore service models):
+
+- account:ListRegions: the regions enabled for the calling account;
+- cloudformation:DescribeAccountLimits: StackLimit and StackOutputsLimit;
+- lambda:GetAccountSettings: the concurrency limit, unreserved concurrency and function count.
+
+and one bug fixed: a role CloudFormation created with inline `Policies` keeps each document as a
+dict, on which iam:GetAccountAuthorizationDetails fails; AWS keeps and returns the JSON text.
+
+AWS's documented defaults apply unless `limits.json` beside this file (read on every call) sets
+other values, per account id or for every account under "*":
+
+    {"*": {"regions": ["us-east-1", "eu-west-1"]},
+     "222222222222": {"StackLimit": 10, "ConcurrentExecutions": 100}}
+
+Started as `moto_server_gaps.py -H 127.0.0.1 -p PORT`, like moto_server.
+"""
+
+import json
+import os
+import sys
+
+from moto.core.responses import ActionResult
+from moto.account import urls as account_urls
+from moto.account.responses import AccountResponse
+from moto.awslambda import urls as lambda_urls
+from moto.awslambda.models import lambda_backends
+from moto.awslambda.responses import LambdaResponse
+from moto.cloudformation.models import cloudformation_backends
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.iam.models import Role
+from moto.server import main
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# The commercial regions enabled by default in every account, and opt-in ones left disabled.
+DEFAULT_REGIONS = [
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
+    "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    "ap-southeast-1", "ap-southeast-2",
+]
+OPT_IN_REGIONS = ["af-south-1", "ap-east-1", "eu-south-1", "me-south-1"]
+DEFAULTS = {
+    "regions": DEFAULT_REGIONS,
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+    "StackLimit": 2000,
+    "StackOutputsLimit": 200,
+    # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+    "ConcurrentExecutions": 1000,
+    "CodeSizeZipped": 52428800,
+    "CodeSizeUnzipped": 262144000,
+    "TotalCodeSize": 80530636800,
+}
+
+
+def settings(account):
+    try:
+        with open(os.path.join(HERE, "limits.json")) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        data = {}
+    return {**DEFAULTS, **data.get("*", {}), **data.get(account, {})}
+
+
+def list_regions(self):
+    enabled = settings(self.current_account)["regions"]
+    regions = [{"RegionName": r, "RegionOptStatus": "ENABLED_BY_DEFAULT"} for r in enabled]
+    regions += [
+        {"RegionName": r, "RegionOptStatus": "DISABLED"}
+        for r in OPT_IN_REGIONS
+        if r not in enabled
+    ]
+    wanted = self._get_param("RegionOptStatusContains")
+    if wanted:
+        regions = [r for r in regions if r["RegionOptStatus"] in wanted]
+    return ActionResult({"Regions": regions})
+
+
+def describe_account_limits(self):
+    s = settings(self.current_account)
+    return ActionResult(
+        {
+            "AccountLimits": [
+                {"Name": "StackLimit", "Value": s["StackLimit"]},
+                {"Name": "StackOutputsLimit", "Value": s["StackOutputsLimit"]},
+            ]
+        }
+    )
+
+
+def get_account_settings(self):
+    s = settings(self.current_account)
+    backend = lambda_backends[self.current_account][self.region]
+    functions = list(backend.list_functions())
+    reserved = 0
+    for fn in functions:
+        r = getattr(fn, "reserved_concurrency", None)
+        reserved += int(r or 0)
+    total = s["ConcurrentExecutions"]
+    body = {
+        "AccountLimit": {
+            "TotalCodeSize": s["TotalCodeSize"],
+            "CodeSizeUnzipped": s["CodeSizeUnzipped"],
+            "CodeSizeZipped": s["CodeSizeZipped"],
+            "ConcurrentExecutions": total,
+            "UnreservedConcurrentExecutions": total - reserved,
+        },
+        "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": len(functions)},
+    }
+    return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+
+_put_policy = Role.put_policy
+
+
+def put_policy(self, policy_name, policy_json):
+    if not isinstance(policy_json, str):
+        policy_json = json.dumps(policy_json)
+    return _put_policy(self, policy_name, policy_json)
+
+
+Role.put_policy = put_policy
+AccountResponse.list_regions = list_regions
+CloudFormationResponse.describe_account_limits = describe_account_limits
+LambdaResponse.get_account_settings = get_account_settings
+account_urls.url_paths["{0}/listRegions$"] = AccountResponse.dispatch
+lambda_urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = LambdaResponse.dispatch
+
+if __name__ == "__main__":
+    sys.exit(main())
