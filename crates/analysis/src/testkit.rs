@@ -69,6 +69,7 @@ impl Org {
                 identity: None,
                 error: None,
                 collect_errors: Vec::new(),
+                limits: Vec::new(),
                 counts: Default::default(),
             })
             .collect();

@@ -22,6 +22,7 @@ pub mod deploy;
 mod error;
 pub mod event;
 pub mod hash;
+pub mod limits;
 mod resource;
 pub mod serverless;
 pub mod stack;
@@ -126,6 +127,9 @@ pub struct Account {
     /// `resources` and the count per owner kind (`terraform`, `serverless`, `unmanaged`, …).
     #[ts(type = "Record<string, number>")]
     pub counts: BTreeMap<String, u64>,
+    /// Per scanned region: stacks, Lambda concurrency and stack size against their limits.
+    #[serde(default)]
+    pub limits: Vec<limits::RegionLimits>,
 }
 
 /// Words that name a stage, in the order people read them (dev before qa before prod). Stage inference

@@ -206,6 +206,12 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
             &dir.join("aws-config"),
             &aws_config_text(&endpoint, &region, &accounts),
         )?;
+        if opts.spec.shape == Shape::Spread {
+            write(
+                &dir.join("limits.json"),
+                &shape::limits_file(&seeded).to_string(),
+            )?;
+        }
         // The spread organization is scanned as a new user would: AWS profiles only.
         if opts.spec.shape == Shape::Demo {
             write(

@@ -516,6 +516,7 @@ fn rest_action(method: &str, path: &str) -> Option<String> {
         ("GET", ["2015-03-31", "event-source-mappings"]) => "ListEventSourceMappings",
         ("GET", ["2017-03-31", "tags", ..]) => "ListTags",
         ("GET", ["2016-08-19", "account-settings"]) => "GetAccountSettings",
+        ("GET", ["2019-09-30", "functions", _, "concurrency"]) => "GetFunctionConcurrency",
         // Account (REST-JSON, every action a POST to its name)
         ("POST", ["listRegions"]) => "ListRegions",
         // API Gateway v2

@@ -348,8 +348,7 @@ async fn deploy_api(
                 "Policies": [{"PolicyName": format!("api-{stage}-lambda"), "PolicyDocument": {
                     "Version": "2012-10-17", "Statement": [{"Effect": "Allow",
                         "Action": ["dynamodb:Query"], "Resource": [core.table_arn]}]}}]}},
-            "ListLambdaFunction": function(&format!("api-{stage}-list"), "list",
-                json!({"TABLE": core.table_name()})),
+            "ListLambdaFunction": list_function(stage, &core.table_name()),
         },
         "Outputs": {"ServerlessDeploymentBucketName": {"Value": {"Ref": "ServerlessDeploymentBucket"}}}
     });
@@ -395,6 +394,34 @@ async fn deploy_reports(eu: &SdkConfig) -> Result<(), Error> {
         "Outputs": {"ServerlessDeploymentBucketName": {"Value": {"Ref": "ServerlessDeploymentBucket"}}}
     });
     create_stack(eu, "reports-prod", &template, &[("STAGE", "prod")]).await
+}
+
+/// dev's `list` function reserves 900 of the account's 1,000 concurrent executions: near the limit.
+pub const DEV_RESERVED: u32 = 900;
+/// prod's planted CloudFormation stack quota: its two us-east-1 stacks use all of it.
+pub const PROD_STACK_LIMIT: u32 = 2;
+
+fn list_function(stage: &str, table: &str) -> Value {
+    let mut f = function(
+        &format!("api-{stage}-list"),
+        "list",
+        json!({ "TABLE": table }),
+    );
+    if stage == "dev" {
+        f["Properties"]["ReservedConcurrentExecutions"] = json!(DEV_RESERVED);
+    }
+    f
+}
+
+/// The emulator's per-account limits (`limits.json` beside it): prod's stack quota is planted low.
+pub fn limits_file(seeded: &Seeded) -> Value {
+    let prod = seeded
+        .accounts
+        .iter()
+        .find(|a| a.stage == "prod")
+        .map(|a| a.id.clone())
+        .unwrap_or_default();
+    json!({ prod: {"StackLimit": PROD_STACK_LIMIT} })
 }
 
 fn function(name: &str, handler: &str, env: Value) -> Value {

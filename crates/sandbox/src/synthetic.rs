@@ -132,6 +132,7 @@ pub fn report(size: Size) -> ScanReport {
             identity: None,
             error: None,
             collect_errors: Vec::new(),
+            limits: Vec::new(),
             counts: BTreeMap::new(),
         });
         b.stage = stage.clone();

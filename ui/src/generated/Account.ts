@@ -3,6 +3,7 @@ import type { Access } from "./Access";
 import type { AccountStatus } from "./AccountStatus";
 import type { CollectError } from "./CollectError";
 import type { Identity } from "./Identity";
+import type { RegionLimits } from "./RegionLimits";
 import type { StageSource } from "./StageSource";
 import type { UiError } from "./UiError";
 
@@ -25,4 +26,8 @@ collect_errors: Array<CollectError>,
 /**
  * `resources` and the count per owner kind (`terraform`, `serverless`, `unmanaged`, …).
  */
-counts: Record<string, number>, };
+counts: Record<string, number>, 
+/**
+ * Per scanned region: stacks, Lambda concurrency and stack size against their limits.
+ */
+limits: Array<RegionLimits>, };

@@ -122,8 +122,14 @@ pub const STAGE_DRIFT: Rule = Rule {
     title: "A resource present in some stages is missing in another",
 };
 
+pub const NEAR_LIMIT: Rule = Rule {
+    id: "near-limit",
+    severity: Severity::Medium,
+    title: "An account is at 80 % of a limit one account per stage exists for",
+};
+
 /// Every rule, in the order findings are reported.
-pub const RULES: [Rule; 12] = [
+pub const RULES: [Rule; 13] = [
     REST_API_NOT_SHARED,
     BASE_PATH_MAPPING,
     GATEWAY_RESPONSE_CORS,
@@ -136,6 +142,7 @@ pub const RULES: [Rule; 12] = [
     OWNERSHIP_CONFLICT,
     UNMANAGED,
     STAGE_DRIFT,
+    NEAR_LIMIT,
 ];
 
 /// One finding.
@@ -296,6 +303,7 @@ pub fn audit(report: &ScanReport, graph: &Graph) -> Vec<Finding> {
     ownership_conflict(&cx, &mut out);
     unmanaged(&cx, &mut out);
     stage_drift(&cx, &mut out);
+    near_limit(&cx, &mut out);
     let order: HashMap<&str, usize> = RULES.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
     // Stages in the order the organization view shows them (dev, qa, prod), then the rest.
     let stage_rank = |s: &Option<String>| {
@@ -791,6 +799,43 @@ fn ssm_dangling_read(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             .with(readers)
             .covering([format!("ssm:{name}")]),
         );
+    }
+}
+
+/// Stacks per account and region, resources per stack, and Lambda concurrency reserved, at 80 % of
+/// their limits.
+fn near_limit(cx: &Cx<'_>, out: &mut Vec<Finding>) {
+    for a in &cx.report.accounts {
+        for region in &a.limits {
+            for (what, used, limit) in region.near() {
+                let pct = u64::from(used) * 100 / u64::from(limit.max(1));
+                let fix = if what.starts_with("CloudFormation stacks") {
+                    "Remove stacks no longer used, ask AWS to raise the stack quota, or move services to an account of their own"
+                } else if what.starts_with("resources in stack") {
+                    "Split the service (the Serverless Framework compiles one stack per service) or move resources to nested stacks before deploys fail at 500"
+                } else {
+                    "Lower the functions' reserved concurrency or ask AWS to raise the account's concurrency quota: unreserved functions are throttled first"
+                };
+                out.push(
+                    Finding::new(
+                        NEAR_LIMIT,
+                        a.stage.as_deref(),
+                        format!(
+                            "account {} ({}) uses {used} of {limit} {what} in {} ({pct} %)",
+                            a.id, a.name, region.region
+                        ),
+                        fix.to_owned(),
+                    )
+                    .with(
+                        region
+                            .largest_stack
+                            .iter()
+                            .filter(|_| what.starts_with("resources in stack"))
+                            .filter_map(|name| cx.ix.stack(&a.id, name).map(|s| s.id.clone())),
+                    ),
+                );
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::{failure, tag_map, timestamp, CollectError, Collected, Collector, Target};
 use crate::model::Resource;
+use stagecraft_model::limits::RegionLimits;
 pub use stagecraft_model::{Declared, StackFacts, StackMember};
 
 pub use stagecraft_model::types::cloudformation::STACK_TYPE;
@@ -155,10 +156,35 @@ pub async fn collect(t: &Target<'_>) -> Result<Collected, CollectError> {
     })
     .await?;
     let mut out = Collected::default();
+    let mut limits = RegionLimits {
+        region: t.region.to_owned(),
+        stacks: found.len() as u32,
+        ..RegionLimits::default()
+    };
     for (r, facts) in found {
+        let n = facts.members.len() as u32;
+        if n > limits.largest_stack_resources {
+            limits.largest_stack = Some(facts.name.clone());
+            limits.largest_stack_resources = n;
+        }
         out.resources.push(r);
         out.stacks.push(facts);
     }
+    match client.describe_account_limits().send().await {
+        Ok(o) => {
+            limits.stack_limit = o
+                .account_limits()
+                .iter()
+                .find(|l| l.name() == Some("StackLimit"))
+                .and_then(|l| l.value())
+                .and_then(|v| u32::try_from(v).ok())
+        }
+        Err(e) => limits.errors.push(format!(
+            "cloudformation:DescribeAccountLimits: {}",
+            crate::sdk_error::aws_message(&e)
+        )),
+    }
+    out.limits.push(limits);
     Ok(out)
 }
 

@@ -4,12 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use super::{failure, CollectError, Collector, Target};
+use stagecraft_model::limits::RegionLimits;
+
+use super::{failure, CollectError, Collected, Collector, Target};
 use crate::model::Resource;
+use crate::sdk_error::aws_message;
 
 pub use stagecraft_model::types::lambda::TYPE;
 
-pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
+pub async fn collect(t: &Target<'_>) -> Result<Collected, CollectError> {
     let c = Collector::Lambda;
     let client = aws_sdk_lambda::Client::new(t.config);
     let pages: Vec<_> = client
@@ -19,7 +22,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         .try_collect()
         .await
         .map_err(|e| failure(c, t.region, "lambda:ListFunctions", &e))?;
-    Ok(pages
+    let resources: Vec<Resource> = pages
         .iter()
         .flat_map(|p| p.functions())
         .map(|f| {
@@ -45,5 +48,72 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
                 );
             r
         })
-        .collect())
+        .collect();
+    let limits = limits(&client, t, &resources).await;
+    Ok(Collected {
+        resources,
+        limits: vec![limits],
+        ..Collected::default()
+    })
+}
+
+/// The region's concurrency limit and what is unreserved (`GetAccountSettings`); when something is
+/// reserved, each function's reservation (`GetFunctionConcurrency`). A limit that cannot be read is
+/// said, and does not fail the collector.
+async fn limits(
+    client: &aws_sdk_lambda::Client,
+    t: &Target<'_>,
+    functions: &[Resource],
+) -> RegionLimits {
+    let mut out = RegionLimits {
+        region: t.region.to_owned(),
+        ..RegionLimits::default()
+    };
+    let settings = match client.get_account_settings().send().await {
+        Ok(s) => s,
+        Err(e) => {
+            out.errors
+                .push(format!("lambda:GetAccountSettings: {}", aws_message(&e)));
+            return out;
+        }
+    };
+    let limit = settings.account_limit();
+    let total = limit.map(|l| l.concurrent_executions());
+    let unreserved = limit.and_then(|l| l.unreserved_concurrent_executions());
+    out.concurrency_limit = total.and_then(|n| u32::try_from(n).ok());
+    out.unreserved_concurrency = unreserved.and_then(|n| u32::try_from(n).ok());
+    if out.concurrency_limit == out.unreserved_concurrency {
+        return out;
+    }
+    let names: Vec<String> = functions.iter().map(|f| f.name.clone()).collect();
+    let reserved = super::each(names, |name| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .get_function_concurrency()
+                .function_name(&name)
+                .send()
+                .await
+                .map_err(|e| {
+                    failure(
+                        Collector::Lambda,
+                        t.region,
+                        "lambda:GetFunctionConcurrency",
+                        &e,
+                    )
+                })?;
+            Ok((name, r.reserved_concurrent_executions()))
+        }
+    })
+    .await;
+    match reserved {
+        Ok(found) => {
+            out.reserved = found
+                .into_iter()
+                .filter_map(|(name, n)| Some((name, u32::try_from(n?).ok()?)))
+                .collect()
+        }
+        Err(e) => out.errors.push(e.message),
+    }
+    out
 }

@@ -52,6 +52,8 @@ pub struct Collected {
     pub stacks: Vec<StackFacts>,
     /// Tags only: the tags of the region's swept resources ([`tags::apply`] hands them out).
     pub sweeps: Vec<tags::Sweep>,
+    /// CloudFormation and Lambda: the region's use of their limits.
+    pub limits: Vec<stagecraft_model::limits::RegionLimits>,
 }
 
 impl From<Vec<Resource>> for Collected {
@@ -67,7 +69,7 @@ impl From<Vec<Resource>> for Collected {
 pub async fn run(collector: Collector, t: &Target<'_>) -> Result<Collected, CollectError> {
     match collector {
         Collector::Cloudformation => cloudformation::collect(t).await,
-        Collector::Lambda => lambda::collect(t).await.map(Into::into),
+        Collector::Lambda => lambda::collect(t).await,
         Collector::Apigateway => apigateway::collect(t).await.map(Into::into),
         Collector::Apigatewayv2 => apigatewayv2::collect(t).await.map(Into::into),
         Collector::Ssm => ssm::collect(t).await.map(Into::into),

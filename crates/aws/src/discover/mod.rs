@@ -165,6 +165,7 @@ pub async fn discover(
                     identity: None,
                     error: None,
                     collect_errors: Vec::new(),
+                    limits: Vec::new(),
                     counts: BTreeMap::new(),
                     id,
                     name,

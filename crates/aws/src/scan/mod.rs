@@ -391,6 +391,7 @@ fn keep_all_but(
                 .cloned()
                 .collect(),
             sweeps: Vec::new(),
+            limits: Vec::new(),
         };
         progress(ScanEvent::AccountFinished {
             account: Box::new(old.clone()),
@@ -747,6 +748,7 @@ impl AccountCtx<'_> {
                     collected.resources.extend(c.resources);
                     collected.stacks.extend(c.stacks);
                     collected.sweeps.extend(c.sweeps);
+                    collected.limits.extend(c.limits);
                 }
                 // A failed tag sweep is made up for per resource below; only if that fails too is
                 // it the account's error.
@@ -774,6 +776,16 @@ impl AccountCtx<'_> {
         };
         errors.extend(tag_errors);
         template_reads(&mut collected);
+        let mut limits: BTreeMap<String, stagecraft_model::limits::RegionLimits> = BTreeMap::new();
+        for l in std::mem::take(&mut collected.limits) {
+            match limits.get_mut(&l.region) {
+                Some(known) => known.merge(l),
+                None => {
+                    limits.insert(l.region.clone(), l);
+                }
+            }
+        }
+        account.limits = limits.into_values().collect();
         errors.sort_by(|a, b| (a.collector, &a.region).cmp(&(b.collector, &b.region)));
         account.status = if errors.is_empty() {
             AccountStatus::Ok

@@ -369,3 +369,65 @@ async fn coverage_lists_every_account_and_region_scanned_and_where_state_was_fou
         .why
         .contains("live/prod/core/terraform.tfstate"));
 }
+
+#[tokio::test]
+async fn every_account_shows_its_limits_and_the_planted_near_limit_accounts_are_found() {
+    let report = scan_spread().await;
+    let label = labels(&report);
+    for a in &report.accounts {
+        let regions: Vec<&str> = a.limits.iter().map(|l| l.region.as_str()).collect();
+        let scanned = report
+            .coverage
+            .accounts
+            .iter()
+            .find(|c| c.account_id == a.id)
+            .map(|c| c.regions.clone())
+            .unwrap_or_default();
+        let mut scanned: Vec<&str> = scanned.iter().map(String::as_str).collect();
+        scanned.sort();
+        assert_eq!(regions, scanned, "{}: a card per scanned region", a.name);
+        for l in &a.limits {
+            assert!(l.errors.is_empty(), "{}: {:?}", a.name, l.errors);
+            assert!(l.stack_limit.is_some() && l.concurrency_limit.is_some());
+        }
+    }
+    let limits = |who: &str, region: &str| {
+        let a = report
+            .accounts
+            .iter()
+            .find(|a| label[&a.id] == who)
+            .expect("account");
+        a.limits
+            .iter()
+            .find(|l| l.region == region)
+            .cloned()
+            .expect("region limits")
+    };
+    let prod = limits("prod", "us-east-1");
+    assert_eq!((prod.stacks, prod.stack_limit), (2, Some(2)));
+    assert_eq!(limits("prod", "eu-west-1").stacks, 1);
+    let dev = limits("dev", "us-east-1");
+    assert_eq!(
+        (dev.concurrency_limit, dev.unreserved_concurrency),
+        (Some(1000), Some(100))
+    );
+    assert_eq!(
+        dev.reserved,
+        [("api-dev-list".to_owned(), 900)].into_iter().collect()
+    );
+    assert_eq!(limits("prod", "us-east-1").reserved.len(), 0);
+
+    let graph = stagecraft_analysis::graph::Graph::build(&report);
+    let near: Vec<(Option<String>, String)> = stagecraft_analysis::audit::audit(&report, &graph)
+        .into_iter()
+        .filter(|f| f.rule == "near-limit")
+        .map(|f| (f.stage, f.message))
+        .collect();
+    assert_eq!(near.len(), 2, "{near:#?}");
+    assert!(near.iter().any(|(s, m)| s.as_deref() == Some("dev")
+        && m.contains(
+            "uses 900 of 1000 Lambda concurrency reserved by functions in us-east-1 (90 %)"
+        )));
+    assert!(near.iter().any(|(s, m)| s.as_deref() == Some("prod")
+        && m.contains("uses 2 of 2 CloudFormation stacks in us-east-1 (100 %)")));
+}
