@@ -9,6 +9,7 @@ import { FindingsView } from "./views/FindingsView";
 import { GraphView, type GraphFocus } from "./views/GraphView";
 import { HistoryView } from "./views/HistoryView";
 import { MatrixView } from "./views/MatrixView";
+import { CoverageBanner } from "./views/CoverageBanner";
 import { OrgView } from "./views/OrgView";
 import { Palette, type PaletteItem } from "./views/Palette";
 import { initialState, reduce } from "./state";
@@ -185,6 +186,7 @@ export function App() {
           <strong>{errorTitle(state.error.code)}</strong> {state.error.message}
         </div>
       )}
+      <CoverageBanner report={state.report} />
       {view === "org" && (
         <OrgView state={state} analysis={analysis} onRescan={(id) => !state.scanning && runScan(id)} />
       )}

@@ -43,6 +43,10 @@ fn main() -> std::process::ExitCode {
             || Box::pin(the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix()),
         ),
         trial(
+            "a_partial_picture_says_so_and_every_card_shows_its_limits",
+            || Box::pin(a_partial_picture_says_so_and_every_card_shows_its_limits()),
+        ),
+        trial(
             "one_click_deploys_qa_with_a_live_log_and_green_steps",
             || Box::pin(one_click_deploys_qa_with_a_live_log_and_green_steps()),
         ),
@@ -173,6 +177,86 @@ async fn the_window_lists_the_sandbox_accounts_with_their_stages() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    client.close().await.expect("close session");
+}
+
+/// The spread organization scanned with `regions` narrowed to the home region: the window says the
+/// picture is partial and which region it left out; each card shows its limits, near ones marked.
+async fn a_partial_picture_says_so_and_every_card_shows_its_limits() {
+    let running = sandbox_of(SeedSpec {
+        shape: sandbox::Shape::Spread,
+        ..SeedSpec::default()
+    })
+    .await;
+    let sb = &running.sandbox;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("stagecraft.toml");
+    std::fs::write(&config, "[organization]\nregions = [\"us-east-1\"]\n").expect("config");
+    let mut env = sb.env_vars();
+    env.push(("STAGECRAFT_CONFIG".into(), config.display().to_string()));
+    env.push((
+        "STAGECRAFT_STORE".into(),
+        dir.path().join("stagecraft.db").display().to_string(),
+    ));
+    let (_driver, client) = open_app(&env).await;
+    click(&client, "[data-testid=tab-org]").await;
+    wait_for_cards(&client, "ok", 4).await;
+    let banner = wait_text(&client, "[data-testid=coverage-banner]", |t| {
+        t.contains("eu-west-1")
+    })
+    .await;
+    assert!(
+        banner.contains("partial") && banner.contains("live/prod/core/terraform.tfstate"),
+        "{banner}"
+    );
+    let prod = sb
+        .seeded
+        .accounts
+        .iter()
+        .find(|a| a.stage == "prod")
+        .expect("prod");
+    let limits = wait_text(
+        &client,
+        &format!(
+            "[data-testid=account-card][data-account-id='{}'] [data-testid=card-limits]",
+            prod.id
+        ),
+        |t| t.contains("stacks"),
+    )
+    .await;
+    assert!(
+        limits.contains("us-east-1") && limits.contains("stacks 2/2"),
+        "{limits}"
+    );
+    let near = client
+        .find_all(Locator::Css(&format!(
+            "[data-testid=account-card][data-account-id='{}'] [data-testid=card-limits] .near",
+            prod.id
+        )))
+        .await
+        .expect("near limits");
+    let mut marked = Vec::new();
+    for n in near {
+        marked.push(n.text().await.expect("text"));
+    }
+    assert_eq!(marked, ["stacks 2/2"]);
+    let dev = sb
+        .seeded
+        .accounts
+        .iter()
+        .find(|a| a.stage == "dev")
+        .expect("dev");
+    let dev_limits = wait_text(
+        &client,
+        &format!(
+            "[data-testid=account-card][data-account-id='{}'] [data-testid=card-limits]",
+            dev.id
+        ),
+        |t| t.contains("reserved"),
+    )
+    .await;
+    assert!(dev_limits.contains("λ reserved 900/1000"), "{dev_limits}");
+    screenshot(&client, "partial-coverage").await;
     client.close().await.expect("close session");
 }
 

@@ -4,6 +4,7 @@ import type { Account } from "../generated/Account";
 import type { Analysis } from "../generated/Analysis";
 import type { ScanReport } from "../generated/ScanReport";
 import type { OrgUnit } from "../generated/OrgUnit";
+import type { RegionLimits } from "../generated/RegionLimits";
 import type { State } from "../state";
 
 interface Group {
@@ -135,6 +136,48 @@ const OWNER_KINDS: { kind: string; label: string; title: string }[] = [
   { kind: "conflict", label: "both", title: "claimed by two owners" },
 ];
 
+/** Use at or above this share of a limit is near it (the audit's `near-limit`). */
+const NEAR = 0.8;
+
+/** One region's use of the limits one account per stage exists for; near ones stand out. */
+function RegionLimitsLine({ limits: l }: { limits: RegionLimits }) {
+  const part = (label: string, used: number, limit: number | null, title: string) => {
+    if (limit == null) return null;
+    const near = limit > 0 && used >= NEAR * limit;
+    return (
+      <span class={near ? "near" : ""} title={title}>
+        {label} {used}/{limit}
+      </span>
+    );
+  };
+  const reserved =
+    l.concurrency_limit != null && l.unreserved_concurrency != null ? l.concurrency_limit - l.unreserved_concurrency : 0;
+  const reservedBy = Object.entries(l.reserved)
+    .map(([f, n]) => `${f} ${n}`)
+    .join(", ");
+  return (
+    <span data-testid="region-limits">
+      <span class="muted">{l.region}</span>{" "}
+      {part("stacks", l.stacks, l.stack_limit, "live CloudFormation stacks / the account's stack quota")}
+      {" · "}
+      {part(
+        "λ reserved",
+        reserved,
+        l.concurrency_limit,
+        `Lambda concurrency reserved by functions / the account's concurrent executions${reservedBy ? `: ${reservedBy}` : ""}`,
+      )}
+      {l.largest_stack && " · "}
+      {l.largest_stack && part("largest stack", l.largest_stack_resources, 500, `${l.largest_stack}: resources / 500`)}
+      {l.errors.length > 0 && (
+        <span class="warn-text" title={l.errors.join("\n")}>
+          {" "}
+          ({l.errors.length} unread)
+        </span>
+      )}
+    </span>
+  );
+}
+
 /** Resource counts per owner kind, zeros left out. */
 function OwnerCounts(props: { counts: Record<string, number> }) {
   const shown = OWNER_KINDS.filter((k) => (props.counts[k.kind] ?? 0) > 0);
@@ -213,6 +256,16 @@ function AccountCard(props: {
         <dd class="owners" data-testid="owner-counts">
           {a.counts["resources"] === undefined && pending ? "…" : <OwnerCounts counts={a.counts} />}
         </dd>
+        {(a.limits ?? []).length > 0 && (
+          <>
+            <dt>Limits</dt>
+            <dd class="limits" data-testid="card-limits">
+              {a.limits.map((l) => (
+                <RegionLimitsLine key={l.region} limits={l} />
+              ))}
+            </dd>
+          </>
+        )}
         {a.stage && (
           <>
             <dt>Findings</dt>
