@@ -252,3 +252,38 @@ fn sandbox_up_writes_profiles_and_down_stops_it() {
         "moto still runs after down"
     );
 }
+
+#[test]
+fn a_scan_that_leaves_a_region_out_exits_2_and_says_which_in_json_and_on_stderr() {
+    let sb = &harness::spread().sandbox;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("snapshots.db");
+    let store = store.to_str().expect("utf-8");
+    // All regions in use: complete, exit 0, with the coverage in the JSON.
+    let out = stagecraft(&["scan", "--json", "--store", store], &sb.env_vars());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["coverage"]["partial"], false);
+    assert_eq!(report["coverage"]["region_source"], "in use");
+    assert_eq!(report["regions"], serde_json::json!(["us-east-1", "eu-west-1"]));
+
+    // Narrowed to one region: the second region's Terraform and Serverless resources are not seen.
+    let out = stagecraft(
+        &["scan", "--json", "--store", store, "--region", "us-east-1"],
+        &sb.env_vars(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("region eu-west-1 of account") && stderr.contains("--region"),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["coverage"]["partial"], true);
+    assert_eq!(report["coverage"]["left_out"][0]["region"], "eu-west-1");
+}
