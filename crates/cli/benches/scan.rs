@@ -237,6 +237,39 @@ async fn main() {
     let bound = Duration::from_millis(chain as u64 * (a.latency + a.jitter / 2));
     let wall_ms = wall.as_millis() as f64;
 
+    // The same scan as before state discovery and regions in use: the home region only, and only
+    // the configured backend read. The difference is what finding state and regions costs.
+    proxy.clear();
+    let narrow_config = dir.path().join("narrow.toml");
+    let ws_text = std::fs::read_to_string(sb.workspace_file()).expect("workspace config");
+    std::fs::write(
+        &narrow_config,
+        ws_text.replacen("[terraform]\n", "[terraform]\ndiscover = false\n", 1),
+    )
+    .expect("narrow config");
+    let mut narrow = scan(&config, "bench-narrow.db");
+    narrow
+        .args(["--region", &sb.region])
+        .env("STAGECRAFT_CONFIG", &narrow_config);
+    let (narrow_out, narrow_wall) = timed(narrow, "the scan without discovery").await;
+    let narrow_calls = proxy.calls().len();
+    let narrow_report: serde_json::Value =
+        serde_json::from_slice(&narrow_out.stdout).expect("scan JSON");
+    let coverage = &report["coverage"];
+    let probe_calls: u64 = coverage["accounts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| c["region_probe_calls"].as_u64().unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0);
+    assert_eq!(
+        narrow_report["resources"].as_array().map_or(0, Vec::len),
+        resources,
+        "the demo layout: discovery finds nothing the configured backend does not"
+    );
+
     // The baseline: the sequential AWS CLI script, on a few accounts, scaled.
     proxy.clear();
     let profiles: Vec<&str> = stages
@@ -310,6 +343,28 @@ async fn main() {
     println!(
         "| AWS CLI calls for {} accounts | {base_calls} | |",
         a.baseline_accounts
+    );
+    println!(
+        "\nWhat finding state and regions costs (the same organization, the same proxy):\n"
+    );
+    println!("| scan | API calls | wall time |");
+    println!("|---|---:|---:|");
+    println!(
+        "| home region only, configured backend only (`--region {}`, `discover = false`) | {narrow_calls} | {:.1} s |",
+        sb.region,
+        narrow_wall.as_secs_f64()
+    );
+    println!(
+        "| default: regions in use + state searched in every account | {} | {:.1} s |",
+        calls.len(),
+        wall_ms / 1000.0
+    );
+    println!(
+        "| added | {} ({probe_calls} region probes, {} state-search calls over {} buckets) | {:+.1} s |",
+        calls.len() as i64 - narrow_calls as i64,
+        coverage["state"]["calls"],
+        coverage["state"]["buckets_probed"],
+        wall_ms / 1000.0 - narrow_wall.as_secs_f64()
     );
     println!("\nCalls per service (all / distinct):\n");
     println!("| service | calls | distinct |");

@@ -357,6 +357,24 @@ binary = "sls"
     }
 
     #[test]
+    fn state_discovery_is_on_unless_turned_off() {
+        let mut ws = Workspace::default();
+        assert!(discovers_state(&ws), "no config: discovery");
+        ws.config = WorkspaceConfig::parse("[terraform]\ndir = \"infra\"\n").unwrap();
+        assert!(discovers_state(&ws), "a backend named: discovery too");
+        ws.config = WorkspaceConfig::parse(
+            "[terraform]\ndiscover = false\n[terraform.states]\n\"live/qa/\" = \"qa\"\n",
+        )
+        .unwrap();
+        assert!(!discovers_state(&ws));
+        assert_eq!(
+            stage_of_state_key(&ws, "s3://b/live/qa/net/terraform.tfstate").as_deref(),
+            Some("qa")
+        );
+        assert_eq!(stage_of_state_key(&ws, "s3://b/live/qaz/x.tfstate"), None);
+    }
+
+    #[test]
     fn rejects_unknown_keys_with_the_line() {
         let err = WorkspaceConfig::parse("[organization]\nprofil = \"x\"\n").unwrap_err();
         assert!(err.contains("line 2"), "{err}");
