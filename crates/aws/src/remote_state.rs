@@ -195,7 +195,7 @@ async fn search_account(
             calls.fetch_add(1, Ordering::Relaxed);
             let mut s = read_s3_state(&client, bucket, key, ws).await;
             s.summary.account_id = Some(account.account_id.clone());
-            s.summary.lock = discovered_lock(
+            s.summary.lock = read_lock(
                 &config,
                 &client,
                 bucket,
@@ -260,9 +260,10 @@ async fn probe(
     Ok(keys)
 }
 
-/// The lock of a discovered state: an item `LockID = <bucket>/<key>` in a lock table of the same
-/// account and region, or a `<key>.tflock` object beside it.
-async fn discovered_lock(
+/// Who holds the lock of a state: an item `LockID = <bucket>/<key>` (with `Info`) in one of `tables`,
+/// or, when there is one, the `<key>.tflock` object beside it. A lock that cannot be read is reported
+/// as not held (no lock file, `NoSuchKey`, is the usual answer).
+async fn read_lock(
     config: &SdkConfig,
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -385,43 +386,23 @@ async fn read_s3_state(
     loaded(summary(location, ws), parsed)
 }
 
-/// Who holds the lock of `key`, from the DynamoDB lock table (`LockID = <bucket>/<key>` with `Info`)
-/// or an S3 lock file. A lock that cannot be checked is reported as not held.
+/// Who holds the lock of `key` of the configured backend: its DynamoDB lock table or S3 lock file.
 async fn lock_of(
     config: &SdkConfig,
     s3: &aws_sdk_s3::Client,
     backend: &S3Backend,
     key: &str,
 ) -> Option<LockInfo> {
-    if let Some(table) = &backend.dynamodb_table {
-        use aws_sdk_dynamodb::types::AttributeValue;
-        let item = aws_sdk_dynamodb::Client::new(config)
-            .get_item()
-            .table_name(table)
-            .key(
-                "LockID",
-                AttributeValue::S(format!("{}/{key}", backend.bucket)),
-            )
-            .send()
-            .await
-            .ok()?
-            .item?;
-        if let Some(AttributeValue::S(info)) = item.get("Info") {
-            return Some(lock_info("dynamodb", info.as_bytes()));
-        }
-    }
-    if backend.use_lockfile {
-        // No lock file (`NoSuchKey`) is the usual answer: nobody holds the lock.
-        let lock_key = format!("{key}.tflock");
-        let o = s3
-            .get_object()
-            .bucket(&backend.bucket)
-            .key(&lock_key)
-            .send()
-            .await
-            .ok()?;
-        let body = o.body.collect().await.ok()?.into_bytes();
-        return Some(lock_info("lockfile", &body));
-    }
-    None
+    let tables: Vec<String> = backend.dynamodb_table.iter().cloned().collect();
+    let calls = AtomicU32::new(0);
+    read_lock(
+        config,
+        s3,
+        &backend.bucket,
+        key,
+        &tables,
+        backend.use_lockfile,
+        &calls,
+    )
+    .await
 }

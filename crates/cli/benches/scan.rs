@@ -344,9 +344,7 @@ async fn main() {
         "| AWS CLI calls for {} accounts | {base_calls} | |",
         a.baseline_accounts
     );
-    println!(
-        "\nWhat finding state and regions costs (the same organization, the same proxy):\n"
-    );
+    println!("\nWhat finding state and regions costs (the same organization, the same proxy):\n");
     println!("| scan | API calls | wall time |");
     println!("|---|---:|---:|");
     println!(

@@ -53,10 +53,14 @@ pub(crate) fn print_table(report: &ScanReport) {
     }
     for t in &report.terraform {
         println!(
-            "terraform {} (workspace {}, stage {}): {} resources{}{}",
+            "terraform {} (workspace {}, stage {}{}): {} resources{}{}",
             t.location,
             t.workspace,
             t.stage.as_deref().unwrap_or("-"),
+            t.stage_evidence
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default(),
             t.managed_resources,
             t.lock
                 .as_ref()
@@ -67,6 +71,37 @@ pub(crate) fn print_table(report: &ScanReport) {
                 .map(|e| format!(", ✗ {}", e.message))
                 .unwrap_or_default()
         );
+    }
+    print_coverage(report);
+}
+
+/// Regions, state buckets and what was not seen, after the accounts.
+fn print_coverage(report: &ScanReport) {
+    let c = &report.coverage;
+    if c.region_source.is_empty() {
+        return; // a snapshot from before coverage was recorded
+    }
+    let buckets: Vec<String> = c
+        .state
+        .state_buckets
+        .iter()
+        .map(|b| format!("s3://{} ({}, {} states)", b.bucket, b.account_id, b.states))
+        .collect();
+    println!(
+        "regions: {} ({}); state searched in {} bucket(s) of {} account(s) with {} call(s){}",
+        report.regions.join(", "),
+        c.region_source,
+        c.state.buckets_probed,
+        c.state.accounts_searched,
+        c.state.calls,
+        if buckets.is_empty() {
+            String::new()
+        } else {
+            format!(", found in {}", buckets.join(", "))
+        }
+    );
+    for s in &c.skipped {
+        println!("not seen: {s}");
     }
 }
 

@@ -26,7 +26,7 @@ pub struct RegionLimits {
     /// (`lambda:GetAccountSettings`).
     pub concurrency_limit: Option<u32>,
     pub unreserved_concurrency: Option<u32>,
-    /// Function name → its reserved concurrency (read only when something is reserved).
+    /// Function name → its reserved concurrency (read only when the reservations near the limit).
     #[ts(type = "Record<string, number>")]
     pub reserved: BTreeMap<String, u32>,
     /// A limit that could not be read, with why.

@@ -191,9 +191,6 @@ pub fn role_name(service: &Service, stage: &str, region: &str) -> String {
 
 /// The compiled CloudFormation template of `service` deployed to `stage`, with `${ssm:…}` resolved from
 /// `params` (the values at deploy time).
-/// The reserved concurrency of the `authorize` function (`reservedConcurrency` in its serverless.yml).
-pub const AUTHORIZER_RESERVED: u32 = 5;
-
 pub fn template(
     service: &Service,
     stage: &str,
@@ -249,11 +246,6 @@ pub fn template(
                 "Environment": {"Variables": vars},
             }, "DependsOn": ["IamRoleLambdaExecution"]}),
         );
-        if func.name == "authorize" {
-            // Every API call goes through the authorizer: it keeps capacity of its own.
-            resources[&fl]["Properties"]["ReservedConcurrentExecutions"] =
-                json!(AUTHORIZER_RESERVED);
-        }
         let Some((method, path)) = &func.http else {
             continue;
         };

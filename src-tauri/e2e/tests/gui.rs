@@ -215,24 +215,16 @@ async fn a_partial_picture_says_so_and_every_card_shows_its_limits() {
         .iter()
         .find(|a| a.stage == "prod")
         .expect("prod");
-    let limits = wait_text(
-        &client,
-        &format!(
-            "[data-testid=account-card][data-account-id='{}'] [data-testid=card-limits]",
-            prod.id
-        ),
-        |t| t.contains("stacks"),
-    )
-    .await;
+    let card_limits = |id: &str| {
+        format!("[data-testid=account-card][data-account-id='{id}'] [data-testid=card-limits]")
+    };
+    let limits = wait_text(&client, &card_limits(&prod.id), |t| t.contains("stacks")).await;
     assert!(
         limits.contains("us-east-1") && limits.contains("stacks 2/2"),
         "{limits}"
     );
     let near = client
-        .find_all(Locator::Css(&format!(
-            "[data-testid=account-card][data-account-id='{}'] [data-testid=card-limits] .near",
-            prod.id
-        )))
+        .find_all(Locator::Css(&format!("{} .near", card_limits(&prod.id))))
         .await
         .expect("near limits");
     let mut marked = Vec::new();
@@ -246,15 +238,7 @@ async fn a_partial_picture_says_so_and_every_card_shows_its_limits() {
         .iter()
         .find(|a| a.stage == "dev")
         .expect("dev");
-    let dev_limits = wait_text(
-        &client,
-        &format!(
-            "[data-testid=account-card][data-account-id='{}'] [data-testid=card-limits]",
-            dev.id
-        ),
-        |t| t.contains("reserved"),
-    )
-    .await;
+    let dev_limits = wait_text(&client, &card_limits(&dev.id), |t| t.contains("reserved")).await;
     assert!(dev_limits.contains("λ reserved 900/1000"), "{dev_limits}");
     screenshot(&client, "partial-coverage").await;
     client.close().await.expect("close session");

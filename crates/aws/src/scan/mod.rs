@@ -188,7 +188,7 @@ pub async fn scan(
         all
     };
     scanned.append(&mut kept);
-    let stores = ctx.state_stores(&scanned, &mut configs).await;
+    let stores = ctx.state_stores(&scanned, &configs).await;
 
     let mut accounts = Vec::new();
     let mut resources: Vec<Resource> = Vec::new();
@@ -569,21 +569,31 @@ impl AccountCtx<'_> {
     async fn state_stores(
         &self,
         scanned: &[Scanned],
-        configs: &mut HashMap<String, SdkConfig>,
+        configs: &HashMap<String, SdkConfig>,
     ) -> Vec<remote_state::AccountStores> {
+        let healthy: Vec<&Scanned> = scanned
+            .iter()
+            .filter(|(a, _)| a.status != AccountStatus::Error)
+            .collect();
+        // Accounts kept from an earlier snapshot have no credentials yet: all fetched at once.
+        let fetched = futures::future::join_all(
+            healthy
+                .iter()
+                .filter(|(a, _)| !configs.contains_key(&a.id))
+                .map(|(a, _)| async move {
+                    let access = self.access_for(a);
+                    (a.id.clone(), self.credentials(&access).await)
+                }),
+        )
+        .await;
+        let fetched: HashMap<String, SdkConfig> = fetched.into_iter().collect();
         let mut out = Vec::new();
-        for (account, collected) in scanned {
-            if account.status == AccountStatus::Error {
+        for (account, collected) in healthy {
+            let Some(config) = configs
+                .get(&account.id)
+                .or_else(|| fetched.get(&account.id))
+            else {
                 continue;
-            }
-            let config = match configs.get(&account.id) {
-                Some(c) => c.clone(),
-                None => {
-                    let access = self.access_for(account);
-                    let c = self.credentials(&access).await;
-                    configs.insert(account.id.clone(), c.clone());
-                    c
-                }
             };
             let of_type = |ty: &'static str| {
                 collected
@@ -593,7 +603,7 @@ impl AccountCtx<'_> {
             };
             out.push(remote_state::AccountStores {
                 account_id: account.id.clone(),
-                config,
+                config: config.clone(),
                 buckets: of_type(collect::s3::TYPE)
                     .map(|r| (r.name.clone(), r.region.clone()))
                     .collect(),

@@ -164,7 +164,34 @@ async fn a_scan_only_reads_metadata_and_needs_exactly_the_documented_policy() {
         .count();
     assert!(tagged > 5, "stack tags were read ({tagged} resources)");
 
-    let all = [&calls[..], &denied_calls[..]].concat();
+    // The spread organization reaches what the demo does not: its Lambda reservations near the
+    // limit, so each function's is read.
+    let spread = &harness::spread().sandbox;
+    let spread_proxy = Proxy::start(&spread.endpoint, ProxyOptions::default())
+        .await
+        .expect("proxy");
+    let spread_env = spread
+        .aws_env_through(
+            &spread_proxy.endpoint,
+            &dir.path().join("spread-aws-config"),
+        )
+        .expect("aws config");
+    let spread_opts = ScanOptions {
+        profile: Some("master".into()),
+        ..ScanOptions::default()
+    };
+    scan::scan(&spread_env, &Workspace::default(), &spread_opts, &|_| {})
+        .await
+        .expect("spread scan");
+    let spread_calls = spread_proxy.calls();
+    assert!(
+        spread_calls
+            .iter()
+            .any(|c| c.action == "GetFunctionConcurrency"),
+        "the spread scan read the reservations"
+    );
+
+    let all = [&calls[..], &denied_calls[..], &spread_calls[..]].concat();
     let writes: Vec<String> = all
         .iter()
         .filter(|c| !proxy::is_read_only(c))

@@ -270,7 +270,10 @@ fn a_scan_that_leaves_a_region_out_exits_2_and_says_which_in_json_and_on_stderr(
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(report["coverage"]["partial"], false);
     assert_eq!(report["coverage"]["region_source"], "in use");
-    assert_eq!(report["regions"], serde_json::json!(["us-east-1", "eu-west-1"]));
+    assert_eq!(
+        report["regions"],
+        serde_json::json!(["us-east-1", "eu-west-1"])
+    );
 
     // Narrowed to one region: the second region's Terraform and Serverless resources are not seen.
     let out = stagecraft(
