@@ -9,6 +9,7 @@
 pub mod config;
 pub mod declared;
 pub mod serverless;
+pub mod state_stage;
 pub mod terraform;
 
 /// `services/orders/serverless.yml` out of a full path: enough to find the file, short enough to read.

@@ -221,9 +221,9 @@ pub async fn scan(
     warnings.append(&mut found.warnings);
     let mut states = std::mem::take(&mut found.states);
     for s in &mut states {
-        stagecraft_iac::terraform::stage::decide(
+        stagecraft_iac::state_stage::decide(
             s,
-            stagecraft_iac::terraform::stage::Context {
+            stagecraft_iac::state_stage::Context {
                 workspace,
                 stages: &stages,
                 account_stages: &account_stages,

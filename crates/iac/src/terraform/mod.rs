@@ -2,7 +2,6 @@
 //! and which stage each workspace deploys. Reading state from S3 is the scan's part (`stagecraft-aws`).
 
 pub mod backend;
-pub mod stage;
 pub mod state;
 
 use std::path::{Path, PathBuf};

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use stagecraft_model::terraform::{StageRule, StateRead};
 
-use super::LoadedState;
 use crate::config::{stage_of_state_key, Workspace};
+use crate::terraform::LoadedState;
 
 /// What the rules need besides the state.
 #[derive(Debug, Clone, Copy)]
