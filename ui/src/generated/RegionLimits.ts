@@ -18,7 +18,7 @@ largest_stack: string | null, largest_stack_resources: number,
  */
 concurrency_limit: number | null, unreserved_concurrency: number | null, 
 /**
- * Function name → its reserved concurrency (read only when something is reserved).
+ * Function name → its reserved concurrency (read only when the reservations near the limit).
  */
 reserved: Record<string, number>, 
 /**
