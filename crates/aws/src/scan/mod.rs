@@ -918,4 +918,80 @@ mod tests {
         );
         assert_eq!(super::assumed_role_name("arn:aws:iam::1:user/me"), None);
     }
+
+    #[test]
+    fn template_values_become_reads_only_when_one_parameter_holds_them_and_hashes_are_dropped() {
+        use crate::collect::{Collected, ValueHasher};
+        use crate::model::{Resource, StackFacts};
+        let h = ValueHasher::new([3; 32]);
+        let param = |name: &str, value: &str| {
+            let mut r = Resource::new(
+                crate::collect::ssm::TYPE,
+                format!("arn:aws:ssm:us-east-1:1:parameter{name}"),
+                name.to_owned(),
+                "1",
+                "us-east-1",
+            );
+            r.attr("value", value).attr("value_hash", h.hash(value));
+            r
+        };
+        let stack = StackFacts {
+            account_id: "1".into(),
+            region: "eu-west-1".into(),
+            name: "api-dev".into(),
+            id: "arn:stack".into(),
+            status: "CREATE_COMPLETE".into(),
+            description: None,
+            outputs: Default::default(),
+            tags: Default::default(),
+            members: Vec::new(),
+            declared: Vec::new(),
+            function_env: Default::default(),
+            template_error: None,
+            parameter_reads: Vec::new(),
+            value_paths: vec![
+                (
+                    h.hash("arn:aws:dynamodb:us-east-1:1:table/orders"),
+                    "Resources.R.Properties.Policies[0]".into(),
+                ),
+                (
+                    h.hash("shared-value"),
+                    "Resources.F.Properties.Environment.Variables.A".into(),
+                ),
+                (
+                    h.hash("nobody-holds-this"),
+                    "Resources.F.Properties.Description2".into(),
+                ),
+            ],
+        };
+        let mut collected = Collected {
+            resources: vec![
+                param(
+                    "/core/table_arn",
+                    "arn:aws:dynamodb:us-east-1:1:table/orders",
+                ),
+                param("/a", "shared-value"),
+                param("/b", "shared-value"),
+            ],
+            stacks: vec![stack],
+            ..Collected::default()
+        };
+        super::template_reads(&mut collected);
+        let s = &collected.stacks[0];
+        assert!(s.value_paths.is_empty(), "the hashes are not kept");
+        let reads: Vec<(&str, &str)> = s
+            .parameter_reads
+            .iter()
+            .map(|r| (r.parameter.as_str(), r.path.as_str()))
+            .collect();
+        // A parameter in another region of the same account counts; a value two parameters share
+        // names neither.
+        assert_eq!(
+            reads,
+            [(
+                "arn:aws:ssm:us-east-1:1:parameter/core/table_arn",
+                "Resources.R.Properties.Policies[0]"
+            )]
+        );
+    }
 }
