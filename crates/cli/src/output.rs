@@ -100,7 +100,7 @@ fn print_coverage(report: &ScanReport) {
             format!(", found in {}", buckets.join(", "))
         }
     );
-    for s in &c.skipped {
+    for s in c.no_state.iter().chain(&c.skipped) {
         println!("not seen: {s}");
     }
 }

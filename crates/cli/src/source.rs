@@ -109,14 +109,8 @@ pub(crate) fn incomplete_accounts(report: &ScanReport) -> usize {
             l.why
         );
     }
-    if report.terraform.is_empty() && c.partial {
-        if let Some(why) = c
-            .skipped
-            .iter()
-            .find(|s| s.starts_with("no Terraform state"))
-        {
-            eprintln!("{why}");
-        }
+    if let Some(why) = &c.no_state {
+        eprintln!("{why}");
     }
     if failed == 0 && c.partial {
         1

@@ -17,6 +17,10 @@ pub struct Coverage {
     /// Regions in use that the scan did not cover (named by a state's resources or a service's
     /// `provider.region`, or found in use while `regions` limited the scan).
     pub left_out: Vec<LeftOut>,
+    /// Why no Terraform state was found at all, when none was (then what Terraform owns shows as
+    /// unmanaged).
+    #[serde(default)]
+    pub no_state: Option<String>,
     /// Anything else not seen, each with the reason.
     pub skipped: Vec<String>,
     /// Something was not seen: an account or collector failed, a region was left out, or no

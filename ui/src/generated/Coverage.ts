@@ -22,6 +22,11 @@ accounts: Array<AccountCoverage>, state: StateCoverage,
  */
 left_out: Array<LeftOut>, 
 /**
+ * Why no Terraform state was found at all, when none was (then what Terraform owns shows as
+ * unmanaged).
+ */
+no_state: string | null, 
+/**
  * Anything else not seen, each with the reason.
  */
 skipped: Array<string>, 

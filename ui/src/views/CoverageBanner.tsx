@@ -9,23 +9,17 @@ export function CoverageBanner({ report }: { report: ScanReport | null }) {
   const c = report?.coverage;
   if (!report || !c || !c.partial) return null;
   const lines: string[] = [];
-  if (report.terraform.length === 0) {
-    lines.push(
-      `No Terraform state found (${c.state.buckets_probed} bucket(s) searched in ${c.state.accounts_searched} account(s)): ` +
-        "what Terraform owns shows as unmanaged. Name the backend in stagecraft.toml if it lives elsewhere.",
-    );
+  if (c.no_state) {
+    lines.push(`${c.no_state}. What Terraform owns shows as unmanaged.`);
   }
   for (const l of c.left_out) {
     lines.push(`Region ${l.region} of account ${l.account_id ?? "?"} was not scanned: ${l.why}.`);
   }
-  const failed = report.accounts.filter((a) => a.status === "error" || a.status === "partial").length;
-  if (failed > 0) lines.push(`${failed} account(s) were scanned partly or not at all: see their cards.`);
-  const others = c.skipped.filter((s) => !s.startsWith("no Terraform state") && !s.startsWith("account "));
-  lines.push(...others);
+  lines.push(...c.skipped);
   const regions = [...new Set(c.accounts.flatMap((a) => a.regions))];
   return (
     <div class="banner warn" role="status" data-testid="coverage-banner">
-      <strong>This picture is partial.</strong> {lines[0] ?? c.skipped[0] ?? "Some of the organization was not seen."}
+      <strong>This picture is partial.</strong> {lines[0] ?? "Some of the organization was not seen."}
       {lines.length > 1 && (
         <button class="ghost" data-testid="coverage-more" onClick={() => setOpen(!open)}>
           {open ? "less" : `${lines.length - 1} more`}

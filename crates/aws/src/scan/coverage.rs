@@ -110,9 +110,8 @@ pub(super) fn build(seen: Seen<'_>) -> Coverage {
         .collect();
 
     skipped.extend(seen.state_skipped);
-    let no_state = seen.states.is_empty();
-    if no_state {
-        skipped.push(if seen.state.discovery {
+    let no_state = seen.states.is_empty().then(|| {
+        if seen.state.discovery {
             format!(
                 "no Terraform state found: searched {} bucket(s) in {} account(s){}; name the backend in \
                  stagecraft.toml ([terraform] dir or [terraform.backend]) if it is elsewhere",
@@ -129,9 +128,9 @@ pub(super) fn build(seen: Seen<'_>) -> Coverage {
                 "no Terraform state found at {} (discovery is off: [terraform] discover = false)",
                 seen.state.configured.as_deref().unwrap_or("no configured backend")
             )
-        });
-    }
-    let partial = no_state
+        }
+    });
+    let partial = no_state.is_some()
         || !left_out.is_empty()
         || seen
             .accounts
@@ -142,6 +141,7 @@ pub(super) fn build(seen: Seen<'_>) -> Coverage {
         accounts,
         state: seen.state,
         left_out,
+        no_state,
         skipped,
         partial,
     }

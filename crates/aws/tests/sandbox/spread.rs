@@ -368,6 +368,25 @@ async fn coverage_lists_every_account_and_region_scanned_and_where_state_was_fou
     assert!(narrow.coverage.left_out[0]
         .why
         .contains("live/prod/core/terraform.tfstate"));
+
+    // With the search turned off and no backend named, no state is found, and the scan says so.
+    let blind = Workspace {
+        config: stagecraft_iac::config::WorkspaceConfig::parse("[terraform]\ndiscover = false\n")
+            .expect("config"),
+        path: None,
+    };
+    let opts = ScanOptions {
+        profile: Some("master".into()),
+        ..ScanOptions::default()
+    };
+    let stateless = scan::scan(&sb.aws_env(), &blind, &opts, &|_| {})
+        .await
+        .expect("scan");
+    assert!(stateless.terraform.is_empty());
+    assert!(stateless.coverage.partial);
+    let why = stateless.coverage.no_state.expect("why no state");
+    assert!(why.contains("discover = false"), "{why}");
+    assert_eq!(report.coverage.no_state, None);
 }
 
 #[tokio::test]
