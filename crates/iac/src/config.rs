@@ -10,10 +10,24 @@ use serde::{Deserialize, Serialize};
 
 use stagecraft_model::{Error, UiError};
 
-use crate::terraform::{read_backend, Backend, StateSource};
+use crate::terraform::{read_backend_with, Backend, StateSource};
 
 pub const DEFAULT_ASSUME_ROLE: &str = "OrganizationAccountAccessRole";
 pub const DEFAULT_PARALLELISM: usize = 16;
+
+/// The variables through which a process gets AWS credentials or profile files: a deploy step gets
+/// the ones Stagecraft writes for it, and the config may not set them.
+pub const CREDENTIAL_VARIABLES: [&str; 9] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+];
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -104,6 +118,57 @@ pub struct TerraformConfig {
     /// Look for `*.tfstate` objects in every scanned account's buckets besides the backend above.
     #[serde(default = "yes")]
     pub discover: bool,
+    /// Extra `terraform init` arguments for every workspace: partial backend configuration
+    /// (`-backend-config=key=value`, `-backend-config=backend.hcl`), `-upgrade`, …
+    #[serde(default)]
+    pub init_args: Vec<String>,
+    /// Extra environment for every Terraform step (`TF_VAR_…`, backend endpoints, `TF_DATA_DIR`).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Per workspace: init arguments and environment added to the ones above.
+    #[serde(default)]
+    pub by_workspace: BTreeMap<String, WorkspaceSettings>,
+}
+
+/// What one Terraform workspace adds to the `[terraform]` settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceSettings {
+    #[serde(default)]
+    pub init_args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl TerraformConfig {
+    /// `terraform init`'s extra arguments in `workspace`: every workspace's, then its own.
+    pub fn init_args_for(&self, workspace: &str) -> Vec<String> {
+        let mut out = self.init_args.clone();
+        if let Some(w) = self.by_workspace.get(workspace) {
+            out.extend(w.init_args.iter().cloned());
+        }
+        out
+    }
+
+    /// The environment of a Terraform step in `workspace`: every workspace's, then its own.
+    pub fn env_for(&self, workspace: &str) -> BTreeMap<String, String> {
+        let mut out = self.env.clone();
+        if let Some(w) = self.by_workspace.get(workspace) {
+            out.extend(w.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        out
+    }
+
+    /// The `-backend-config=key=value` pairs of `workspace`'s init arguments (a later one wins,
+    /// as in Terraform); files given as `-backend-config=path` are not read.
+    pub fn backend_overrides(&self, workspace: &str) -> BTreeMap<String, String> {
+        self.init_args_for(workspace)
+            .iter()
+            .filter_map(|a| a.strip_prefix("-backend-config="))
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect()
+    }
 }
 
 fn yes() -> bool {
@@ -236,6 +301,49 @@ impl WorkspaceConfig {
                 self.deploy.post_deploy
             ));
         }
+        if let Some(tf) = &self.terraform {
+            let every = std::iter::once(("[terraform]".to_owned(), &tf.init_args, &tf.env)).chain(
+                tf.by_workspace.iter().map(|(w, s)| {
+                    (
+                        format!("[terraform.by_workspace.{w}]"),
+                        &s.init_args,
+                        &s.env,
+                    )
+                }),
+            );
+            for (section, args, env) in every {
+                if let Some(a) = args.iter().find(|a| {
+                    let kv = a.strip_prefix("-backend-config=").unwrap_or("");
+                    ["access_key=", "secret_key=", "token="]
+                        .iter()
+                        .any(|k| kv.trim_start().starts_with(k))
+                }) {
+                    let key = a.split('=').nth(1).unwrap_or("");
+                    return Err(format!(
+                        "{section} init_args sets the backend's `{key}`: credentials do not go in stagecraft.toml; \
+                         Stagecraft hands each step short-lived keys for the profiles its backend and providers name"
+                    ));
+                }
+                if let Some(k) = env
+                    .keys()
+                    .find(|k| CREDENTIAL_VARIABLES.contains(&k.as_str()))
+                {
+                    return Err(format!(
+                        "{section} env sets {k}: Stagecraft hands each step the credentials of the profiles it uses; remove it"
+                    ));
+                }
+            }
+        }
+        if let Some(k) = self
+            .deploy
+            .env
+            .keys()
+            .find(|k| CREDENTIAL_VARIABLES.contains(&k.as_str()))
+        {
+            return Err(format!(
+                "[deploy.env] sets {k}: Stagecraft hands each step the credentials of the profiles it uses; remove it"
+            ));
+        }
         if self.scan.parallelism == 0 {
             return Err("[scan] parallelism must be at least 1".to_owned());
         }
@@ -263,7 +371,9 @@ pub fn state_source(ws: &Workspace) -> Result<Option<StateSource>, UiError> {
         return Ok(None);
     };
     let dir = ws.base_dir().join(dir);
-    match read_backend(&dir) {
+    // The arguments every workspace's `terraform init` gets complete the block (partial configuration).
+    let overrides = tf.backend_overrides("");
+    match read_backend_with(&dir, &overrides) {
         Ok(Some(Backend::S3(b))) => Ok(Some(StateSource::S3(b))),
         Ok(Some(Backend::Local { path })) => Ok(Some(StateSource::Local(path))),
         Ok(None) => Ok(Some(StateSource::Local(dir.join("terraform.tfstate")))),

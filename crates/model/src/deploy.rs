@@ -14,10 +14,43 @@ pub struct Step {
     pub title: String,
     /// The program and its arguments.
     pub command: Vec<String>,
+    /// Run in place of `command` when it fails: `workspace new` after `workspace select` on
+    /// Terraform before 1.4, which has no `-or-create`.
+    #[serde(default)]
+    pub fallback: Option<Vec<String>>,
     pub dir: String,
+    /// The stage's profile: the step's `AWS_PROFILE`.
     pub profile: String,
+    /// Every profile the step's tools use (the stage's, the backend's, each provider's), each
+    /// checked before the step and handed to it as short-lived keys; nothing else of the user's
+    /// AWS files reaches the process.
+    #[serde(default)]
+    pub profiles: Vec<ProfileUse>,
     /// Why the step is in the plan, and why at this position.
     pub reason: String,
+}
+
+/// A profile a step's tool uses, what uses it, and the account it must act in.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct ProfileUse {
+    pub profile: String,
+    /// What uses it: `the S3 backend`, `provider "aws"`, `provider "aws" (alias dns)`, `AWS_PROFILE`.
+    pub used_by: String,
+    /// The account it must act in; `None` when any account will do (an aliased provider) or the
+    /// scan did not see the account (then `note` says so).
+    pub account: Option<String>,
+    /// A role the tool assumes with the profile's keys (the backend's `role_arn`, the provider's
+    /// `assume_role`): the check assumes it too.
+    pub role_arn: Option<String>,
+    /// Where it is named (`infra/main.tf:9`, `stagecraft.toml:12`), or why it is the one used.
+    pub named_at: String,
+    /// What the check cannot know.
+    pub note: Option<String>,
+    /// Why the profile cannot be handed to the step (an expression Stagecraft cannot evaluate,
+    /// keys of its own in the code): the preflight fails with it.
+    #[serde(default)]
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
@@ -27,6 +60,9 @@ pub struct Plan {
     pub account_id: Option<String>,
     pub profile: String,
     pub protected: bool,
+    /// Where the stage's Terraform state is (`s3://bucket/env:/qa/key`), when the backend is known.
+    #[serde(default)]
+    pub state_location: Option<String>,
     pub steps: Vec<Step>,
 }
 
@@ -98,6 +134,82 @@ pub struct DeployPreview {
     /// A step an interrupted run left running on this stage, which holds it until it ends or is
     /// stopped ([`stop_leftover`]).
     pub leftover: Option<String>,
+}
+
+/// What a stage's deploy would change, step by step, before anything runs: Terraform's own plan,
+/// and a CloudFormation change set (created, read, deleted; never executed) per Serverless service.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct StageChanges {
+    pub stage: String,
+    pub made_at: String,
+    pub steps: Vec<StepChanges>,
+    /// Something would be deleted or replaced: the deploy then needs the stage's name typed, even
+    /// for a stage that is not protected.
+    pub destructive: bool,
+}
+
+/// What one step of the plan would change.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct StepChanges {
+    /// The plan step (0-based).
+    pub index: u32,
+    pub title: String,
+    /// `terraform` or `serverless`.
+    pub tool: String,
+    /// How the changes were found: `terraform plan` + `show -json`, or the change set's name.
+    pub source: String,
+    pub changes: Vec<Change>,
+    /// Why these changes may not be the ones applied: a `${ssm:…}` input the Terraform plan
+    /// changes (the service is evaluated again after phase 1), or a step that plans after earlier
+    /// ones ran.
+    pub provisional: Option<String>,
+    /// Why no changes could be found (the step's own error).
+    pub error: Option<String>,
+}
+
+/// One resource a step would change.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct Change {
+    /// The Terraform address (`aws_ssm_parameter.users_table`) or the logical id in the stack
+    /// (`nested-stack/LogicalId` inside a nested stack).
+    pub address: String,
+    /// `aws_ssm_parameter`, `AWS::Lambda::Function`.
+    pub type_name: String,
+    pub action: ChangeAction,
+    /// What changes, one line per attribute: values as Terraform shows them, `(sensitive)` where it
+    /// marks them so, `changes` for an SSM parameter's value; CloudFormation's property names.
+    pub details: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ChangeAction {
+    Create,
+    Update,
+    /// Destroyed and created again (Terraform's replace; CloudFormation's `Replacement: True`, or
+    /// `Conditional`, which may replace).
+    Replace,
+    Delete,
+}
+
+impl ChangeAction {
+    /// Deletes or replaces something: shown in red, and the deploy needs the stage's name typed.
+    pub fn destroys(self) -> bool {
+        matches!(self, ChangeAction::Replace | ChangeAction::Delete)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeAction::Create => "create",
+            ChangeAction::Update => "update",
+            ChangeAction::Replace => "replace",
+            ChangeAction::Delete => "delete",
+        }
+    }
 }
 
 /// One preflight item.

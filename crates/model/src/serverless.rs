@@ -17,6 +17,9 @@ pub struct ResolvedService {
     /// The CloudFormation stack name: `provider.stackName`, else `<service>-<stage>`.
     pub stack: String,
     pub runtime: Option<String>,
+    /// `provider.profile`: the AWS profile the Serverless CLI uses instead of `AWS_PROFILE`.
+    #[serde(default)]
+    pub profile: Option<String>,
     pub functions: Vec<ServiceFunction>,
     /// `provider.apiGateway.restApiId` / `restApiRootResourceId`: a shared REST API (as resolved, or the
     /// `${ssm:…}` text when it comes from a parameter).

@@ -79,14 +79,38 @@ pub fn start(spec: SeedSpec) -> Running {
     .expect("sandbox thread")
 }
 
-/// The recording stand-in for Terraform the deploy tests run (Terraform applying AWS resources
-/// cannot run here: its providers cannot be downloaded).
-pub fn terraform_stand_in() -> PathBuf {
-    repo().join("crates/ops/tests/bin/terraform-stand-in")
+/// The venv with the pinned Terraform and the stand-in's parser; a test that needs it fails here,
+/// saying how to get it, rather than passing without it.
+pub fn terraform_home() -> PathBuf {
+    crate::terraform::home(Some(&repo().join("examples"))).unwrap_or_else(|| {
+        panic!(
+            "Terraform {} is not installed: run scripts/test (it installs it) or set STAGECRAFT_TERRAFORM_HOME",
+            crate::terraform::PINNED_VERSION
+        )
+    })
 }
 
-/// The calls the stand-in recorded in `path`, as `<last dir part>|<profile>|<args>` (version probes
-/// left out).
+/// The real Terraform (the pinned 1.0.3).
+pub fn real_terraform() -> PathBuf {
+    crate::terraform::real(&terraform_home())
+}
+
+/// The recording stand-in for Terraform, for roots with AWS resources (their provider cannot be
+/// downloaded here): written once per test binary.
+pub fn terraform_stand_in() -> PathBuf {
+    static STAND_IN: OnceLock<PathBuf> = OnceLock::new();
+    STAND_IN
+        .get_or_init(|| {
+            let dir =
+                std::env::temp_dir().join(format!("stagecraft-stand-in-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("stand-in dir");
+            crate::terraform::write_stand_in(&terraform_home(), &dir).expect("writing the stand-in")
+        })
+        .clone()
+}
+
+/// The calls the stand-in recorded in `path`, as `<last dir part>|<AWS_PROFILE>|<args>`, and the
+/// profiles it resolved as `<…>|resolved <profile> for <what>` (version probes left out).
 pub fn stand_in_calls(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -101,6 +125,6 @@ pub fn stand_in_calls(path: &std::path::Path) -> Vec<String> {
                 parts.next().unwrap_or("")
             )
         })
-        .filter(|l| !l.ends_with("|--version"))
+        .filter(|l| !l.ends_with("|--version") && !l.ends_with("|version -json"))
         .collect()
 }

@@ -13,6 +13,7 @@ pub mod seed;
 pub mod services;
 pub mod shape;
 pub mod synthetic;
+pub mod terraform;
 pub mod tfstate;
 
 use std::fmt::Write as _;
@@ -214,9 +215,20 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
         }
         // The spread organization is scanned as a new user would: AWS profiles only.
         if opts.spec.shape == Shape::Demo {
+            // The demo root manages AWS resources: the stand-in runs it (see `terraform`).
+            let stand_in = match terraform::home(opts.examples.as_deref()) {
+                Some(home) => Some(terraform::write_stand_in(&home, &dir)?),
+                None => None,
+            };
             write(
                 &dir.join("stagecraft.toml"),
-                &workspace_text(&accounts, opts.examples.as_deref(), &endpoint),
+                &workspace_text(
+                    &accounts,
+                    opts.examples.as_deref(),
+                    &endpoint,
+                    &dir,
+                    stand_in.as_deref(),
+                ),
             )?;
         }
         let sandbox = Sandbox {
@@ -250,6 +262,15 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
             Err(e)
         }
     }
+}
+
+/// Writes an executable Python script run by `python` (a venv's, so its packages are at hand).
+pub(crate) fn write_script(python: &Path, path: &Path, body: &str) -> Result<PathBuf, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    write(path, &format!("#!{}\n{body}", python.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| Error::io(format!("making {} executable", path.display()), e))?;
+    Ok(path.to_owned())
 }
 
 /// Stops the sandbox started from `dir`. `Ok(false)` when none was running.
@@ -316,6 +337,8 @@ fn workspace_text(
     accounts: &[(String, String)],
     examples: Option<&Path>,
     endpoint: &str,
+    dir: &Path,
+    terraform: Option<&Path>,
 ) -> String {
     let mut s = String::from(
         "# Written by `stagecraft sandbox up`: the demo workspace bound to this sandbox's accounts.\n\n\
@@ -332,10 +355,30 @@ fn workspace_text(
     }
     if let Some(examples) = examples {
         let toml_str = |p: PathBuf| toml::Value::String(p.display().to_string()).to_string();
+        let _ = writeln!(
+            s,
+            "\n[terraform]\ndir = {}",
+            toml_str(examples.join("infra"))
+        );
+        if let Some(binary) = terraform {
+            let _ = writeln!(
+                s,
+                "# A stand-in: the demo root's AWS provider cannot be downloaded on this machine.\nbinary = {}",
+                toml_str(binary.to_owned())
+            );
+        }
+        // What Terraform 1.0's S3 backend needs to reach the emulator, in the settings any user has.
         let _ = write!(
             s,
-            "\n[terraform]\ndir = {}\n\n[serverless]\nservices = [{}]\n",
-            toml_str(examples.join("infra")),
+            "init_args = [\"-backend-config=force_path_style=true\"]\n\n[terraform.env]\n\
+             AWS_S3_ENDPOINT = \"{endpoint}\"\nAWS_DYNAMODB_ENDPOINT = \"{endpoint}\"\n\
+             AWS_STS_ENDPOINT = \"{endpoint}\"\nAWS_IAM_ENDPOINT = \"{endpoint}\"\nTF_DATA_DIR = {}\n\
+             CHECKPOINT_DISABLE = \"1\"\n",
+            toml_str(dir.join("terraform-data"))
+        );
+        let _ = write!(
+            s,
+            "\n[serverless]\nservices = [{}]\n",
             DEMO_SERVICES
                 .iter()
                 .map(|svc| toml_str(examples.join("services").join(svc)))
@@ -378,6 +421,8 @@ mod tests {
             ],
             Some(Path::new("/tmp/ex ample")),
             "http://127.0.0.1:4567",
+            Path::new("/tmp/sandbox"),
+            Some(Path::new("/tmp/sandbox/terraform-stand-in")),
         );
         let c = WorkspaceConfig::parse(&text).expect("parses");
         assert_eq!(c.stages["prod"].protected, Some(true));

@@ -68,7 +68,6 @@ pub fn ensure_installed(venv: &Path, log: &mut dyn FnMut(&str)) -> Result<PathBu
 /// moto with the APIs it lacks filled in (`emulator/moto_server_gaps.py`), written into `dir` and
 /// run by the venv's Python beside `server`. Per-account limits go in `dir/limits.json`.
 pub fn with_gaps(server: &Path, dir: &Path) -> Result<PathBuf, Error> {
-    use std::os::unix::fs::PermissionsExt;
     // Absolute, but not resolved: the venv is found from the path of the link, not its target.
     let python = std::path::absolute(server.with_file_name("python"))
         .map_err(|e| Error::io("resolving the venv's python", e))?;
@@ -76,17 +75,11 @@ pub fn with_gaps(server: &Path, dir: &Path) -> Result<PathBuf, Error> {
         // An explicit STAGECRAFT_MOTO_SERVER outside a venv: run it as it is.
         return Ok(server.to_owned());
     }
-    let script = dir.join("moto_server_gaps.py");
-    let text = format!(
-        "#!{}\n{}",
-        python.display(),
-        include_str!("emulator/moto_server_gaps.py")
-    );
-    std::fs::write(&script, text)
-        .map_err(|e| Error::io(format!("writing {}", script.display()), e))?;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| Error::io(format!("making {} executable", script.display()), e))?;
-    Ok(script)
+    crate::write_script(
+        &python,
+        &dir.join("moto_server_gaps.py"),
+        include_str!("emulator/moto_server_gaps.py"),
+    )
 }
 
 fn is_pinned_version(venv: &Path) -> bool {

@@ -463,22 +463,11 @@ async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
     })
     .await;
     let sb = &running.sandbox;
-    // Terraform runs through the recording stand-in (it cannot be installed here); the services
-    // deploy with the real Serverless CLI.
+    // The demo root (AWS resources) runs through the recording Terraform stand-in the sandbox's
+    // workspace names (the AWS provider cannot be downloaded here); the services deploy with the real
+    // Serverless CLI.
     let toml = std::fs::read_to_string(sb.workspace_file()).expect("workspace file");
-    let stand_in = stagecraft_sandbox::harness::terraform_stand_in();
-    std::fs::write(
-        sb.workspace_file(),
-        toml.replacen(
-            "[terraform]\n",
-            &format!(
-                "[terraform]\nbinary = {:?}\n",
-                stand_in.display().to_string()
-            ),
-            1,
-        ),
-    )
-    .expect("workspace file");
+    assert!(toml.contains("terraform-stand-in"), "{toml}");
     let dir = tempfile::tempdir().expect("temp dir");
     let hold = dir.path().join("hold-apply");
     let mut env = sb.env_vars();
@@ -487,6 +476,11 @@ async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
         dir.path().join("stagecraft.db").display().to_string(),
     ));
     env.push(("TERRAFORM_STAND_IN_HOLD".into(), hold.display().to_string()));
+    let record = dir.path().join("terraform-calls");
+    env.push((
+        "TERRAFORM_STAND_IN_RECORD".into(),
+        record.display().to_string(),
+    ));
     let (_driver, client) = open_app(&env).await;
     click(&client, "[data-testid=tab-org]").await;
     wait_for_cards(&client, "ok", 3).await;
@@ -613,6 +607,20 @@ async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     screenshot(&client, "deploy").await;
+    // The last run's Terraform steps, as the stand-in saw them: in the root, as qa's profile, with
+    // the backend's and the provider's profiles resolved from the files the app handed it.
+    let calls = stagecraft_sandbox::harness::stand_in_calls(&record);
+    assert_eq!(
+        calls[calls.len().saturating_sub(6)..],
+        [
+            "infra|qa|init -input=false -backend-config=force_path_style=true",
+            "infra|qa|resolved master for backend",
+            "infra|qa|workspace select -or-create qa",
+            "infra|qa|apply -input=false -auto-approve",
+            "infra|qa|resolved master for backend",
+            "infra|qa|resolved qa for provider[\"registry.terraform.io/hashicorp/aws\"]",
+        ]
+    );
 
     // The stage's account is rescanned after the run: the graph has the function just deployed.
     let name = find_in_graph(&client, "reports-qa-daily").await;

@@ -13,7 +13,11 @@ path: string, service: string, stage: string, region: string,
 /**
  * The CloudFormation stack name: `provider.stackName`, else `<service>-<stage>`.
  */
-stack: string, runtime: string | null, functions: Array<ServiceFunction>, 
+stack: string, runtime: string | null, 
+/**
+ * `provider.profile`: the AWS profile the Serverless CLI uses instead of `AWS_PROFILE`.
+ */
+profile: string | null, functions: Array<ServiceFunction>, 
 /**
  * `provider.apiGateway.restApiId` / `restApiRootResourceId`: a shared REST API (as resolved, or the
  * `${ssm:…}` text when it comes from a parameter).

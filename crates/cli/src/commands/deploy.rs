@@ -19,7 +19,8 @@ pub(crate) async fn deploy_cmd(args: DeployArgs) -> Result<ExitCode, Error> {
         None => Workspace::default(),
     };
     let report = report_for(&args.source, &args.snapshot).await?;
-    let plan = stagecraft_ops::deploy::plan(&workspace, &report, &args.stage)?;
+    let tools = stagecraft_ops::deploy::Tools::detect(&workspace).await;
+    let plan = stagecraft_ops::deploy::plan(&workspace, &report, &args.stage, &tools)?;
     if args.json {
         print_json(&plan)?;
     } else {
@@ -37,7 +38,20 @@ pub(crate) async fn deploy_cmd(args: DeployArgs) -> Result<ExitCode, Error> {
                 println!("phase {}: {}", s.phase.number(), s.phase.title());
             }
             println!("  {:>2}. {:<40} $ {}", i + 1, s.title, s.command.join(" "));
+            if let Some(f) = &s.fallback {
+                println!("      if that fails: $ {}", f.join(" "));
+            }
             println!("      in {} as profile `{}`", s.dir, s.profile);
+            for u in s
+                .profiles
+                .iter()
+                .filter(|u| u.used_by != s.profiles[0].used_by)
+            {
+                println!(
+                    "      with profile `{}` for {} ({})",
+                    u.profile, u.used_by, u.named_at
+                );
+            }
             println!("      why: {}", s.reason);
         }
     }
@@ -52,7 +66,7 @@ pub(crate) async fn deploy_cmd(args: DeployArgs) -> Result<ExitCode, Error> {
     let lock_dir = stagecraft_ops::deploy::lock_dir(&store_path);
     let env = AwsEnv::from_environment();
     eprintln!("preflight:");
-    for p in stagecraft_ops::deploy::preflight(&env, &plan, &report, &lock_dir).await {
+    for p in stagecraft_ops::deploy::preflight(&env, &plan, &report, &lock_dir, &tools).await {
         eprintln!(
             "  {} {} — {}{}",
             if p.ok { "✔" } else { "✗" },

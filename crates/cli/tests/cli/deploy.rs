@@ -11,20 +11,15 @@ async fn a_deploy_killed_mid_step_is_interrupted_and_its_leftover_step_holds_the
 
     let sb = &harness::demo().sandbox;
     let dir = tempfile::tempdir().expect("tempdir");
-    // The demo workspace with Terraform through the recording stand-in and no services.
+    // The demo workspace (Terraform through the recording stand-in) without its services.
     let text = std::fs::read_to_string(sb.workspace_file()).expect("workspace");
     let text = match (text.find("[serverless]"), text.find("[deploy")) {
         (Some(a), Some(b)) if a < b => format!("{}{}", &text[..a], &text[b..]),
         _ => text,
     };
-    let stand_in = harness::terraform_stand_in();
-    let text = text.replacen(
-        "[terraform]\n",
-        &format!(
-            "[terraform]\nbinary = {:?}\n",
-            stand_in.display().to_string()
-        ),
-        1,
+    assert!(
+        text.contains("terraform-stand-in"),
+        "the sandbox's workspace runs the demo root with the Terraform stand-in:\n{text}"
     );
     let config = dir.path().join("stagecraft.toml");
     std::fs::write(&config, text).expect("write workspace");

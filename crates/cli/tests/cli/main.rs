@@ -6,6 +6,7 @@ mod commands;
 mod deletions;
 mod deploy;
 mod secrets;
+mod terraform;
 
 /// Runs the real `stagecraft` binary with `env` (the sandbox's variables), never touching the user's
 /// own snapshot store: one per test process unless the arguments name one.

@@ -263,6 +263,7 @@ impl ServiceFile {
             region: text(provider.get("region")).unwrap_or(region),
             stage,
             runtime: text(provider.get("runtime")),
+            profile: text(provider.get("profile")),
             functions,
             rest_api_id: api.and_then(|a| a.get("restApiId")).map(display),
             rest_api_root_resource_id: api

@@ -1,6 +1,7 @@
 //! Where a Terraform root module keeps its state: the `backend` block of its `terraform {}` settings,
 //! read with an HCL parser, or the `[terraform.backend]` table of the workspace config.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,9 @@ pub struct S3Backend {
     pub region: Option<String>,
     /// The AWS profile Terraform reads the state with.
     pub profile: Option<String>,
+    /// A role Terraform assumes with the profile's credentials to reach the state.
+    #[serde(default)]
+    pub role_arn: Option<String>,
     pub dynamodb_table: Option<String>,
     /// Terraform ≥ 1.10 S3-native locking (`<key>.tflock`).
     #[serde(default)]
@@ -86,6 +90,15 @@ pub enum BackendError {
 /// Reads the `backend` block from the `*.tf` files of `dir`. `Ok(None)`: no backend block, so Terraform
 /// uses local state in `dir`.
 pub fn read_backend(dir: &Path) -> Result<Option<Backend>, BackendError> {
+    read_backend_with(dir, &BTreeMap::new())
+}
+
+/// [`read_backend`] with the `-backend-config=key=value` pairs `terraform init` is given, which
+/// complete or override the block's attributes (partial configuration).
+pub fn read_backend_with(
+    dir: &Path,
+    overrides: &BTreeMap<String, String>,
+) -> Result<Option<Backend>, BackendError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| BackendError::Read {
             path: dir.to_owned(),
@@ -100,7 +113,7 @@ pub fn read_backend(dir: &Path) -> Result<Option<Backend>, BackendError> {
             path: path.clone(),
             source,
         })?;
-        if let Some(b) = backend_in(&path, &text)? {
+        if let Some(b) = backend_with(&path, &text, overrides)? {
             return Ok(Some(b));
         }
     }
@@ -109,6 +122,14 @@ pub fn read_backend(dir: &Path) -> Result<Option<Backend>, BackendError> {
 
 /// The backend declared in one file's text, if any.
 pub fn backend_in(path: &Path, text: &str) -> Result<Option<Backend>, BackendError> {
+    backend_with(path, text, &BTreeMap::new())
+}
+
+fn backend_with(
+    path: &Path,
+    text: &str,
+    overrides: &BTreeMap<String, String>,
+) -> Result<Option<Backend>, BackendError> {
     let body = hcl::parse(text).map_err(|e| BackendError::Hcl {
         path: path.to_owned(),
         message: e.to_string(),
@@ -136,6 +157,9 @@ pub fn backend_in(path: &Path, text: &str) -> Result<Option<Backend>, BackendErr
                 });
             };
             let attr = |name: &str| -> Result<Option<String>, BackendError> {
+                if let Some(v) = overrides.get(name) {
+                    return Ok(Some(v.clone()));
+                }
                 let Some(a) = backend.body().attributes().find(|a| a.key() == name) else {
                     return Ok(None);
                 };
@@ -165,6 +189,7 @@ pub fn backend_in(path: &Path, text: &str) -> Result<Option<Backend>, BackendErr
                     key: required("key")?,
                     region: attr("region")?,
                     profile: attr("profile")?,
+                    role_arn: attr("role_arn")?,
                     dynamodb_table: attr("dynamodb_table")?,
                     use_lockfile: attr("use_lockfile")?.as_deref() == Some("true"),
                     workspace_key_prefix: attr("workspace_key_prefix")?

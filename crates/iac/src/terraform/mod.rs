@@ -6,7 +6,7 @@ pub mod state;
 
 use std::path::{Path, PathBuf};
 
-pub use backend::{read_backend, Backend, S3Backend};
+pub use backend::{read_backend, read_backend_with, Backend, S3Backend};
 pub use state::{parse_state, Instance, State, StateError};
 
 pub use stagecraft_model::terraform::{LockInfo, TerraformState};

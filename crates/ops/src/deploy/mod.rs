@@ -1,22 +1,28 @@
 //! Stage deploys: the phased plan, the preflight, the runner, one run per stage, and the history.
 
+pub mod changes;
 pub mod lock;
 pub mod plan;
+pub mod profiles;
 pub mod run;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::aws::{self, AwsEnv};
+use crate::aws::AwsEnv;
 use crate::config::Workspace;
-pub use crate::model::deploy::{DeployPreview, DeployRun, Outcome, Phase, PreflightItem};
+pub use crate::model::deploy::{
+    DeployPreview, DeployRun, Outcome, Phase, PreflightItem, ProfileUse,
+};
 use crate::model::ScanReport;
 use crate::store::Store;
 use crate::Error;
 pub use plan::{plan, Plan, Step};
 use run::{CheckFuture, RunEvent, StepResult};
+pub use tools::Tools;
 
 /// The plan of `stage`, its preflight, and what holds the stage.
 pub async fn preview(
@@ -26,9 +32,10 @@ pub async fn preview(
     stage: &str,
     store_path: &Path,
 ) -> Result<DeployPreview, Error> {
-    let plan = plan(ws, report, stage)?;
+    let tools = Tools::detect(ws).await;
+    let plan = plan(ws, report, stage, &tools)?;
     let dir = lock_dir(store_path);
-    let preflight = preflight(env, &plan, report, &dir).await;
+    let preflight = preflight(env, &plan, report, &dir, &tools).await;
     let leftover = lock::live_holder(&dir, stage)
         .filter(|h| !h.running && h.step.is_some())
         .map(|h| h.describe(stage));
@@ -40,7 +47,7 @@ pub async fn preview(
     })
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -199,94 +206,6 @@ async fn version_of(binary: &Path) -> String {
     }
 }
 
-/// Whether `profile` acts in `account`.
-pub async fn profile_acts_in(env: &AwsEnv, profile: &str, account: &str) -> Result<(), String> {
-    let config = env.sdk_config(profile, None).await;
-    let who = aws::caller_identity(&config)
-        .await
-        .map_err(|e| format!("profile `{profile}` does not work: {e}"))?;
-    if who.account == account {
-        Ok(())
-    } else {
-        Err(format!(
-            "profile `{profile}` acts in account {} ({}), not in the stage's account {account}",
-            who.account, who.arn
-        ))
-    }
-}
-
-/// Checks that `profile` acts in `account` and hands the step its credentials: short-lived keys
-/// resolved by Stagecraft (whatever the profile is — SSO, a role chain, `credential_process`) written
-/// to a private credentials file under `scratch` for that profile only, so the child process can act
-/// in the verified account and nowhere else.
-pub async fn step_credentials(
-    env: &AwsEnv,
-    profile: &str,
-    account: &str,
-    scratch: &Path,
-) -> Result<Vec<(String, String)>, String> {
-    use aws_credential_types::provider::ProvideCredentials as _;
-    let config = env.sdk_config(profile, None).await;
-    let who = aws::caller_identity(&config)
-        .await
-        .map_err(|e| format!("profile `{profile}` does not work: {e}"))?;
-    if who.account != account {
-        return Err(format!(
-            "profile `{profile}` acts in account {} ({}), not in the stage's account {account}",
-            who.account, who.arn
-        ));
-    }
-    let provider = config
-        .credentials_provider()
-        .ok_or_else(|| format!("profile `{profile}` has no credentials"))?;
-    let creds = provider
-        .provide_credentials()
-        .await
-        .map_err(|e| format!("profile `{profile}`: {e}"))?;
-    let region = config
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| aws::FALLBACK_REGION.to_owned());
-    let mut text = format!(
-        "[{profile}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-        creds.access_key_id(),
-        creds.secret_access_key()
-    );
-    if let Some(token) = creds.session_token() {
-        text.push_str(&format!("aws_session_token = {token}\n"));
-    }
-    let write_private = |name: &str, body: &str| -> Result<PathBuf, String> {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let path = scratch.join(name);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        f.write_all(body.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        Ok(path)
-    };
-    let credentials = write_private(&format!("credentials-{profile}"), &text)?;
-    let config_file = write_private(
-        &format!("config-{profile}"),
-        &format!("[profile {profile}]\nregion = {region}\n"),
-    )?;
-    Ok(vec![
-        (
-            "AWS_SHARED_CREDENTIALS_FILE".into(),
-            credentials.display().to_string(),
-        ),
-        ("AWS_CONFIG_FILE".into(), config_file.display().to_string()),
-        ("AWS_REGION".into(), region.clone()),
-        ("AWS_DEFAULT_REGION".into(), region),
-        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-    ])
-}
-
 /// A private scratch directory for one run's credential files, removed when dropped.
 struct Scratch(PathBuf);
 
@@ -317,6 +236,7 @@ pub async fn preflight(
     plan: &Plan,
     report: &ScanReport,
     lock_dir: &Path,
+    tools: &Tools,
 ) -> Vec<PreflightItem> {
     let mut out = Vec::new();
     let mut binaries: Vec<&str> = plan
@@ -328,12 +248,18 @@ pub async fn preflight(
     binaries.dedup();
     for b in binaries {
         match find_binary(b) {
-            Some(path) => out.push(PreflightItem {
-                check: format!("`{b}` is installed"),
-                ok: true,
-                detail: format!("{} — {}", path.display(), version_of(&path).await),
-                fix: None,
-            }),
+            Some(path) => {
+                let version = match &tools.terraform {
+                    Some(tf) if tf.path.as_deref() == Some(path.as_path()) => tf.describe.clone(),
+                    _ => version_of(&path).await,
+                };
+                out.push(PreflightItem {
+                    check: format!("`{b}` is installed"),
+                    ok: true,
+                    detail: format!("{} — {version}", path.display()),
+                    fix: None,
+                })
+            }
             None => out.push(PreflightItem {
                 check: format!("`{b}` is installed"),
                 ok: false,
@@ -345,21 +271,14 @@ pub async fn preflight(
             }),
         }
     }
+    let uses: Vec<ProfileUse> = plan
+        .steps
+        .iter()
+        .flat_map(|s| s.profiles.iter().cloned())
+        .collect();
+    out.extend(profiles::preflight(env, &uses).await);
     match &plan.account_id {
-        Some(account) => {
-            let r = profile_acts_in(env, &plan.profile, account).await;
-            out.push(PreflightItem {
-                check: format!("profile `{}` acts in the stage's account", plan.profile),
-                ok: r.is_ok(),
-                detail: r.clone().err().unwrap_or_else(|| format!("account {account}")),
-                fix: r.err().map(|_| {
-                    format!(
-                        "point the profile at account {account}, or set [stages.{}] profile in stagecraft.toml",
-                        plan.stage
-                    )
-                }),
-            });
-        }
+        Some(_) => {}
         None => out.push(PreflightItem {
             check: "the stage's account is known".into(),
             ok: false,
@@ -409,14 +328,18 @@ pub async fn preflight(
         .find(|s| s.command.get(1).map(String::as_str) == Some("workspace"))
     {
         let name = ws_step.command.last().cloned().unwrap_or_default();
-        let exists = report.terraform.iter().any(|t| t.workspace == name);
+        let seen = match &plan.state_location {
+            Some(location) => report.terraform.iter().any(|t| &t.location == location),
+            None => report.terraform.iter().any(|t| t.workspace == name),
+        };
         out.push(PreflightItem {
             check: format!("Terraform workspace `{name}`"),
             ok: true,
-            detail: if exists {
-                "exists".into()
-            } else {
-                "will be created".into()
+            detail: match (&plan.state_location, seen) {
+                (Some(l), true) => format!("its state was read at {l}"),
+                (Some(l), false) => format!("no state at {l} yet: the deploy creates it"),
+                (None, true) => "a state of it was read".into(),
+                (None, false) => "no state of it was read: the deploy creates it".into(),
             },
             fix: None,
         });
@@ -451,14 +374,15 @@ pub async fn execute(
     cancel: watch::Receiver<bool>,
     on_event: &(dyn Fn(RunEvent) + Send + Sync),
 ) -> Result<DeployRun, Error> {
-    let plan = plan(ws, report, stage)?;
+    let tools = Tools::detect(ws).await;
+    let plan = plan(ws, report, stage, &tools)?;
     if plan.protected && opts.typed_stage.as_deref() != Some(stage) {
         return Err(Error::Input(format!(
             "{stage} is a protected stage: type `{stage}` to confirm the deploy"
         )));
     }
     let lock_dir = lock_dir(store_path);
-    let failed: Vec<String> = preflight(env, &plan, report, &lock_dir)
+    let failed: Vec<String> = preflight(env, &plan, report, &lock_dir, &tools)
         .await
         .into_iter()
         .filter(|p| !p.ok)
@@ -491,16 +415,32 @@ pub async fn execute(
     if let Some(old) = lock.interrupted {
         store.finish_run(old, Outcome::Interrupted, &now())?;
     }
-    let account = plan.account_id.clone().unwrap_or_default();
     let scratch = Scratch::new(run_id)?;
     let scratch_dir = scratch.0.clone();
     let check_env = env.clone();
+    let stage_profile = plan.profile.clone();
+    let workspace = plan::workspace_of(ws, stage);
+    let terraform_env = profiles::terraform_env(ws, &workspace);
+    let steps = plan.steps.clone();
+    // Right before each step: its profiles checked again and written for it, then the config's
+    // environment for its tool.
     let check = move |step: &Step| -> CheckFuture {
         let env = check_env.clone();
-        let profile = step.profile.clone();
-        let account = account.clone();
+        let uses = step.profiles.clone();
+        let stage_profile = stage_profile.clone();
         let dir = scratch_dir.clone();
-        Box::pin(async move { step_credentials(&env, &profile, &account, &dir).await })
+        let index = steps.iter().position(|s| s == step).unwrap_or(0) as u32;
+        let tool_env: Vec<(String, String)> = if step.tool == "terraform" {
+            terraform_env.clone().into_iter().collect()
+        } else {
+            Vec::new()
+        };
+        Box::pin(async move {
+            let mut vars =
+                profiles::step_environment(&env, &uses, &stage_profile, &dir, index).await?;
+            vars.extend(tool_env);
+            Ok(vars)
+        })
     };
     let mut step_env: Vec<(String, String)> = ws
         .config

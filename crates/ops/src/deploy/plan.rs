@@ -15,6 +15,9 @@ use crate::model::{Owner, ScanReport};
 use crate::serverless::ResolvedService;
 use crate::Error;
 
+use super::profiles;
+use super::tools::Tools;
+
 /// The Terraform workspace of a stage: the config's mapping, else the stage's own name.
 pub fn workspace_of(ws: &Workspace, stage: &str) -> String {
     ws.config
@@ -138,8 +141,13 @@ fn service_dependencies(
     deps
 }
 
-/// The plan for `stage`.
-pub fn plan(ws: &Workspace, report: &ScanReport, stage: &str) -> Result<Plan, Error> {
+/// The plan for `stage`, with the commands `tools` understand.
+pub fn plan(
+    ws: &Workspace,
+    report: &ScanReport,
+    stage: &str,
+    tools: &Tools,
+) -> Result<Plan, Error> {
     let account = report
         .accounts
         .iter()
@@ -150,6 +158,8 @@ pub fn plan(ws: &Workspace, report: &ScanReport, stage: &str) -> Result<Plan, Er
         )));
     }
     let profile = profile_of(ws, stage);
+    let account_id = account.map(|a| a.id.clone());
+    let stage_use = profiles::stage_use(ws, stage, &profile, account_id.as_deref());
     let base = ws.base_dir();
     let mut steps = Vec::new();
     let graph = Graph::build(report);
@@ -180,32 +190,65 @@ pub fn plan(ws: &Workspace, report: &ScanReport, stage: &str) -> Result<Plan, Er
             )
         };
         let dir_s = dir.display().to_string();
-        for (title, args, reason) in [
+        let mut uses = vec![stage_use.clone()];
+        uses.extend(profiles::terraform_uses(
+            ws,
+            report,
+            dir,
+            &workspace,
+            account_id.as_deref(),
+        ));
+        let mut init = vec!["init".to_owned(), "-input=false".to_owned()];
+        init.extend(t.init_args_for(&workspace));
+        let or_create = tools
+            .terraform
+            .as_ref()
+            .is_none_or(|tf| tf.selects_or_creates());
+        let words = |w: &[&str]| w.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+        let (select, fallback, select_reason) = if or_create {
+            (
+                words(&["workspace", "select", "-or-create", &workspace]),
+                None,
+                format!("the stage's workspace `{workspace}` (created if it does not exist yet)"),
+            )
+        } else {
+            (
+                words(&["workspace", "select", &workspace]),
+                Some(words(&["workspace", "new", &workspace])),
+                format!(
+                    "the stage's workspace `{workspace}`; `workspace new` if it does not exist yet (this Terraform is older than 1.4: no `-or-create`)"
+                ),
+            )
+        };
+        for (title, args, fallback, reason) in [
             (
                 "terraform init",
-                vec!["init", "-input=false"],
+                init,
+                None,
                 "the backend and providers, before anything else".to_owned(),
             ),
-            (
-                "select workspace",
-                vec!["workspace", "select", "-or-create", workspace.as_str()],
-                format!("the stage's workspace `{workspace}` (created if it does not exist yet)"),
-            ),
+            ("select workspace", select, fallback, select_reason),
             (
                 "terraform apply",
-                vec!["apply", "-input=false", "-auto-approve"],
+                words(&["apply", "-input=false", "-auto-approve"]),
+                None,
                 first_reason,
             ),
         ] {
-            let mut command = vec![t.binary.clone()];
-            command.extend(args.iter().map(|a| (*a).to_owned()));
+            let with_binary = |args: Vec<String>| {
+                let mut command = vec![t.binary.clone()];
+                command.extend(args);
+                command
+            };
             steps.push(Step {
                 phase: Phase::Terraform,
                 tool: "terraform".into(),
                 title: format!("{title} ({workspace})"),
-                command,
+                command: with_binary(args),
+                fallback: fallback.map(with_binary),
                 dir: dir_s.clone(),
                 profile: profile.clone(),
+                profiles: uses.clone(),
                 reason,
             });
         }
@@ -305,7 +348,13 @@ pub fn plan(ws: &Workspace, report: &ScanReport, stage: &str) -> Result<Plan, Er
                     stage.to_owned(),
                 ],
                 dir: dir.display().to_string(),
+                fallback: None,
                 profile: profile.clone(),
+                profiles: std::iter::once(stage_use.clone())
+                    .chain(svc.profile.as_deref().map(|p| {
+                        profiles::service_use(ws, Path::new(&svc.path), p, account_id.as_deref())
+                    }))
+                    .collect(),
                 reason,
             });
             done.push(svc.service.clone());
@@ -339,7 +388,13 @@ pub fn plan(ws: &Workspace, report: &ScanReport, stage: &str) -> Result<Plan, Er
                     "-auto-approve".into(),
                 ],
                 dir: dir.display().to_string(),
+                fallback: None,
                 profile: profile.clone(),
+                profiles: steps
+                    .iter()
+                    .find(|s| s.phase == Phase::Terraform)
+                    .map(|s| s.profiles.clone())
+                    .unwrap_or_else(|| vec![stage_use.clone()]),
                 reason: if needs_mapping && !mapped {
                     format!(
                         "the base path mapping needs API stage `{stage}`, created by phase 2's first deploy (it is not mapped yet)"
@@ -352,8 +407,11 @@ pub fn plan(ws: &Workspace, report: &ScanReport, stage: &str) -> Result<Plan, Er
     }
     Ok(Plan {
         stage: stage.to_owned(),
-        account_id: account.map(|a| a.id.clone()),
+        account_id,
         profile,
+        state_location: tf_dir
+            .as_deref()
+            .and_then(|d| profiles::state_location(ws, d, &workspace)),
         protected: crate::deletion::is_protected(ws, stage),
         steps,
     })

@@ -33,8 +33,9 @@ pub type CheckFuture = std::pin::Pin<
 /// A check run right before each step (the profile still resolves to the stage's account).
 pub type Check<'a> = &'a (dyn Fn(&Step) -> CheckFuture + Send + Sync);
 
-/// Runs `plan`'s steps from `from` (0-based) until one does not succeed. `env` is added to each
-/// step's environment (after `AWS_PROFILE`). Cancelling `cancel` (sending `true`) stops the step
+/// Runs `plan`'s steps from `from` (0-based) until one does not succeed. Each step's process gets
+/// none of this process's `AWS_*` variables: `AWS_PROFILE`, then `env`, then what `check` returns.
+/// A step whose command fails runs its `fallback`, if it has one. Cancelling `cancel` (sending `true`) stops the step
 /// that runs: SIGTERM to its process group, SIGKILL after `grace`.
 pub async fn run_steps(
     plan: &Plan,
@@ -138,7 +139,29 @@ pub async fn run_steps_with(
             step.dir,
             step.profile
         ));
-        let result = run_one(step, index, &all_env, &mut cancel, grace, hooks).await;
+        let mut result = run_one(
+            step,
+            &step.command,
+            index,
+            &all_env,
+            &mut cancel,
+            grace,
+            hooks,
+        )
+        .await;
+        if let (Some(fallback), Ok((code, log))) = (&step.fallback, &result) {
+            if *code != Some(0) && !*cancel.borrow() {
+                note(format!(
+                    "`{}` failed: running `{}` instead",
+                    step.command.join(" "),
+                    fallback.join(" ")
+                ));
+                let first = log.clone();
+                result = run_one(step, fallback, index, &all_env, &mut cancel, grace, hooks)
+                    .await
+                    .map(|(code, log)| (code, format!("{first}{log}")));
+            }
+        }
         let cancelled = *cancel.borrow();
         let (outcome, code, log) = match result {
             Ok((code, log)) if cancelled => (Outcome::Cancelled, code, log),
@@ -186,6 +209,44 @@ fn finish(
     }
 }
 
+/// A command that gets none of this process's `AWS_*` variables: a step gets the profiles it was
+/// checked for, and nothing else of the user's AWS settings.
+pub(crate) fn clean_command(program: &str) -> Command {
+    let mut command = Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// A line as a person reads it: terminal colour and cursor codes (`ESC [ … final byte`) left out;
+/// Terraform and the Serverless CLI colour their output even into a pipe.
+pub(crate) fn plain(line: String) -> String {
+    if !line.contains('\u{1b}') {
+        return line;
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameters and intermediates, then one final byte in `@`..=`~`.
+            for n in chars.by_ref() {
+                if ('@'..='~').contains(&n) {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Signals a whole process group.
 fn signal_group(pid: u32, signal: nix::sys::signal::Signal) {
     if let Ok(pid) = i32::try_from(pid) {
@@ -195,6 +256,7 @@ fn signal_group(pid: u32, signal: nix::sys::signal::Signal) {
 
 async fn run_one(
     step: &Step,
+    command: &[String],
     index: u32,
     env: &[(String, String)],
     cancel: &mut watch::Receiver<bool>,
@@ -202,10 +264,10 @@ async fn run_one(
     hooks: &Hooks<'_>,
 ) -> Result<(Option<i32>, String), String> {
     let on_event = hooks.on_event;
-    let Some((program, args)) = step.command.split_first() else {
+    let Some((program, args)) = command.split_first() else {
         return Err("the step has no command".into());
     };
-    let mut child = Command::new(program)
+    let mut child = clean_command(program)
         .args(args)
         .current_dir(&step.dir)
         .env("AWS_PROFILE", &step.profile)
@@ -222,6 +284,7 @@ async fn run_one(
     (hooks.on_spawn)(index, pid);
     let log = std::sync::Mutex::new((String::new(), 0usize));
     let forward = |stream: &'static str, line: String| {
+        let line = plain(line);
         if let Ok(mut l) = log.lock() {
             if l.0.len() + line.len() < MAX_LOG_BYTES {
                 l.0.push_str(&line);
@@ -287,4 +350,17 @@ async fn run_one(
         text.push_str(&format!("[{dropped} more bytes of output not kept]\n"));
     }
     Ok((code, text))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn colour_codes_are_left_out_of_a_line() {
+        assert_eq!(
+            super::plain("\u{1b}[1m\u{1b}[32mApply complete!\u{1b}[0m done".into()),
+            "Apply complete! done"
+        );
+        assert_eq!(super::plain("no codes".into()), "no codes");
+        assert_eq!(super::plain("cut \u{1b}[3".into()), "cut ");
+    }
 }

@@ -14,7 +14,7 @@ async fn the_plan_orders_terraform_the_services_by_dependency_and_the_catch_22()
         .await
         .expect("scan");
 
-    let qa = stagecraft_ops::deploy::plan(&ws, &report, "qa").expect("plan");
+    let qa = stagecraft_ops::deploy::plan(&ws, &report, "qa", &Default::default()).expect("plan");
     let titles: Vec<(u8, &str)> = qa
         .steps
         .iter()
@@ -37,8 +37,99 @@ async fn the_plan_orders_terraform_the_services_by_dependency_and_the_catch_22()
     assert_eq!(qa.profile, "qa");
     assert!(qa.steps.iter().all(|s| s.profile == "qa"));
     assert_eq!(
-        qa.steps[1].command,
-        ["terraform", "workspace", "select", "-or-create", "qa"]
+        qa.steps[1].command[1..],
+        ["workspace", "select", "-or-create", "qa"]
+    );
+    assert_eq!(
+        qa.steps[0].command[1..],
+        [
+            "init",
+            "-input=false",
+            "-backend-config=force_path_style=true"
+        ],
+        "the config's init arguments"
+    );
+    // Every Terraform step gets the stage's profile, the backend's and the provider's, each with the
+    // account it must act in and where it is named.
+    let uses: Vec<(&str, &str, Option<&str>, String)> = qa.steps[2]
+        .profiles
+        .iter()
+        .map(|u| {
+            let at = u.named_at.rsplit('/').next().unwrap_or("").to_owned();
+            (
+                u.profile.as_str(),
+                u.used_by.as_str(),
+                u.account.as_deref(),
+                at,
+            )
+        })
+        .collect();
+    let master = report.organization.management_account_id.as_str();
+    let qa_account = qa.account_id.as_deref().expect("qa's account");
+    assert_eq!(
+        uses,
+        [
+            (
+                "qa",
+                "AWS_PROFILE (the stage's profile)",
+                Some(qa_account),
+                "stagecraft.toml:12".to_owned()
+            ),
+            (
+                "master",
+                "the S3 backend (state in s3://acme-terraform-state)",
+                Some(master),
+                "main.tf:9".to_owned()
+            ),
+            (
+                "qa",
+                "provider \"aws\"",
+                Some(qa_account),
+                "main.tf:23".to_owned()
+            ),
+        ]
+    );
+    // auth's serverless.yml names a profile of its own (`provider.profile: ${self:provider.stage}`).
+    let auth: Vec<(&str, &str, &str)> = qa.steps[3]
+        .profiles
+        .iter()
+        .map(|u| {
+            let at = u.named_at.rsplit("services/").next().unwrap_or("");
+            let at = at
+                .rsplit('/')
+                .next()
+                .filter(|_| !at.contains("serverless"))
+                .unwrap_or(at);
+            (u.profile.as_str(), u.used_by.as_str(), at)
+        })
+        .collect();
+    assert_eq!(
+        auth,
+        [
+            (
+                "qa",
+                "AWS_PROFILE (the stage's profile)",
+                "stagecraft.toml:12"
+            ),
+            (
+                "qa",
+                "the Serverless CLI (provider.profile)",
+                "auth/serverless.yml:17"
+            )
+        ]
+    );
+    // Terraform before 1.4 has no `-or-create`: select, and `new` when that fails.
+    let old = stagecraft_ops::deploy::Tools {
+        terraform: Some(stagecraft_ops::deploy::tools::Terraform {
+            version: Some((1, 0, 3)),
+            ..Default::default()
+        }),
+    };
+    let qa_old = stagecraft_ops::deploy::plan(&ws, &report, "qa", &old).expect("plan");
+    assert_eq!(qa_old.steps[1].command[1..], ["workspace", "select", "qa"]);
+    assert_eq!(
+        qa_old.steps[1].fallback.as_ref().map(|f| &f[1..]),
+        Some(&["workspace".to_owned(), "new".to_owned(), "qa".to_owned()][..])
     );
     // The sandbox names its pinned Serverless install when there is one.
     assert!(qa.steps[3].command[0].ends_with("serverless"));
@@ -61,7 +152,8 @@ async fn the_plan_orders_terraform_the_services_by_dependency_and_the_catch_22()
     assert_eq!(qa.steps[6].reason, "depends on no other service");
 
     // prod has no base path mapping: Terraform runs again after the services.
-    let prod = stagecraft_ops::deploy::plan(&ws, &report, "prod").expect("plan");
+    let prod =
+        stagecraft_ops::deploy::plan(&ws, &report, "prod", &Default::default()).expect("plan");
     assert!(prod.protected);
     let last = prod.steps.last().expect("steps");
     assert_eq!(last.phase, stagecraft_ops::deploy::Phase::PostDeploy);
@@ -70,7 +162,8 @@ async fn the_plan_orders_terraform_the_services_by_dependency_and_the_catch_22()
         "the base path mapping needs API stage `prod`, created by phase 2's first deploy (it is not mapped yet)"
     );
 
-    let err = stagecraft_ops::deploy::plan(&ws, &report, "staging").unwrap_err();
+    let err =
+        stagecraft_ops::deploy::plan(&ws, &report, "staging", &Default::default()).unwrap_err();
     assert_eq!(err.code(), stagecraft_model::ErrorCode::InvalidInput);
 
     // The config can set the order and the post-deploy step.
@@ -82,7 +175,8 @@ async fn the_plan_orders_terraform_the_services_by_dependency_and_the_catch_22()
         "auth".into(),
     ];
     custom.config.deploy.post_deploy = "always".into();
-    let p = stagecraft_ops::deploy::plan(&custom, &report, "qa").expect("plan");
+    let p =
+        stagecraft_ops::deploy::plan(&custom, &report, "qa", &Default::default()).expect("plan");
     let titles: Vec<&str> = p.steps.iter().skip(3).map(|s| s.title.as_str()).collect();
     assert_eq!(
         titles,
@@ -95,7 +189,8 @@ async fn the_plan_orders_terraform_the_services_by_dependency_and_the_catch_22()
         ]
     );
     custom.config.deploy.order = vec!["billing".into()];
-    let err = stagecraft_ops::deploy::plan(&custom, &report, "qa").unwrap_err();
+    let err =
+        stagecraft_ops::deploy::plan(&custom, &report, "qa", &Default::default()).unwrap_err();
     assert!(err.to_string().contains("`billing`"), "{err}");
 }
 
@@ -214,11 +309,12 @@ async fn a_deploy_runs_stops_on_failure_resumes_and_refuses_what_is_unsafe() {
     assert_eq!(
         harness::stand_in_calls(&record),
         [
-            "infra|qa|init -input=false",
+            "infra|qa|init -input=false -backend-config=force_path_style=true",
+            "infra|qa|resolved master for backend",
             "infra|qa|workspace select -or-create qa",
             "infra|qa|apply -input=false -auto-approve"
         ],
-        "the stand-in saw the directory, the stage's profile and the arguments"
+        "the stand-in saw the directory, the stage's profile, the arguments, and resolved the backend's profile from the files it was given"
     );
     assert!(lines
         .lock()
@@ -248,7 +344,11 @@ async fn a_deploy_runs_stops_on_failure_resumes_and_refuses_what_is_unsafe() {
     assert_eq!(run.outcome.as_str(), "succeeded");
     assert_eq!(
         harness::stand_in_calls(&record),
-        ["infra|qa|apply -input=false -auto-approve"]
+        [
+            "infra|qa|apply -input=false -auto-approve",
+            "infra|qa|resolved master for backend",
+            "infra|qa|resolved qa for provider[\"registry.terraform.io/hashicorp/aws\"]"
+        ]
     );
     let history = stagecraft_store::Store::open(&store)
         .expect("store")
@@ -327,7 +427,7 @@ async fn a_deploy_runs_stops_on_failure_resumes_and_refuses_what_is_unsafe() {
 
     // A run left `running` by a crash is marked interrupted when the stage is next taken.
     let s = stagecraft_store::Store::open(&store).expect("store");
-    let plan = stagecraft_ops::deploy::plan(&ws, &report, "qa").expect("plan");
+    let plan = stagecraft_ops::deploy::plan(&ws, &report, "qa", &Default::default()).expect("plan");
     let crashed = s
         .start_run(&plan, "someone", "2026-11-29T00:00:00Z")
         .expect("run");

@@ -23,6 +23,8 @@ async fn one_command_deploys_qa_in_order_with_the_real_serverless_cli() {
     if let Some(t) = ws.config.terraform.as_mut() {
         t.binary = harness::terraform_stand_in().display().to_string();
     }
+    // Phase 3 runs too (qa's domain is mapped already; `auto` would leave it out).
+    ws.config.deploy.post_deploy = "always".into();
     let scan = || async { scan::scan(&sb.aws_env(), &ws, &ScanOptions::default(), &|_| {}).await };
     let before = scan().await.expect("scan");
     assert!(
@@ -105,7 +107,26 @@ async fn one_command_deploys_qa_in_order_with_the_real_serverless_cli() {
             "deploy auth",
             "deploy users",
             "deploy orders",
-            "deploy reports"
+            "deploy reports",
+            "terraform apply, post-deploy (qa)"
+        ]
+    );
+    // What the Terraform stand-in was run with: each step in the root, as the stage's profile, every
+    // profile the root names resolved from the files the step was handed.
+    let backend = "infra|qa|resolved master for backend";
+    let provider = "infra|qa|resolved qa for provider[\"registry.terraform.io/hashicorp/aws\"]";
+    assert_eq!(
+        harness::stand_in_calls(&record),
+        [
+            "infra|qa|init -input=false -backend-config=force_path_style=true",
+            backend,
+            "infra|qa|workspace select -or-create qa",
+            "infra|qa|apply -input=false -auto-approve",
+            backend,
+            provider,
+            "infra|qa|apply -input=false -auto-approve",
+            backend,
+            provider,
         ]
     );
     let streamed = lines.lock().expect("lock").clone();

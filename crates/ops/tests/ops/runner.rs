@@ -15,8 +15,10 @@ fn step(title: &str, script: &str, dir: &std::path::Path) -> Step {
         tool: "test".into(),
         title: title.into(),
         command: vec!["sh".into(), "-c".into(), script.into()],
+        fallback: None,
         dir: dir.display().to_string(),
         profile: "qa".into(),
+        profiles: Vec::new(),
         reason: "test".into(),
     }
 }
@@ -27,6 +29,7 @@ fn plan(steps: Vec<Step>) -> Plan {
         account_id: None,
         profile: "qa".into(),
         protected: false,
+        state_location: None,
         steps,
     }
 }
