@@ -15,6 +15,7 @@ fn main() {
             "undelete",
             "action_history",
             "deploy_plan",
+            "deploy_changes",
             "deploy_run",
             "deploy_cancel",
             "deploy_stop_leftover",

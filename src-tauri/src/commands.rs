@@ -163,6 +163,34 @@ pub async fn deploy_plan(
     .await?)
 }
 
+/// What a stage's deploy would change, step by step (Terraform's plan, a change set per service;
+/// nothing applied), with what it is doing sent to `on_progress`. Kept as the stage's last preview.
+#[tauri::command]
+pub async fn deploy_changes(
+    settings: State<'_, Settings>,
+    current: State<'_, Current>,
+    previews: State<'_, crate::Previews>,
+    stage: String,
+    on_progress: Channel<String>,
+) -> Result<stagecraft_model::deploy::StageChanges, UiError> {
+    let report = current.get().ok_or_else(no_snapshot)?;
+    let ws = workspace(&settings)?;
+    report.require_stage(&stage)?;
+    let progress = move |what: &str| {
+        let _ = on_progress.send(what.to_owned());
+    };
+    let changes = stagecraft_ops::deploy::changes::preview_changes(
+        &AwsEnv::from_environment(),
+        &ws,
+        &report,
+        &stage,
+        &progress,
+    )
+    .await?;
+    previews.set(changes.clone());
+    Ok(changes)
+}
+
 /// Stops the step an interrupted run left running on `stage` (it holds the stage until it ends).
 #[tauri::command]
 pub async fn deploy_stop_leftover(
@@ -178,10 +206,12 @@ pub async fn deploy_stop_leftover(
 /// Runs a stage's deploy, streaming its events; `typed_stage` confirms a protected stage and
 /// `from_step` (0-based) resumes after a failure.
 #[tauri::command]
+#[allow(clippy::too_many_arguments)] // Tauri hands each piece of state as its own argument.
 pub async fn deploy_run(
     settings: State<'_, Settings>,
     current: State<'_, Current>,
     running: State<'_, crate::Running>,
+    previews: State<'_, crate::Previews>,
     stage: String,
     typed_stage: Option<String>,
     from_step: usize,
@@ -204,6 +234,7 @@ pub async fn deploy_run(
         stagecraft_ops::deploy::DeployOptions {
             from_step,
             typed_stage,
+            changes: previews.get(&stage),
             ..Default::default()
         },
         rx,
@@ -211,6 +242,9 @@ pub async fn deploy_run(
     )
     .await;
     running.set(None);
+    if result.is_ok() {
+        previews.forget(&stage);
+    }
     Ok(result?)
 }
 

@@ -49,6 +49,33 @@ impl Current {
     }
 }
 
+/// The last preview of each stage's deploy (what the user saw): a deploy after a preview that
+/// deletes or replaces something needs the stage's name typed. Kept here, not sent back by the
+/// window, so the window cannot vouch for a preview it did not get.
+#[derive(Debug, Default)]
+pub struct Previews(
+    Mutex<std::collections::HashMap<String, stagecraft_model::deploy::StageChanges>>,
+);
+
+impl Previews {
+    pub fn set(&self, changes: stagecraft_model::deploy::StageChanges) {
+        if let Ok(mut g) = self.0.lock() {
+            g.insert(changes.stage.clone(), changes);
+        }
+    }
+
+    pub fn get(&self, stage: &str) -> Option<stagecraft_model::deploy::StageChanges> {
+        self.0.lock().ok().and_then(|g| g.get(stage).cloned())
+    }
+
+    /// A deploy ran: what was previewed is no longer what a deploy would do.
+    pub fn forget(&self, stage: &str) {
+        if let Ok(mut g) = self.0.lock() {
+            g.remove(stage);
+        }
+    }
+}
+
 /// Where the window gets its organization from: the same inputs as `stagecraft scan`.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
@@ -131,6 +158,7 @@ pub fn run() {
         .manage(Settings::from_environment())
         .manage(Current::default())
         .manage(Running::default())
+        .manage(Previews::default())
         .setup(|app| {
             // A deploy a crash left `running` (its lock's process is gone) is recorded as interrupted.
             let _ = stagecraft_ops::deploy::mark_interrupted(&app.state::<Settings>().store);
@@ -149,6 +177,7 @@ pub fn run() {
             commands::undelete,
             commands::action_history,
             commands::deploy_plan,
+            commands::deploy_changes,
             commands::deploy_run,
             commands::deploy_cancel,
             commands::deploy_stop_leftover,

@@ -5,6 +5,7 @@ import type { ActionRecord } from "./generated/ActionRecord";
 import type { ActionRequest } from "./generated/ActionRequest";
 import type { Analysis } from "./generated/Analysis";
 import type { DeployPreview } from "./generated/DeployPreview";
+import type { StageChanges } from "./generated/StageChanges";
 import type { DeployRun } from "./generated/DeployRun";
 import type { RunEvent } from "./generated/RunEvent";
 import type { PendingDeletion } from "./generated/PendingDeletion";
@@ -83,6 +84,13 @@ export function actionHistory(): Promise<ActionRecord[]> {
 
 export function deployPlan(stage: string): Promise<DeployPreview> {
   return invoke<DeployPreview>("deploy_plan", { stage });
+}
+
+/** What a stage's deploy would change (nothing is applied); `onProgress` hears what it is doing. */
+export function deployChanges(stage: string, onProgress: (what: string) => void): Promise<StageChanges> {
+  const channel = new Channel<string>();
+  channel.onmessage = onProgress;
+  return invoke<StageChanges>("deploy_changes", { stage, onProgress: channel });
 }
 
 /** Runs a stage's deploy; `fromStep` (0-based) resumes after a failure. */

@@ -136,9 +136,13 @@ pub struct DeployArgs {
     /// Show the plan and run nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Print the plan as JSON.
+    /// Print the plan (or, with --preview, the changes) as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Show what each step would change and run nothing: Terraform's plan, and a CloudFormation
+    /// change set per Serverless service (created, read and deleted; never executed).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub preview: bool,
     /// Run without asking (an unprotected stage).
     #[arg(long)]
     pub yes: bool,

@@ -455,6 +455,65 @@ async fn the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix() {
     client.close().await.expect("close session");
 }
 
+/// Previews `stage`'s deploy as a user would: the deploy button waits for the preview; a preview
+/// that deletes or replaces something wants the stage's name typed.
+async fn preview_then_confirm(client: &fantoccini::Client, stage: &str, look: bool) {
+    let button = wait_for(client, "[data-testid=deploy-button]").await;
+    assert!(
+        button.attr("disabled").await.expect("attr").is_some(),
+        "the deploy waits for the preview"
+    );
+    click(client, "[data-testid=deploy-preview]").await;
+    let summary = wait_text(client, "[data-testid=deploy-changes-summary]", |t| {
+        t.contains("to create")
+    })
+    .await;
+    let panel = wait_text(client, "[data-testid=deploy-changes]", |_| true).await;
+    assert_eq!(
+        count(client, "[data-testid=deploy-changes-step]").await,
+        5,
+        "Terraform's apply and the four services: {panel}"
+    );
+    assert!(
+        count(client, "[data-testid=deploy-change][data-action=create]").await > 0,
+        "{panel}"
+    );
+    assert!(!panel.contains("STAGECRAFT-TEST-SECRET"), "{panel}");
+    let destructive = wait_for(client, "[data-testid=deploy-changes]")
+        .await
+        .attr("data-destructive")
+        .await
+        .expect("attr")
+        == Some("yes".into());
+    if look {
+        screenshot(client, "deploy-preview").await;
+    }
+    if destructive {
+        assert!(summary.contains("deletes or replaces"), "{summary}");
+        assert!(
+            count(client, "[data-testid=deploy-change][data-action=replace]").await
+                + count(client, "[data-testid=deploy-change][data-action=delete]").await
+                > 0
+        );
+        let input = wait_for(client, "[data-testid=deploy-confirm-stage]").await;
+        input.send_keys(stage).await.expect("type the stage");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while wait_for(client, "[data-testid=deploy-button]")
+        .await
+        .attr("disabled")
+        .await
+        .expect("attr")
+        .is_some()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the deploy button stays disabled after the preview"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
     let running = sandbox_of(SeedSpec {
         stages: vec!["dev".into(), "qa".into()],
@@ -500,6 +559,13 @@ async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
     }
     let steps = count(&client, "[data-testid=deploy-step]").await;
     assert_eq!(steps, 7, "3 Terraform steps and 4 services");
+    // Each Terraform step says which profiles besides the stage's it gets, and where they are named.
+    let profiles = wait_text(&client, "[data-testid=deploy-step-profile]", |_| true).await;
+    assert!(
+        profiles.contains("profile master for the S3 backend") && profiles.contains("main.tf:9"),
+        "{profiles}"
+    );
+    preview_then_confirm(&client, "qa", true).await;
 
     // Cancel: the apply hangs (the stand-in holds it); Cancel stops it and the run says so.
     std::fs::write(&hold, "").expect("hold file");
@@ -521,6 +587,8 @@ async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
 
     // The app is killed (SIGKILL) in the middle of the apply. The apply, in its own process group,
     // runs on; the app started again shows the run interrupted and the leftover step holding qa.
+    // (A run, even a cancelled one, makes the preview stale: it is made again.)
+    preview_then_confirm(&client, "qa", false).await;
     click(&client, "[data-testid=deploy-button]").await;
     wait_text(&client, "[data-testid=deploy-log]", |t| {
         t.contains("Acquiring state lock")
@@ -583,6 +651,8 @@ async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
+    // The window started again has no preview: it is made again before the deploy.
+    preview_then_confirm(&client, "qa", false).await;
     click(&client, "[data-testid=deploy-button]").await;
     wait_text(&client, "[data-testid=deploy-log]", |t| {
         t.contains("Switched to workspace \"qa\"")

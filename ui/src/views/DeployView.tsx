@@ -1,10 +1,13 @@
-// Deploy a stage: the phased plan with each step's reason, the preflight, one button, the live log,
-// cancel, retry from the step that stopped, and the stage's run history.
+// Deploy a stage: the phased plan with each step's reason and profiles, the preflight, the preview of
+// what each step would change (made before the button is enabled), one button, the live log, cancel,
+// retry from the step that stopped, and the stage's run history.
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { DeployPreview } from "../generated/DeployPreview";
 import type { DeployRun } from "../generated/DeployRun";
 import type { Outcome } from "../generated/Outcome";
-import { asUiError, deployCancel, deployHistory, deployPlan, deployRun, deployStopLeftover } from "../ipc";
+import type { ChangeAction } from "../generated/ChangeAction";
+import type { StageChanges } from "../generated/StageChanges";
+import { asUiError, deployCancel, deployChanges, deployHistory, deployPlan, deployRun, deployStopLeftover } from "../ipc";
 import { Rich } from "../rich";
 import { StageSelect } from "./StageSelect";
 
@@ -32,6 +35,8 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
   const [log, setLog] = useState<LogLine[]>([]);
   const [running, setRunning] = useState(false);
   const [last, setLast] = useState<DeployRun | null>(null);
+  const [changes, setChanges] = useState<StageChanges | null>(null);
+  const [previewing, setPreviewing] = useState<string | null>(null);
   const logRef = useRef<HTMLDivElement>(null);
 
   // The stages arrive with the snapshot: a view opened before it picks its stage then.
@@ -53,7 +58,22 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
   useEffect(() => {
     setPreview(null);
     setStatus({});
+    setChanges(null);
+    setTyped("");
   }, [stage]);
+
+  const previewChanges = () => {
+    setError(null);
+    setChanges(null);
+    setPreviewing("starting");
+    const forStage = stage;
+    deployChanges(forStage, (what) => setPreviewing(what))
+      .then((c) => {
+        if (c.stage === forStage) setChanges(c);
+      })
+      .catch((e) => setError(asUiError(e).message))
+      .finally(() => setPreviewing(null));
+  };
   useEffect(load, [stage, refresh]);
   useEffect(() => {
     logRef.current?.scrollTo({ top: logRef.current.scrollHeight });
@@ -66,13 +86,16 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
     setError(null);
     setLog([]);
     setStatus(Object.fromEntries(preview.plan.steps.map((_, i) => [i, (i < from ? "succeeded" : "pending") as StepStatus])));
-    deployRun(stage, preview.plan.protected ? typed : null, from, (e) => {
+    deployRun(stage, needsName ? typed : null, from, (e) => {
       if (e.type === "step_started") setStatus((s) => ({ ...s, [e.index]: "running" }));
       else if (e.type === "step_finished") setStatus((s) => ({ ...s, [e.index]: e.outcome }));
       else setLog((l) => [...l.slice(-4000), { index: e.index, at: e.at, stream: e.stream, text: e.text }]);
     })
       .then((run) => {
         setLast(run);
+        // What was previewed is no longer what a deploy would do.
+        setChanges(null);
+        setTyped("");
         if (run.outcome === "succeeded") onDeployed(preview.plan.account_id);
         load();
       })
@@ -82,7 +105,10 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
 
   const failedAt = last && last.outcome !== "succeeded" ? last.steps.find((s) => s.outcome !== "succeeded") : undefined;
   const blocked = preview?.preflight.some((p) => !p.ok) ?? true;
-  const confirmed = !preview?.plan.protected || typed === stage;
+  // A protected stage, or a preview that deletes or replaces something, needs the stage's name.
+  const needsName = (preview?.plan.protected ?? false) || (changes?.destructive ?? false);
+  const confirmed = !needsName || typed === stage;
+  const previewed = changes !== null && changes.stage === stage;
   return (
     <main class="content deploy" data-testid="deploy-view">
       <div class="toolbar">
@@ -94,7 +120,7 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
           </span>
         )}
         <span class="spacer" />
-        {preview?.plan.protected && (
+        {needsName && (
           <input
             data-testid="deploy-confirm-stage"
             placeholder={`type ${stage} to confirm`}
@@ -102,6 +128,16 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
             disabled={running}
             onInput={(e) => setTyped((e.target as HTMLInputElement).value)}
           />
+        )}
+        {!running && (
+          <button
+            data-testid="deploy-preview"
+            disabled={!preview || blocked || previewing !== null}
+            onClick={previewChanges}
+            title="What each step would change: Terraform's plan and a CloudFormation change set per service; nothing is applied"
+          >
+            {previewed ? "Preview again" : "Preview changes"}
+          </button>
         )}
         {running ? (
           <button data-testid="deploy-cancel" onClick={() => void deployCancel()}>
@@ -111,9 +147,17 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
           <button
             class="primary big"
             data-testid="deploy-button"
-            disabled={!preview || blocked || !confirmed}
+            disabled={!preview || blocked || !confirmed || !previewed || previewing !== null}
             onClick={() => start(0)}
-            title={blocked ? "The preflight must pass first" : `Deploy ${stage}`}
+            title={
+              blocked
+                ? "The preflight must pass first"
+                : !previewed
+                  ? "Preview the changes first"
+                  : !confirmed
+                    ? `Type ${stage} to confirm`
+                    : `Deploy ${stage}`
+            }
           >
             Deploy {stage}
           </button>
@@ -169,6 +213,13 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
                         <div class="muted">
                           in {s.dir} · profile {s.profile}
                         </div>
+                        {s.profiles
+                          .filter((u) => !u.used_by.startsWith("AWS_PROFILE"))
+                          .map((u, k) => (
+                            <div key={k} class="muted" data-testid="deploy-step-profile">
+                              profile <code>{u.profile}</code> for {u.used_by} ({u.named_at})
+                            </div>
+                          ))}
                         <div class="muted">why: {s.reason}</div>
                       </li>
                     ))}
@@ -191,6 +242,8 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
           </ul>
         </section>
         <section class="log-pane">
+          <h3>Changes</h3>
+          <ChangesPanel changes={changes} previewing={previewing} />
           <h3>Log</h3>
           <div class="log" ref={logRef} data-testid="deploy-log">
             {log.length === 0 && <span class="muted">The output of each step appears here as it runs.</span>}
@@ -233,6 +286,64 @@ export function DeployView({ stages, onDeployed, refresh }: Props) {
         </section>
       </div>
     </main>
+  );
+}
+
+const MARK: Record<ChangeAction, string> = { create: "+", update: "~", replace: "-/+", delete: "-" };
+/** What destroys comes first in each step. */
+const ORDER: Record<ChangeAction, number> = { delete: 0, replace: 1, update: 2, create: 3 };
+
+/** What each step would change, deletes and replaces in red. */
+function ChangesPanel({ changes, previewing }: { changes: StageChanges | null; previewing: string | null }) {
+  if (previewing !== null) {
+    return (
+      <p class="muted" data-testid="deploy-changes-progress">
+        <span class="spinner" /> Previewing: {previewing}…
+      </p>
+    );
+  }
+  if (!changes) {
+    return <p class="muted">Preview the changes to see what each step would create, change, replace or delete; the deploy is enabled after it.</p>;
+  }
+  const all = changes.steps.flatMap((s) => s.changes);
+  const count = (a: ChangeAction) => all.filter((c) => c.action === a).length;
+  return (
+    <div class="changes" data-testid="deploy-changes" data-destructive={changes.destructive ? "yes" : "no"}>
+      <p class={changes.destructive ? "warn-text" : "muted"} data-testid="deploy-changes-summary">
+        {count("create")} to create, {count("update")} to update, {count("replace")} to replace, {count("delete")} to delete
+        {changes.destructive && " — it deletes or replaces resources: type the stage's name to deploy"}
+      </p>
+      {changes.steps.map((s) => (
+        <details key={s.index} open={s.changes.some((c) => c.action === "replace" || c.action === "delete") || s.error !== null} data-testid="deploy-changes-step">
+          <summary>
+            <strong>
+              {s.index + 1}. {s.title}
+            </strong>{" "}
+            <span class="muted">{s.error ? "no preview" : `${s.changes.length} change(s)`}</span>
+            {s.provisional && (
+              <span class="badge warn" data-testid="deploy-changes-provisional" title={s.provisional}>
+                provisional
+              </span>
+            )}
+          </summary>
+          <div class="muted">{s.source}</div>
+          {s.provisional && <div class="muted">{s.provisional}</div>}
+          {s.error && <pre class="step-log error-text">{s.error}</pre>}
+          <ul class="plain change-list">
+            {[...s.changes].sort((a, b) => ORDER[a.action] - ORDER[b.action]).map((c, i) => (
+              <li key={i} class={`change ${c.action}`} data-testid="deploy-change" data-action={c.action}>
+                <code class="mark">{MARK[c.action]}</code> <code>{c.address}</code> <span class="muted">{c.type_name}</span>
+                {c.details.map((d, k) => (
+                  <div key={k} class="detail muted">
+                    {d}
+                  </div>
+                ))}
+              </li>
+            ))}
+          </ul>
+        </details>
+      ))}
+    </div>
   );
 }
 

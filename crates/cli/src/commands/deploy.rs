@@ -19,6 +19,9 @@ pub(crate) async fn deploy_cmd(args: DeployArgs) -> Result<ExitCode, Error> {
         None => Workspace::default(),
     };
     let report = report_for(&args.source, &args.snapshot).await?;
+    if args.preview {
+        return preview(&workspace, &report, &args).await;
+    }
     let tools = stagecraft_ops::deploy::Tools::detect(&workspace).await;
     let plan = stagecraft_ops::deploy::plan(&workspace, &report, &args.stage, &tools)?;
     if args.json {
@@ -168,6 +171,95 @@ pub(crate) async fn deploy_cmd(args: DeployArgs) -> Result<ExitCode, Error> {
         source.account = Some(account);
         source.no_store = false;
         scan_now(&source).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `deploy --preview`: what each step would change; exit 2 when a step's changes could not be found.
+async fn preview(
+    workspace: &Workspace,
+    report: &stagecraft_model::ScanReport,
+    args: &DeployArgs,
+) -> Result<ExitCode, Error> {
+    use stagecraft_model::deploy::ChangeAction;
+    let progress = |what: &str| eprintln!("preview: {what}…");
+    let changes = stagecraft_ops::deploy::changes::preview_changes(
+        &AwsEnv::from_environment(),
+        workspace,
+        report,
+        &args.stage,
+        &progress,
+    )
+    .await?;
+    let incomplete = changes.steps.iter().any(|s| s.error.is_some());
+    if args.json {
+        print_json(&changes)?;
+    } else {
+        println!("what the deploy of {} would change", changes.stage);
+        for step in &changes.steps {
+            println!(
+                "step {}: {} — {}",
+                step.index + 1,
+                step.title,
+                if step.source.is_empty() {
+                    "not previewed"
+                } else {
+                    step.source.as_str()
+                }
+            );
+            if let Some(p) = &step.provisional {
+                println!("  provisional: {p}");
+            }
+            if let Some(e) = &step.error {
+                for (i, line) in e.lines().enumerate() {
+                    println!("  {} {line}", if i == 0 { "✗ no preview:" } else { "   " });
+                }
+            } else if step.changes.is_empty() && step.provisional.is_none() {
+                println!("  no changes");
+            }
+            for c in &step.changes {
+                let mark = match c.action {
+                    ChangeAction::Create => "+",
+                    ChangeAction::Update => "~",
+                    ChangeAction::Replace => "-/+",
+                    ChangeAction::Delete => "-",
+                };
+                println!(
+                    "  {mark:>3} {:<8} {} ({})",
+                    c.action.as_str(),
+                    c.address,
+                    c.type_name
+                );
+                for d in &c.details {
+                    println!("               {d}");
+                }
+            }
+        }
+        let count = |a: ChangeAction| {
+            changes
+                .steps
+                .iter()
+                .flat_map(|s| &s.changes)
+                .filter(|c| c.action == a)
+                .count()
+        };
+        println!(
+            "{} to create, {} to update, {} to replace, {} to delete",
+            count(ChangeAction::Create),
+            count(ChangeAction::Update),
+            count(ChangeAction::Replace),
+            count(ChangeAction::Delete)
+        );
+        if changes.destructive {
+            println!(
+                "it deletes or replaces resources: the deploy needs the stage's name typed (--confirm-stage {})",
+                changes.stage
+            );
+        }
+    }
+    if incomplete {
+        eprintln!("some steps could not be previewed (see above)");
+        return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -127,3 +127,72 @@ async fn a_deploy_killed_mid_step_is_interrupted_and_its_leftover_step_holds_the
         String::from_utf8_lossy(&again.stderr)
     );
 }
+
+/// `deploy --stage qa --preview --json` on the demo organization prints, for every step that changes
+/// something, what it would change, and runs nothing. (An organization of its own: a preview makes
+/// and deletes change sets, which a scan running beside it would see.)
+#[tokio::test(flavor = "multi_thread")]
+async fn the_preview_of_qa_prints_every_steps_changes_as_json() {
+    let running = harness::start(stagecraft_sandbox::SeedSpec::default());
+    let sb = &running.sandbox;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let record = dir.path().join("terraform-calls");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stagecraft"))
+        .args(["deploy", "--stage", "qa", "--preview", "--json"])
+        .env_remove("AWS_PROFILE")
+        .envs(sb.env_vars())
+        .env("STAGECRAFT_STORE", dir.path().join("stagecraft.db"))
+        .env("TERRAFORM_STAND_IN_RECORD", &record)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("preview");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let changes: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let steps: Vec<(&str, usize)> = changes["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            assert!(s["error"].is_null(), "{s}");
+            (
+                s["title"].as_str().unwrap_or(""),
+                s["changes"].as_array().map_or(0, Vec::len),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+        [
+            "terraform apply (qa)",
+            "deploy auth",
+            "deploy users",
+            "deploy orders",
+            "deploy reports"
+        ]
+    );
+    assert!(steps.iter().all(|(_, n)| *n > 0), "{steps:?}");
+    assert_eq!(changes["destructive"], true);
+    for step in [
+        "preview: planning terraform apply (qa)",
+        "preview: packaging and a change set for deploy reports",
+    ] {
+        assert!(stderr.contains(step), "progress on stderr: {stderr}");
+    }
+    // Terraform only planned: the stand-in (the demo root's provider cannot be downloaded here) was
+    // never asked to select a workspace or apply.
+    let calls = harness::stand_in_calls(&record);
+    let asked: Vec<&str> = calls
+        .iter()
+        .filter(|c| !c.contains("|resolved "))
+        .filter_map(|c| c.splitn(3, '|').nth(2))
+        .map(|args| args.split(' ').next().unwrap_or(""))
+        .collect();
+    assert_eq!(asked, ["init", "workspace", "plan", "show"], "{calls:?}");
+    // Nothing ran: no deploy is recorded.
+    let runs = stagecraft_store::Store::open(&dir.path().join("stagecraft.db"))
+        .expect("store")
+        .runs(Some("qa"))
+        .expect("runs");
+    assert!(runs.is_empty());
+}

@@ -158,6 +158,67 @@ async fn real_terraform_deploys_the_workspace_under_its_lock_and_the_next_scan_r
     assert!(!out.contains("── step"), "no step ran:\n{out}");
     assert!(state_object(sb).await.is_none(), "nothing was written");
 
+    // The preview, with the real Terraform: workspace qa does not exist yet, and planning it would
+    // create it (the S3 backend writes an empty state for a new workspace): it says so, and writes
+    // nothing.
+    let second_dir = work.path().join("second");
+    checkout(sb, &second_dir, "master", None);
+    let preview = |dir: &Path| {
+        let out = deploy(sb, dir)
+            .arg("--preview")
+            .arg("--json")
+            .output()
+            .expect("preview");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let changes: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        changes["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .map(|s| {
+                let changes: Vec<String> = s["changes"]
+                    .as_array()
+                    .expect("changes")
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{} {} {}",
+                            c["action"].as_str().unwrap_or(""),
+                            c["address"].as_str().unwrap_or(""),
+                            c["details"]
+                        )
+                    })
+                    .collect();
+                (
+                    s["title"].as_str().unwrap_or("").to_owned(),
+                    changes,
+                    s["error"].clone(),
+                    s["source"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = preview(&second_dir);
+    assert_eq!(before.len(), 2, "{before:?}");
+    assert_eq!(before[0].0, "terraform apply (qa)");
+    assert!(
+        before[0].3.contains("workspace `qa` does not exist yet"),
+        "{before:?}"
+    );
+    assert!(
+        before[0].1.is_empty() && before[0].2.is_null(),
+        "{before:?}"
+    );
+    assert_eq!(before[1].0, "terraform apply, post-deploy (qa)");
+    assert!(
+        state_object(sb).await.is_none(),
+        "a preview writes no state"
+    );
+
     // The first teammate deploys qa; its `apply` holds the state lock until the test lets go.
     let first_dir = work.path().join("first");
     checkout(sb, &first_dir, "master", Some(&hold.url));
@@ -180,8 +241,6 @@ async fn real_terraform_deploys_the_workspace_under_its_lock_and_the_next_scan_r
 
     // Meanwhile a second teammate (another checkout, another store) deploys qa too: Terraform's own
     // lock error stops their apply, and says who holds it.
-    let second_dir = work.path().join("second");
-    checkout(sb, &second_dir, "master", None);
     let second = deploy(sb, &second_dir).output().expect("second deploy");
     let out = String::from_utf8_lossy(&second.stdout);
     assert!(!second.status.success(), "{out}");
@@ -304,5 +363,9 @@ async fn real_terraform_deploys_the_workspace_under_its_lock_and_the_next_scan_r
     assert_eq!(read.workspace, "qa");
     assert_eq!(read.stage.as_deref(), Some("qa"));
     assert_eq!(read.terraform_version.as_deref(), Some("1.0.3"));
+    // Deployed, the root's plan changes nothing (its outputs are in the state).
+    let after = preview(&second_dir);
+    assert_eq!(after[0].3, "terraform plan -lock=false, then show -json");
+    assert!(after[0].1.is_empty() && after[0].2.is_null(), "{after:?}");
     assert!(terraform.is_file());
 }

@@ -98,6 +98,8 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         ("config", "an unknown key", b"[stages.dev]\naccount = \"111111111111\"\ncolour = \"red\"\n".to_vec()),
         ("config", "a stage name with a slash", b"[stages.\"dev/1\"]\naccount = \"111111111111\"\n".to_vec()),
         ("config", "`post_deploy` of an unknown kind", b"[deploy]\npost_deploy = \"sometimes\"\n".to_vec()),
+        ("config", "keys in a Terraform init argument", b"[terraform.by_workspace.qa]\ninit_args = [\"-backend-config=secret_key=abc\"]\n".to_vec()),
+        ("config", "credentials in the deploy environment", b"[deploy.env]\nAWS_ACCESS_KEY_ID = \"AKIA\"\n".to_vec()),
     ]
 }
 

@@ -45,8 +45,25 @@ pub async fn preview_changes(
     let mut steps = Vec::new();
     let mut changed_parameters: BTreeSet<String> = BTreeSet::new();
     let mut terraform_failed = false;
+    let (_never, not_cancelled) = tokio::sync::watch::channel(false);
     for (i, step) in plan.steps.iter().enumerate() {
         let index = i as u32;
+        if !matches!(
+            (step.phase, step.command.get(1).map(String::as_str)),
+            (Phase::Terraform, Some("apply")) | (Phase::Services, _)
+        ) {
+            // Nothing to preview in `init` and `workspace`; phase 3 is said to plan later.
+            if step.phase != Phase::PostDeploy {
+                continue;
+            }
+        }
+        // One tool at a time in a directory: a deploy running there finishes its step first.
+        let wait_note = |what: String| progress(&what);
+        let _held = if step.phase == Phase::PostDeploy {
+            None
+        } else {
+            super::run::hold_dir(&step.dir, &wait_note, &not_cancelled).await
+        };
         let entry = |source: String| StepChanges {
             index,
             title: step.title.clone(),
@@ -61,9 +78,36 @@ pub async fn preview_changes(
                 progress(&format!("planning {}", step.title));
                 let mut out = entry("terraform plan -lock=false, then show -json".into());
                 match terraform_plan(env, ws, &plan, step, &workspace, &scratch.0, index).await {
-                    Ok(plan_json) => {
+                    Ok(Planned::Plan(plan_json)) => {
                         out.changes = terraform_changes(&plan_json);
                         changed_parameters.extend(changed_parameter_names(&plan_json));
+                    }
+                    Ok(Planned::NoWorkspace) => {
+                        out.source = format!(
+                            "workspace `{workspace}` does not exist yet (Terraform would create it to plan, so it is not planned): \
+                             the deploy creates it and every resource the code declares"
+                        );
+                        out.changes = declared_resources(Path::new(&step.dir), &workspace)
+                            .into_iter()
+                            .map(|(address, type_name)| Change {
+                                address,
+                                type_name,
+                                action: ChangeAction::Create,
+                                details: Vec::new(),
+                            })
+                            .collect();
+                        // Every parameter the code writes is new.
+                        changed_parameters.extend(
+                            report
+                                .declared
+                                .iter()
+                                .filter(|d| {
+                                    d.tool == "terraform"
+                                        && d.stage == stage
+                                        && d.type_name == "AWS::SSM::Parameter"
+                                })
+                                .map(|d| d.name.clone()),
+                        );
                     }
                     Err(e) => {
                         terraform_failed = true;
@@ -228,6 +272,84 @@ async fn step_vars(
     Ok(vars)
 }
 
+/// What planning a workspace gave.
+enum Planned {
+    /// `terraform show -json` of the plan.
+    Plan(Value),
+    /// The workspace does not exist: planning it would create it (the S3 backend writes an empty
+    /// state for a new workspace), so it was not planned.
+    NoWorkspace,
+}
+
+/// The workspaces `terraform workspace list` prints (`* default`, `  qa`).
+fn workspace_names(listing: &str) -> BTreeSet<String> {
+    listing
+        .lines()
+        .map(|l| l.trim_start_matches('*').trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The resources the root in `dir` declares in `workspace` (its local modules' too, `count = 0`
+/// left out), by address.
+fn declared_resources(dir: &Path, workspace: &str) -> Vec<(String, String)> {
+    use hcl::eval::{Context, Evaluate};
+    let mut out = Vec::new();
+    let mut todo = vec![(dir.to_owned(), String::new())];
+    while let Some((d, prefix)) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "tf"))
+            .collect();
+        files.sort();
+        for file in files {
+            let Ok(Ok(body)) = std::fs::read_to_string(&file).map(|t| hcl::parse(&t)) else {
+                continue;
+            };
+            let mut ctx = Context::new();
+            ctx.declare_var("terraform", hcl::value!({ workspace = (workspace) }));
+            for block in body.blocks() {
+                let labels: Vec<&str> = block.labels().iter().map(|l| l.as_str()).collect();
+                match (block.identifier(), labels.as_slice()) {
+                    ("resource", [ty, name]) => {
+                        let count = block
+                            .body()
+                            .attributes()
+                            .find(|a| a.key() == "count")
+                            .and_then(|a| a.expr().evaluate(&ctx).ok());
+                        match count {
+                            Some(hcl::Value::Number(n)) => {
+                                for i in 0..n.as_u64().unwrap_or(0) {
+                                    out.push((
+                                        format!("{prefix}{ty}.{name}[{i}]"),
+                                        (*ty).to_owned(),
+                                    ));
+                                }
+                            }
+                            _ => out.push((format!("{prefix}{ty}.{name}"), (*ty).to_owned())),
+                        }
+                    }
+                    ("module", [name]) => {
+                        let source = block.body().attributes().find(|a| a.key() == "source");
+                        if let Some(hcl::Expression::String(src)) = source.map(|a| a.expr()) {
+                            if src.starts_with("./") || src.starts_with("../") {
+                                todo.push((d.join(src), format!("{prefix}module.{name}.")));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
 /// `init`, then `plan -out` and `show -json` in the stage's workspace.
 async fn terraform_plan(
     env: &AwsEnv,
@@ -237,7 +359,7 @@ async fn terraform_plan(
     workspace: &str,
     scratch: &Path,
     index: u32,
-) -> Result<Value, String> {
+) -> Result<Planned, String> {
     let mut vars = step_vars(env, ws, plan, step, scratch, index).await?;
     let binary = step.command[0].clone();
     let init = plan
@@ -247,6 +369,15 @@ async fn terraform_plan(
         .map(|s| s.command.clone())
         .unwrap_or_else(|| vec![binary.clone(), "init".into(), "-input=false".into()]);
     capture(&init, &step.dir, &vars).await?;
+    let listed = capture(
+        &[binary.clone(), "workspace".into(), "list".into()],
+        &step.dir,
+        &vars,
+    )
+    .await?;
+    if !workspace_names(&listed).contains(workspace) {
+        return Ok(Planned::NoWorkspace);
+    }
     // The workspace is chosen for these commands only: nothing is selected or created.
     vars.push(("TF_WORKSPACE".into(), workspace.to_owned()));
     let file = scratch.join("tfplan");
@@ -281,7 +412,9 @@ async fn terraform_plan(
         &vars,
     )
     .await?;
-    serde_json::from_str(&shown).map_err(|e| format!("`terraform show -json` printed no plan: {e}"))
+    serde_json::from_str(&shown)
+        .map(Planned::Plan)
+        .map_err(|e| format!("`terraform show -json` printed no plan: {e}"))
 }
 
 /// Whether the value at a path of Terraform's `*_sensitive` mirror is marked.
@@ -567,7 +700,22 @@ pub async fn change_set(
     // Always clean up: the change set, and the empty stack a CREATE change set leaves.
     let deleted = cfn.delete_change_set().change_set_name(&id).send().await;
     if !exists {
-        let _ = cfn.delete_stack().stack_name(stack).send().await;
+        // The empty stack the CREATE change set made, and only while it is that: still under review.
+        let under_review = cfn
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .ok()
+            .is_some_and(|out| {
+                out.stacks().iter().all(|s| {
+                    s.stack_status()
+                        .is_some_and(|st| st.as_str() == "REVIEW_IN_PROGRESS")
+                })
+            });
+        if under_review {
+            let _ = cfn.delete_stack().stack_name(stack).send().await;
+        }
     }
     let changes = result?;
     deleted.map_err(|e| {

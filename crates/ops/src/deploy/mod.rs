@@ -358,6 +358,9 @@ pub struct DeployOptions {
     pub env: Vec<(String, String)>,
     /// Between SIGTERM and SIGKILL on cancel.
     pub grace: Option<Duration>,
+    /// The preview the user saw before starting: when it deletes or replaces anything, the stage's
+    /// name must be typed, protected stage or not.
+    pub changes: Option<crate::model::deploy::StageChanges>,
 }
 
 /// Runs the plan of `stage` after its preflight; stores the run and each step. Refuses (an error,
@@ -380,6 +383,26 @@ pub async fn execute(
         return Err(Error::Input(format!(
             "{stage} is a protected stage: type `{stage}` to confirm the deploy"
         )));
+    }
+    if let Some(changes) = opts
+        .changes
+        .as_ref()
+        .filter(|c| c.stage == stage && c.destructive)
+    {
+        if opts.typed_stage.as_deref() != Some(stage) {
+            let doomed: Vec<String> = changes
+                .steps
+                .iter()
+                .flat_map(|s| &s.changes)
+                .filter(|c| c.action.destroys())
+                .take(3)
+                .map(|c| format!("{} {}", c.action.as_str(), c.address))
+                .collect();
+            return Err(Error::Input(format!(
+                "the preview of {stage} deletes or replaces resources ({}…): type `{stage}` to confirm the deploy",
+                doomed.join(", ")
+            )));
+        }
     }
     let lock_dir = lock_dir(store_path);
     let failed: Vec<String> = preflight(env, &plan, report, &lock_dir, &tools)

@@ -98,41 +98,33 @@ pub async fn run_steps_with(
                 text,
             })
         };
-        let cancelled_before = *cancel.borrow();
-        if cancelled_before {
-            let r = finish(
-                on_event,
-                index,
-                step,
-                Outcome::Cancelled,
-                None,
-                started,
-                String::new(),
-            );
+        // The step ends before its process starts.
+        let stop = |outcome: Outcome, log: String| {
+            let r = finish(on_event, index, step, outcome, None, started, log);
             (hooks.on_step_done)(&r);
-            results.push(r);
+            r
+        };
+        if *cancel.borrow() {
+            results.push(stop(Outcome::Cancelled, String::new()));
             break;
         }
         let step_env = match check(step).await {
             Ok(extra) => extra,
             Err(why) => {
                 note(format!("refused: {why}"));
-                let r = finish(
-                    on_event,
-                    index,
-                    step,
-                    Outcome::Refused,
-                    None,
-                    started,
-                    format!("refused: {why}\n"),
-                );
-                (hooks.on_step_done)(&r);
-                results.push(r);
+                results.push(stop(Outcome::Refused, format!("refused: {why}\n")));
                 break;
             }
         };
         let mut all_env = env.to_vec();
         all_env.extend(step_env);
+        let Some(_held) = hold_dir(&step.dir, &note, &cancel).await else {
+            results.push(stop(
+                Outcome::Cancelled,
+                "cancelled while waiting for the directory\n".into(),
+            ));
+            break;
+        };
         note(format!(
             "$ {}  (in {}, AWS_PROFILE={})",
             step.command.join(" "),
@@ -207,6 +199,46 @@ fn finish(
         duration_ms,
         log,
     }
+}
+
+/// Holds `dir` for one tool process at a time, across processes (an advisory `flock` on the
+/// directory): a deploy step and a preview both run Terraform or the Serverless CLI in the same
+/// checkout, and the Serverless CLI cannot share a service's `.serverless/`, nor Terraform a root's
+/// `.terraform/`. Waits (saying so once) while another holds it; `None` when `cancel` is sent
+/// meanwhile. A directory that cannot be locked is not waited for.
+pub(crate) async fn hold_dir(
+    dir: &str,
+    waiting: &(dyn Fn(String) + Send + Sync),
+    cancel: &watch::Receiver<bool>,
+) -> Option<DirHold> {
+    use nix::fcntl::{Flock, FlockArg};
+    let mut said = false;
+    loop {
+        let Ok(file) = std::fs::File::open(dir) else {
+            return Some(DirHold { _held: None });
+        };
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(held) => return Some(DirHold { _held: Some(held) }),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                if *cancel.borrow() {
+                    return None;
+                }
+                if !said {
+                    waiting(format!(
+                        "waiting: another Stagecraft process (a deploy or a preview) runs a tool in {dir}"
+                    ));
+                    said = true;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(_) => return Some(DirHold { _held: None }),
+        }
+    }
+}
+
+/// A directory held by [`hold_dir`] until dropped.
+pub(crate) struct DirHold {
+    _held: Option<nix::fcntl::Flock<std::fs::File>>,
 }
 
 /// A command that gets none of this process's `AWS_*` variables: a step gets the profiles it was

@@ -5,6 +5,10 @@ documents (the responses are serialized by moto from the botocore service models
 - cloudformation:DescribeAccountLimits: StackLimit and StackOutputsLimit;
 - lambda:GetAccountSettings: the concurrency limit, unreserved concurrency and function count.
 
+and, in change sets (cloudformation:DescribeChangeSet), what moto leaves out of each `Modify`:
+`Replacement` ("True" when a changed property is one AWS documents as "Update requires:
+Replacement"), `Scope` and one `Details` entry per changed property, with its `RequiresRecreation`;
+
 and one bug fixed: a role CloudFormation created with inline `Policies` keeps each document as a
 dict, on which iam:GetAccountAuthorizationDetails fails; AWS keeps and returns the JSON text.
 
@@ -27,7 +31,7 @@ from moto.account.responses import AccountResponse
 from moto.awslambda import urls as lambda_urls
 from moto.awslambda.models import lambda_backends
 from moto.awslambda.responses import LambdaResponse
-from moto.cloudformation.models import cloudformation_backends
+from moto.cloudformation.models import ChangeSet, cloudformation_backends
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.iam.models import Role
 from moto.server import main
@@ -122,6 +126,59 @@ def put_policy(self, policy_name, policy_json):
 
 
 Role.put_policy = put_policy
+
+# Properties whose change replaces the resource ("Update requires: Replacement" in the AWS
+# CloudFormation resource reference), for the types Serverless and SAM templates hold; "*": every one.
+REPLACING = {
+    "AWS::ApiGateway::Deployment": {"RestApiId", "DeploymentCanarySettings"},
+    "AWS::ApiGateway::Method": {"ResourceId", "RestApiId"},
+    "AWS::ApiGateway::Resource": {"ParentId", "PathPart", "RestApiId"},
+    "AWS::DynamoDB::Table": {"TableName", "KeySchema", "LocalSecondaryIndexes"},
+    "AWS::Events::Rule": {"Name", "EventBusName"},
+    "AWS::IAM::Role": {"RoleName", "Path"},
+    "AWS::Lambda::Function": {"FunctionName", "PackageType"},
+    "AWS::Lambda::Permission": "*",
+    "AWS::Lambda::Version": "*",
+    "AWS::Logs::LogGroup": {"LogGroupName"},
+    "AWS::S3::Bucket": {"BucketName"},
+    "AWS::SecretsManager::Secret": {"Name"},
+    "AWS::SNS::Topic": {"TopicName", "FifoTopic"},
+    "AWS::SQS::Queue": {"QueueName", "FifoQueue"},
+}
+
+_diff = ChangeSet.diff
+
+
+def diff(self):
+    changes = _diff(self)
+    old = getattr(self.stack.resource_map, "_resource_json_map", {}) or {}
+    new = (self.template_dict or {}).get("Resources", {}) or {}
+    for change in changes:
+        if change.action != "Modify":
+            continue
+        before = old.get(change.logical_resource_id, {}).get("Properties") or {}
+        after = new.get(change.logical_resource_id, {}).get("Properties") or {}
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        rule = REPLACING.get(change.resource_type, set())
+        replaces = lambda k: rule == "*" or k in rule  # noqa: E731
+        change.replacement = "True" if any(replaces(k) for k in changed) else "False"
+        change.scope = ["Properties"] if changed else []
+        change.details = [
+            {
+                "Target": {
+                    "Attribute": "Properties",
+                    "Name": k,
+                    "RequiresRecreation": "Always" if replaces(k) else "Never",
+                },
+                "Evaluation": "Static",
+                "ChangeSource": "DirectModification",
+            }
+            for k in changed
+        ]
+    return changes
+
+
+ChangeSet.diff = diff
 AccountResponse.list_regions = list_regions
 CloudFormationResponse.describe_account_limits = describe_account_limits
 LambdaResponse.get_account_settings = get_account_settings

@@ -12,6 +12,8 @@ its place for those roots only, and is as strict as Terraform where a deploy can
   `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE` name, or it stops with Terraform's error;
 - `workspace select -or-create` exists only from 1.4 (`TERRAFORM_STAND_IN_VERSION`, default 1.9.8);
   `workspace select` of a workspace that does not exist fails, `workspace new` of one that does too;
+  the workspaces are the backend's (an S3 backend: one state object each; a new one is written
+  empty, as Terraform does);
 - `apply` needs `-auto-approve` when it runs without input;
 - `plan -out=FILE` reads the workspace's state from the S3 backend (with the backend's profile, the
   `AWS_S3_ENDPOINT` Terraform 1.0 reads, path-style when `force_path_style` is set) and compares it
@@ -218,15 +220,60 @@ def saved_state():
         return json.load(f)
 
 
+def s3_backend():
+    """The S3 client and settings of an S3 backend, resolved as Terraform does; None otherwise."""
+    import boto3
+    from botocore.config import Config
+
+    backend = saved_state()["backend"]
+    if backend["type"] != "s3":
+        return None
+    config = backend["config"]
+    session = boto3.session.Session(profile_name=config.get("profile") or PROFILE_ENV or None,
+                                    region_name=config.get("region"))
+    path_style = str(config.get("force_path_style", "")).lower() == "true"
+    s3 = session.client("s3", endpoint_url=os.environ.get("AWS_S3_ENDPOINT") or None,
+                        config=Config(s3={"addressing_style": "path" if path_style else "auto"}))
+    return s3, config
+
+
+def state_key(config, workspace):
+    if workspace == "default":
+        return config["key"]
+    return f"{config.get('workspace_key_prefix', 'env:')}/{workspace}/{config['key']}"
+
+
 def workspaces():
-    return set(saved_state().get("stand_in_workspaces", ["default"]))
+    """The workspaces the backend holds (an S3 backend: a state object per workspace)."""
+    names = set(saved_state().get("stand_in_workspaces", ["default"]))
+    backend = s3_backend()
+    if backend:
+        s3, config = backend
+        prefix = config.get("workspace_key_prefix", "env:") + "/"
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=config["bucket"], Prefix=prefix)
+        for page in pages:
+            for obj in page.get("Contents", []):
+                ws, _, rest = obj["Key"][len(prefix):].partition("/")
+                if ws and rest == config["key"]:
+                    names.add(ws)
+        names.add("default")
+    return names
 
 
-def save_workspaces(names):
+def save_workspaces(names, created):
     state = saved_state()
     state["stand_in_workspaces"] = sorted(names)
     with open(os.path.join(DATA_DIR, "terraform.tfstate"), "w", encoding="utf-8") as f:
         json.dump(state, f)
+    backend = s3_backend()
+    if backend:
+        # As Terraform's S3 backend does: a new workspace is an empty state object.
+        import uuid
+        s3, config = backend
+        empty = {"version": 4, "terraform_version": VERSION, "serial": 0, "lineage": str(uuid.uuid4()),
+                 "outputs": {}, "resources": []}
+        s3.put_object(Bucket=config["bucket"], Key=state_key(config, created),
+                      Body=json.dumps(empty).encode())
 
 
 def select(name):
@@ -306,7 +353,7 @@ if command == "workspace":
                       'You can create this workspace with the "new" subcommand.', file=sys.stderr)
                 sys.exit(1)
             known.add(name)
-            save_workspaces(known)
+            save_workspaces(known, name)
         select(name)
         print(f'Switched to workspace "{name}".')
         sys.exit(0)
@@ -318,7 +365,7 @@ if command == "workspace":
         if name in known:
             fail(f'Workspace "{name}" already exists')
         known.add(name)
-        save_workspaces(known)
+        save_workspaces(known, name)
         select(name)
         print(f'Created and switched to workspace "{name}"!')
         sys.exit(0)
@@ -421,27 +468,17 @@ def declared(directory, prefix, context, sensitive_vars):
 
 
 def read_state():
-    """The workspace's state from the S3 backend, as Terraform reads it; {} when there is none."""
-    import boto3
-    from botocore.config import Config
+    """The workspace's state from the backend, as Terraform reads it; {} when there is none."""
     from botocore.exceptions import ClientError
 
-    backend = saved_state()["backend"]
-    if backend["type"] != "s3":
+    backend = s3_backend()
+    if not backend:
         path = "terraform.tfstate" if current_workspace() == "default" else \
             os.path.join("terraform.tfstate.d", current_workspace(), "terraform.tfstate")
         return json.load(open(path, encoding="utf-8")) if os.path.exists(path) else {}
-    config = backend["config"]
-    session = boto3.session.Session(profile_name=config.get("profile") or PROFILE_ENV or None,
-                                    region_name=config.get("region"))
-    path_style = str(config.get("force_path_style", "")).lower() == "true"
-    s3 = session.client("s3", endpoint_url=os.environ.get("AWS_S3_ENDPOINT") or None,
-                        config=Config(s3={"addressing_style": "path" if path_style else "auto"}))
-    key = config["key"]
-    if current_workspace() != "default":
-        key = f"{config.get('workspace_key_prefix', 'env:')}/{current_workspace()}/{key}"
+    s3, config = backend
     try:
-        body = s3.get_object(Bucket=config["bucket"], Key=key)["Body"].read()
+        body = s3.get_object(Bucket=config["bucket"], Key=state_key(config, current_workspace()))["Body"].read()
     except ClientError as e:
         if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
             return {}
