@@ -23,6 +23,9 @@ use stagecraft_model::{AccountStatus, Resource, ScanReport};
 /// The schema version this build writes (`PRAGMA user_version`).
 const SCHEMA_VERSION: i64 = 3;
 
+/// How long an open or a write waits for another process holding the store.
+const BUSY_TIMEOUT_MS: u64 = 15_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("snapshot store {path}: {message}")]
@@ -99,14 +102,11 @@ impl Store {
             path: path.to_owned(),
         };
         store.migrate().map_err(|e| match e {
-            StoreError::Sql { message, .. } => open_err(format!(
-                "{message}; if the file is damaged, move it aside and Stagecraft starts a new one"
-            )),
+            StoreError::Sql { message, .. } => open_err(message),
             other => other,
         })?;
         Ok(store)
     }
-
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -118,16 +118,73 @@ impl Store {
         }
     }
 
+    /// What a failed open says: damage only when SQLite says the file is damaged (then moving it
+    /// aside is the way out); another process holding the store otherwise, never advice to move a
+    /// healthy store (its snapshots, deploy runs and hash key) aside.
+    fn open_failure(&self, e: rusqlite::Error) -> StoreError {
+        use rusqlite::ErrorCode;
+        let message = match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => format!(
+                "{e}: the file is damaged or not a Stagecraft store; move it aside (keep it: it may hold \
+                 snapshots and deploy runs) and Stagecraft starts a new one"
+            ),
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => format!(
+                "{e}: another Stagecraft process (the window, a scan, a deploy) held it for over {} s; \
+                 try again when it is done — the store itself is fine",
+                BUSY_TIMEOUT_MS / 1000
+            ),
+            _ => e.to_string(),
+        };
+        StoreError::Sql {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    /// Brings the schema to this build's version. Safe when several processes open a new or old
+    /// store at once: the wait for a busy store is set first, and the version is read and every
+    /// migration applied in one transaction that holds the write lock from its start, so a second
+    /// process waits, then sees the schema the first one made.
     fn migrate(&self) -> Result<(), StoreError> {
         self.conn
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-            )
-            .map_err(|e| self.sql(e))?;
+            .busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))
+            .map_err(|e| self.open_failure(e))?;
+        self.conn
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
+            .map_err(|e| self.open_failure(e))?;
         let version: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.sql(e))?;
+            .map_err(|e| self.open_failure(e))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Newer {
+                path: self.path.clone(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.open_failure(e))?;
+        let result = self.migrate_locked();
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = self
+            .conn
+            .execute_batch(end)
+            .map_err(|e| self.open_failure(e));
+        result.and(ended)
+    }
+
+    /// The migrations, inside the write transaction [`migrate`] holds.
+    fn migrate_locked(&self) -> Result<(), StoreError> {
+        // Read again under the lock: another process may have migrated meanwhile.
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.open_failure(e))?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::Newer {
                 path: self.path.clone(),
@@ -138,8 +195,7 @@ impl Store {
         if version < 1 {
             self.conn
                 .execute_batch(
-                    "BEGIN;
-                     CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+                    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
                      CREATE TABLE snapshots (
                          id INTEGER PRIMARY KEY AUTOINCREMENT,
                          started_at TEXT NOT NULL,
@@ -162,8 +218,7 @@ impl Store {
                          PRIMARY KEY (snapshot_id, position)
                      );
                      CREATE INDEX resources_by_id ON resources (id, snapshot_id);
-                     PRAGMA user_version = 1;
-                     COMMIT;",
+                     PRAGMA user_version = 1;",
                 )
                 .map_err(|e| self.sql(e))?;
         }
@@ -171,8 +226,7 @@ impl Store {
             // Actions taken from Stagecraft (restore a secret, cancel a key deletion): who, when, what.
             self.conn
                 .execute_batch(
-                    "BEGIN;
-                     CREATE TABLE actions (
+                    "CREATE TABLE actions (
                          id INTEGER PRIMARY KEY AUTOINCREMENT,
                          at TEXT NOT NULL,
                          who TEXT NOT NULL,
@@ -184,8 +238,7 @@ impl Store {
                          outcome TEXT NOT NULL,
                          message TEXT NOT NULL
                      );
-                     PRAGMA user_version = 2;
-                     COMMIT;",
+                     PRAGMA user_version = 2;",
                 )
                 .map_err(|e| self.sql(e))?;
         }
@@ -193,8 +246,7 @@ impl Store {
             // Deploy runs: the plan, who and when, and each step's outcome, exit code, time and log.
             self.conn
                 .execute_batch(
-                    "BEGIN;
-                     CREATE TABLE deploy_runs (
+                    "CREATE TABLE deploy_runs (
                          id INTEGER PRIMARY KEY AUTOINCREMENT,
                          stage TEXT NOT NULL,
                          account_id TEXT,
@@ -214,8 +266,7 @@ impl Store {
                          log TEXT NOT NULL,
                          PRIMARY KEY (run_id, position)
                      );
-                     PRAGMA user_version = 3;
-                     COMMIT;",
+                     PRAGMA user_version = 3;",
                 )
                 .map_err(|e| self.sql(e))?;
         }
@@ -478,14 +529,32 @@ impl Store {
             key.copy_from_slice(&bytes);
             return Ok(key);
         }
+        // Two processes making the first key at once: the first one written is everybody's (a second
+        // key would make the first process's hashes incomparable).
         let key = stagecraft_model::hash::random_key();
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('hash_key', ?1)",
+                "INSERT INTO meta (key, value) VALUES ('hash_key', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE length(meta.value) != 32",
                 params![key.to_vec()],
             )
             .map_err(|e| self.sql(e))?;
-        Ok(key)
+        let stored: Vec<u8> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'hash_key'", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut out = [0u8; 32];
+        if stored.len() == 32 {
+            out.copy_from_slice(&stored);
+            Ok(out)
+        } else {
+            Err(StoreError::Sql {
+                path: self.path.clone(),
+                message: "the stored hash key is not 32 bytes".into(),
+            })
+        }
     }
 
     /// Stores a report; returns the snapshot id.

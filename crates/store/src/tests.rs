@@ -155,3 +155,74 @@ fn runs_and_actions_stored_by_an_earlier_build_still_load() {
     let err = store.runs(None).unwrap_err().to_string();
     assert!(err.contains("exploded"), "{err}");
 }
+
+/// Eight connections (as eight processes would) open one store at once, new and then at an old
+/// schema version: every one opens it, the schema is made once, and every one gets the same hash
+/// key (a second key would make the first one's hashes incomparable).
+#[test]
+fn a_store_opened_by_many_at_once_is_made_once_with_one_hash_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let open_all = |path: std::path::PathBuf| {
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let store = Store::open(&path).map_err(|e| e.to_string())?;
+                    store.hash_key().map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let keys = open_all(dir.path().join("new.db"));
+    assert!(keys.iter().all(Result::is_ok), "{keys:?}");
+    assert!(keys.windows(2).all(|w| w[0] == w[1]), "one hash key");
+
+    // A store an earlier build left at schema 1, with a snapshot and a key in it.
+    let old = dir.path().join("old.db");
+    let key = {
+        let s = Store::open(&old).unwrap();
+        s.hash_key().unwrap()
+    };
+    Connection::open(&old)
+        .unwrap()
+        .execute_batch("DROP TABLE actions; DROP TABLE deploy_steps; DROP TABLE deploy_runs; PRAGMA user_version = 1;")
+        .unwrap();
+    let keys = open_all(old.clone());
+    assert!(keys.iter().all(|k| k.as_ref() == Ok(&key)), "{keys:?}");
+    let version: i64 = Connection::open(&old)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
+/// A store another process holds too long is named as busy, and the advice to move the file aside
+/// is only for a damaged one.
+#[test]
+fn a_busy_store_is_not_called_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.db")).unwrap();
+    let failure = |code| {
+        store
+            .open_failure(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+            .to_string()
+    };
+    let busy = failure(rusqlite::ffi::SQLITE_BUSY);
+    assert!(
+        busy.contains("another Stagecraft process") && busy.contains("the store itself is fine"),
+        "{busy}"
+    );
+    assert!(!busy.contains("move it aside"), "{busy}");
+    let damaged = failure(rusqlite::ffi::SQLITE_CORRUPT);
+    assert!(damaged.contains("move it aside"), "{damaged}");
+}

@@ -6,6 +6,7 @@ mod commands;
 mod deletions;
 mod deploy;
 mod secrets;
+mod store;
 mod terraform;
 
 /// Runs the real `stagecraft` binary with `env` (the sandbox's variables), never touching the user's
