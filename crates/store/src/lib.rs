@@ -107,6 +107,27 @@ impl Store {
         })?;
         Ok(store)
     }
+    /// SQLite's own check of the file (`PRAGMA quick_check`): `Ok(())` when it is sound, else what
+    /// it found.
+    pub fn check(&self) -> Result<(), StoreError> {
+        let found: Vec<String> = self
+            .conn
+            .prepare("PRAGMA quick_check")
+            .and_then(|mut st| {
+                st.query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|e| self.sql(e))?;
+        if found == ["ok"] {
+            Ok(())
+        } else {
+            Err(StoreError::Sql {
+                path: self.path.clone(),
+                message: format!("damaged: {}", found.join("; ")),
+            })
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

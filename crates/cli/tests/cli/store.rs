@@ -96,3 +96,128 @@ fn processes_opening_and_writing_one_new_store_at_once_all_succeed() {
         assert_eq!(hashes(r), first, "every scan hashed with the same key");
     }
 }
+
+const KILL_STORE: &str = "STAGECRAFT_KILL_TEST_STORE";
+
+/// Run only as the child of the test below: builds a 50-account snapshot, says so, then stores it
+/// again and again until it is killed.
+#[test]
+#[ignore = "the child process of a_process_killed_while_storing_a_snapshot_loses_nothing"]
+fn child_stores_large_snapshots_until_killed() {
+    use std::io::Write as _;
+    let path = std::env::var_os(KILL_STORE).expect("run by the kill test");
+    let report = stagecraft_sandbox::synthetic::report(stagecraft_sandbox::synthetic::Size {
+        stages: 50,
+        services: 10,
+        functions: 4,
+    });
+    let mut store = stagecraft_store::Store::open(std::path::Path::new(&path)).expect("open");
+    println!("ready");
+    std::io::stdout().flush().expect("flush");
+    loop {
+        println!("saving");
+        std::io::stdout().flush().expect("flush");
+        store.save(&report).expect("save");
+        println!("saved");
+        std::io::stdout().flush().expect("flush");
+    }
+}
+
+/// A process storing a 50-account snapshot is SIGKILLed at random points, 20 times: after each, the
+/// store opens and passes SQLite's check, every listed snapshot loads whole, and none is partial.
+#[test]
+fn a_process_killed_while_storing_a_snapshot_loses_nothing() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("killed.db");
+    // How long one save takes here, to kill within it.
+    let report = stagecraft_sandbox::synthetic::report(stagecraft_sandbox::synthetic::Size {
+        stages: 50,
+        services: 10,
+        functions: 4,
+    });
+    let resources = report.resources.len();
+    let probe = dir.path().join("probe.db");
+    let t0 = std::time::Instant::now();
+    stagecraft_store::Store::open(&probe)
+        .expect("open")
+        .save(&report)
+        .expect("save");
+    let save = t0.elapsed();
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(7)
+        | 1;
+    println!("one save of {resources} resources: {save:?}; seed {seed}");
+    let mut killed_mid_save = 0;
+    for round in 0..20 {
+        let before = stagecraft_store::Store::open(&path)
+            .expect("open")
+            .list()
+            .expect("list")
+            .len();
+        let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--ignored",
+                "--exact",
+                "store::child_stores_large_snapshots_until_killed",
+                "--nocapture",
+            ])
+            .env(KILL_STORE, &path)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the child");
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        while !line.contains("ready") {
+            line.clear();
+            assert!(
+                out.read_line(&mut line).expect("read") > 0,
+                "the child ended"
+            );
+        }
+        // xorshift: a point within the first two and a half saves.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let wait = save.mul_f64(0.1 + (seed % 1000) as f64 / 1000.0 * 2.4);
+        std::thread::sleep(wait);
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+        // What the child said last: `saving` without `saved` means it died inside a save.
+        let mut last = String::new();
+        for l in out.lines() {
+            last = l.expect("read");
+        }
+        killed_mid_save += usize::from(last == "saving");
+
+        let store = stagecraft_store::Store::open(&path)
+            .unwrap_or_else(|e| panic!("round {round}: the store does not open: {e}"));
+        store
+            .check()
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let list = store.list().expect("list");
+        assert!(list.len() >= before, "round {round}: a snapshot was lost");
+        for s in &list {
+            assert_eq!(
+                s.resources as usize, resources,
+                "round {round}: snapshot {} is partial",
+                s.id
+            );
+            let loaded = store.load(s.id).expect("load");
+            assert_eq!(
+                loaded.resources.len(),
+                resources,
+                "round {round}: snapshot {} loads partial",
+                s.id
+            );
+        }
+    }
+    println!("{killed_mid_save} of 20 kills landed inside a save");
+    assert!(
+        killed_mid_save >= 10,
+        "most kills land inside a save, or the test shows nothing: {killed_mid_save} of 20"
+    );
+}
