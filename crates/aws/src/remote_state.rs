@@ -74,7 +74,13 @@ pub async fn load_states(
             };
             match load_s3(&config, &backend).await {
                 Ok(states) => found.states = states,
-                Err(e) => found.warnings.push(e),
+                Err(e) => {
+                    found.skipped.push(format!(
+                        "the configured backend s3://{}/{}: {}",
+                        backend.bucket, backend.key, e.message
+                    ));
+                    found.warnings.push(e);
+                }
             }
             // The configured bucket's account, when a scanned account holds it.
             let owner = accounts

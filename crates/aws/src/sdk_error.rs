@@ -1,13 +1,13 @@
 //! AWS SDK errors in words a user can act on: the service's code and message, not "service error".
 
 // Every SDK crate re-exports the same smithy error types; STS's path is as good as any.
+pub use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 
 /// Renders an AWS SDK error with its service code and message instead of the SDK's terse "service error".
-pub fn aws_message<E, R>(err: &SdkError<E, R>) -> String
+pub fn aws_message<E>(err: &SdkError<E, HttpResponse>) -> String
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
 {
     match err {
         SdkError::ServiceError(se) => {
@@ -15,7 +15,11 @@ where
             match (e.code(), e.message()) {
                 (Some(c), Some(m)) => format!("{c}: {m}"),
                 (Some(c), None) => c.to_owned(),
-                _ => e.to_string(),
+                // No AWS error in the answer (a proxy's or load balancer's page): say what came back.
+                _ => format!(
+                    "the endpoint answered HTTP {} without an AWS error",
+                    se.raw().status().as_u16()
+                ),
             }
         }
         SdkError::DispatchFailure(_) => {

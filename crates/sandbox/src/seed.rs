@@ -124,10 +124,12 @@ pub struct Seeded {
     pub planted: Vec<Planted>,
 }
 
-pub(crate) fn sdk<T, E, R>(r: Result<T, SdkError<E, R>>, what: &str) -> Result<T, Error>
+pub(crate) fn sdk<T, E>(
+    r: Result<T, SdkError<E, stagecraft_aws::sdk_error::HttpResponse>>,
+    what: &str,
+) -> Result<T, Error>
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
 {
     r.map_err(|e| Error::Sandbox(format!("seeding: {what}: {}", aws_message(&e))))
 }

@@ -83,15 +83,14 @@ pub async fn run(collector: Collector, t: &Target<'_>) -> Result<Collected, Coll
 }
 
 /// Maps an SDK error to a [`CollectError`] of `collector`, classifying the reason a user acts on.
-pub(crate) fn failure<E, R>(
+pub(crate) fn failure<E>(
     collector: Collector,
     region: &str,
     operation: &str,
-    err: &SdkError<E, R>,
+    err: &SdkError<E, crate::sdk_error::HttpResponse>,
 ) -> CollectError
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
 {
     let code = match err {
         SdkError::TimeoutError(_) => ErrorCode::Timeout,

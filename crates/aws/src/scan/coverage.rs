@@ -109,9 +109,22 @@ pub(super) fn build(seen: Seen<'_>) -> Coverage {
         })
         .collect();
 
+    let search_failures = seen.state_skipped.len();
     skipped.extend(seen.state_skipped);
+    let unscanned = seen
+        .accounts
+        .iter()
+        .filter(|a| matches!(a.status, AccountStatus::Error | AccountStatus::Partial))
+        .count();
     let no_state = seen.states.is_empty().then(|| {
-        if seen.state.discovery {
+        if search_failures > 0 || unscanned > 0 {
+            // Not "there is none": the search itself did not finish, and the config is not to blame.
+            format!(
+                "no Terraform state could be read: the search failed in {search_failures} place(s) and \
+                 {unscanned} account(s) could not be scanned completely (listed under what was not seen); \
+                 rescan when they can be reached"
+            )
+        } else if seen.state.discovery {
             format!(
                 "no Terraform state found: searched {} bucket(s) in {} account(s){}; name the backend in \
                  stagecraft.toml ([terraform] dir or [terraform.backend]) if it is elsewhere",

@@ -5,6 +5,7 @@ mod audit;
 mod commands;
 mod deletions;
 mod deploy;
+mod faults;
 mod secrets;
 mod store;
 mod terraform;
