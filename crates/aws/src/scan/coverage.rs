@@ -117,7 +117,7 @@ pub(super) fn build(seen: Seen<'_>) -> Coverage {
         .filter(|a| matches!(a.status, AccountStatus::Error | AccountStatus::Partial))
         .count();
     let no_state = seen.states.is_empty().then(|| {
-        if search_failures > 0 || unscanned > 0 {
+        if seen.state.discovery && (search_failures > 0 || unscanned > 0) {
             // Not "there is none": the search itself did not finish, and the config is not to blame.
             format!(
                 "no Terraform state could be read: the search failed in {search_failures} place(s) and \
