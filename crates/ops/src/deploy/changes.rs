@@ -445,6 +445,23 @@ fn short(v: &Value) -> String {
 /// only said to change.
 const VALUE_ATTRIBUTES: [&str; 2] = ["value", "insecure_value"];
 
+/// A plan's `actions` list as one change; `None` for `no-op` and `read`.
+fn action_of(actions: &Value) -> Option<ChangeAction> {
+    let words: Vec<&str> = actions
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    match words.as_slice() {
+        ["create"] => Some(ChangeAction::Create),
+        ["update"] => Some(ChangeAction::Update),
+        ["delete"] => Some(ChangeAction::Delete),
+        ["delete", "create"] | ["create", "delete"] => Some(ChangeAction::Replace),
+        _ => None,
+    }
+}
+
 /// The changes of a `terraform show -json` plan (resources, then the root's outputs).
 pub fn terraform_changes(plan: &Value) -> Vec<Change> {
     let mut out = Vec::new();
@@ -453,18 +470,8 @@ pub fn terraform_changes(plan: &Value) -> Vec<Change> {
             continue;
         }
         let change = &rc["change"];
-        let actions: Vec<&str> = change["actions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        let action = match actions.as_slice() {
-            ["create"] => ChangeAction::Create,
-            ["update"] => ChangeAction::Update,
-            ["delete"] => ChangeAction::Delete,
-            ["delete", "create"] | ["create", "delete"] => ChangeAction::Replace,
-            _ => continue,
+        let Some(action) = action_of(&change["actions"]) else {
+            continue;
         };
         let type_name = rc["type"].as_str().unwrap_or_default().to_owned();
         let mut details = Vec::new();
@@ -520,17 +527,8 @@ pub fn terraform_changes(plan: &Value) -> Vec<Change> {
         });
     }
     for (name, oc) in plan["output_changes"].as_object().into_iter().flatten() {
-        let actions: Vec<&str> = oc["actions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        let action = match actions.as_slice() {
-            ["create"] => ChangeAction::Create,
-            ["update"] => ChangeAction::Update,
-            ["delete"] => ChangeAction::Delete,
-            _ => continue,
+        let Some(action) = action_of(&oc["actions"]) else {
+            continue;
         };
         let sensitive = marked(&oc["before_sensitive"]) || marked(&oc["after_sensitive"]);
         let details = if sensitive {
