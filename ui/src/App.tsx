@@ -272,6 +272,8 @@ function errorTitle(code: ErrorCode): string {
     case "unreachable":
     case "aws":
       return "AWS call failed.";
+    case "clock_skew":
+      return "This machine's clock is off.";
     case "store":
       return "Snapshot store problem.";
     case "no_snapshot":

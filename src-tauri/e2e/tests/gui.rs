@@ -58,7 +58,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{
-    click, count, find_in_graph, open_app, repo, screenshot, wait_for, wait_for_cards, wait_text,
+    click, count, find_in_graph, graph_quality, open_app, repo, screenshot, wait_for,
+    wait_for_cards, wait_text,
 };
 use fantoccini::Locator;
 use stagecraft_sandbox::{self as sandbox, SeedSpec};
@@ -279,6 +280,50 @@ async fn the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix() {
     )
     .await;
     assert!(dev_findings.starts_with('4'), "{dev_findings}");
+
+    // Graph at Fit, with no focus: the stage's clusters and parameters, named and legible, no edge
+    // through a box, no box on another; then the whole organization, stages side by side.
+    click(&client, "[data-testid=tab-graph]").await;
+    let stage_view = graph_quality(&client, |q| q["stages"] == 1).await;
+    screenshot(&client, "graph-stage-fit").await;
+    assert_eq!(stage_view["edgesThroughBoxes"], 0, "{stage_view}");
+    assert_eq!(stage_view["overlaps"], 0, "{stage_view}");
+    assert!(
+        stage_view["minTitlePx"].as_f64().unwrap_or(0.0) >= 11.0,
+        "cluster titles and parameter names under 11 px at Fit: {stage_view}"
+    );
+    assert_eq!(stage_view["truncatedTitles"], 0, "{stage_view}");
+    client
+        .execute(
+            "const s = document.querySelector('[data-testid=graph-stage]'); s.value = ''; s.dispatchEvent(new Event('change', {bubbles: true}));",
+            vec![],
+        )
+        .await
+        .expect("whole organization");
+    let org_view = graph_quality(&client, |q| q["stages"].as_u64().unwrap_or(0) >= 3).await;
+    screenshot(&client, "graph-organization-fit").await;
+    assert_eq!(org_view["edgesThroughBoxes"], 0, "{org_view}");
+    assert_eq!(org_view["overlaps"], 0, "{org_view}");
+    // Opening a cluster lists its resources in place; the details say what it holds.
+    // (The canvas's clusters are also buttons for the keyboard and screen readers: pressed here.)
+    client
+        .execute(
+            "document.querySelector(\"[data-testid=graph-cluster][data-label='stack orders-dev']\").click()",
+            vec![],
+        )
+        .await
+        .expect("open stack orders-dev");
+    let opened = graph_quality(&client, |q| q["open"] == 1).await;
+    screenshot(&client, "graph-cluster-open").await;
+    assert_eq!(opened["edgesThroughBoxes"], 0, "{opened}");
+    assert_eq!(opened["overlaps"], 0, "{opened}");
+    let details = wait_text(&client, "[data-testid=details]", |t| {
+        t.contains("stack orders-dev")
+    })
+    .await;
+    assert!(details.contains("Lambda::Function"), "{details}");
+    click(&client, "[data-testid=close-all]").await;
+    graph_quality(&client, |q| q["open"] == 0).await;
 
     // Graph: search /db_pw_name, and its SSM links are there with their evidence.
     let name = find_in_graph(&client, "/db_pw_name").await;

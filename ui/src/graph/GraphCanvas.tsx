@@ -1,8 +1,10 @@
-// The graph on a canvas: pan (drag), zoom (wheel, +/-), fit (0), select (click), focus (double-click),
-// collapse a cluster (click its title). Everything heavy happened in the worker; drawing culls to the
-// viewport and drops labels when zoomed out, so 5,000 nodes pan smoothly.
-import { useEffect, useMemo, useRef } from "preact/hooks";
-import { drawScene, fitView, readPalette, type Palette, type View } from "./draw";
+// The graph on a canvas: pan (drag), zoom (wheel, +/-), fit (0), select (click), open a cluster
+// (click it; click an open cluster's title to close it), focus (double-click), names on hover.
+// Everything heavy happened in the worker; drawing culls to the viewport and hides text too small to
+// read, so 5,000 nodes pan smoothly.
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { drawScene, readPalette, type Palette } from "./draw";
+import { fitView, labelsOf, type View } from "./labels";
 import type { LaidNode, Layout } from "./layout";
 
 export interface CanvasProps {
@@ -15,7 +17,10 @@ export interface CanvasProps {
   fitNonce: number;
   onSelect: (id: string | null) => void;
   onOpen: (id: string) => void;
-  onToggleCluster: (key: string) => void;
+  onOpenCluster: (key: string) => void;
+  onCloseCluster: (key: string) => void;
+  /** A cluster just opened or closed: the new layout keeps it where it was on screen instead of fitting. */
+  anchor: string | null;
   /** When the view started asking for this layout (performance.now()): the first frame of a new
    * layout records how long the graph took to become interactive. */
   startedAt: number;
@@ -26,6 +31,15 @@ export function GraphCanvas(props: CanvasProps) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const view = useRef<View>({ x: 0, y: 0, k: 1 });
   const size = useRef({ w: 800, h: 600 });
+  /** The view is the fitted one (not panned or zoomed since). */
+  const fitted = useRef(true);
+  const fit = () => {
+    // The box's size now: the layout may arrive before the first resize notice.
+    const el = wrap.current;
+    if (el && el.clientWidth > 0) size.current = { w: el.clientWidth, h: el.clientHeight };
+    view.current = fitView(latest.current.layout, size.current.w, size.current.h);
+    fitted.current = true;
+  };
   const palette = useRef<Palette | null>(null);
   const frame = useRef(0);
   const firstFrame = useRef(true);
@@ -33,9 +47,21 @@ export function GraphCanvas(props: CanvasProps) {
   latest.current = props;
 
   const byId = useMemo(() => new Map<string, LaidNode>(props.layout.nodes.map((n) => [n.id, n])), [props.layout]);
-  // A frame scheduled by an earlier render must draw the newest layout with its own index.
-  const byIdRef = useRef(byId);
-  byIdRef.current = byId;
+  const labels = useMemo(() => labelsOf(props.layout), [props.layout]);
+  // A frame scheduled by an earlier render must draw the newest layout with its own labels.
+  const labelsRef = useRef(labels);
+  labelsRef.current = labels;
+  const previous = useRef<Layout | null>(null);
+  const [tip, setTip] = useState<{ x: number; y: number; text: string } | null>(null);
+  // The selection and the lit set are resource ids; what is drawn may be their closed cluster.
+  const drawn = (id: string) => props.layout.drawnAs[id] ?? id;
+  const selectedUnit = props.selected ? drawn(props.selected) : null;
+  const litUnits = useMemo(
+    () => (props.lit ? new Set([...props.lit].map((id) => props.layout.drawnAs[id] ?? id)) : null),
+    [props.lit, props.layout],
+  );
+  const drawState = useRef({ selectedUnit, litUnits });
+  drawState.current = { selectedUnit, litUnits };
 
   const redraw = () => {
     if (frame.current) return;
@@ -49,9 +75,9 @@ export function GraphCanvas(props: CanvasProps) {
       palette.current ??= readPalette();
       const p = latest.current;
       const t0 = performance.now();
-      drawScene(ctx, p.layout, byIdRef.current, view.current, palette.current, {
-        selected: p.selected,
-        lit: p.lit,
+      drawScene(ctx, p.layout, labelsRef.current, view.current, palette.current, {
+        selected: drawState.current.selectedUnit,
+        lit: drawState.current.litUnits,
         width: size.current.w,
         height: size.current.h,
       });
@@ -77,6 +103,8 @@ export function GraphCanvas(props: CanvasProps) {
       c.height = Math.max(1, Math.round(el.clientHeight * dpr));
       c.style.width = `${el.clientWidth}px`;
       c.style.height = `${el.clientHeight}px`;
+      // A fitted view stays fitted as the window changes size.
+      if (fitted.current) fit();
       redraw();
     });
     ro.observe(el);
@@ -92,28 +120,44 @@ export function GraphCanvas(props: CanvasProps) {
     };
   }, []);
 
-  // A new layout fits itself; so does an explicit fit.
+  // A new layout fits itself, unless a cluster was opened or closed: then that cluster stays put.
   useEffect(() => {
-    view.current = fitView(props.layout, size.current.w, size.current.h);
+    const old = previous.current;
+    previous.current = props.layout;
+    const a = props.anchor;
+    const before = a && old ? anchorAt(old, a) : null;
+    const after = a ? anchorAt(props.layout, a) : null;
+    if (before && after) {
+      const v = view.current;
+      view.current = { k: v.k, x: v.x + (before.x - after.x) * v.k, y: v.y + (before.y - after.y) * v.k };
+      fitted.current = false;
+    } else {
+      fit();
+    }
     firstFrame.current = true;
     redraw();
   }, [props.layout]);
 
   useEffect(() => {
-    view.current = fitView(props.layout, size.current.w, size.current.h);
+    fit();
     redraw();
   }, [props.fitNonce]);
 
+  // Centre on the selection when asked, once what it is drawn as is in the layout (an opened
+  // cluster's resource arrives with the next layout).
+  const centred = useRef(0);
   useEffect(() => {
-    const n = props.selected ? byId.get(props.selected) : undefined;
-    if (n && props.centreNonce > 0) {
+    const n = selectedUnit ? byId.get(selectedUnit) : undefined;
+    if (n && props.centreNonce > centred.current) {
+      centred.current = props.centreNonce;
       const k = Math.max(view.current.k, 0.9);
       view.current = { k, x: size.current.w / 2 - (n.x + n.w / 2) * k, y: size.current.h / 2 - (n.y + n.h / 2) * k };
+      fitted.current = false;
     }
     redraw();
-  }, [props.centreNonce]);
+  }, [props.centreNonce, byId, selectedUnit]);
 
-  useEffect(redraw, [props.selected, props.lit, byId]);
+  useEffect(redraw, [props.selected, litUnits, byId]);
 
   const toWorld = (e: { clientX: number; clientY: number }) => {
     const r = canvas.current?.getBoundingClientRect();
@@ -125,12 +169,13 @@ export function GraphCanvas(props: CanvasProps) {
   const nodeAt = (x: number, y: number) =>
     props.layout.nodes.find((n) => x >= n.x && x <= n.x + n.w && y >= n.y && y <= n.y + n.h);
   const headerAt = (x: number, y: number) =>
-    props.layout.boxes.find((b) => x >= b.x && x <= b.x + b.w && y >= b.y && y <= b.y + 22);
+    props.layout.boxes.find((b) => x >= b.x && x <= b.x + b.w && y >= b.y && y <= b.y + 28);
 
   const zoomAt = (sx: number, sy: number, factor: number) => {
     const v = view.current;
     const k = Math.min(4, Math.max(0.02, v.k * factor));
     view.current = { k, x: sx - ((sx - v.x) * k) / v.k, y: sy - ((sy - v.y) * k) / v.k };
+    fitted.current = false;
     redraw();
   };
 
@@ -141,7 +186,10 @@ export function GraphCanvas(props: CanvasProps) {
   };
   const onPointerMove = (e: PointerEvent) => {
     const d = drag.current;
-    if (!d) return;
+    if (!d) {
+      hover(e);
+      return;
+    }
     const dx = e.clientX - d.x;
     const dy = e.clientY - d.y;
     if (!d.moved && Math.abs(dx) + Math.abs(dy) < 3) return;
@@ -149,6 +197,7 @@ export function GraphCanvas(props: CanvasProps) {
     d.x = e.clientX;
     d.y = e.clientY;
     view.current = { ...view.current, x: view.current.x + dx, y: view.current.y + dy };
+    fitted.current = false;
     redraw();
   };
   const onPointerUp = (e: PointerEvent) => {
@@ -159,16 +208,31 @@ export function GraphCanvas(props: CanvasProps) {
     const n = nodeAt(w.x, w.y);
     if (n) {
       props.onSelect(n.id);
+      if (n.kind === "cluster") props.onOpenCluster(n.cluster);
       return;
     }
     const b = headerAt(w.x, w.y);
-    if (b) props.onToggleCluster(b.key);
+    if (b) props.onCloseCluster(b.key);
     else props.onSelect(null);
+  };
+  // The name of what is under the pointer, for text hidden at this zoom (and as a reminder).
+  const hover = (e: PointerEvent) => {
+    const w = toWorld(e);
+    const n = nodeAt(w.x, w.y);
+    const b = n ? undefined : headerAt(w.x, w.y);
+    const text = n
+      ? n.kind === "cluster"
+        ? `${n.label}: ${n.members ?? 0} resources — click to open`
+        : `${n.label} · ${n.type}`
+      : b
+        ? `${b.label}: ${b.count} resources — click the title to close`
+        : null;
+    setTip((t) => (text === null ? null : t && t.text === text ? t : { x: w.sx, y: w.sy, text }));
   };
   const onDblClick = (e: MouseEvent) => {
     const w = toWorld(e);
     const n = nodeAt(w.x, w.y);
-    if (n) props.onOpen(n.id);
+    if (n && n.kind !== "cluster") props.onOpen(n.id);
   };
   const onWheel = (e: WheelEvent) => {
     e.preventDefault();
@@ -180,6 +244,7 @@ export function GraphCanvas(props: CanvasProps) {
     const v = view.current;
     const pan = (dx: number, dy: number) => {
       view.current = { ...v, x: v.x + dx, y: v.y + dy };
+      fitted.current = false;
       redraw();
     };
     switch (e.key) {
@@ -191,7 +256,7 @@ export function GraphCanvas(props: CanvasProps) {
         zoomAt(size.current.w / 2, size.current.h / 2, 0.8);
         break;
       case "0":
-        view.current = fitView(props.layout, size.current.w, size.current.h);
+        fit();
         redraw();
         break;
       case "ArrowLeft":
@@ -222,15 +287,56 @@ export function GraphCanvas(props: CanvasProps) {
         tabIndex={0}
         aria-label="Dependency graph: drag to pan, wheel or +/- to zoom, 0 to fit, click to select, double-click to focus"
         data-testid="graph-canvas"
-        data-nodes={props.layout.nodes.length}
+        data-nodes={Object.keys(props.layout.drawnAs).length}
+        data-units={props.layout.nodes.length}
         data-edges={props.layout.edges.length}
         onPointerDown={onPointerDown}
         onPointerMove={onPointerMove}
         onPointerUp={onPointerUp}
+        onPointerLeave={() => setTip(null)}
         onDblClick={onDblClick}
         onWheel={onWheel}
         onKeyDown={onKey}
       />
+      {/* The canvas's boxes as buttons, for the keyboard and screen readers. */}
+      <ul class="sr-only" aria-label="Clusters in the graph">
+        {props.layout.nodes
+          .filter((n) => n.kind === "cluster")
+          .map((n) => (
+            <li key={n.id}>
+              <button
+                data-testid="graph-cluster"
+                data-label={n.label}
+                onClick={() => {
+                  props.onSelect(n.id);
+                  props.onOpenCluster(n.cluster);
+                }}
+              >
+                Open {n.label} ({n.members ?? 0} resources)
+              </button>
+            </li>
+          ))}
+        {props.layout.boxes.map((b) => (
+          <li key={b.key}>
+            <button data-testid="graph-open-cluster" data-label={b.label} onClick={() => props.onCloseCluster(b.key)}>
+              Close {b.label}
+            </button>
+          </li>
+        ))}
+      </ul>
+      {tip && (
+        <div class="graph-tip" data-testid="graph-tip" style={{ left: `${tip.x + 14}px`, top: `${tip.y + 12}px` }}>
+          {tip.text}
+        </div>
+      )}
     </div>
   );
+}
+
+/** Where a cluster is in a layout: its closed box, or its open one. */
+function anchorAt(lay: Layout, key: string): { x: number; y: number } | null {
+  const n = lay.nodes.find((u) => u.id === `cluster:${key}`);
+  if (n) return { x: n.x, y: n.y };
+  const b = lay.boxes.find((x) => x.key === key);
+  return b ? { x: b.x, y: b.y } : null;
 }

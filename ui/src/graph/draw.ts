@@ -1,6 +1,7 @@
 // Drawing a laid-out graph: on the screen's canvas, on an offscreen canvas for PNG, and as SVG text.
-// One set of colours and edge styles for all three, so an export looks like the window.
-import { NODE_H, type Layout, type LaidEdge, type LaidNode } from "./layout";
+// One set of colours, edge styles and text rules for all three, so an export looks like the window.
+import { fitLabel, labelsOf, type Label, type View } from "./labels";
+import { STAGE_HEAD, type Layout, type LaidEdge } from "./layout";
 
 export interface Palette {
   bg: string;
@@ -52,49 +53,26 @@ export const EDGE_STYLES: Record<string, EdgeStyle> = {
   "stack-member": { colour: (p) => p.line, dash: [1, 3], width: 1 },
 };
 
-export interface View {
-  x: number;
-  y: number;
-  k: number;
-}
-
 export interface DrawOptions {
+  /** The unit drawn for the selection (itself or its closed cluster). */
   selected: string | null;
-  /** Nodes to emphasise (the selection's neighbours, a finding's resources); null for none. */
+  /** Units to emphasise (the selection's neighbours, a finding's resources); null for none. */
   lit: Set<string> | null;
   /** Screen size in CSS pixels (for culling). */
   width: number;
   height: number;
 }
 
-function edgePath(a: LaidNode, b: LaidNode): [number, number, number, number, number, number, number, number] {
-  const forward = b.x >= a.x + a.w;
-  const backward = b.x + b.w <= a.x;
-  if (forward || backward) {
-    const x1 = forward ? a.x + a.w : a.x;
-    const x2 = forward ? b.x : b.x + b.w;
-    const y1 = a.y + a.h / 2;
-    const y2 = b.y + b.h / 2;
-    const dx = Math.max(40, Math.abs(x2 - x1) / 2) * (forward ? 1 : -1);
-    return [x1, y1, x1 + dx, y1, x2 - dx, y2, x2, y2];
-  }
-  // Same column: leave and enter on the right, bulging outwards.
-  const x1 = a.x + a.w;
-  const x2 = b.x + b.w;
-  const y1 = a.y + a.h / 2;
-  const y2 = b.y + b.h / 2;
-  const bulge = 30 + Math.min(120, Math.abs(y2 - y1) / 6);
-  return [x1, y1, x1 + bulge, y1, x2 + bulge, y2, x2, y2];
-}
+const FAR = 0.3;
 
-function truncate(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, Math.max(1, max - 1))}…`;
+function edgeWidth(s: EdgeStyle, count: number): number {
+  return s.width + Math.min(3, Math.log2(Math.max(1, count)));
 }
 
 export function drawScene(
   ctx: CanvasRenderingContext2D,
   lay: Layout,
-  byId: Map<string, LaidNode>,
+  labels: Label[],
   view: View,
   p: Palette,
   o: DrawOptions,
@@ -104,97 +82,98 @@ export function drawScene(
   ctx.fillRect(0, 0, o.width, o.height);
   ctx.translate(view.x, view.y);
   ctx.scale(view.k, view.k);
-  const vx0 = -view.x / view.k;
-  const vy0 = -view.y / view.k;
-  const vx1 = vx0 + o.width / view.k;
-  const vy1 = vy0 + o.height / view.k;
+  const k = view.k;
+  const vx0 = -view.x / k;
+  const vy0 = -view.y / k;
+  const vx1 = vx0 + o.width / k;
+  const vy1 = vy0 + o.height / k;
   const visible = (x: number, y: number, w: number, h: number) => x + w >= vx0 && x <= vx1 && y + h >= vy0 && y <= vy1;
-  const labels = view.k * 11 >= 6.5;
+  const unit = 1 / Math.max(k, 0.35);
+  const dim = (id: string) => o.lit !== null && !o.lit.has(id) && id !== o.selected;
 
-  // Lanes: one per stage, with its name and the band titles.
-  lay.lanes.forEach((lane, i) => {
-    if (!visible(-60, lane.y - 10, lay.width + 120, lane.h + 20)) return;
+  // Stages: alternating bands behind their columns.
+  lay.stages.forEach((s, i) => {
     ctx.fillStyle = i % 2 ? p.bg : p.panel;
-    ctx.globalAlpha = 0.6;
-    ctx.fillRect(-40, lane.y - 10, lay.width + 80, lane.h + 20);
-    ctx.globalAlpha = 1;
-    ctx.fillStyle = p.text;
-    ctx.font = "600 16px system-ui, sans-serif";
-    ctx.fillText(`stage ${lane.stage}`, -30, lane.y + 12);
-    ctx.fillStyle = p.muted;
-    ctx.font = "12px system-ui, sans-serif";
-    for (const b of lay.bands) ctx.fillText(b.label.toUpperCase(), b.x + 120, lane.y + 12);
+    ctx.globalAlpha = 0.55;
+    ctx.fillRect(s.x - 24, s.y - 8, s.w + 48, s.h + 16);
   });
+  ctx.globalAlpha = 1;
 
-  // Cluster boxes.
+  // Open clusters.
   for (const b of lay.boxes) {
     if (!visible(b.x, b.y, b.w, b.h)) continue;
-    ctx.strokeStyle = p.line;
-    ctx.lineWidth = 1 / Math.max(view.k, 0.5);
     ctx.fillStyle = p.panel;
     roundRect(ctx, b.x, b.y, b.w, b.h, 8);
     ctx.fill();
+    const chosen = o.selected === `cluster:${b.key}`;
+    ctx.strokeStyle = chosen ? p.accent : p.line;
+    ctx.lineWidth = (chosen ? 3 : 1) * unit;
     ctx.stroke();
-    if (labels) {
-      ctx.fillStyle = p.muted;
-      ctx.font = "11px system-ui, sans-serif";
-      ctx.fillText(`${b.collapsed ? "▸" : "▾"} ${truncate(b.label, Math.floor(b.w / 6.5) - 6)} (${b.count})`, b.x + 8, b.y + 15);
-    }
-  }
-
-  // Edges: one path per link kind (a stroke per kind, not per edge), dimmed when something is
-  // selected and they do not touch it; arrowheads only when near enough to see them.
-  const touches = (e: LaidEdge) => o.selected !== null && (e.from === o.selected || e.to === o.selected);
-  const unit = 1 / Math.max(view.k, 0.35);
-  const paths = new Map<string, { path: Path2D; heads: Path2D }>();
-  const arrows = view.k > 0.6;
-  const addEdge = (e: LaidEdge, key: string) => {
-    const a = byId.get(e.from);
-    const b = byId.get(e.to);
-    if (!a || !b) return;
-    const minX = Math.min(a.x, b.x) - 150;
-    const minY = Math.min(a.y, b.y);
-    if (!visible(minX, minY, Math.abs(a.x - b.x) + a.w + 300, Math.abs(a.y - b.y) + NODE_H)) return;
-    let entry = paths.get(key);
-    if (!entry) paths.set(key, (entry = { path: new Path2D(), heads: new Path2D() }));
-    const [x1, y1, c1x, c1y, c2x, c2y, x2, y2] = edgePath(a, b);
-    entry.path.moveTo(x1, y1);
-    entry.path.bezierCurveTo(c1x, c1y, c2x, c2y, x2, y2);
-    if (arrows || key.endsWith("|strong")) {
-      const ang = Math.atan2(y2 - c2y, x2 - c2x);
-      const len = 7 / Math.max(view.k, 0.5);
-      entry.heads.moveTo(x2, y2);
-      entry.heads.lineTo(x2 - len * Math.cos(ang - 0.4), y2 - len * Math.sin(ang - 0.4));
-      entry.heads.lineTo(x2 - len * Math.cos(ang + 0.4), y2 - len * Math.sin(ang + 0.4));
-      entry.heads.closePath();
-    }
-  };
-  for (const e of lay.edges) addEdge(e, `${e.kind}|${touches(e) ? "strong" : "weak"}`);
-  const dimAll = o.selected !== null || o.lit !== null;
-  for (const [key, { path, heads }] of paths) {
-    const [kind, strength] = key.split("|");
-    const strong = strength === "strong";
-    const s = EDGE_STYLES[kind ?? ""] ?? EDGE_STYLES["in-api"]!;
-    ctx.globalAlpha = strong ? 1 : dimAll ? 0.18 : 0.85;
-    ctx.strokeStyle = s.colour(p);
-    ctx.fillStyle = ctx.strokeStyle;
-    ctx.lineWidth = (strong ? s.width + 1 : s.width) * unit;
-    ctx.setLineDash(s.dash.map((d) => d * unit));
-    ctx.stroke(path);
-    ctx.setLineDash([]);
-    ctx.fill(heads);
+    ctx.fillStyle = p.owner[b.owner] ?? p.muted;
+    ctx.fillRect(b.x, b.y + 6, 4, b.h - 12);
   }
   ctx.globalAlpha = 1;
-  ctx.setLineDash([]);
 
-  // Nodes. Far out: plain boxes, one fill per owner colour. Near: cards with labels.
-  if (!labels) {
+  // Edges: one path per kind, strength and width (a stroke per group, not per edge); dimmed when
+  // something is selected and they do not touch it; arrowheads when near enough to see them.
+  const touches = (e: LaidEdge) => o.selected !== null && (e.from === o.selected || e.to === o.selected);
+  const groups = new Map<string, { path: Path2D; heads: Path2D; style: EdgeStyle; strong: boolean; width: number }>();
+  const arrows = k > 0.45;
+  for (const e of lay.edges) {
+    const pts = e.points;
+    if (pts.length < 4) continue;
+    let x0 = Infinity;
+    let y0 = Infinity;
+    let x1 = -Infinity;
+    let y1 = -Infinity;
+    for (let i = 0; i < pts.length; i += 2) {
+      x0 = Math.min(x0, pts[i]!);
+      x1 = Math.max(x1, pts[i]!);
+      y0 = Math.min(y0, pts[i + 1]!);
+      y1 = Math.max(y1, pts[i + 1]!);
+    }
+    if (!visible(x0, y0, x1 - x0, y1 - y0)) continue;
+    const style = EDGE_STYLES[e.kind] ?? EDGE_STYLES["in-api"]!;
+    const strong = touches(e);
+    const width = edgeWidth(style, e.count);
+    const key = `${e.kind}|${strong}|${width}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { path: new Path2D(), heads: new Path2D(), style, strong, width }));
+    g.path.moveTo(pts[0]!, pts[1]!);
+    for (let i = 2; i < pts.length; i += 2) g.path.lineTo(pts[i]!, pts[i + 1]!);
+    if (arrows || strong) {
+      const n = pts.length;
+      const ex = pts[n - 2]!;
+      const ey = pts[n - 1]!;
+      const ang = Math.atan2(ey - pts[n - 3]!, ex - pts[n - 4]!);
+      const len = 7 * unit;
+      g.heads.moveTo(ex, ey);
+      g.heads.lineTo(ex - len * Math.cos(ang - 0.45), ey - len * Math.sin(ang - 0.45));
+      g.heads.lineTo(ex - len * Math.cos(ang + 0.45), ey - len * Math.sin(ang + 0.45));
+      g.heads.closePath();
+    }
+  }
+  const dimAll = o.selected !== null || o.lit !== null;
+  ctx.lineJoin = "round";
+  for (const g of [...groups.values()].sort((a, b) => Number(a.strong) - Number(b.strong))) {
+    ctx.globalAlpha = g.strong ? 1 : dimAll ? 0.15 : 0.8;
+    ctx.strokeStyle = g.style.colour(p);
+    ctx.fillStyle = ctx.strokeStyle;
+    ctx.lineWidth = (g.strong ? g.width + 1 : g.width) * unit;
+    ctx.setLineDash(g.style.dash.map((d) => d * unit));
+    ctx.stroke(g.path);
+    ctx.setLineDash([]);
+    ctx.fill(g.heads);
+  }
+  ctx.globalAlpha = 1;
+
+  // Units. Far out: one fill per owner colour. Near: cards.
+  if (k < FAR) {
     const fills = new Map<string, Path2D>();
     const dims = new Map<string, Path2D>();
     for (const n of lay.nodes) {
       if (!visible(n.x, n.y, n.w, n.h)) continue;
-      const dim = o.lit !== null && !o.lit.has(n.id) && n.id !== o.selected;
-      const m = dim ? dims : fills;
+      const m = dim(n.id) ? dims : fills;
       const colour = p.owner[n.owner] ?? p.muted;
       let path = m.get(colour);
       if (!path) m.set(colour, (path = new Path2D()));
@@ -202,7 +181,7 @@ export function drawScene(
     }
     for (const [m, alpha] of [
       [dims, 0.25],
-      [fills, 0.9],
+      [fills, 0.85],
     ] as const) {
       ctx.globalAlpha = alpha;
       for (const [colour, path] of m) {
@@ -211,37 +190,67 @@ export function drawScene(
       }
     }
     ctx.globalAlpha = 1;
-    const sel = o.selected ? byId.get(o.selected) : undefined;
-    if (sel) {
-      ctx.strokeStyle = p.accent;
-      ctx.lineWidth = 4 / view.k;
-      ctx.strokeRect(sel.x, sel.y, sel.w, sel.h);
+  } else {
+    for (const n of lay.nodes) {
+      if (!visible(n.x, n.y, n.w, n.h)) continue;
+      const colour = p.owner[n.owner] ?? p.muted;
+      ctx.globalAlpha = dim(n.id) ? 0.35 : 1;
+      ctx.fillStyle = p.panel;
+      roundRect(ctx, n.x, n.y, n.w, n.h, n.kind === "resource" ? 5 : 7);
+      ctx.fill();
+      ctx.strokeStyle = n.owner === "conflict" ? colour : n.kind === "cluster" ? colour : p.line;
+      ctx.lineWidth = (n.owner === "conflict" ? 2.5 : n.kind === "cluster" ? 1.5 : 1) * unit;
+      ctx.stroke();
+      ctx.fillStyle = colour;
+      ctx.fillRect(n.x, n.y + 3, n.kind === "cluster" ? 6 : 4, n.h - 6);
     }
-    ctx.restore();
-    return;
   }
-  ctx.font = "11px system-ui, sans-serif";
-  for (const n of lay.nodes) {
-    if (!visible(n.x, n.y, n.w, n.h)) continue;
-    const colour = p.owner[n.owner] ?? p.muted;
-    const dim = o.lit !== null && !o.lit.has(n.id) && n.id !== o.selected;
-    ctx.globalAlpha = dim ? 0.35 : 1;
-    ctx.fillStyle = p.panel;
-    roundRect(ctx, n.x, n.y, n.w, n.h, 5);
-    ctx.fill();
-    ctx.fillStyle = colour;
-    ctx.fillRect(n.x, n.y + 2, 4, n.h - 4);
-    ctx.strokeStyle = n.id === o.selected ? p.accent : n.owner === "conflict" ? colour : p.line;
-    ctx.lineWidth = (n.id === o.selected ? 3 : n.owner === "conflict" ? 2.5 : 1) / Math.max(view.k, 0.5);
+  const sel = lay.nodes.find((n) => n.id === o.selected);
+  if (sel) {
+    ctx.globalAlpha = 1;
+    ctx.strokeStyle = p.accent;
+    ctx.lineWidth = 3 * unit;
+    roundRect(ctx, sel.x - 2 * unit, sel.y - 2 * unit, sel.w + 4 * unit, sel.h + 4 * unit, 8);
     ctx.stroke();
-    ctx.fillStyle = p.text;
-    ctx.fillText(truncate(n.label, 27), n.x + 10, n.y + 13);
-    ctx.fillStyle = p.muted;
-    ctx.font = "9px system-ui, sans-serif";
-    ctx.fillText(truncate(n.members ? "collapsed cluster" : n.type, 34), n.x + 10, n.y + 25);
-    ctx.font = "11px system-ui, sans-serif";
+  }
+
+  // Text, at the sizes labels.ts allows.
+  let font = "";
+  for (const l of labels) {
+    if (!visible(l.x, l.y - l.px, l.maxW, l.px * 1.4)) continue;
+    const f = fitLabel(l, k);
+    if (!f) continue;
+    const next = `${l.weight} ${f.px / k}px system-ui, sans-serif`;
+    if (next !== font) ctx.font = font = next;
+    ctx.globalAlpha = l.owner !== null && dim(l.owner) ? 0.4 : 1;
+    ctx.fillStyle = l.muted ? p.muted : p.text;
+    ctx.fillText(f.text, l.x, l.y);
   }
   ctx.globalAlpha = 1;
+  ctx.restore();
+
+  // Stage and column titles, at a fixed size on screen.
+  ctx.save();
+  for (const s of lay.stages) {
+    const sx = view.x + s.x * k;
+    const sw = s.w * k;
+    if (sx > o.width || sx + sw < 0) continue;
+    ctx.fillStyle = p.text;
+    ctx.font = "600 15px system-ui, sans-serif";
+    const top = view.y + s.y * k;
+    if (top > o.height || top + s.h * k < 0) continue;
+    ctx.fillText(`stage ${s.stage}`, Math.max(6, sx), Math.max(top, 0) + 16);
+    // Column titles when the stage's head has room for them below its name.
+    if (STAGE_HEAD * k < 40) continue;
+    ctx.font = "600 10.5px system-ui, sans-serif";
+    ctx.fillStyle = p.muted;
+    for (const c of s.columns) {
+      const text = c.label.toUpperCase();
+      const tw = ctx.measureText(text).width;
+      if (tw > c.w * k) continue;
+      ctx.fillText(text, view.x + c.x * k + (c.w * k - tw) / 2, top + 32);
+    }
+  }
   ctx.restore();
 }
 
@@ -255,49 +264,53 @@ function roundRect(ctx: CanvasRenderingContext2D, x: number, y: number, w: numbe
   ctx.closePath();
 }
 
-/** The view that fits the whole layout (or one box) into a w×h screen. */
-export function fitView(lay: Layout, w: number, h: number): View {
-  const margin = 60;
-  const k = Math.min(1.2, (w - margin) / (lay.width + 80), (h - margin) / (lay.height + 40));
-  return { k, x: (w - lay.width * k) / 2, y: Math.max(margin / 2, (h - lay.height * k) / 2) };
-}
-
 function esc(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-/** The layout as a standalone SVG document. */
-export function toSvg(lay: Layout, byId: Map<string, LaidNode>, p: Palette): string {
-  const pad = 50;
+/** The layout as a standalone SVG document, at zoom 1 (every label at its size, cut to its box). */
+export function toSvg(lay: Layout, p: Palette): string {
+  const pad = 40;
+  const top = 40;
+  const W = lay.width + 2 * pad;
+  const H = lay.height + pad + top;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="${-pad} ${-pad} ${lay.width + 2 * pad} ${lay.height + 2 * pad}" width="${lay.width + 2 * pad}" height="${lay.height + 2 * pad}" font-family="system-ui, sans-serif">`,
-    `<rect x="${-pad}" y="${-pad}" width="${lay.width + 2 * pad}" height="${lay.height + 2 * pad}" fill="${p.bg}"/>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="${-pad} ${-top} ${W} ${H}" width="${W}" height="${H}" font-family="system-ui, sans-serif">`,
+    `<rect x="${-pad}" y="${-top}" width="${W}" height="${H}" fill="${p.bg}"/>`,
   ];
-  for (const lane of lay.lanes) {
-    out.push(`<text x="-30" y="${lane.y + 12}" font-size="16" font-weight="600" fill="${p.text}">stage ${esc(lane.stage)}</text>`);
-  }
+  lay.stages.forEach((s, i) => {
+    out.push(`<rect x="${s.x - 24}" y="${s.y - 8}" width="${s.w + 48}" height="${s.h + 16}" fill="${i % 2 ? p.bg : p.panel}" opacity="0.55"/>`);
+    out.push(`<text x="${s.x}" y="${s.y + 16}" font-size="16" font-weight="600" fill="${p.text}">stage ${esc(s.stage)}</text>`);
+    for (const c of s.columns) {
+      out.push(`<text x="${c.x + c.w / 2}" y="${s.y + STAGE_HEAD - 18}" text-anchor="middle" font-size="10.5" font-weight="600" fill="${p.muted}">${esc(c.label.toUpperCase())}</text>`);
+    }
+  });
   for (const b of lay.boxes) {
     out.push(`<rect x="${b.x}" y="${b.y}" width="${b.w}" height="${b.h}" rx="8" fill="${p.panel}" stroke="${p.line}"/>`);
-    out.push(`<text x="${b.x + 8}" y="${b.y + 15}" font-size="11" fill="${p.muted}">${esc(b.label)} (${b.count})</text>`);
+    out.push(`<rect x="${b.x}" y="${b.y + 6}" width="4" height="${b.h - 12}" fill="${p.owner[b.owner] ?? p.muted}"/>`);
   }
   for (const e of lay.edges) {
-    const a = byId.get(e.from);
-    const b = byId.get(e.to);
-    if (!a || !b) continue;
     const s = EDGE_STYLES[e.kind] ?? EDGE_STYLES["in-api"]!;
-    const [x1, y1, c1x, c1y, c2x, c2y, x2, y2] = edgePath(a, b);
     const dash = s.dash.length ? ` stroke-dasharray="${s.dash.join(" ")}"` : "";
+    const pts: string[] = [];
+    for (let i = 0; i + 1 < e.points.length; i += 2) pts.push(`${e.points[i]},${e.points[i + 1]}`);
     out.push(
-      `<path d="M${x1} ${y1} C${c1x} ${c1y} ${c2x} ${c2y} ${x2} ${y2}" fill="none" stroke="${s.colour(p)}" stroke-width="${s.width}"${dash} opacity="0.85"><title>${esc(e.kind)}: ${esc(e.evidence)}</title></path>`,
+      `<polyline points="${pts.join(" ")}" fill="none" stroke="${s.colour(p)}" stroke-width="${edgeWidth(s, e.count)}" stroke-linejoin="round"${dash} opacity="0.85"><title>${esc(e.kind)} ×${e.count}: ${esc(e.evidence)}</title></polyline>`,
     );
   }
   for (const n of lay.nodes) {
     const colour = p.owner[n.owner] ?? p.muted;
+    const stroke = n.owner === "conflict" || n.kind === "cluster" ? colour : p.line;
     out.push(
-      `<g><title>${esc(n.id)}</title><rect x="${n.x}" y="${n.y}" width="${n.w}" height="${n.h}" rx="5" fill="${p.panel}" stroke="${n.owner === "conflict" ? colour : p.line}" stroke-width="${n.owner === "conflict" ? 2.5 : 1}"/>` +
-        `<rect x="${n.x}" y="${n.y + 2}" width="4" height="${n.h - 4}" fill="${colour}"/>` +
-        `<text x="${n.x + 10}" y="${n.y + 13}" font-size="11" fill="${p.text}">${esc(truncate(n.label, 27))}</text>` +
-        `<text x="${n.x + 10}" y="${n.y + 25}" font-size="9" fill="${p.muted}">${esc(truncate(n.type, 34))}</text></g>`,
+      `<g><title>${esc(n.kind === "cluster" ? `${n.label}: ${n.members ?? 0} resources` : n.id)}</title><rect x="${n.x}" y="${n.y}" width="${n.w}" height="${n.h}" rx="6" fill="${p.panel}" stroke="${stroke}" stroke-width="${n.owner === "conflict" ? 2.5 : 1}"/>` +
+        `<rect x="${n.x}" y="${n.y + 3}" width="${n.kind === "cluster" ? 6 : 4}" height="${n.h - 6}" fill="${colour}"/></g>`,
+    );
+  }
+  for (const l of labelsOf(lay)) {
+    const f = fitLabel(l, 1);
+    if (!f) continue;
+    out.push(
+      `<text x="${l.x}" y="${l.y}" font-size="${f.px}"${l.weight === 600 ? ' font-weight="600"' : ""} fill="${l.muted ? p.muted : p.text}">${esc(f.text)}</text>`,
     );
   }
   out.push("</svg>");

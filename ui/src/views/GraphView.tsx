@@ -1,5 +1,7 @@
-// The graph view: one stage or the whole organization, laid out in a worker, drawn on a canvas, with
-// search, focus mode, collapsible clusters, a details panel and SVG/PNG export.
+// The graph view: one stage or the whole organization, laid out in a worker, drawn on a canvas. It
+// opens on clusters (a workspace, a module, a stack as one box) with every SSM parameter on its own;
+// a click opens a cluster to its resources. Search, focus mode (resource by resource), a details panel
+// for a resource or a cluster, and SVG/PNG export.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { Analysis } from "../generated/Analysis";
 import type { Finding } from "../generated/Finding";
@@ -10,8 +12,9 @@ import type { ScanReport } from "../generated/ScanReport";
 import { asUiError, saveExport } from "../ipc";
 import { Rich } from "../rich";
 import { GraphCanvas } from "../graph/GraphCanvas";
-import { drawScene, EDGE_STYLES, fitView, readPalette, toSvg } from "../graph/draw";
-import { clusterKey, type LaidNode, type Layout } from "../graph/layout";
+import { drawScene, EDGE_STYLES, readPalette, toSvg } from "../graph/draw";
+import { fitView, labelsOf } from "../graph/labels";
+import { typeCounts, type Layout } from "../graph/layout";
 import { layoutInWorker } from "../graph/worker";
 
 /** What the graph should show: set from outside by a search, a finding or a matrix cell. */
@@ -62,7 +65,11 @@ export function neighbourhood(adj: Adjacency, start: string[], depth: number): S
 export function GraphView({ analysis, report, focus, onFocus }: Props) {
   const stages = analysis.matrix.stages;
   const [stage, setStage] = useState<string>(stages.length > 1 ? (stages[0] ?? "") : "");
-  const [collapsed, setCollapsed] = useState<string[]>([]);
+  const [open, setOpen] = useState<string[]>([]);
+  /** The layout's quality at Fit (JSON), published on the graph for the GUI test. */
+  const [quality, setQuality] = useState("");
+  const [anchor, setAnchor] = useState<string | null>(null);
+  const stageRef = useRef<HTMLDivElement>(null);
   const [selected, setSelected] = useState<string | null>(null);
   const [centreNonce, setCentreNonce] = useState(0);
   const [fitNonce, setFitNonce] = useState(0);
@@ -90,11 +97,23 @@ export function GraphView({ analysis, report, focus, onFocus }: Props) {
 
   useEffect(() => {
     started.current = performance.now();
-    const req = { graph: analysis.graph, only, collapsed, stageOrder: stages };
-    void layoutInWorker(req).then(({ layout, ms, latest }) => {
+    const el = stageRef.current;
+    const screen: [number, number] = el && el.clientHeight > 0 ? [el.clientWidth, el.clientHeight] : [920, 700];
+    const req = { graph: analysis.graph, only, open, openAll: focus !== null, stageOrder: stages, aspect: screen[0] / screen[1], screen };
+    setQuality("");
+    void layoutInWorker(req, (q) => setQuality(JSON.stringify(q))).then(({ layout, ms, latest }) => {
       if (latest) setLay({ layout, ms, readyMs: performance.now() - started.current });
     });
-  }, [analysis, only, collapsed]);
+  }, [analysis, only, open]);
+
+  const openCluster = (key: string) => {
+    setAnchor(key);
+    setOpen((o) => (o.includes(key) ? o : [...o, key]));
+  };
+  const closeCluster = (key: string) => {
+    setAnchor(key);
+    setOpen((o) => o.filter((k) => k !== key));
+  };
 
   // A focus from outside selects and centres.
   useEffect(() => {
@@ -103,11 +122,27 @@ export function GraphView({ analysis, report, focus, onFocus }: Props) {
     setCentreNonce((n) => n + 1);
   }, [focus?.nonce]);
 
+  // A selected cluster (`cluster:<key>`, open or closed): its resources.
+  const clusterKeyOf = useMemo(() => {
+    const units = new Map((lay?.layout.nodes ?? []).map((u) => [u.id, u]));
+    return (id: string): string | null => {
+      const d = lay?.layout.drawnAs[id];
+      if (!d) return null;
+      return d.startsWith("cluster:") ? d.slice("cluster:".length) : units.get(d)?.cluster || null;
+    };
+  }, [lay]);
+  const selectedCluster = selected?.startsWith("cluster:") ? selected.slice("cluster:".length) : null;
+  const clusterMembers = useMemo(
+    () => (selectedCluster ? analysis.graph.nodes.filter((n) => clusterKeyOf(n.id) === selectedCluster) : []),
+    [selectedCluster, clusterKeyOf, analysis],
+  );
+
   const lit = useMemo(() => {
+    if (selectedCluster) return neighbourhood(adj, clusterMembers.map((n) => n.id), 1);
     if (selected) return neighbourhood(adj, [selected], 1);
     if (focus) return new Set(focus.ids);
     return null;
-  }, [selected, focus, adj]);
+  }, [selected, selectedCluster, clusterMembers, focus, adj]);
 
   const matches = useMemo(() => {
     const q = query.trim().toLowerCase();
@@ -137,13 +172,12 @@ export function GraphView({ analysis, report, focus, onFocus }: Props) {
 
   const exportAs = async (kind: "svg" | "png") => {
     if (!lay) return;
-    const byId = new Map<string, LaidNode>(lay.layout.nodes.map((n) => [n.id, n]));
     const palette = readPalette();
     const name = `stagecraft-${focus ? "focus" : stage || "organization"}.${kind}`;
     try {
       let path: string | null;
       if (kind === "svg") {
-        path = await saveExport(name, toSvg(lay.layout, byId, palette));
+        path = await saveExport(name, toSvg(lay.layout, palette));
       } else {
         const scale = Math.min(2, 8000 / (lay.layout.width + 200), 8000 / (lay.layout.height + 200));
         const c = document.createElement("canvas");
@@ -154,7 +188,7 @@ export function GraphView({ analysis, report, focus, onFocus }: Props) {
         const ctx = c.getContext("2d");
         if (!ctx) throw new Error("no 2D canvas");
         const view = fitView(lay.layout, w, h);
-        drawScene(ctx, lay.layout, byId, view, palette, { selected: null, lit: null, width: w, height: h });
+        drawScene(ctx, lay.layout, labelsOf(lay.layout), view, palette, { selected: null, lit: null, width: w, height: h });
         const b64 = c.toDataURL("image/png").split(",")[1] ?? "";
         path = await saveExport(name, b64, true);
       }
@@ -176,6 +210,7 @@ export function GraphView({ analysis, report, focus, onFocus }: Props) {
             onChange={(e) => {
               const v = (e.target as HTMLSelectElement).value;
               onFocus(null);
+              setAnchor(null);
               setStage(v === "__all" ? "" : v);
             }}
           >
@@ -235,16 +270,29 @@ export function GraphView({ analysis, report, focus, onFocus }: Props) {
           </span>
         )}
         <span class="spacer" />
-        {collapsed.length === 0 ? (
-          <button
-            onClick={() => setCollapsed(lay ? [...new Set(lay.layout.boxes.map((b) => b.key))] : [])}
-            title="Collapse every cluster to one node (click a cluster's title to open it)"
-          >
-            Collapse all
-          </button>
-        ) : (
-          <button onClick={() => setCollapsed([])}>Expand all</button>
-        )}
+        {!focus &&
+          (open.length === 0 ? (
+            <button
+              data-testid="open-all"
+              onClick={() => {
+                setAnchor(null);
+                setOpen(lay ? lay.layout.nodes.filter((n) => n.kind === "cluster").map((n) => n.cluster) : []);
+              }}
+              title="Open every cluster to its resources (or click one cluster to open it)"
+            >
+              Open all
+            </button>
+          ) : (
+            <button
+              data-testid="close-all"
+              onClick={() => {
+                setAnchor(null);
+                setOpen([]);
+              }}
+            >
+              Close all
+            </button>
+          ))}
         <button onClick={() => setFitNonce((n) => n + 1)} title="Fit (0)">
           Fit
         </button>
@@ -266,11 +314,13 @@ export function GraphView({ analysis, report, focus, onFocus }: Props) {
       <div class="graph-body">
         <div
           class="graph-stage"
+          ref={stageRef}
           data-testid="graph"
           data-ready={lay ? "yes" : "no"}
           data-layout-ms={lay ? lay.ms.toFixed(1) : ""}
           data-ready-ms={lay ? lay.readyMs.toFixed(1) : ""}
           data-selected={selected ?? ""}
+          data-quality={quality}
         >
           {lay ? (
             <GraphCanvas
@@ -282,9 +332,9 @@ export function GraphView({ analysis, report, focus, onFocus }: Props) {
               onSelect={setSelected}
               startedAt={started.current}
               onOpen={(id) => onFocus({ ids: [id], depth: 1, select: id, nonce: Date.now() })}
-              onToggleCluster={(key) =>
-                setCollapsed((c) => (c.includes(key) ? c.filter((k) => k !== key) : [...c, key]))
-              }
+              onOpenCluster={openCluster}
+              onCloseCluster={closeCluster}
+              anchor={anchor}
             />
           ) : (
             <p class="empty">
@@ -293,6 +343,20 @@ export function GraphView({ analysis, report, focus, onFocus }: Props) {
           )}
           <Legend />
         </div>
+        {selected?.startsWith("cluster:") && lay ? (
+          <ClusterPanel
+            layout={lay.layout}
+            clusterKey={selectedCluster ?? ""}
+            members={clusterMembers}
+            onOpen={openCluster}
+            onClose={closeCluster}
+            onSelect={(id) => {
+              openCluster(selectedCluster ?? "");
+              setSelected(id);
+              setCentreNonce((x) => x + 1);
+            }}
+          />
+        ) : (
         <DetailsPanel
           node={sel}
           resource={sel ? resources.get(sel.id) : undefined}
@@ -301,15 +365,20 @@ export function GraphView({ analysis, report, focus, onFocus }: Props) {
           findings={sel ? (findingsOf.get(sel.id) ?? []) : []}
           onSelect={(id) => {
             const n = nodes.get(id);
-            if (!n) return;
-            if (lay && !lay.layout.drawnAs[id]) onFocus({ ids: [id], depth: 1, select: id, nonce: Date.now() });
+            if (!n || !lay) return;
+            const drawnAs = lay.layout.drawnAs[id];
+            if (!drawnAs) onFocus({ ids: [id], depth: 1, select: id, nonce: Date.now() });
             else {
+              // A resource in a closed cluster: open it, then select and centre the resource.
+              if (drawnAs !== id) openCluster(lay.layout.nodes.find((u) => u.id === drawnAs)?.cluster ?? "");
               setSelected(id);
               setCentreNonce((x) => x + 1);
             }
           }}
-          onCollapse={(n) => setCollapsed((c) => [...c, clusterKey(n)])}
+          closable={!focus && lay ? (lay.layout.nodes.find((u) => u.id === sel?.id)?.cluster ?? "") : ""}
+          onClose={closeCluster}
         />
+        )}
       </div>
     </div>
   );
@@ -319,6 +388,7 @@ function Legend() {
   const kinds = Object.keys(EDGE_STYLES);
   return (
     <div class="legend" aria-label="Legend">
+      <span class="hint">Click a box to open it · hover for names</span>
       <span class="owner-dot terraform" /> Terraform <span class="owner-dot serverless" /> Serverless{" "}
       <span class="owner-dot cloudformation" /> other stack <span class="owner-dot unmanaged" /> no owner{" "}
       <span class="owner-dot conflict" /> conflict
@@ -339,7 +409,9 @@ interface DetailsProps {
   nodes: Map<string, Node>;
   findings: Finding[];
   onSelect: (id: string) => void;
-  onCollapse: (n: Node) => void;
+  /** The open cluster the resource is listed in ("" for none). */
+  closable: string;
+  onClose: (key: string) => void;
 }
 
 function ownerEvidence(r: Resource): string[] {
@@ -360,7 +432,7 @@ function ownerEvidence(r: Resource): string[] {
   }
 }
 
-function DetailsPanel({ node, resource, adj, nodes, findings, onSelect, onCollapse }: DetailsProps) {
+function DetailsPanel({ node, resource, adj, nodes, findings, onSelect, closable, onClose }: DetailsProps) {
   if (!node) {
     return (
       <aside class="details" data-testid="details">
@@ -446,11 +518,88 @@ function DetailsPanel({ node, resource, adj, nodes, findings, onSelect, onCollap
           </ul>
         </>
       )}
-      {node.cluster && (
-        <button class="link" onClick={() => onCollapse(node)}>
-          Collapse {node.cluster}
+      {closable && (
+        <button class="link" onClick={() => onClose(closable)}>
+          Close {closable.slice(closable.indexOf("|") + 1)}
         </button>
       )}
+    </aside>
+  );
+}
+
+interface ClusterProps {
+  layout: Layout;
+  clusterKey: string;
+  members: Node[];
+  onOpen: (key: string) => void;
+  onClose: (key: string) => void;
+  onSelect: (id: string) => void;
+}
+
+/** A cluster, open or closed: what it holds and what it links to outside, per kind with counts. */
+function ClusterPanel({ layout, clusterKey, members, onOpen, onClose, onSelect }: ClusterProps) {
+  const closed = layout.nodes.find((n) => n.id === `cluster:${clusterKey}`);
+  const box = layout.boxes.find((b) => b.key === clusterKey);
+  const label = closed?.label ?? box?.label ?? clusterKey.slice(clusterKey.indexOf("|") + 1);
+  const first = members[0];
+  // The edges between this cluster and the rest of the picture, merged per other end and kind.
+  const mine = new Set([`cluster:${clusterKey}`, ...members.map((n) => n.id)]);
+  const name = new Map(layout.nodes.map((n) => [n.id, n.label]));
+  const merged = new Map<string, { dir: "in" | "out"; kind: string; other: string; count: number }>();
+  for (const e of layout.edges) {
+    const from = mine.has(e.from);
+    const to = mine.has(e.to);
+    if (from === to) continue;
+    const dir = from ? "out" : "in";
+    const other = from ? e.to : e.from;
+    const k = `${dir}|${e.kind}|${other}`;
+    const m = merged.get(k);
+    if (m) m.count += e.count;
+    else merged.set(k, { dir, kind: e.kind, other, count: e.count });
+  }
+  const rows = [...merged.values()].sort((a, b) => a.dir.localeCompare(b.dir) || a.kind.localeCompare(b.kind));
+  const shown = [...members].sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name)).slice(0, 200);
+  return (
+    <aside class="details" data-testid="details">
+      <h3 data-testid="details-name">{label}</h3>
+      <div class="muted">
+        cluster of {members.length} · {first?.stage ?? "no stage"}
+      </div>
+      {closed ? (
+        <button data-testid="open-cluster" onClick={() => onOpen(clusterKey)}>
+          Open to its resources
+        </button>
+      ) : (
+        <button onClick={() => onClose(clusterKey)}>Close to one box</button>
+      )}
+      <h4>By type</h4>
+      <ul class="plain">
+        {typeCounts(members, 50).map((l) => (
+          <li key={l}>{l}</li>
+        ))}
+      </ul>
+      <h4>Links with the rest of the picture ({rows.length})</h4>
+      <ul class="plain links">
+        {rows.map((r) => (
+          <li key={`${r.dir}-${r.kind}-${r.other}`} data-testid={`link-${r.dir}`} data-kind={r.kind}>
+            {r.dir === "in" ? "← " : "→ "}
+            <span class={`kind kind-${r.kind}`}>{r.kind}</span> {name.get(r.other) ?? r.other}{" "}
+            {r.count > 1 && <small>×{r.count}</small>}
+          </li>
+        ))}
+      </ul>
+      <h4>Resources</h4>
+      <ul class="plain">
+        {shown.map((n) => (
+          <li key={n.id}>
+            <button class="link" onClick={() => onSelect(n.id)} title={n.id}>
+              <span class={`owner-dot ${n.owner}`} /> {n.name}
+            </button>{" "}
+            <small class="muted">{n.type.replace(/^AWS::/, "")}</small>
+          </li>
+        ))}
+        {members.length > shown.length && <li class="muted">and {members.length - shown.length} more</li>}
+      </ul>
     </aside>
   );
 }

@@ -321,3 +321,88 @@ pub async fn find_in_graph(client: &Client, query: &str) -> String {
     search.send_keys("\u{E007}").await.expect("enter");
     wait_text(client, "[data-testid=details-name]", |t| t == query).await
 }
+
+/// Waits until the graph has published its layout quality at Fit (`data-quality` on the graph)
+/// for a layout that `wanted` accepts, and returns it.
+pub async fn graph_quality(
+    client: &Client,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = client
+            .execute(
+                "const g = document.querySelector('[data-testid=graph]'); return g ? (g.dataset.quality || '') : '';",
+                vec![],
+            )
+            .await
+            .expect("read data-quality");
+        if let Some(q) = v
+            .as_str()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+        {
+            if wanted(&q) {
+                return q;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the graph never published the quality asked for; last: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Memory of the app and every process below it (WebKit's web and network processes).
+pub struct TreeMemory {
+    /// Resident: counts the libraries the processes share once per process.
+    pub rss_mib: f64,
+    /// Proportional: each shared page split between its users (what they cost the machine).
+    pub pss_mib: f64,
+    pub processes: usize,
+}
+
+pub fn tree_memory(root: u32) -> TreeMemory {
+    let field = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let (mut rss, mut pss, mut processes) = (0u64, 0u64, 0usize);
+    let mut stack = vec![root];
+    while let Some(pid) = stack.pop() {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            rss += field(&status, "VmRSS:");
+            processes += 1;
+        }
+        if let Ok(rollup) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
+            pss += field(&rollup, "Pss:");
+        }
+        if let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+            stack.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+    }
+    TreeMemory {
+        rss_mib: rss as f64 / 1024.0,
+        pss_mib: pss as f64 / 1024.0,
+        processes,
+    }
+}
+
+/// The running app's process id.
+pub fn app_pid() -> Option<u32> {
+    // The binary this harness launched, not another app on the machine (a GUI test's debug build
+    // running beside a benchmark's release build has the same file name).
+    let ours = std::fs::canonicalize(app_binary()).ok()?;
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+        (exe == ours).then_some(pid)
+    })
+}
