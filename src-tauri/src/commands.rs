@@ -388,14 +388,15 @@ async fn run_scan(
         // A closed window drops the channel; the scan itself still completes.
         let _ = on_event.send(event);
     };
-    let (report, _) = scan::scan_and_store(
+    let report = scan::scan_and_store(
         &AwsEnv::from_environment(),
         &ws,
         &opts,
         &mut store,
         &progress,
     )
-    .await?;
+    .await?
+    .report;
     current.set(report.clone());
     Ok(report)
 }

@@ -152,15 +152,47 @@ pub fn in_region(config: &SdkConfig, region: &str) -> SdkConfig {
 
 /// `sts:GetCallerIdentity`: which account and principal these credentials act as.
 pub async fn caller_identity(config: &SdkConfig) -> Result<Identity, String> {
+    identity_and_clock(config)
+        .await
+        .map(|(identity, _)| identity)
+}
+
+/// [`caller_identity`], and how far AWS's clock is from this machine's (from the answer's `Date`).
+pub async fn identity_and_clock(
+    config: &SdkConfig,
+) -> Result<(Identity, Option<crate::clock::ClockOffset>), String> {
+    let probe = crate::clock::ClockProbe::default();
     let out = aws_sdk_sts::Client::new(config)
         .get_caller_identity()
+        .customize()
+        .interceptor(probe.clone())
         .send()
         .await
         .map_err(|e| aws_message(&e))?;
-    Ok(Identity {
-        account: out.account.unwrap_or_default(),
-        arn: out.arn.unwrap_or_default(),
-    })
+    Ok((
+        Identity {
+            account: out.account.unwrap_or_default(),
+            arn: out.arn.unwrap_or_default(),
+        },
+        probe.offset(),
+    ))
+}
+
+/// Whether an error says the credentials or the sign-in behind them lapsed (an expired session
+/// token, an IAM Identity Center session to renew): signing in again fixes it, nothing else does.
+pub fn signed_out(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "expiredtoken",
+        "tokenrefreshrequired",
+        "security token included in the request is expired",
+        "sso session",
+        "sso token",
+        "token has expired",
+        "session has expired",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
 }
 
 pub fn role_arn(account_id: &str, role_name: &str) -> String {

@@ -4,6 +4,7 @@
 //!
 //! Read-only by construction: List/Describe/Get metadata calls only (`docs/read-only-policy.json`).
 
+pub mod clock;
 pub mod collect;
 pub mod credentials;
 pub mod discover;

@@ -13,6 +13,25 @@ where
         SdkError::ServiceError(se) => {
             let e = se.err();
             match (e.code(), e.message()) {
+                (Some(c), Some(m)) if crate::clock::is_clock_error(c, m) => {
+                    let now = std::time::SystemTime::now();
+                    let offset = se
+                        .raw()
+                        .headers()
+                        .get("date")
+                        .and_then(|d| crate::clock::ClockOffset::from_date(d, now, now));
+                    match offset {
+                        Some(o) => format!(
+                            "{c}: {m} — {}: {}",
+                            o.describe(),
+                            crate::clock::ClockOffset::FIX
+                        ),
+                        None => format!(
+                            "{c}: {m} — AWS refused the time this machine signed with: {}",
+                            crate::clock::ClockOffset::FIX
+                        ),
+                    }
+                }
                 (Some(c), Some(m)) => format!("{c}: {m}"),
                 (Some(c), None) => c.to_owned(),
                 // No AWS error in the answer (a proxy's or load balancer's page): say what came back.
@@ -30,7 +49,8 @@ where
     }
 }
 
-fn source_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources, each said once.
+pub fn source_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(inner) = cur {

@@ -258,4 +258,14 @@ pub enum SandboxCommand {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Store a synthetic snapshot of about N graph nodes (the demo's shapes over three stages, no
+    /// emulator): what the layout and graph benchmarks measure.
+    Synthetic {
+        /// About how many graph nodes.
+        #[arg(long)]
+        nodes: usize,
+        /// The snapshot store to add it to.
+        #[arg(long = "store", env = "STAGECRAFT_STORE")]
+        store: PathBuf,
+    },
 }

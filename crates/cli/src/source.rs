@@ -52,10 +52,30 @@ pub(crate) async fn scan_now(args: &SourceArgs) -> Result<ScanReport, Error> {
         scan::scan(&env, &workspace, &opts, &progress).await?
     } else {
         let mut store = open_store_at(args.store.as_deref())?;
-        let (report, id) =
-            scan::scan_and_store(&env, &workspace, &opts, &mut store, &progress).await?;
-        eprintln!("stored as snapshot {id} in {}", store.path().display());
-        report
+        let stored = scan::scan_and_store(&env, &workspace, &opts, &mut store, &progress).await?;
+        eprintln!(
+            "stored as snapshot {} in {}",
+            stored.id,
+            store.path().display()
+        );
+        if let (Some(first), Some(last)) = (stored.pruned.first(), stored.pruned.last()) {
+            let which = if first == last {
+                format!("snapshot {first}")
+            } else {
+                format!("{} snapshots ({first}–{last})", stored.pruned.len())
+            };
+            eprintln!(
+                "deleted {which}: [history] keeps the newest {}{} (deploy runs and actions are kept)",
+                workspace.config.history.keep,
+                workspace
+                    .config
+                    .history
+                    .keep_days
+                    .map(|d| format!(" younger than {d} days"))
+                    .unwrap_or_default()
+            );
+        }
+        stored.report
     };
     if let Some(bars) = &bars {
         bars.multi.clear().ok();

@@ -42,6 +42,36 @@ pub struct WorkspaceConfig {
     pub scan: ScanConfig,
     #[serde(default)]
     pub deploy: DeployConfig,
+    #[serde(default)]
+    pub history: HistoryConfig,
+}
+
+/// How many snapshots the store keeps. Deploy runs and action records are never pruned.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryConfig {
+    /// The newest snapshots kept; older ones are deleted after each scan.
+    #[serde(default = "default_keep")]
+    pub keep: usize,
+    /// When set, snapshots older than this many days are deleted too (the newest never is).
+    #[serde(default)]
+    pub keep_days: Option<u32>,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig {
+            keep: DEFAULT_KEEP,
+            keep_days: None,
+        }
+    }
+}
+
+/// A hundred snapshots: months of scans by hand, hours of periodic ones.
+pub const DEFAULT_KEEP: usize = 100;
+
+fn default_keep() -> usize {
+    DEFAULT_KEEP
 }
 
 /// How deploys run.
@@ -191,15 +221,24 @@ pub struct ScanConfig {
     /// How many accounts are scanned at once.
     #[serde(default = "default_parallelism")]
     pub parallelism: usize,
+    /// Seconds one account may take before what it has not answered is given up on (a network
+    /// that swallows its traffic must not hold the whole scan).
+    #[serde(default = "default_account_timeout")]
+    pub account_timeout: u64,
 }
 
 impl Default for ScanConfig {
     fn default() -> Self {
         ScanConfig {
             parallelism: DEFAULT_PARALLELISM,
+            account_timeout: DEFAULT_ACCOUNT_TIMEOUT,
         }
     }
 }
+
+/// Five minutes: the largest sandbox account takes under a second, a real one with every region
+/// in use about a minute.
+pub const DEFAULT_ACCOUNT_TIMEOUT: u64 = 300;
 
 fn default_terraform() -> String {
     "terraform".to_owned()
@@ -209,6 +248,9 @@ fn default_serverless() -> String {
 }
 fn default_parallelism() -> usize {
     DEFAULT_PARALLELISM
+}
+fn default_account_timeout() -> u64 {
+    DEFAULT_ACCOUNT_TIMEOUT
 }
 
 /// A config together with the directory its relative paths are resolved against.
@@ -346,6 +388,18 @@ impl WorkspaceConfig {
         }
         if self.scan.parallelism == 0 {
             return Err("[scan] parallelism must be at least 1".to_owned());
+        }
+        if self.history.keep == 0 {
+            return Err(
+                "[history] keep must be at least 1: the newest snapshot is what the window opens on"
+                    .to_owned(),
+            );
+        }
+        if self.scan.account_timeout == 0 {
+            return Err(
+                "[scan] account_timeout must be at least 1 (seconds one account may take)"
+                    .to_owned(),
+            );
         }
         Ok(())
     }

@@ -92,6 +92,8 @@ pub enum ErrorCode {
     Throttled,
     Timeout,
     Unreachable,
+    /// AWS refused the time the request was signed with: this machine's clock is off.
+    ClockSkew,
     Aws,
     // What the tools left behind.
     TerraformBackend,
@@ -126,6 +128,7 @@ impl ErrorCode {
             ErrorCode::Throttled => "throttled",
             ErrorCode::Timeout => "timeout",
             ErrorCode::Unreachable => "unreachable",
+            ErrorCode::ClockSkew => "clock_skew",
             ErrorCode::Aws => "aws",
             ErrorCode::TerraformBackend => "terraform_backend",
             ErrorCode::TerraformState => "terraform_state",

@@ -37,11 +37,18 @@ pub struct Faults {
     pub slow_by: Duration,
     /// Accounts whose every request is dropped (an account that cannot be reached at all).
     pub failing_accounts: Vec<String>,
+    /// Accounts whose every request is taken and never answered (traffic swallowed by a firewall
+    /// or a dead VPN route): only the caller's own deadline ends the wait.
+    pub black_holed_accounts: Vec<String>,
     /// `(account, n)`: after `n` requests with that account's credentials, they are expired.
     pub expire_after: Option<(String, usize)>,
     /// IAM actions (`tag:GetResources`) answered with access denied, as for a role whose policy
     /// lacks them.
     pub denied: Vec<String>,
+    /// Seconds AWS's clock is ahead of this machine's (negative: behind). Every answer's `Date`
+    /// says AWS's time, and a request signed more than AWS's limit away from it is refused as AWS
+    /// refuses it (`RequestTimeTooSkewed` from S3, "Signature expired" from the others).
+    pub clock_ahead: Option<i64>,
 }
 
 impl Faults {
@@ -103,6 +110,8 @@ struct State {
     calls: Mutex<Vec<Call>>,
     accounts: Mutex<HashMap<String, String>>,
     uses: Mutex<HashMap<String, usize>>,
+    /// Accounts whose credentials expired while the proxy ran ([`Proxy::expire`]).
+    expired: Mutex<std::collections::HashSet<String>>,
     rng: Mutex<u64>,
     started: Instant,
 }
@@ -169,6 +178,7 @@ impl Proxy {
             calls: Mutex::new(Vec::new()),
             accounts: Mutex::new(HashMap::new()),
             uses: Mutex::new(HashMap::new()),
+            expired: Mutex::new(std::collections::HashSet::new()),
             rng: Mutex::new(seed),
             started: Instant::now(),
         });
@@ -215,6 +225,14 @@ impl Proxy {
     pub fn clear(&self) {
         if let Ok(mut c) = self.state.calls.lock() {
             c.clear();
+        }
+    }
+
+    /// From now on every request with `account`'s credentials is answered as AWS answers an
+    /// expired session token (a sign-in that lapsed while the caller works).
+    pub fn expire(&self, account: &str) {
+        if let Ok(mut expired) = self.state.expired.lock() {
+            expired.insert(account.to_owned());
         }
     }
 
@@ -325,10 +343,35 @@ async fn handle(
     }
 
     let faults = &opts.faults;
+    let aws_now = faults
+        .clock_ahead
+        .map(|ahead| time::OffsetDateTime::now_utc() + time::Duration::seconds(ahead));
+    if let (Some(aws_now), false) = (aws_now, path.starts_with("/moto-api")) {
+        let signed = parts
+            .headers
+            .get("x-amz-date")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| time::PrimitiveDateTime::parse(v, AMZ_DATE).ok())
+            .map(time::PrimitiveDateTime::assume_utc);
+        if let Some(signed) = signed {
+            if let Some(refused) = skewed(protocol, signed, aws_now) {
+                record(Some("clock_skew"), refused.status().as_u16());
+                return Ok(dated(refused, Some(aws_now)));
+            }
+        }
+    }
     if let Some(acct) = &account {
         if faults.failing_accounts.contains(acct) {
             record(Some("unreachable"), 0);
             return Err(Dropped);
+        }
+        if faults.black_holed_accounts.contains(acct) {
+            record(Some("black_holed"), 0);
+            std::future::pending::<()>().await;
+        }
+        if state.expired.lock().is_ok_and(|e| e.contains(acct)) {
+            record(Some("expired"), 403);
+            return Ok(error_response(protocol, Fault::Expired));
         }
         if let Some((expiring, after)) = &faults.expire_after {
             if expiring == acct {
@@ -413,7 +456,76 @@ async fn handle(
         learn_accounts(&state, key.as_deref(), &action, &rbody);
     }
     record(slowed.then_some("slow"), rparts.status.as_u16());
-    Ok(Response::from_parts(rparts, Full::new(rbody)))
+    Ok(dated(
+        Response::from_parts(rparts, Full::new(rbody)),
+        aws_now,
+    ))
+}
+
+/// `x-amz-date`'s shape: `20261202T213342Z`.
+const AMZ_DATE: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+
+/// Sets the answer's `Date` to AWS's time (the SDK measures the skew from it).
+fn dated(
+    mut r: Response<Full<Bytes>>,
+    aws_now: Option<time::OffsetDateTime>,
+) -> Response<Full<Bytes>> {
+    const HTTP_DATE: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    if let Some(date) = aws_now.and_then(|t| t.format(HTTP_DATE).ok()) {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&date) {
+            r.headers_mut().insert(hyper::header::DATE, v);
+        }
+    }
+    r
+}
+
+/// AWS's refusal of a request signed at `signed` when its clock says `aws_now`, if it is refused:
+/// S3 allows 15 minutes and says `RequestTimeTooSkewed`; the others allow 5 and say the
+/// signature expired (or is not yet current).
+fn skewed(
+    protocol: Protocol,
+    signed: time::OffsetDateTime,
+    aws_now: time::OffsetDateTime,
+) -> Option<Response<Full<Bytes>>> {
+    let off = (signed - aws_now).abs();
+    let stamp = |t: time::OffsetDateTime| t.format(AMZ_DATE).unwrap_or_default();
+    if protocol == Protocol::RestXml {
+        return (off > time::Duration::minutes(15)).then(|| {
+            coded_error(
+                protocol,
+                403,
+                "RequestTimeTooSkewed",
+                "The difference between the request time and the current time is too large.",
+            )
+        });
+    }
+    if off <= time::Duration::minutes(5) {
+        return None;
+    }
+    let message = if signed < aws_now {
+        format!(
+            "Signature expired: {} is now earlier than {} ({} - 5 min.)",
+            stamp(signed),
+            stamp(aws_now - time::Duration::minutes(5)),
+            stamp(aws_now)
+        )
+    } else {
+        format!(
+            "Signature not yet current: {} is still later than {} ({} + 5 min.)",
+            stamp(signed),
+            stamp(aws_now + time::Duration::minutes(5)),
+            stamp(aws_now)
+        )
+    };
+    let (status, code) = match protocol {
+        Protocol::Query => (403, "SignatureDoesNotMatch"),
+        Protocol::RestJson => (403, "InvalidSignatureException"),
+        _ => (400, "InvalidSignatureException"),
+    };
+    Some(coded_error(protocol, status, code, &message))
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
@@ -665,7 +777,17 @@ fn error_response(protocol: Protocol, fault: Fault) -> Response<Full<Bytes>> {
             "User is not authorized to perform this action (denied by the sandbox proxy)",
         ),
     };
-    let status = StatusCode::from_u16(fault.status(protocol)).unwrap_or(StatusCode::BAD_REQUEST);
+    coded_error(protocol, fault.status(protocol), code, message)
+}
+
+/// An error answer with `code` and `message` in the shape the SDK parses for `protocol`.
+fn coded_error(
+    protocol: Protocol,
+    status: u16,
+    code: &str,
+    message: &str,
+) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let (content_type, body) = match protocol {
         Protocol::Json | Protocol::RestJson => (
             "application/x-amz-json-1.1",

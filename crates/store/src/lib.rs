@@ -21,7 +21,7 @@ use stagecraft_model::deploy::Outcome;
 use stagecraft_model::{AccountStatus, Resource, ScanReport};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// How long an open or a write waits for another process holding the store.
 const BUSY_TIMEOUT_MS: u64 = 15_000;
@@ -52,6 +52,14 @@ pub enum StoreError {
 }
 
 /// One stored scan, as the history list shows it.
+/// Which snapshots pruning keeps: the newest `keep`, and of those only the ones younger than
+/// `keep_days` when it is set; the newest snapshot always.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub keep: usize,
+    pub keep_days: Option<u32>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
 #[ts(export)]
 pub struct SnapshotSummary {
@@ -170,8 +178,9 @@ impl Store {
         self.conn
             .busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))
             .map_err(|e| self.open_failure(e))?;
+        self.wal().map_err(|e| self.open_failure(e))?;
         self.conn
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
+            .execute_batch("PRAGMA foreign_keys = ON;")
             .map_err(|e| self.open_failure(e))?;
         let version: i64 = self
             .conn
@@ -197,6 +206,35 @@ impl Store {
             .execute_batch(end)
             .map_err(|e| self.open_failure(e));
         result.and(ended)
+    }
+
+    /// Puts the file in WAL mode. Switching a new file's journal mode needs a lock SQLite does not
+    /// wait for (the busy handler is not called: measured, several processes opening a new store
+    /// at once got `database is locked` at once), so the switch is retried here for as long as any
+    /// other wait for the store.
+    fn wal(&self) -> Result<(), rusqlite::Error> {
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_millis(BUSY_TIMEOUT_MS);
+        let mut pause = std::time::Duration::from_millis(2);
+        loop {
+            let mode = self
+                .conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
+            match mode {
+                Err(e)
+                    if matches!(
+                        e.sqlite_error_code(),
+                        Some(
+                            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                        )
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(100));
+                }
+                other => return other.map(drop),
+            }
+        }
     }
 
     /// The migrations, inside the write transaction [`migrate`] holds.
@@ -288,6 +326,24 @@ impl Store {
                          PRIMARY KEY (run_id, position)
                      );
                      PRAGMA user_version = 3;",
+                )
+                .map_err(|e| self.sql(e))?;
+        }
+        if version < 4 {
+            // The last sighting of every bucket, kept apart from the snapshots so pruning old
+            // snapshots never forgets a bucket deleted recently (its name may still be held).
+            self.conn
+                .execute_batch(
+                    "CREATE TABLE bucket_sightings (
+                         id TEXT PRIMARY KEY,
+                         body TEXT NOT NULL,
+                         last_seen TEXT NOT NULL
+                     );
+                     INSERT OR REPLACE INTO bucket_sightings (id, body, last_seen)
+                         SELECT r.id, r.body, s.started_at FROM resources r
+                         JOIN snapshots s ON s.id = r.snapshot_id
+                         WHERE r.type = 'AWS::S3::Bucket' ORDER BY s.id;
+                     PRAGMA user_version = 4;",
                 )
                 .map_err(|e| self.sql(e))?;
         }
@@ -508,8 +564,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT r.body, s.started_at FROM resources r JOIN snapshots s ON s.id = r.snapshot_id
-                 WHERE r.type = 'AWS::S3::Bucket' AND s.started_at >= ?1 ORDER BY s.id",
+                "SELECT body, last_seen FROM bucket_sightings WHERE last_seen >= ?1 ORDER BY id",
             )
             .map_err(|e| self.sql(e))?;
         let rows = stmt
@@ -517,22 +572,18 @@ impl Store {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })
             .map_err(|e| self.sql(e))?;
-        let mut latest: std::collections::BTreeMap<String, stagecraft_model::deletion::GoneBucket> =
-            std::collections::BTreeMap::new();
+        let mut out = Vec::new();
         for row in rows {
             let (body, at) = row.map_err(|e| self.sql(e))?;
             let Ok(resource) = serde_json::from_str::<Resource>(&body) else {
                 continue;
             };
-            latest.insert(
-                resource.id.clone(),
-                stagecraft_model::deletion::GoneBucket {
-                    resource,
-                    last_seen: at,
-                },
-            );
+            out.push(stagecraft_model::deletion::GoneBucket {
+                resource,
+                last_seen: at,
+            });
         }
-        Ok(latest.into_values().collect())
+        Ok(out)
     }
 
     /// The key for hashing environment values, created on first use and kept in this store so hashes
@@ -621,6 +672,13 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(sql)?;
+            let mut sighting = tx
+                .prepare(
+                    "INSERT INTO bucket_sightings (id, body, last_seen) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE SET body = excluded.body, last_seen = excluded.last_seen
+                     WHERE excluded.last_seen >= bucket_sightings.last_seen",
+                )
+                .map_err(sql)?;
             for (pos, r) in resources.iter().enumerate() {
                 let body = serde_json::to_string(r).map_err(|e| StoreError::Sql {
                     path: path.clone(),
@@ -636,10 +694,62 @@ impl Store {
                     body
                 ])
                 .map_err(sql)?;
+                if r.type_name == "AWS::S3::Bucket" {
+                    sighting
+                        .execute(params![r.id, body, report.started_at])
+                        .map_err(sql)?;
+                }
             }
         }
         tx.commit().map_err(sql)?;
         Ok(id)
+    }
+
+    /// Deletes the snapshots `retention` does not keep (never the newest), and the sightings of
+    /// buckets older than the deletions view looks back. Deploy runs and action records are never
+    /// deleted. Returns the ids deleted, oldest first.
+    pub fn prune(&mut self, retention: Retention) -> Result<Vec<i64>, StoreError> {
+        let path = self.path.clone();
+        let sql = |e: rusqlite::Error| StoreError::Sql {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let day = |days: u32| {
+            (time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days)))
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        let doomed: Vec<i64> = {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT id FROM snapshots
+                     WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?1)
+                        OR (?2 IS NOT NULL AND started_at < ?2)
+                     EXCEPT SELECT max(id) FROM snapshots
+                     ORDER BY id",
+                )
+                .map_err(sql)?;
+            let keep = i64::try_from(retention.keep.max(1)).unwrap_or(i64::MAX);
+            let cutoff = retention.keep_days.map(day);
+            let rows = stmt
+                .query_map(params![keep, cutoff], |r| r.get(0))
+                .map_err(sql)?;
+            rows.collect::<Result<_, _>>().map_err(sql)?
+        };
+        for id in &doomed {
+            tx.execute("DELETE FROM resources WHERE snapshot_id = ?1", [id])
+                .map_err(sql)?;
+            tx.execute("DELETE FROM snapshots WHERE id = ?1", [id])
+                .map_err(sql)?;
+        }
+        tx.execute(
+            "DELETE FROM bucket_sightings WHERE last_seen < ?1",
+            [day(u32::try_from(GONE_BUCKET_DAYS).unwrap_or(u32::MAX))],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(doomed)
     }
 
     /// Every snapshot, newest first.

@@ -95,7 +95,14 @@ where
     let code = match err {
         SdkError::TimeoutError(_) => ErrorCode::Timeout,
         SdkError::DispatchFailure(_) => ErrorCode::Unreachable,
-        SdkError::ServiceError(se) => classify(se.err().code().unwrap_or_default()),
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or_default();
+            if crate::clock::is_clock_error(code, se.err().message().unwrap_or_default()) {
+                ErrorCode::ClockSkew
+            } else {
+                classify(code)
+            }
+        }
         _ => ErrorCode::Aws,
     };
     CollectError {

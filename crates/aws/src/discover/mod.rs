@@ -23,6 +23,8 @@ const TAG_CONCURRENCY: usize = 8;
 pub struct Discovered {
     pub organization: Organization,
     pub accounts: Vec<Account>,
+    /// How far AWS's clock is from this machine's, from the management account's answer.
+    pub clock: Option<crate::clock::ClockOffset>,
 }
 
 fn org_error<'a>(profile: &'a str, operation: &'static str) -> impl Fn(String) -> Error + 'a {
@@ -55,7 +57,7 @@ pub async fn discover(
         })?;
     let management_account_id = org.master_account_id.clone().unwrap_or_default();
     // Members may call DescribeOrganization too: make sure this profile really is the management account.
-    let me = crate::credentials::caller_identity(mgmt)
+    let (me, clock) = crate::credentials::identity_and_clock(mgmt)
         .await
         .map_err(org_error(profile, "sts:GetCallerIdentity"))?;
     if me.account != management_account_id {
@@ -188,6 +190,7 @@ pub async fn discover(
             ous,
         },
         accounts,
+        clock,
     })
 }
 

@@ -114,6 +114,7 @@ pub async fn scan(
     };
 
     let discovered = discover::discover(&mgmt, &profile, workspace).await?;
+    let clock = discovered.clock.filter(|c| c.matters());
     progress(ScanEvent::Discovered {
         organization: discovered.organization.clone(),
         accounts: discovered.accounts.clone(),
@@ -134,6 +135,7 @@ pub async fn scan(
         regions: fixed_regions.as_deref(),
         home: &home,
         hasher: &hasher,
+        account_timeout: std::time::Duration::from_secs(workspace.config.scan.account_timeout),
         progress,
     };
     let (to_scan, mut kept) = match &opts.rescan {
@@ -213,6 +215,18 @@ pub async fn scan(
     stages.extend(workspace.config.stages.keys().cloned());
 
     let mut warnings = Vec::new();
+    if let Some(clock) = clock {
+        warnings.push(UiError {
+            code: stagecraft_model::ErrorCode::ClockSkew,
+            message: format!(
+                "{} (from the management account's answer); AWS refuses requests signed more than \
+                 5 minutes off. The scan corrected for it, but a deploy's Terraform and Serverless \
+                 may not: {}",
+                clock.describe(),
+                crate::clock::ClockOffset::FIX
+            ),
+        });
+    }
     progress(ScanEvent::Phase {
         name: "terraform".into(),
         detail: "reading Terraform state".into(),
@@ -319,22 +333,43 @@ pub async fn scan(
     Ok(report)
 }
 
+/// A scan stored as a snapshot.
+#[derive(Debug)]
+pub struct Stored {
+    pub report: ScanReport,
+    pub id: i64,
+    /// The snapshots `[history]` no longer keeps, deleted after this one was stored.
+    pub pruned: Vec<i64>,
+}
+
 /// Scans and stores the report as a snapshot; environment values are hashed with the store's key so
-/// snapshots compare. Returns the report and its snapshot id.
+/// snapshots compare. Then prunes the snapshots `[history]` does not keep.
 pub async fn scan_and_store(
     env: &AwsEnv,
     workspace: &Workspace,
     opts: &ScanOptions,
     store: &mut Store,
     progress: &(dyn Fn(ScanEvent) + Send + Sync),
-) -> Result<(ScanReport, i64), Error> {
+) -> Result<Stored, Error> {
     let opts = ScanOptions {
         hasher: Some(ValueHasher::new(store.hash_key()?)),
         ..opts.clone()
     };
     let report = scan(env, workspace, &opts, progress).await?;
     let id = store.save(&report)?;
-    Ok((report, id))
+    let history = &workspace.config.history;
+    let pruned = store.prune(stagecraft_store::Retention {
+        keep: history.keep,
+        keep_days: history.keep_days,
+    })?;
+    if !pruned.is_empty() {
+        tracing::info!(
+            pruned = pruned.len(),
+            keep = history.keep,
+            "pruned the snapshots [history] no longer keeps"
+        );
+    }
+    Ok(Stored { report, id, pruned })
 }
 
 /// An account with what was collected in it.
@@ -349,6 +384,52 @@ struct Fresh {
     probe_calls: u32,
     /// Why the regions were narrowed, if they were.
     note: Option<String>,
+}
+
+/// One account's regions that stopped answering. Once a call in a region could not reach AWS after
+/// the SDK's retries (or the account's time ran out), the region's other collectors stop, running
+/// or not yet started: each would only wait out the same retries, call after call.
+struct Breaker(tokio::sync::watch::Sender<BTreeMap<String, String>>);
+
+impl Default for Breaker {
+    fn default() -> Self {
+        Breaker(tokio::sync::watch::Sender::new(BTreeMap::new()))
+    }
+}
+
+impl Breaker {
+    fn tripped(&self, region: &str) -> Option<String> {
+        self.0.borrow().get(region).cloned()
+    }
+
+    /// Waits until `region` stops answering, and says why.
+    async fn tripped_in(&self, region: &str) -> String {
+        let mut rx = self.0.subscribe();
+        loop {
+            if let Some(why) = rx.borrow_and_update().get(region).cloned() {
+                return why;
+            }
+            if rx.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+
+    fn trip(&self, e: &CollectError) {
+        use stagecraft_model::ErrorCode::{Timeout, Unreachable};
+        if matches!(e.code, Timeout | Unreachable) {
+            self.0.send_modify(|regions| {
+                regions.entry(e.region.clone()).or_insert_with(|| {
+                    format!(
+                        "{} in {} got no answer ({})",
+                        e.collector.name(),
+                        e.region,
+                        e.message
+                    )
+                });
+            });
+        }
+    }
 }
 
 /// Splits the discovered accounts into the one to rescan and the others, which keep what the
@@ -523,6 +604,8 @@ struct AccountCtx<'a> {
     /// The management profile's region, always scanned.
     home: &'a str,
     hasher: &'a ValueHasher,
+    /// How long one account may take; what it has not answered by then is given up on.
+    account_timeout: std::time::Duration,
     progress: &'a (dyn Fn(ScanEvent) + Send + Sync),
 }
 
@@ -571,9 +654,17 @@ impl AccountCtx<'_> {
         scanned: &[Scanned],
         configs: &HashMap<String, SdkConfig>,
     ) -> Vec<remote_state::AccountStores> {
+        // An account that stopped answering during the scan is not searched: every read would
+        // wait out the retries again (coverage lists it as not completely scanned).
         let healthy: Vec<&Scanned> = scanned
             .iter()
-            .filter(|(a, _)| a.status != AccountStatus::Error)
+            .filter(|(a, _)| {
+                a.status != AccountStatus::Error
+                    && !a.collect_errors.iter().any(|e| {
+                        e.code == stagecraft_model::ErrorCode::Unreachable
+                            || e.code == stagecraft_model::ErrorCode::Timeout
+                    })
+            })
             .collect();
         // Accounts kept from an earlier snapshot have no credentials yet: all fetched at once.
         let fetched = futures::future::join_all(
@@ -630,13 +721,25 @@ impl AccountCtx<'_> {
             })
         };
         report("identity".to_owned(), 0);
+        let deadline = tokio::time::Instant::now() + self.account_timeout;
         let access = self.access_for(&account);
         account.access = Some(access.clone());
-        let config = self.credentials(&access).await;
+        let config = match tokio::time::timeout_at(deadline, self.credentials(&access)).await {
+            Ok(config) => config,
+            Err(_) => {
+                let error = self.silent(&account, &access, "its credentials");
+                return self.failed(account, error);
+            }
+        };
 
-        let identity = match aws::caller_identity(&config).await {
-            Ok(identity) => identity,
-            Err(m) => {
+        let identity = match tokio::time::timeout_at(deadline, aws::caller_identity(&config)).await
+        {
+            Err(_) => {
+                let error = self.silent(&account, &access, "sts:GetCallerIdentity");
+                return self.failed(account, error);
+            }
+            Ok(Ok(identity)) => identity,
+            Ok(Err(m)) => {
                 return self.failed(
                     account,
                     UiError {
@@ -669,9 +772,12 @@ impl AccountCtx<'_> {
             );
         }
         if let Some(role) = assumed_role_name(&identity.arn) {
-            if let Err(message) = aws::role_exists(&config, role).await {
+            let exists = tokio::time::timeout_at(deadline, aws::role_exists(&config, role))
+                .await
+                .unwrap_or(Ok(()));
+            if let Err(message) = exists {
                 let message = format!(
-                    "{}: {message} in account {} ({}); create the role (AWS Organizations creates {} only in                      accounts it creates) or name another one with [organization] assume_role",
+                    "{}: {message} in account {} ({}); create the role (AWS Organizations creates {} only in accounts it creates) or name another one with [organization] assume_role",
                     describe_access(&access),
                     account.id,
                     account.name,
@@ -696,7 +802,13 @@ impl AccountCtx<'_> {
             },
             None => {
                 report("regions in use".to_owned(), 1);
-                regions::in_use(&config, self.home).await
+                match tokio::time::timeout_at(deadline, regions::in_use(&config, self.home)).await {
+                    Ok(in_use) => in_use,
+                    Err(_) => {
+                        let error = self.silent(&account, &access, "the regions in use");
+                        return self.failed(account, error);
+                    }
+                }
             }
         };
         let first_region = in_use
@@ -716,11 +828,13 @@ impl AccountCtx<'_> {
 
         let done = std::sync::atomic::AtomicU32::new(1);
         let account_id = account.id.clone();
+        let breaker = Breaker::default();
         let results: Vec<Result<Collected, CollectError>> = stream::iter(jobs)
             .map(|(collector, region): (Collector, String)| {
                 let config = aws::in_region(&config, &region);
                 let account_id = account_id.clone();
                 let done = &done;
+                let breaker = &breaker;
                 async move {
                     let target = collect::Target {
                         config: &config,
@@ -728,7 +842,43 @@ impl AccountCtx<'_> {
                         region: &region,
                         hasher: self.hasher,
                     };
-                    let out = collect::run(collector, &target).await;
+                    let out = match breaker.tripped(&region) {
+                        Some(why) => Err(CollectError {
+                            collector,
+                            region: region.clone(),
+                            code: stagecraft_model::ErrorCode::Unreachable,
+                            message: format!("not tried: {why}"),
+                        }),
+                        None => {
+                            let run = tokio::time::timeout_at(
+                                deadline,
+                                collect::run(collector, &target),
+                            );
+                            let out = tokio::select! {
+                                out = run => out.unwrap_or_else(|_| {
+                                    Err(CollectError {
+                                        collector,
+                                        region: region.clone(),
+                                        code: stagecraft_model::ErrorCode::Timeout,
+                                        message: format!(
+                                            "no answer within the account's {} s ([scan] account_timeout)",
+                                            self.account_timeout.as_secs()
+                                        ),
+                                    })
+                                }),
+                                why = breaker.tripped_in(&region) => Err(CollectError {
+                                    collector,
+                                    region: region.clone(),
+                                    code: stagecraft_model::ErrorCode::Unreachable,
+                                    message: format!("stopped: {why}"),
+                                }),
+                            };
+                            if let Err(e) = &out {
+                                breaker.trip(e);
+                            }
+                            out
+                        }
+                    };
                     let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                     let step = if Collector::GLOBAL.contains(&collector) {
                         collector.name().to_owned()
@@ -769,6 +919,11 @@ impl AccountCtx<'_> {
             }
         }
         let sweeps = std::mem::take(&mut collected.sweeps);
+        // A region that stopped answering is not read again resource by resource.
+        let (gone, failed_sweeps): (BTreeMap<_, _>, BTreeMap<_, _>) = failed_sweeps
+            .into_iter()
+            .partition(|(region, _)| breaker.tripped(region).is_some());
+        errors.extend(gone.into_values());
         let made_up = failed_sweeps.len();
         let tag_errors = collect::tags::apply(
             &config,
@@ -819,7 +974,7 @@ impl AccountCtx<'_> {
             account.error = Some(UiError {
                 code: stagecraft_model::ErrorCode::ExpiredCredentials,
                 message: format!(
-                    "the credentials of {} expired during the scan, so {} of its collectors stopped;                      refresh them (for SSO: `aws sso login`) and rescan this account",
+                    "the credentials of {} expired during the scan, so {} of its collectors stopped; sign in again (IAM Identity Center: `aws sso login`) or renew the keys, then rescan this account",
                     describe_access(account.access.as_ref().unwrap_or(&self.access_for(&account))),
                     errors.iter().filter(|e| e.code == stagecraft_model::ErrorCode::ExpiredCredentials).count()
                 ),
@@ -836,6 +991,22 @@ impl AccountCtx<'_> {
             regions: in_use.regions,
             probe_calls: in_use.calls,
             note: in_use.note,
+        }
+    }
+
+    /// The account did not answer `step` before its deadline.
+    fn silent(&self, account: &Account, access: &Access, step: &str) -> UiError {
+        UiError {
+            code: stagecraft_model::ErrorCode::Timeout,
+            message: format!(
+                "account {} ({}) through {}: no answer to {step} within {} s ([scan] account_timeout); \
+                 its traffic may be blocked (a firewall, VPN or proxy) — the other accounts were scanned, \
+                 rescan this one when it answers",
+                account.id,
+                account.name,
+                describe_access(access),
+                self.account_timeout.as_secs()
+            ),
         }
     }
 

@@ -23,6 +23,18 @@ async fn through(opts: ProxyOptions, dir: &std::path::Path) -> (Proxy, AwsEnv) {
     (proxy, env)
 }
 
+/// [`through`] a proxy that injects `faults` and nothing else.
+async fn with_faults(faults: Faults, dir: &std::path::Path) -> (Proxy, AwsEnv) {
+    through(
+        ProxyOptions {
+            faults,
+            ..ProxyOptions::default()
+        },
+        dir,
+    )
+    .await
+}
+
 async fn scan_with(env: &AwsEnv) -> ScanReport {
     let ws = Workspace::load(&harness::demo().sandbox.workspace_file()).expect("workspace");
     // One hash key for every scan here, as a store gives its scans, so values compare.
@@ -315,13 +327,10 @@ async fn a_scan_under_twenty_percent_faults_equals_the_clean_scan() {
 async fn an_unreachable_account_fails_alone_with_its_reason() {
     let qa = account_of("qa");
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_proxy, env) = through(
-        ProxyOptions {
-            faults: Faults {
-                failing_accounts: vec![qa.clone()],
-                ..Faults::default()
-            },
-            ..ProxyOptions::default()
+    let (_proxy, env) = with_faults(
+        Faults {
+            failing_accounts: vec![qa.clone()],
+            ..Faults::default()
         },
         dir.path(),
     )
@@ -344,17 +353,68 @@ async fn an_unreachable_account_fails_alone_with_its_reason() {
     assert!(!report.resources.iter().any(|r| r.account_id == qa));
 }
 
+/// An account whose traffic is swallowed (no answer, no error) is given up on at its deadline; the
+/// others finish, and the scan does not wait for the SDK's own two-minute operation timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_black_holed_account_times_out_alone_and_is_named() {
+    let qa = account_of("qa");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (proxy, env) = with_faults(
+        Faults {
+            black_holed_accounts: vec![qa.clone()],
+            ..Faults::default()
+        },
+        dir.path(),
+    )
+    .await;
+    let mut ws = Workspace::load(&harness::demo().sandbox.workspace_file()).expect("workspace");
+    ws.config.scan.account_timeout = 3;
+    let t0 = std::time::Instant::now();
+    let report = scan::scan(&env, &ws, &ScanOptions::default(), &|_| {})
+        .await
+        .expect("scan");
+    let took = t0.elapsed();
+    assert!(
+        proxy
+            .calls()
+            .iter()
+            .any(|c| c.fault.as_deref() == Some("black_holed")),
+        "the account's traffic was swallowed"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(25),
+        "the scan waited {took:?} for an account with a 3 s deadline"
+    );
+    for a in &report.accounts {
+        if a.id == qa {
+            assert_eq!(a.status, AccountStatus::Error, "{a:?}");
+            let error = a.error.as_ref().expect("a reason");
+            assert_eq!(error.code, stagecraft_model::ErrorCode::Timeout);
+            assert!(
+                error.message.contains(&qa)
+                    && error.message.contains("within 3 s")
+                    && error.message.contains("account_timeout"),
+                "{}",
+                error.message
+            );
+        } else {
+            assert_eq!(a.status, AccountStatus::Ok, "{} {:?}", a.name, a.error);
+        }
+    }
+    assert!(report
+        .resources
+        .iter()
+        .any(|r| r.stage.as_deref() == Some("prod")));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn credentials_that_expire_mid_scan_are_named_as_the_reason() {
     let dev = account_of("dev");
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_proxy, env) = through(
-        ProxyOptions {
-            faults: Faults {
-                expire_after: Some((dev.clone(), 4)),
-                ..Faults::default()
-            },
-            ..ProxyOptions::default()
+    let (_proxy, env) = with_faults(
+        Faults {
+            expire_after: Some((dev.clone(), 4)),
+            ..Faults::default()
         },
         dir.path(),
     )
@@ -382,4 +442,56 @@ async fn credentials_that_expire_mid_scan_are_named_as_the_reason() {
         .iter()
         .filter(|a| a.id != dev)
         .all(|a| a.status == AccountStatus::Ok));
+}
+
+/// AWS's clock 10 minutes ahead of this machine's: AWS refuses what is signed with the machine's
+/// time, the SDK measures the offset from the refusals' `Date` and signs again, so the scan is
+/// complete; and the report says how far off the clock is, because a deploy's tools may not correct.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clock_ten_minutes_off_is_corrected_for_and_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (proxy, env) = with_faults(
+        Faults {
+            clock_ahead: Some(600),
+            ..Faults::default()
+        },
+        dir.path(),
+    )
+    .await;
+    let report = scan_with(&env).await;
+    let calls = proxy.calls();
+    let refused = calls
+        .iter()
+        .filter(|c| c.fault.as_deref() == Some("clock_skew"))
+        .count();
+    println!(
+        "{} calls, {refused} refused for the clock and signed again",
+        calls.len()
+    );
+    assert!(refused > 0, "AWS refused the machine's time");
+    for a in &report.accounts {
+        assert_eq!(a.status, AccountStatus::Ok, "{} {:?}", a.name, a.error);
+        assert!(a.collect_errors.is_empty(), "{:?}", a.collect_errors);
+    }
+    let clean = scan_with(&harness::demo().sandbox.aws_env()).await;
+    assert_eq!(report.resources.len(), clean.resources.len());
+    let warning = report
+        .warnings
+        .iter()
+        .find(|w| w.code == stagecraft_model::ErrorCode::ClockSkew)
+        .unwrap_or_else(|| panic!("the clock is named: {:?}", report.warnings));
+    assert!(
+        warning.message.contains("10 min")
+            && warning.message.contains("behind AWS's")
+            && warning.message.contains("timedatectl"),
+        "{}",
+        warning.message
+    );
+    assert!(
+        !clean
+            .warnings
+            .iter()
+            .any(|w| w.code == stagecraft_model::ErrorCode::ClockSkew),
+        "a clock that agrees is not named"
+    );
 }

@@ -248,9 +248,10 @@ async fn a_second_scan_is_stored_and_the_diff_shows_what_changed() {
     let mut store = Store::open(&dir.path().join("stagecraft.db")).expect("store");
     let ws = Workspace::load(&sb.workspace_file()).expect("workspace");
     let opts = ScanOptions::default();
-    let (_, first_id) = scan::scan_and_store(&sb.aws_env(), &ws, &opts, &mut store, &|_| {})
+    let first_id = scan::scan_and_store(&sb.aws_env(), &ws, &opts, &mut store, &|_| {})
         .await
-        .expect("scan");
+        .expect("scan")
+        .id;
 
     // Between the scans, someone adds a parameter by hand in a test-only namespace.
     let qa = sb.aws_env().sdk_config("qa", None).await;
@@ -263,9 +264,10 @@ async fn a_second_scan_is_stored_and_the_diff_shows_what_changed() {
         .send()
         .await
         .expect("put parameter");
-    let (second, second_id) = scan::scan_and_store(&sb.aws_env(), &ws, &opts, &mut store, &|_| {})
+    let stored = scan::scan_and_store(&sb.aws_env(), &ws, &opts, &mut store, &|_| {})
         .await
         .expect("scan");
+    let (second, second_id) = (stored.report, stored.id);
     aws_sdk_ssm::Client::new(&qa)
         .delete_parameter()
         .name(&name)

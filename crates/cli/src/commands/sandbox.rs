@@ -1,4 +1,5 @@
-//! `stagecraft sandbox up|down|env`: the local organization the demo and the tests run against.
+//! `stagecraft sandbox up|down|env|synthetic`: the local organization the demo and the tests run
+//! against, and synthetic snapshots for the benchmarks.
 
 use std::process::ExitCode;
 
@@ -69,6 +70,17 @@ pub(crate) async fn run(cmd: SandboxCommand) -> Result<ExitCode, Error> {
             for (k, v) in sandbox.env_vars() {
                 println!("export {k}='{v}'");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        SandboxCommand::Synthetic { nodes, store } => {
+            let report = sandbox::synthetic::report(sandbox::synthetic::Size::about(nodes));
+            let mut store = crate::source::open_store_at(Some(&store))?;
+            let id = store.save(&report)?;
+            eprintln!(
+                "stored synthetic snapshot {id}: {} resources over {} accounts",
+                report.resources.len(),
+                report.accounts.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

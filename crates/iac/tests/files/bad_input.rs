@@ -100,6 +100,8 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         ("config", "`post_deploy` of an unknown kind", b"[deploy]\npost_deploy = \"sometimes\"\n".to_vec()),
         ("config", "keys in a Terraform init argument", b"[terraform.by_workspace.qa]\ninit_args = [\"-backend-config=secret_key=abc\"]\n".to_vec()),
         ("config", "credentials in the deploy environment", b"[deploy.env]\nAWS_ACCESS_KEY_ID = \"AKIA\"\n".to_vec()),
+        ("config", "an account deadline of zero", b"[scan]\naccount_timeout = 0\n".to_vec()),
+        ("config", "a history that keeps nothing", b"[history]\nkeep = 0\n".to_vec()),
     ]
 }
 

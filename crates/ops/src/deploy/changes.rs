@@ -261,7 +261,9 @@ async fn step_vars(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     vars.extend(
-        profiles::step_environment(env, &step.profiles, &plan.profile, scratch, index).await?,
+        profiles::step_environment(env, &step.profiles, &plan.profile, scratch, index)
+            .await
+            .map_err(|b| b.to_string())?,
     );
     if step.tool == "terraform" {
         vars.extend(profiles::terraform_env(

@@ -277,6 +277,9 @@ pub async fn preflight(
         .flat_map(|s| s.profiles.iter().cloned())
         .collect();
     out.extend(profiles::preflight(env, &uses).await);
+    if let Some(item) = profiles::clock(env, &uses).await {
+        out.push(item);
+    }
     match &plan.account_id {
         Some(_) => {}
         None => out.push(PreflightItem {

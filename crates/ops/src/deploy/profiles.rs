@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use hcl::eval::{Context, Evaluate};
 
+use super::run::Blocked;
 use crate::aws::{self, AwsEnv};
 use crate::config::Workspace;
 use crate::model::deploy::{PreflightItem, ProfileUse};
@@ -403,13 +404,50 @@ fn distinct(uses: &[ProfileUse]) -> Vec<(&ProfileUse, Vec<&ProfileUse>)> {
     out
 }
 
-/// Where a profile acts, resolved as the step will get it.
-async fn acts_in(env: &AwsEnv, use_: &ProfileUse) -> Result<crate::model::Identity, String> {
+/// Whether this machine's clock is close enough to AWS's for the steps' tools, measured through the
+/// first profile that works. `None` when no profile answers (the profile checks say why).
+pub async fn clock(env: &AwsEnv, uses: &[ProfileUse]) -> Option<PreflightItem> {
+    for use_ in uses.iter().filter(|u| u.problem.is_none()) {
+        let Ok((_, Some(offset))) = aws::identity_and_clock(&config_for(env, use_).await).await
+        else {
+            continue;
+        };
+        return Some(PreflightItem {
+            check: "this machine's clock agrees with AWS's".into(),
+            ok: !offset.matters(),
+            detail: if offset.matters() {
+                format!(
+                    "{}; AWS refuses requests signed more than 5 minutes off, and Terraform and \
+                     the Serverless CLI sign with this clock",
+                    offset.describe()
+                )
+            } else {
+                format!(
+                    "{} (measured through profile `{}`)",
+                    offset.describe(),
+                    use_.profile
+                )
+            },
+            fix: offset
+                .matters()
+                .then(|| stagecraft_aws::clock::ClockOffset::FIX.to_owned()),
+        });
+    }
+    None
+}
+
+/// The credentials a step gets for a profile use.
+async fn config_for(env: &AwsEnv, use_: &ProfileUse) -> aws_config::SdkConfig {
     let config = env.sdk_config(&use_.profile, None).await;
-    let config = match &use_.role_arn {
+    match &use_.role_arn {
         Some(role) => aws::assume_role(&config, role).await,
         None => config,
-    };
+    }
+}
+
+/// Where a profile acts, resolved as the step will get it.
+async fn acts_in(env: &AwsEnv, use_: &ProfileUse) -> Result<crate::model::Identity, String> {
+    let config = config_for(env, use_).await;
     aws::caller_identity(&config)
         .await
         .map_err(|e| match &use_.role_arn {
@@ -540,10 +578,20 @@ pub async fn step_environment(
     stage_profile: &str,
     scratch: &Path,
     index: u32,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, Blocked> {
     use aws_credential_types::provider::ProvideCredentials as _;
     use std::fmt::Write as _;
     let names = env.profile_names().await.map_err(|e| e.to_string())?;
+    let lapsed = |profile: &str, why: String| {
+        if aws::signed_out(&why) {
+            Blocked::SignedOut(format!(
+                "the sign-in of profile `{profile}` lapsed ({why}) — for IAM Identity Center \
+                 `aws sso login --profile {profile}`, otherwise new keys for it"
+            ))
+        } else {
+            Blocked::Refused(why)
+        }
+    };
     let mut credentials = String::new();
     let mut config = String::new();
     let mut stage_region = None;
@@ -555,7 +603,7 @@ pub async fn step_environment(
         }
         check(env, &names, &strict)
             .await
-            .map_err(|(detail, fix)| format!("{detail} — {fix}"))?;
+            .map_err(|(detail, fix)| lapsed(&first.profile, format!("{detail} — {fix}")))?;
         if !written.insert(first.profile.clone()) {
             // The same profile with another role: its keys are written once.
             continue;
@@ -564,10 +612,16 @@ pub async fn step_environment(
         let provider = sdk
             .credentials_provider()
             .ok_or_else(|| format!("profile `{}` has no credentials", first.profile))?;
-        let creds = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| format!("profile `{}`: {e}", first.profile))?;
+        let creds = provider.provide_credentials().await.map_err(|e| {
+            lapsed(
+                &first.profile,
+                format!(
+                    "profile `{}`: {}",
+                    first.profile,
+                    stagecraft_aws::sdk_error::source_chain(&e)
+                ),
+            )
+        })?;
         let region = sdk
             .region()
             .map(|r| r.to_string())

@@ -24,11 +24,36 @@ fn now() -> String {
         .unwrap_or_default()
 }
 
-/// What a check returns: the step's own environment (its short-lived credentials), or `Err` to
-/// refuse the step with that message.
+/// What a check returns: the step's own environment (its short-lived credentials), or why the
+/// step may not start.
 pub type CheckFuture = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<Vec<(String, String)>, String>> + Send>,
+    Box<dyn std::future::Future<Output = Result<Vec<(String, String)>, Blocked>> + Send>,
 >;
+
+/// Why a step may not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocked {
+    /// Something about the step is wrong (a profile acting in another account, a missing one):
+    /// it is refused.
+    Refused(String),
+    /// A sign-in or its credentials lapsed: the run stops at this step boundary, interrupted, to
+    /// be resumed from this step after signing in again.
+    SignedOut(String),
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Blocked::Refused(why) | Blocked::SignedOut(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<String> for Blocked {
+    fn from(why: String) -> Self {
+        Blocked::Refused(why)
+    }
+}
 
 /// A check run right before each step (the profile still resolves to the stage's account).
 pub type Check<'a> = &'a (dyn Fn(&Step) -> CheckFuture + Send + Sync);
@@ -110,9 +135,18 @@ pub async fn run_steps_with(
         }
         let step_env = match check(step).await {
             Ok(extra) => extra,
-            Err(why) => {
+            Err(Blocked::Refused(why)) => {
                 note(format!("refused: {why}"));
                 results.push(stop(Outcome::Refused, format!("refused: {why}\n")));
+                break;
+            }
+            Err(Blocked::SignedOut(why)) => {
+                let why = format!(
+                    "interrupted before step {}: {why}; sign in again, then resume the run from this step",
+                    index + 1
+                );
+                note(why.clone());
+                results.push(stop(Outcome::Interrupted, format!("{why}\n")));
                 break;
             }
         };

@@ -196,6 +196,62 @@ async fn the_plan_orders_terraform_the_services_by_dependency_and_the_catch_22()
 
 /// The sandbox's workspace with Terraform run through the recording stand-in and no services (the
 /// Serverless part runs the real CLI, tested on its own).
+/// The deploy's tools sign with this machine's clock and may not correct it as Stagecraft's SDK
+/// does: a clock 10 minutes off AWS's stops the preflight, saying by how much and what to do.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_preflight_stops_a_deploy_when_the_clock_is_off() {
+    use stagecraft_sandbox::proxy::{Faults, Proxy, ProxyOptions};
+    let sb = &harness::demo().sandbox;
+    let ws = Workspace::load(&sb.workspace_file()).expect("workspace");
+    let report = scan::scan(&sb.aws_env(), &ws, &ScanOptions::default(), &|_| {})
+        .await
+        .expect("scan");
+    let tools = stagecraft_ops::deploy::Tools::detect(&ws).await;
+    let plan = stagecraft_ops::deploy::plan(&ws, &report, "qa", &tools).expect("plan");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock_item = |items: Vec<stagecraft_model::deploy::PreflightItem>| {
+        items
+            .into_iter()
+            .find(|i| i.check.contains("clock"))
+            .expect("a clock check")
+    };
+
+    let agrees = clock_item(
+        stagecraft_ops::deploy::preflight(&sb.aws_env(), &plan, &report, dir.path(), &tools).await,
+    );
+    assert!(agrees.ok, "{agrees:?}");
+
+    let proxy = Proxy::start(
+        &sb.endpoint,
+        ProxyOptions {
+            faults: Faults {
+                clock_ahead: Some(-600),
+                ..Faults::default()
+            },
+            ..ProxyOptions::default()
+        },
+    )
+    .await
+    .expect("proxy");
+    let skewed = sb
+        .aws_env_through(&proxy.endpoint, &dir.path().join("aws-config"))
+        .expect("aws config");
+    let off = clock_item(
+        stagecraft_ops::deploy::preflight(&skewed, &plan, &report, dir.path(), &tools).await,
+    );
+    assert!(!off.ok, "{off:?}");
+    assert!(
+        off.detail.contains("10 min ahead of AWS's") && off.detail.contains("Terraform"),
+        "{}",
+        off.detail
+    );
+    assert!(off
+        .fix
+        .as_deref()
+        .unwrap_or_default()
+        .contains("timedatectl"));
+}
+
 fn terraform_only(sb: &stagecraft_sandbox::Sandbox) -> Workspace {
     let mut ws = Workspace::load(&sb.workspace_file()).expect("workspace");
     if let Some(t) = ws.config.terraform.as_mut() {
@@ -454,4 +510,71 @@ async fn a_deploy_runs_stops_on_failure_resumes_and_refuses_what_is_unsafe() {
     let runs = s.runs(Some("qa")).expect("runs");
     let old = runs.iter().find(|r| r.id == crashed).expect("crashed run");
     assert_eq!(old.outcome.as_str(), "interrupted");
+
+    // The stage's sign-in lapses while the first step runs: the run stops at the next step
+    // boundary, recorded as interrupted with the reason, and nothing more runs.
+    let proxy = stagecraft_sandbox::proxy::Proxy::start(&sb.endpoint, Default::default())
+        .await
+        .expect("proxy");
+    let through = sb
+        .aws_env_through(&proxy.endpoint, &dir.path().join("aws-config"))
+        .expect("aws config");
+    let qa = report
+        .accounts
+        .iter()
+        .find(|a| a.stage.as_deref() == Some("qa"))
+        .expect("qa")
+        .id
+        .clone();
+    std::fs::remove_file(&record).ok();
+    let (_tx, rx) = watch::channel(false);
+    let lapse = |e: stagecraft_ops::deploy::run::RunEvent| {
+        if let stagecraft_ops::deploy::run::RunEvent::StepFinished { index: 0, .. } = e {
+            proxy.expire(&qa);
+        }
+    };
+    let run = execute(
+        &through,
+        &ws,
+        &report,
+        "qa",
+        &store,
+        DeployOptions {
+            env: vec![(
+                "TERRAFORM_STAND_IN_RECORD".to_owned(),
+                record.display().to_string(),
+            )],
+            ..DeployOptions::default()
+        },
+        rx,
+        &lapse,
+    )
+    .await
+    .expect("run");
+    assert_eq!(run.outcome.as_str(), "interrupted");
+    let outcomes: Vec<&str> = run.steps.iter().map(|s| s.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["succeeded", "interrupted"]);
+    let why = &run.steps[1].log;
+    assert!(
+        why.contains("sign-in of profile `qa` lapsed")
+            && why.contains("aws sso login --profile qa")
+            && why.contains("resume the run from this step"),
+        "{why}"
+    );
+    assert_eq!(
+        harness::stand_in_calls(&record),
+        [
+            "infra|qa|init -input=false -backend-config=force_path_style=true",
+            "infra|qa|resolved master for backend"
+        ],
+        "nothing ran after the sign-in lapsed"
+    );
+    let stored = s.runs(Some("qa")).expect("runs");
+    assert_eq!(
+        stored
+            .iter()
+            .find(|r| r.id == run.id)
+            .map(|r| r.outcome.as_str()),
+        Some("interrupted")
+    );
 }

@@ -183,7 +183,11 @@ async fn a_refused_check_stops_before_the_step_runs() {
     let (_tx, rx) = watch::channel(false);
     let refuse = |_: &Step| -> CheckFuture {
         Box::pin(async {
-            Err("profile `qa` acts in account 999999999999, not 222222222222".to_owned())
+            Err(
+                "profile `qa` acts in account 999999999999, not 222222222222"
+                    .to_owned()
+                    .into(),
+            )
         })
     };
     let results = run_steps(&p, 0, &[], &refuse, rx, Duration::from_secs(1), &|_| {}).await;
