@@ -21,6 +21,17 @@ fn main() {
             "deploy_stop_leftover",
             "deploy_history",
             "save_export",
+            "setup_state",
+            "aws_profiles",
+            "test_profile",
+            "sign_in_status",
+            "sign_in",
+            "sign_in_cancel",
+            "sign_out",
+            "sso_accounts",
+            "choose_profile",
+            "open_workspace",
+            "save_workspace",
         ]));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri build script failed: {e:#}");

@@ -31,8 +31,8 @@ async fn with_store<T: Send + 'static>(
     Ok(out.map_err(stagecraft_model::Error::from)?)
 }
 
-fn workspace(settings: &Settings) -> Result<Workspace, UiError> {
-    Ok(match &settings.config {
+pub(crate) fn workspace(settings: &Settings) -> Result<Workspace, UiError> {
+    Ok(match &settings.config() {
         Some(path) => Workspace::load(path)?,
         None => Workspace::default(),
     })
@@ -40,7 +40,8 @@ fn workspace(settings: &Settings) -> Result<Workspace, UiError> {
 
 fn options(settings: &Settings) -> ScanOptions {
     ScanOptions {
-        profile: settings.profile.clone(),
+        profile: settings.profile(),
+        sso_roles: settings.sso_roles(),
         ..ScanOptions::default()
     }
 }
@@ -48,7 +49,7 @@ fn options(settings: &Settings) -> ScanOptions {
 #[tauri::command]
 pub fn app_info(settings: State<'_, Settings>) -> Result<ScanTarget, UiError> {
     let mut target = scan::target(&workspace(&settings)?, &options(&settings));
-    target.scan_on_open = settings.scan_on_open;
+    target.scan_on_open = settings.scan_on_open();
     Ok(target)
 }
 

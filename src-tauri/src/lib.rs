@@ -5,8 +5,10 @@
 //! does, through the same AWS profiles.
 
 mod commands;
+mod settings;
+mod setup;
 
-use std::path::PathBuf;
+pub use settings::Settings;
 
 use std::sync::{Arc, Mutex};
 use tauri::Manager as _;
@@ -76,56 +78,6 @@ impl Previews {
     }
 }
 
-/// Where the window gets its organization from: the same inputs as `stagecraft scan`.
-#[derive(Debug, Clone, Default)]
-pub struct Settings {
-    pub profile: Option<String>,
-    pub config: Option<PathBuf>,
-    /// The snapshot store (`STAGECRAFT_STORE`, else the platform's data dir).
-    pub store: PathBuf,
-    /// `STAGECRAFT_EXPORT_DIR`: exports are written there without a save dialog.
-    pub export_dir: Option<PathBuf>,
-    /// `STAGECRAFT_SCAN_ON_OPEN=0`: open on the last snapshot and scan only when asked.
-    pub scan_on_open: bool,
-}
-
-impl Settings {
-    /// `STAGECRAFT_CONFIG` names the workspace config (remembered for the next start without it);
-    /// `STAGECRAFT_PROFILE` (else the config, else `AWS_PROFILE`) the management profile.
-    pub fn from_environment() -> Self {
-        let store = stagecraft_store::Store::default_path();
-        // The workspace config named last time, when none is named now.
-        let remembered = store.with_file_name("last-workspace");
-        let named = std::env::var_os("STAGECRAFT_CONFIG")
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from);
-        let config = match named {
-            Some(path) => {
-                if let Ok(abs) = std::fs::canonicalize(&path) {
-                    let _ = std::fs::create_dir_all(remembered.parent().unwrap_or(&remembered));
-                    let _ = std::fs::write(&remembered, abs.display().to_string());
-                }
-                Some(path)
-            }
-            None => std::fs::read_to_string(&remembered)
-                .ok()
-                .map(|s| PathBuf::from(s.trim()))
-                .filter(|p| p.is_file()),
-        };
-        Settings {
-            profile: std::env::var("STAGECRAFT_PROFILE")
-                .ok()
-                .filter(|s| !s.is_empty()),
-            config,
-            store,
-            export_dir: std::env::var_os("STAGECRAFT_EXPORT_DIR")
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from),
-            scan_on_open: std::env::var("STAGECRAFT_SCAN_ON_OPEN").map_or(true, |v| v != "0"),
-        }
-    }
-}
-
 /// WebKitGTK renders through DMA-BUF buffers meant for a GPU. On a machine with no GPU render node (a
 /// VM, a remote desktop, Xvfb) those buffers come from Mesa's software rasteriser, which costs the
 /// WebKit processes about 95 MiB (PSS) more than WebKit's shared-memory renderer for the same pictures
@@ -159,6 +111,7 @@ pub fn run() {
         .manage(Current::default())
         .manage(Running::default())
         .manage(Previews::default())
+        .manage(setup::Waiting::default())
         .setup(|app| {
             // A deploy a crash left `running` (its lock's process is gone) is recorded as interrupted.
             let _ = stagecraft_ops::deploy::mark_interrupted(&app.state::<Settings>().store);
@@ -182,7 +135,18 @@ pub fn run() {
             commands::deploy_cancel,
             commands::deploy_stop_leftover,
             commands::deploy_history,
-            commands::save_export
+            commands::save_export,
+            setup::setup_state,
+            setup::aws_profiles,
+            setup::test_profile,
+            setup::sign_in_status,
+            setup::sign_in,
+            setup::sign_in_cancel,
+            setup::sign_out,
+            setup::sso_accounts,
+            setup::choose_profile,
+            setup::open_workspace,
+            setup::save_workspace
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

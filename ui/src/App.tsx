@@ -2,7 +2,18 @@ import { useCallback, useEffect, useReducer, useState } from "preact/hooks";
 import type { Analysis } from "./generated/Analysis";
 import type { ErrorCode } from "./generated/ErrorCode";
 import type { UiError } from "./generated/UiError";
-import { analysis as fetchAnalysis, asUiError, lastSnapshot, painted, rescanAccount, scan, scanTarget } from "./ipc";
+import type { SetupState } from "./generated/SetupState";
+import {
+  analysis as fetchAnalysis,
+  asUiError,
+  lastSnapshot,
+  painted,
+  rescanAccount,
+  scan,
+  scanTarget,
+  setupState,
+} from "./ipc";
+import { SetupView } from "./views/SetupView";
 import { DeletionsView } from "./views/DeletionsView";
 import { DeployView } from "./views/DeployView";
 import { FindingsView } from "./views/FindingsView";
@@ -37,6 +48,9 @@ export function App() {
   const [focus, setFocus] = useState<GraphFocus | null>(null);
   const [palette, setPalette] = useState(false);
   const [scans, setScans] = useState(0);
+  // The profile and workspace: the first-run screen until a scan can start, then the header's menu.
+  const [setup, setSetup] = useState<SetupState | null>(null);
+  const [setupOpen, setSetupOpen] = useState(false);
 
   const show = (v: ViewId) => {
     setView(v);
@@ -66,12 +80,23 @@ export function App() {
       .catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }));
   }, [refreshAnalysis]);
 
-  useEffect(() => {
+  const loadTarget = useCallback(() => {
     const target = scanTarget().then((t) => {
       dispatch({ type: "target", target: t });
       return t;
     });
     target.catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }));
+    return target;
+  }, []);
+
+  useEffect(() => {
+    const ready = setupState().then((s) => {
+      setSetup(s);
+      // Nothing to scan with yet: the first-run screen asks for it.
+      if (s.needs_setup) setSetupOpen(true);
+      return s;
+    });
+    const target = loadTarget();
     // Open on the last snapshot at once; the fresh scan then replaces it account by account.
     const last = lastSnapshot().then((report) => {
       if (report) {
@@ -83,12 +108,28 @@ export function App() {
       return report;
     });
     last.catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }));
-    void Promise.allSettled([target, last]).then(([t, r]) => {
+    void Promise.allSettled([target, last, ready]).then(([t, r, s]) => {
+      if (s.status === "fulfilled" && s.value.needs_setup) return;
       const scanOnOpen = t.status !== "fulfilled" || t.value.scan_on_open;
       const hasSnapshot = r.status === "fulfilled" && r.value !== null;
       if (scanOnOpen || !hasSnapshot) runScan();
     });
-  }, [runScan, refreshAnalysis]);
+  }, [runScan, refreshAnalysis, loadTarget]);
+
+  const setupDone = (s: SetupState) => {
+    setSetup(s);
+    setSetupOpen(false);
+    void loadTarget().finally(() => runScan());
+  };
+
+  const openSetup = () => {
+    void setupState()
+      .then((s) => {
+        setSetup(s);
+        setSetupOpen(true);
+      })
+      .catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }));
+  };
 
   const openResource = (id: string) => {
     setFocus({ ids: [id], depth: 1, select: id, nonce: Date.now() });
@@ -155,12 +196,17 @@ export function App() {
         </nav>
         <span class="spacer" />
         {/* Right of the tabs' stretch, so the tabs stay put when these arrive. */}
-        <span class="crumb" title={state.target?.config_path ?? "no workspace config"}>
-          {state.organization ? `org ${state.organization.id}` : "org …"}
-        </span>
-        <span class="crumb">
-          profile <code>{state.target?.profile ?? "…"}</code>
-        </span>
+        <span class="crumb">{state.organization ? `org ${state.organization.id}` : "org …"}</span>
+        <button
+          class="ghost crumb-button"
+          data-testid="profile-menu"
+          onClick={openSetup}
+          title={`Profile and workspace${state.target?.config_path ? ` (${state.target.config_path})` : " (no workspace)"}`}
+        >
+          profile <code>{setup?.needs_setup ? "none" : (state.target?.profile ?? "…")}</code>
+          {" · "}
+          {state.target?.config_path ? shortWorkspace(state.target.config_path) : "no workspace"} ▾
+        </button>
         <button class="ghost" data-testid="palette-button" onClick={() => setPalette(true)} title="Command palette (Ctrl+K)">
           Ctrl+K
         </button>
@@ -174,7 +220,7 @@ export function App() {
         <button
           class="primary"
           data-testid="scan-button"
-          disabled={state.scanning}
+          disabled={state.scanning || !!setup?.needs_setup}
           onClick={() => runScan()}
           title="Rescan every account (Ctrl+R)"
         >
@@ -183,14 +229,29 @@ export function App() {
       </header>
       {state.error && (
         <div class="banner error" role="alert" data-testid="error-banner">
-          <strong>{errorTitle(state.error.code)}</strong> {state.error.message}
+          <strong>{errorTitle(state.error.code)}</strong> {state.error.message}{" "}
+          {needsChoice(state.error.code) && (
+            <button class="ghost" data-testid="banner-setup" onClick={openSetup}>
+              {state.error.code === "signed_out" || state.error.code === "expired_credentials"
+                ? "Sign in…"
+                : "Choose profile…"}
+            </button>
+          )}
         </div>
       )}
       <CoverageBanner report={state.report} />
-      {view === "org" && (
+      {setupOpen && setup && (
+        <SetupView
+          setup={setup}
+          firstRun={!!setup.needs_setup}
+          onDone={setupDone}
+          onClose={() => setSetupOpen(false)}
+        />
+      )}
+      {!setupOpen && view === "org" && (
         <OrgView state={state} analysis={analysis} onRescan={(id) => !state.scanning && runScan(id)} />
       )}
-      {view !== "org" && view !== "history" && view !== "deletions" && view !== "deploy" && !analysis && (
+      {!setupOpen && view !== "org" && view !== "history" && view !== "deletions" && view !== "deploy" && !analysis && (
         <main class="content empty">
           {analysisError ? (
             <p>{analysisError.message}</p>
@@ -201,11 +262,11 @@ export function App() {
           )}
         </main>
       )}
-      {view === "graph" && analysis && (
+      {!setupOpen && view === "graph" && analysis && (
         <GraphView analysis={analysis} report={state.report} focus={focus} onFocus={setFocus} />
       )}
-      {view === "matrix" && analysis && <MatrixView analysis={analysis} onOpen={openResource} />}
-      {view === "findings" && analysis && (
+      {!setupOpen && view === "matrix" && analysis && <MatrixView analysis={analysis} onOpen={openResource} />}
+      {!setupOpen && view === "findings" && analysis && (
         <FindingsView
           analysis={analysis}
           onOpen={(f) => {
@@ -214,15 +275,15 @@ export function App() {
           }}
         />
       )}
-      {view === "history" && <HistoryView refresh={scans} />}
-      {view === "deploy" && (
+      {!setupOpen && view === "history" && <HistoryView refresh={scans} />}
+      {!setupOpen && view === "deploy" && (
         <DeployView
           refresh={scans}
           stages={[...new Set(state.accounts.map((a) => a.stage).filter((s): s is string => !!s))]}
           onDeployed={(id) => id && runScan(id)}
         />
       )}
-      {view === "deletions" && (
+      {!setupOpen && view === "deletions" && (
         <DeletionsView
           refresh={scans}
           busy={state.scanning}
@@ -236,6 +297,17 @@ export function App() {
       )}
     </div>
   );
+}
+
+/** `…/acme/stagecraft.toml` → `acme`. */
+function shortWorkspace(path: string): string {
+  const parts = path.split("/").filter(Boolean);
+  return parts.length >= 2 ? (parts[parts.length - 2] ?? path) : path;
+}
+
+/** Errors the profile and workspace screen fixes. */
+function needsChoice(code: ErrorCode): boolean {
+  return ["profile_missing", "profile_files", "not_management", "signed_out", "expired_credentials", "config_read", "config_invalid"].includes(code);
 }
 
 function findingCounts(a: Analysis): { total: number; worst: string } {
@@ -256,6 +328,8 @@ function errorTitle(code: ErrorCode): string {
       return "AWS profile problem.";
     case "not_management":
       return "Not a management account.";
+    case "signed_out":
+      return "Signed out.";
     case "config_read":
     case "config_invalid":
       return "Workspace config problem.";

@@ -15,6 +15,14 @@ import type { SnapshotSummary } from "./generated/SnapshotSummary";
 import type { ScanReport } from "./generated/ScanReport";
 import type { ScanTarget } from "./generated/ScanTarget";
 import type { UiError } from "./generated/UiError";
+import type { DeviceCode } from "./generated/DeviceCode";
+import type { ProfileCheck } from "./generated/ProfileCheck";
+import type { ProfileInfo } from "./generated/ProfileInfo";
+import type { SetupState } from "./generated/SetupState";
+import type { SignIn } from "./generated/SignIn";
+import type { SsoAccount } from "./generated/SsoAccount";
+import type { SsoRoles } from "./generated/SsoRoles";
+import type { WorkspaceProposal } from "./generated/WorkspaceProposal";
 
 /** Normalises whatever a command rejected with into the core's `{ code, message }`. */
 export function asUiError(e: unknown): UiError {
@@ -116,4 +124,56 @@ export function deployStopLeftover(stage: string): Promise<string | null> {
 
 export function deployHistory(stage: string): Promise<DeployRun[]> {
   return invoke<DeployRun[]>("deploy_history", { stage });
+}
+
+// The first-run screen and the header's menus: profiles, the IAM Identity Center sign-in, the
+// workspace.
+
+export function setupState(): Promise<SetupState> {
+  return invoke<SetupState>("setup_state");
+}
+
+export function awsProfiles(): Promise<ProfileInfo[]> {
+  return invoke<ProfileInfo[]>("aws_profiles");
+}
+
+/** Who the profile acts as, and whether a scan can start from it. */
+export function testProfile(profile: string): Promise<ProfileCheck> {
+  return invoke<ProfileCheck>("test_profile", { profile });
+}
+
+export function signInStatus(profile: string): Promise<SignIn> {
+  return invoke<SignIn>("sign_in_status", { profile });
+}
+
+/** Signs in through IAM Identity Center; `onCode` gets the code to show while it waits. */
+export function signIn(profile: string, onCode: (c: DeviceCode) => void): Promise<SignIn> {
+  const channel = new Channel<DeviceCode>();
+  channel.onmessage = onCode;
+  return invoke<SignIn>("sign_in", { profile, onCode: channel });
+}
+
+export function signInCancel(): Promise<boolean> {
+  return invoke<boolean>("sign_in_cancel");
+}
+
+export function signOut(profile: string): Promise<SignIn> {
+  return invoke<SignIn>("sign_out", { profile });
+}
+
+export function ssoAccounts(profile: string): Promise<SsoAccount[]> {
+  return invoke<SsoAccount[]>("sso_accounts", { profile });
+}
+
+export function chooseProfile(profile: string, ssoRoles: SsoRoles): Promise<SetupState> {
+  return invoke<SetupState>("choose_profile", { profile, ssoRoles });
+}
+
+/** Opens a folder as the workspace (`dir`, else a native dialog); null when the dialog is cancelled. */
+export function openWorkspace(dir: string | null): Promise<WorkspaceProposal | null> {
+  return invoke<WorkspaceProposal | null>("open_workspace", { dir });
+}
+
+export function saveWorkspace(dir: string, text: string): Promise<WorkspaceProposal> {
+  return invoke<WorkspaceProposal>("save_workspace", { dir, text });
 }

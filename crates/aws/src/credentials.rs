@@ -18,6 +18,7 @@ use aws_types::os_shim_internal::{Env, Fs};
 use crate::model::Identity;
 use crate::sdk_error::aws_message;
 use crate::Error;
+use stagecraft_model::signin::{ProfileInfo, ProfileKind, SsoTarget};
 
 pub use stagecraft_model::FALLBACK_REGION;
 
@@ -26,19 +27,39 @@ pub use stagecraft_model::FALLBACK_REGION;
 pub struct AwsEnv {
     /// An explicit AWS config file; `None` means the SDK's own lookup (`AWS_CONFIG_FILE`, `~/.aws/…`).
     config_file: Option<PathBuf>,
+    /// Where IAM Identity Center tokens are cached; `None`: `~/.aws/sso/cache`, the AWS CLI's.
+    sso_cache: Option<PathBuf>,
 }
 
 impl AwsEnv {
     /// The SDK's standard lookup: `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE` or `~/.aws`.
     pub fn from_environment() -> Self {
-        AwsEnv { config_file: None }
+        AwsEnv::default()
     }
 
     /// Only the given AWS config file (hermetic; used by tests and the sandbox).
     pub fn with_config_file(path: impl Into<PathBuf>) -> Self {
         AwsEnv {
             config_file: Some(path.into()),
+            sso_cache: None,
         }
+    }
+
+    /// The same profiles, with IAM Identity Center tokens cached in `dir` (hermetic tests).
+    pub fn with_sso_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.sso_cache = Some(dir.into());
+        self
+    }
+
+    /// Where IAM Identity Center tokens are cached.
+    pub fn sso_cache_dir(&self) -> PathBuf {
+        self.sso_cache.clone().unwrap_or_else(|| {
+            dirs::home_dir()
+                .unwrap_or_default()
+                .join(".aws")
+                .join("sso")
+                .join("cache")
+        })
     }
 
     pub fn config_file(&self) -> Option<&Path> {
@@ -53,7 +74,8 @@ impl AwsEnv {
         })
     }
 
-    fn describe_files(&self) -> String {
+    /// The AWS config files in use, as a user would name them.
+    pub fn describe_files(&self) -> String {
         match &self.config_file {
             Some(p) => p.display().to_string(),
             None => std::env::var("AWS_CONFIG_FILE")
@@ -62,16 +84,89 @@ impl AwsEnv {
         }
     }
 
-    /// The names of every profile defined in the config and credentials files.
-    pub async fn profile_names(&self) -> Result<BTreeSet<String>, Error> {
+    async fn profile_set(&self) -> Result<aws_config::profile::ProfileSet, Error> {
         let files = self.profile_files().unwrap_or_default();
-        let set = aws_config::profile::load(&Fs::real(), &Env::real(), &files, None)
+        aws_config::profile::load(&Fs::real(), &Env::real(), &files, None)
             .await
             .map_err(|e| Error::ProfileFiles {
                 files: self.describe_files(),
                 message: e.to_string(),
-            })?;
-        Ok(set.profiles().map(str::to_owned).collect())
+            })
+    }
+
+    /// The names of every profile defined in the config and credentials files.
+    pub async fn profile_names(&self) -> Result<BTreeSet<String>, Error> {
+        Ok(self
+            .profile_set()
+            .await?
+            .profiles()
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// Every profile with its kind, region and, for IAM Identity Center, where it signs in: read by
+    /// the SDK's own profile loader, so the window lists what the SDK would use.
+    pub async fn profiles(&self) -> Result<Vec<ProfileInfo>, Error> {
+        let set = self.profile_set().await?;
+        let mut out: Vec<ProfileInfo> = set
+            .profiles()
+            .filter_map(|name| set.get_profile(name))
+            .map(|p| {
+                let get = |k: &str| p.get(k).map(str::to_owned).filter(|v| !v.is_empty());
+                let session = get("sso_session");
+                let from_session = |k: &str| {
+                    session
+                        .as_deref()
+                        .and_then(|s| set.sso_session(s))
+                        .and_then(|s| s.get(k))
+                        .map(str::to_owned)
+                };
+                let start_url = from_session("sso_start_url").or_else(|| get("sso_start_url"));
+                let sso = start_url.map(|start_url| SsoTarget {
+                    start_url,
+                    region: from_session("sso_region")
+                        .or_else(|| get("sso_region"))
+                        .unwrap_or_else(|| FALLBACK_REGION.to_owned()),
+                    session: session.clone(),
+                    account_id: get("sso_account_id"),
+                    role_name: get("sso_role_name"),
+                });
+                let kind = if sso.is_some() {
+                    ProfileKind::Sso
+                } else if get("role_arn").is_some() {
+                    ProfileKind::RoleChain
+                } else if get("credential_process").is_some() {
+                    ProfileKind::CredentialProcess
+                } else if get("aws_access_key_id").is_some() {
+                    ProfileKind::StaticKeys
+                } else {
+                    ProfileKind::Other
+                };
+                ProfileInfo {
+                    name: p.name().to_owned(),
+                    kind,
+                    region: get("region"),
+                    sso,
+                    role_arn: get("role_arn"),
+                    source_profile: get("source_profile"),
+                    endpoint_url: get("endpoint_url"),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// The scopes an `[sso-session]` registers for (`sso_registration_scopes`).
+    pub(crate) async fn sso_scopes(&self, session: Option<&str>) -> Option<Vec<String>> {
+        let set = self.profile_set().await.ok()?;
+        let scopes = set.sso_session(session?)?.get("sso_registration_scopes")?;
+        let list: Vec<String> = scopes
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        (!list.is_empty()).then_some(list)
     }
 
     /// Fails with a clear message when `profile` is not defined.
@@ -98,12 +193,22 @@ impl AwsEnv {
         if let Some(region) = region {
             loader = loader.region(Region::new(region.to_owned()));
         }
-        let config = loader.load().await;
+        let mut config = loader.load().await;
         if config.region().is_none() {
-            return config
+            config = config
                 .into_builder()
                 .region(Region::new(FALLBACK_REGION))
                 .build();
+        }
+        // An IAM Identity Center profile's keys come through Stagecraft's own sign-in handling
+        // (the same token cache and renewal as the SDK's, with errors that say "sign in again").
+        if let Ok(Some(session)) = self.sso_session(profile).await {
+            if let (Some(account), Some(role)) = (
+                session.target.account_id.clone(),
+                session.target.role_name.clone(),
+            ) {
+                return with_credentials(&config, session.role(&account, &role));
+            }
         }
         config
     }
@@ -135,6 +240,17 @@ pub async fn assume_role(base: &SdkConfig, role_arn: &str) -> SdkConfig {
         .configure(base)
         .build()
         .await;
+    base.clone()
+        .into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .build()
+}
+
+/// The same config (region, endpoint, retries) with other credentials.
+pub fn with_credentials(
+    base: &SdkConfig,
+    provider: impl aws_credential_types::provider::ProvideCredentials + 'static,
+) -> SdkConfig {
     base.clone()
         .into_builder()
         .credentials_provider(SharedCredentialsProvider::new(provider))
@@ -190,6 +306,7 @@ pub fn signed_out(message: &str) -> bool {
         "sso token",
         "token has expired",
         "session has expired",
+        "sign in again",
     ]
     .iter()
     .any(|k| m.contains(k))
@@ -215,4 +332,96 @@ pub async fn role_exists(config: &SdkConfig, role: &str) -> Result<(), String> {
         }
         Err(_) => Ok(()),
     }
+}
+
+/// "Test" on a profile: who it acts as (`sts:GetCallerIdentity`) and what it may do in the
+/// organization (`organizations:DescribeOrganization`, then one `ListAccounts` page for a member).
+pub async fn check_profile(env: &AwsEnv, profile: &str) -> stagecraft_model::signin::ProfileCheck {
+    use stagecraft_model::signin::{OrgStanding, ProfileCheck};
+    let mut check = ProfileCheck {
+        profile: profile.to_owned(),
+        identity: None,
+        organization_id: None,
+        management_account_id: None,
+        standing: OrgStanding::Unusable,
+        message: String::new(),
+    };
+    if let Err(e) = env.require_profile(profile).await {
+        check.message = e.to_string();
+        return check;
+    }
+    let config = env.sdk_config(profile, None).await;
+    let identity = match caller_identity(&config).await {
+        Ok(i) => i,
+        Err(m) => {
+            check.message = if signed_out(&m) {
+                format!("its sign-in is missing or lapsed: sign in, then test again ({m})")
+            } else {
+                format!("its credentials do not work: {m}")
+            };
+            return check;
+        }
+    };
+    check.identity = Some(identity.clone());
+    let org = aws_sdk_organizations::Client::new(&config);
+    let described = match org.describe_organization().send().await {
+        Ok(out) => out.organization,
+        Err(e) => {
+            let code = crate::sdk_error::error_code(&e)
+                .unwrap_or_default()
+                .to_owned();
+            if code == "AWSOrganizationsNotInUseException" {
+                check.standing = OrgStanding::NoOrganization;
+                check.message = format!(
+                    "acts as {} in account {}, which is in no AWS Organization",
+                    identity.arn, identity.account
+                );
+            } else {
+                check.standing = OrgStanding::Member;
+                check.message = format!(
+                    "acts as {} in account {}, but may not describe its organization ({}): \
+                     choose the management account's profile",
+                    identity.arn,
+                    identity.account,
+                    aws_message(&e)
+                );
+            }
+            return check;
+        }
+    };
+    let org_id = described
+        .as_ref()
+        .and_then(|o| o.id.clone())
+        .unwrap_or_default();
+    let master = described
+        .as_ref()
+        .and_then(|o| o.master_account_id.clone())
+        .unwrap_or_default();
+    check.organization_id = Some(org_id.clone());
+    check.management_account_id = Some(master.clone());
+    if identity.account == master {
+        check.standing = OrgStanding::Management;
+        check.message = format!(
+            "acts as {} in the management account {master} of organization {org_id}: a scan can start here",
+            identity.arn
+        );
+        return check;
+    }
+    let lists = org.list_accounts().max_results(1).send().await.is_ok();
+    if lists {
+        check.standing = OrgStanding::DelegatedAdministrator;
+        check.message = format!(
+            "acts as {} in account {}, a delegated administrator of organization {org_id}: it can list \
+             the accounts, but a scan starts from the management account ({master}); choose its profile",
+            identity.arn, identity.account
+        );
+    } else {
+        check.standing = OrgStanding::Member;
+        check.message = format!(
+            "acts as {} in account {}, a member of organization {org_id}, not its management account \
+             ({master}): choose the management account's profile",
+            identity.arn, identity.account
+        );
+    }
+    check
 }

@@ -12,6 +12,7 @@ pub mod logging;
 pub mod remote_state;
 pub mod scan;
 pub mod sdk_error;
+pub mod sso;
 
 use stagecraft_analysis::own;
 use stagecraft_iac::{config, serverless};

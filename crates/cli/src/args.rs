@@ -39,9 +39,35 @@ pub enum Command {
     /// Findings where Terraform and Serverless overlap or drift. Exit code 3 when findings at or
     /// above --fail-on exist, 2 when an account could not be scanned completely.
     Audit(AuditArgs),
+    /// Sign in through IAM Identity Center for an SSO profile (the device code flow; the token is
+    /// cached where the AWS CLI caches it), then list the accounts and roles it opens.
+    Login(LoginArgs),
+    /// Propose a stagecraft.toml for DIR from the Terraform roots and serverless.yml files under
+    /// it; `--write` saves it (an existing file is never replaced).
+    Init(InitArgs),
     /// Start, stop or describe the local sandbox organization.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+}
+
+#[derive(Args)]
+pub struct LoginArgs {
+    /// The IAM Identity Center profile (default: AWS_PROFILE, then `default`).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Forget the sign-in instead (`sso:Logout` and the cached token removed).
+    #[arg(long)]
+    pub logout: bool,
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// The folder holding the code (default: the current one).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Write DIR/stagecraft.toml instead of printing it.
+    #[arg(long)]
+    pub write: bool,
 }
 
 #[derive(Args)]
@@ -77,6 +103,10 @@ pub struct SourceArgs {
     /// Rescan only this account; the others keep what the latest snapshot has.
     #[arg(long)]
     pub account: Option<String>,
+    /// Reach the member accounts through the management profile's IAM Identity Center sign-in,
+    /// taking this role (permission set) in each (`stagecraft login` signs in).
+    #[arg(long)]
+    pub sso_role: Option<String>,
 }
 
 #[derive(Args)]
@@ -267,5 +297,14 @@ pub enum SandboxCommand {
         /// The snapshot store to add it to.
         #[arg(long = "store", env = "STAGECRAFT_STORE")]
         store: PathBuf,
+    },
+    /// Answer IAM Identity Center for the sandbox in D until stopped (`sandbox up` starts it).
+    #[command(hide = true)]
+    SsoServe {
+        #[arg(long)]
+        dir: PathBuf,
+        /// The emulator the role credentials are assumed from.
+        #[arg(long)]
+        upstream: String,
     },
 }

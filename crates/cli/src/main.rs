@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         Command::Deletions(a) => a.json,
         Command::Undelete(_) => false,
         Command::Deploy(a) => a.json,
-        Command::Sandbox(_) => false,
+        Command::Sandbox(_) | Command::Login(_) | Command::Init(_) => false,
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
@@ -46,6 +46,9 @@ fn main() -> ExitCode {
                 println!("{body}");
             }
             eprintln!("error: {e}");
+            if let Some(hint) = hint(&e) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::FAILURE
         }
     }
@@ -61,7 +64,21 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Deletions(args) => commands::deletions::deletions_cmd(args).await,
         Command::Undelete(args) => commands::undelete::undelete_cmd(args).await,
         Command::Deploy(args) => commands::deploy::deploy_cmd(args).await,
+        Command::Login(args) => commands::login::login_cmd(args).await,
+        Command::Init(args) => commands::init::init_cmd(&args),
         Command::Sandbox(cmd) => commands::sandbox::run(cmd).await,
+    }
+}
+
+/// What to type next, for the errors the command line fixes.
+fn hint(e: &Error) -> Option<String> {
+    match e {
+        Error::ProfileMissing { .. } | Error::NotManagement { .. } => Some(
+            "name the management account's profile with --profile (or [organization] profile in stagecraft.toml)"
+                .to_owned(),
+        ),
+        Error::SignedOut { profile, .. } => Some(format!("stagecraft login --profile {profile}")),
+        _ => None,
     }
 }
 

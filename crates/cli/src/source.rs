@@ -39,6 +39,10 @@ pub(crate) async fn scan_now(args: &SourceArgs) -> Result<ScanReport, Error> {
         regions: args.regions.clone(),
         parallelism: args.parallelism,
         rescan,
+        sso_roles: stagecraft_model::signin::SsoRoles {
+            all: args.sso_role.clone(),
+            ..Default::default()
+        },
         ..ScanOptions::default()
     };
     let bars = std::io::stderr().is_terminal().then(Bars::default);

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod declared;
+pub mod propose;
 pub mod serverless;
 pub mod state_stage;
 pub mod terraform;

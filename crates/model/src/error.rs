@@ -16,8 +16,13 @@ pub enum Error {
     },
     #[error("workspace config {path} is invalid: {message}")]
     ConfigInvalid { path: PathBuf, message: String },
-    #[error("AWS profile `{profile}` is not defined in {files}; add it or pass another --profile")]
+    #[error(
+        "AWS profile `{profile}` is not defined in {files}; add it, or choose another profile"
+    )]
     ProfileMissing { profile: String, files: String },
+    /// The IAM Identity Center sign-in behind a profile is missing or lapsed.
+    #[error("the IAM Identity Center sign-in of profile `{profile}` {message}; sign in again")]
+    SignedOut { profile: String, message: String },
     #[error("cannot read the AWS config files ({files}): {message}")]
     ProfileFiles { files: String, message: String },
     #[error("AWS call {operation} failed for {scope}: {message}")]
@@ -28,7 +33,7 @@ pub enum Error {
     },
     #[error(
         "profile `{profile}` is not in an AWS Organization management account ({message}); \
-         pass the management account's profile with --profile"
+         use the management account's profile instead"
     )]
     NotManagement { profile: String, message: String },
     #[error("sandbox: {0}")]
@@ -52,6 +57,7 @@ impl Error {
             Error::ConfigRead { .. } => ErrorCode::ConfigRead,
             Error::ConfigInvalid { .. } => ErrorCode::ConfigInvalid,
             Error::ProfileMissing { .. } => ErrorCode::ProfileMissing,
+            Error::SignedOut { .. } => ErrorCode::SignedOut,
             Error::ProfileFiles { .. } => ErrorCode::ProfileFiles,
             Error::Aws { .. } => ErrorCode::Aws,
             Error::NotManagement { .. } => ErrorCode::NotManagement,
@@ -82,6 +88,8 @@ pub enum ErrorCode {
     ProfileMissing,
     ProfileFiles,
     NotManagement,
+    /// The IAM Identity Center sign-in is missing or lapsed: sign in (again).
+    SignedOut,
     // Reaching an account.
     Credentials,
     IdentityMismatch,
@@ -120,6 +128,7 @@ impl ErrorCode {
             ErrorCode::ProfileMissing => "profile_missing",
             ErrorCode::ProfileFiles => "profile_files",
             ErrorCode::NotManagement => "not_management",
+            ErrorCode::SignedOut => "signed_out",
             ErrorCode::Credentials => "credentials",
             ErrorCode::IdentityMismatch => "identity_mismatch",
             ErrorCode::RoleMissing => "role_missing",

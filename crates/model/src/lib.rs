@@ -25,6 +25,7 @@ pub mod hash;
 pub mod limits;
 mod resource;
 pub mod serverless;
+pub mod signin;
 pub mod stack;
 pub mod terraform;
 pub mod types;
@@ -81,6 +82,9 @@ pub enum Access {
         role_arn: String,
         source_profile: String,
     },
+    /// A role (permission set) taken through the IAM Identity Center sign-in of `profile`
+    /// (`sso:GetRoleCredentials`), with no profile for the account.
+    Sso { role_name: String, profile: String },
 }
 
 /// The caller identity STS reported for the credentials used on an account.

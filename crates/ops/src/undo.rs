@@ -8,7 +8,7 @@ use crate::aws::{self, AwsEnv};
 use crate::config::Workspace;
 pub use crate::deletion::{is_protected, validate};
 pub use crate::model::action::{ActionOutcome, ActionRecord, ActionRequest};
-use crate::model::{Access, ScanReport};
+use crate::model::ScanReport;
 use crate::Error;
 
 fn now() -> String {
@@ -56,16 +56,9 @@ pub async fn perform(
             account.id
         ))
     })?;
-    let config = match &access {
-        Access::Profile { profile } => env.sdk_config(profile, Some(&item.region)).await,
-        Access::AssumeRole {
-            role_arn,
-            source_profile,
-        } => {
-            let base = env.sdk_config(source_profile, Some(&item.region)).await;
-            aws::assume_role(&base, role_arn).await
-        }
-    };
+    let config = env
+        .access_config(&access, &account.id, Some(&item.region))
+        .await?;
     let mut record = ActionRecord {
         at: now(),
         who: crate::local_user(),

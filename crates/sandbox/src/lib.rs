@@ -12,6 +12,7 @@ pub mod proxy;
 pub mod seed;
 pub mod services;
 pub mod shape;
+pub mod sso;
 pub mod synthetic;
 pub mod terraform;
 pub mod tfstate;
@@ -44,6 +45,10 @@ pub struct UpOptions {
     pub spec: SeedSpec,
     /// Stop the emulator when this process ends (test harnesses); `false` lets it outlive the CLI.
     pub tied: bool,
+    /// For a sandbox that outlives this process: the `stagecraft` binary, run as
+    /// `stagecraft sandbox sso-serve` to answer IAM Identity Center beside the emulator. A tied
+    /// sandbox answers it from this process.
+    pub sso_server: Option<PathBuf>,
 }
 
 /// A sandbox started by this process. Dropping it stops a tied emulator.
@@ -51,12 +56,18 @@ pub struct UpOptions {
 pub struct Running {
     pub sandbox: Sandbox,
     tie: Option<std::process::Child>,
+    /// The in-process IAM Identity Center of a tied sandbox.
+    sso: Option<SsoThread>,
     /// A scratch directory owned by this sandbox, removed with it.
     scratch: Option<PathBuf>,
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
+        if let Some(sso) = self.sso.take() {
+            let _ = sso.stop.send(());
+            let _ = sso.thread.join();
+        }
         if let Some(mut child) = self.tie.take() {
             let _ = moto::stop(self.sandbox.pid);
             let _ = child.wait();
@@ -89,6 +100,7 @@ pub async fn start_scratch(
         examples: examples.map(Path::to_owned),
         spec,
         tied: true,
+        sso_server: None,
     };
     let mut running = up(&opts, &mut |line| tracing::info!("{line}")).await?;
     running.scratch = Some(running.sandbox.dir.clone());
@@ -104,6 +116,179 @@ pub struct Sandbox {
     pub pid: u32,
     pub region: String,
     pub seeded: Seeded,
+    /// Where the sandbox's IAM Identity Center answers (the `sso` profile's `endpoint_url`).
+    #[serde(default)]
+    pub sso_endpoint: Option<String>,
+    /// The `sso-serve` process of a sandbox that outlives the CLI.
+    #[serde(default)]
+    pub sso_pid: Option<u32>,
+}
+
+/// The profile `sandbox up` writes for signing in through the sandbox's IAM Identity Center.
+pub const SSO_PROFILE: &str = "sso";
+
+/// A tied sandbox's IAM Identity Center, served from a thread of this process.
+#[derive(Debug)]
+struct SsoThread {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Serves IAM Identity Center for `directory` in front of `upstream` from a thread of its own
+/// (so it outlives any one test's runtime); returns its endpoint.
+fn sso_thread(upstream: &str, directory: sso::Directory) -> Result<(String, SsoThread), Error> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (ready, endpoint) = std::sync::mpsc::channel::<Result<String, Error>>();
+    let upstream = upstream.to_owned();
+    let thread = std::thread::Builder::new()
+        .name("sandbox-sso".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready.send(Err(Error::io("starting the sandbox's sign-in", e)));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let opts = proxy::ProxyOptions {
+                    sso: Some(directory),
+                    ..proxy::ProxyOptions::default()
+                };
+                match proxy::Proxy::start(&upstream, opts).await {
+                    Ok(p) => {
+                        let _ = ready.send(Ok(p.endpoint.clone()));
+                        let _ = stopped.await;
+                        drop(p);
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                    }
+                }
+            });
+        })
+        .map_err(|e| Error::io("starting the sandbox's sign-in thread", e))?;
+    let endpoint = endpoint
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .map_err(|_| Error::Sandbox("the sandbox's sign-in did not start".into()))??;
+    Ok((endpoint, SsoThread { stop, thread }))
+}
+
+/// Runs `stagecraft sandbox sso-serve` detached (it outlives this process, as the emulator does)
+/// and waits for the endpoint it writes.
+fn sso_process(exe: &Path, dir: &Path, upstream: &str) -> Result<(String, u32), Error> {
+    use std::os::unix::process::CommandExt as _;
+    let record = dir.join("sso.json");
+    let _ = std::fs::remove_file(&record);
+    let log = std::fs::File::create(dir.join("sso.log"))
+        .map_err(|e| Error::io(format!("creating {}", dir.join("sso.log").display()), e))?;
+    let child = std::process::Command::new(exe)
+        .args(["sandbox", "sso-serve", "--dir"])
+        .arg(dir)
+        .args(["--upstream", upstream])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Error::io(format!("starting {} sandbox sso-serve", exe.display()), e))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&record) {
+            if let Ok(r) = serde_json::from_str::<SsoRecord>(&text) {
+                return Ok((r.endpoint, child.id()));
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(Error::Sandbox(format!(
+                "the sandbox's sign-in (`sandbox sso-serve`) did not start; see {}",
+                dir.join("sso.log").display()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// What `sso-serve` writes once it listens.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SsoRecord {
+    pub endpoint: String,
+    pub pid: u32,
+}
+
+/// The accounts and permission sets of a seeded organization's IAM Identity Center.
+pub fn sso_directory(seeded: &Seeded) -> sso::Directory {
+    let mut accounts = vec![sso::Assigned {
+        id: seeded.management_account_id.clone(),
+        name: "management".into(),
+        email: "management@example.com".into(),
+    }];
+    accounts.extend(seeded.accounts.iter().map(|a| sso::Assigned {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        email: format!("{}@example.com", a.name),
+    }));
+    sso::Directory {
+        accounts,
+        roles: sso::ROLES.iter().map(|r| (*r).to_owned()).collect(),
+        token_seconds: 8 * 3600,
+    }
+}
+
+/// Serves the sandbox's IAM Identity Center until the process is stopped (`sandbox sso-serve`).
+pub async fn serve_sso(dir: &Path, upstream: &str) -> Result<(), Error> {
+    let sandbox = Sandbox::load(dir)?;
+    let opts = proxy::ProxyOptions {
+        sso: Some(sso_directory(&sandbox.seeded)),
+        ..proxy::ProxyOptions::default()
+    };
+    let p = proxy::Proxy::start(upstream, opts).await?;
+    let record = SsoRecord {
+        endpoint: p.endpoint.clone(),
+        pid: std::process::id(),
+    };
+    write(
+        &dir.join("sso.json"),
+        &serde_json::to_string(&record).unwrap_or_default(),
+    )?;
+    std::future::pending::<()>().await;
+    drop(p);
+    Ok(())
+}
+
+/// What a user does on the sign-in page the browser opened: approves the device. `Ok(false)` when
+/// no device waits with that code.
+pub async fn approve_sign_in(verification_uri_complete: &str) -> Result<bool, Error> {
+    use http_body_util::BodyExt as _;
+    let (page, query) = verification_uri_complete
+        .split_once('?')
+        .unwrap_or((verification_uri_complete, ""));
+    let url = format!(
+        "{}?{query}",
+        page.replace("/_sandbox/sso/device", "/_sandbox/sso/approve")
+    );
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let req = hyper::Request::post(&url)
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .map_err(|e| Error::Sandbox(format!("approving at {url}: {e}")))?;
+    let answer = client
+        .request(req)
+        .await
+        .map_err(|e| Error::Sandbox(format!("approving at {url}: {e}")))?;
+    let ok = answer.status().is_success();
+    let _ = answer.into_body().collect().await;
+    Ok(ok)
+}
+
+/// Whether `pid` is a sandbox's `sso-serve`.
+fn is_sso_server(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains("sso-serve"))
+        .unwrap_or(false)
 }
 
 impl Sandbox {
@@ -191,6 +376,7 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
         moto_version()
     ));
 
+    let mut sso_served = None;
     let result = async {
         let region = opts.spec.region.clone();
         write(&dir.join("credentials"), "")?;
@@ -207,6 +393,37 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
             &dir.join("aws-config"),
             &aws_config_text(&endpoint, &region, &accounts),
         )?;
+        let mut sandbox = Sandbox {
+            dir: dir.clone(),
+            endpoint: endpoint.clone(),
+            port,
+            pid,
+            region: region.clone(),
+            seeded,
+            sso_endpoint: None,
+            sso_pid: None,
+        };
+        save_record(&sandbox)?;
+        // IAM Identity Center, which moto lacks, answered beside it.
+        if opts.tied {
+            let (sso_endpoint, thread) = sso_thread(&endpoint, sso_directory(&sandbox.seeded))?;
+            sso_served = Some(thread);
+            sandbox.sso_endpoint = Some(sso_endpoint);
+        } else if let Some(exe) = &opts.sso_server {
+            let (sso_endpoint, sso_pid) = sso_process(exe, &dir, &endpoint)?;
+            sandbox.sso_endpoint = Some(sso_endpoint);
+            sandbox.sso_pid = Some(sso_pid);
+        }
+        let seeded = sandbox.seeded.clone();
+        let mut config = aws_config_text(&endpoint, &region, &accounts);
+        if let Some(sso_endpoint) = &sandbox.sso_endpoint {
+            config.push_str(&sso_config_text(
+                sso_endpoint,
+                &region,
+                &seeded.management_account_id,
+            ));
+        }
+        write(&dir.join("aws-config"), &config)?;
         if opts.spec.shape == Shape::Spread {
             write(
                 &dir.join("limits.json"),
@@ -231,17 +448,7 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
                 ),
             )?;
         }
-        let sandbox = Sandbox {
-            dir: dir.clone(),
-            endpoint: endpoint.clone(),
-            port,
-            pid,
-            region,
-            seeded,
-        };
-        let record = serde_json::to_string_pretty(&sandbox)
-            .map_err(|e| Error::Sandbox(format!("serializing the sandbox record: {e}")))?;
-        write(&dir.join("sandbox.json"), &record)?;
+        save_record(&sandbox)?;
         let mut exports = String::new();
         for (k, v) in sandbox.env_vars() {
             let _ = writeln!(exports, "export {k}={}", shell_quote(&v));
@@ -254,11 +461,15 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
         Ok(sandbox) => Ok(Running {
             sandbox,
             tie: process.tie,
+            sso: sso_served,
             scratch: None,
         }),
         Err(e) => {
             // Never leave an orphaned emulator behind a failed start.
             let _ = moto::stop(pid);
+            if let Some(sso) = sso_served {
+                let _ = sso.stop.send(());
+            }
             Err(e)
         }
     }
@@ -276,7 +487,36 @@ pub(crate) fn write_script(python: &Path, path: &Path, body: &str) -> Result<Pat
 /// Stops the sandbox started from `dir`. `Ok(false)` when none was running.
 pub fn down(dir: &Path) -> Result<bool, Error> {
     let sandbox = Sandbox::load(dir)?;
+    if let Some(pid) = sandbox.sso_pid.filter(|p| is_sso_server(*p)) {
+        if let Ok(pid) = i32::try_from(pid) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
     moto::stop(sandbox.pid)
+}
+
+fn save_record(sandbox: &Sandbox) -> Result<(), Error> {
+    let record = serde_json::to_string_pretty(sandbox)
+        .map_err(|e| Error::Sandbox(format!("serializing the sandbox record: {e}")))?;
+    write(&sandbox.dir.join("sandbox.json"), &record)
+}
+
+/// An IAM Identity Center profile for the sandbox's management account, and its `[sso-session]`,
+/// as `aws configure sso` writes them. The `endpoint_url` sends the sign-in and the portal (and the
+/// calls made with its keys) to the sandbox's answering proxy.
+pub fn sso_config_text(endpoint: &str, region: &str, management_account: &str) -> String {
+    format!(
+        "\n[profile {SSO_PROFILE}]\nsso_session = {session}\nsso_account_id = {management_account}\n\
+         sso_role_name = {role}\nregion = {region}\nendpoint_url = {endpoint}\n\
+         \n[sso-session {session}]\nsso_start_url = {endpoint}{start}\nsso_region = {region}\n\
+         sso_registration_scopes = sso:account:access\n",
+        session = sso::SESSION,
+        role = sso::ROLES[0],
+        start = sso::START_PATH,
+    )
 }
 
 /// Stops a sandbox by pid (for harnesses that hold the record).

@@ -76,6 +76,8 @@ pub struct ProxyOptions {
     pub faults: Faults,
     /// Seeds the fault and jitter choices, so a run can be repeated.
     pub seed: u64,
+    /// Answer IAM Identity Center (`sso-oidc`, `sso`) for these accounts (see [`crate::sso`]).
+    pub sso: Option<crate::sso::Directory>,
 }
 
 /// One request the proxy saw.
@@ -114,6 +116,9 @@ struct State {
     expired: Mutex<std::collections::HashSet<String>>,
     rng: Mutex<u64>,
     started: Instant,
+    /// The proxy's own address (the sign-in page's URL names it).
+    endpoint: String,
+    sessions: crate::sso::Sessions,
 }
 
 impl State {
@@ -181,6 +186,8 @@ impl Proxy {
             expired: Mutex::new(std::collections::HashSet::new()),
             rng: Mutex::new(seed),
             started: Instant::now(),
+            endpoint: format!("http://{addr}"),
+            sessions: crate::sso::Sessions::default(),
         });
         let serving = state.clone();
         let task = tokio::spawn(async move {
@@ -234,6 +241,16 @@ impl Proxy {
         if let Ok(mut expired) = self.state.expired.lock() {
             expired.insert(account.to_owned());
         }
+    }
+
+    /// Approves the sign-in waiting with `user_code`, as the user would on AWS's page.
+    pub fn approve(&self, user_code: &str) -> bool {
+        self.state.sessions.approve(user_code)
+    }
+
+    /// Every IAM Identity Center access token issued so far lapses now.
+    pub fn expire_sign_ins(&self) {
+        self.state.sessions.expire_all();
     }
 
     /// The account each access key acts for, as learnt so far.
@@ -292,6 +309,14 @@ async fn handle(
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or_default().to_owned();
     let method = parts.method.as_str().to_owned();
+    if let Some(dir) = state
+        .opts
+        .sso
+        .as_ref()
+        .filter(|_| crate::sso::is_sso(&path, key.is_some()))
+    {
+        return Ok(identity_center(&state, dir, &parts, &path, &query, &body).await);
+    }
     let (protocol, action) = classify(&service, &method, &path, &query, target.as_deref(), &body);
     let with_decryption = service == "ssm"
         && serde_json::from_slice::<serde_json::Value>(&body)
@@ -460,6 +485,94 @@ async fn handle(
         Response::from_parts(rparts, Full::new(rbody)),
         aws_now,
     ))
+}
+
+/// An IAM Identity Center request, answered here; role credentials are assumed from the emulator.
+async fn identity_center(
+    state: &State,
+    dir: &crate::sso::Directory,
+    parts: &hyper::http::request::Parts,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    use crate::sso::{self, Answer};
+    let start_ms = state.ms();
+    let bearer = parts
+        .headers
+        .get("x-amz-sso_bearer_token")
+        .and_then(|v| v.to_str().ok());
+    let asked = sso::Asked {
+        method: parts.method.as_str(),
+        path,
+        query,
+        bearer,
+        body,
+        endpoint: &state.endpoint,
+    };
+    let answer = match sso::answer(dir, &state.sessions, &asked) {
+        Answer::Ready(r) => r,
+        Answer::AssumeRole { role_arn, session } => {
+            let form = format!(
+                "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName={session}&DurationSeconds=3600",
+                role_arn.replace(':', "%3A").replace('/', "%2F")
+            );
+            let upstream = Request::builder()
+                .method("POST")
+                .uri(format!("{}/", state.upstream))
+                .header(
+                    hyper::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .header(
+                    hyper::header::AUTHORIZATION,
+                    "AWS4-HMAC-SHA256 Credential=AKIASANDBOXPORTAL000/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0",
+                )
+                .body(Full::new(Bytes::from(form)));
+            let assumed = match upstream {
+                Ok(req) => match state.client.request(req).await {
+                    Ok(a) if a.status().is_success() => a.into_body().collect().await.ok(),
+                    _ => None,
+                },
+                Err(_) => None,
+            };
+            let xml = assumed
+                .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+                .unwrap_or_default();
+            learn_accounts(state, None, "AssumeRole", xml.as_bytes());
+            sso::role_credentials(&xml).unwrap_or_else(|| {
+                coded_error(
+                    Protocol::RestJson,
+                    500,
+                    "InternalServerException",
+                    "the emulator's STS did not assume the permission set's role",
+                )
+            })
+        }
+    };
+    if let Ok(mut calls) = state.calls.lock() {
+        calls.push(Call {
+            service: if path.starts_with("/assignment")
+                || path.starts_with("/federation")
+                || path == "/logout"
+            {
+                "sso".into()
+            } else {
+                "sso-oidc".into()
+            },
+            action: sso::action(path).into(),
+            account: None,
+            method: parts.method.as_str().to_owned(),
+            path: path.to_owned(),
+            with_decryption: false,
+            fingerprint: String::new(),
+            fault: None,
+            status: answer.status().as_u16(),
+            start_ms,
+            end_ms: state.ms(),
+        });
+    }
+    answer
 }
 
 /// `x-amz-date`'s shape: `20261202T213342Z`.

@@ -3,4 +3,4 @@
 /**
  * How Stagecraft obtained credentials for an account.
  */
-export type Access = { "kind": "profile", profile: string, } | { "kind": "assume_role", role_arn: string, source_profile: string, };
+export type Access = { "kind": "profile", profile: string, } | { "kind": "assume_role", role_arn: string, source_profile: string, } | { "kind": "sso", role_name: string, profile: string, };

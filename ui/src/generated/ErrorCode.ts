@@ -4,4 +4,4 @@
  * Every code an error carries to the window, the JSON output and the store: the window's titles
  * are an exhaustive switch over it, checked by the type checker.
  */
-export type ErrorCode = "config_read" | "config_invalid" | "profile_missing" | "profile_files" | "not_management" | "credentials" | "identity_mismatch" | "role_missing" | "expired_credentials" | "access_denied" | "throttled" | "timeout" | "unreachable" | "clock_skew" | "aws" | "terraform_backend" | "terraform_state" | "terraform_code" | "serverless_config" | "template" | "sandbox" | "store" | "no_snapshot" | "invalid_input" | "io" | "other";
+export type ErrorCode = "config_read" | "config_invalid" | "profile_missing" | "profile_files" | "not_management" | "signed_out" | "credentials" | "identity_mismatch" | "role_missing" | "expired_credentials" | "access_denied" | "throttled" | "timeout" | "unreachable" | "clock_skew" | "aws" | "terraform_backend" | "terraform_state" | "terraform_code" | "serverless_config" | "template" | "sandbox" | "store" | "no_snapshot" | "invalid_input" | "io" | "other";

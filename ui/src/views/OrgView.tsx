@@ -239,12 +239,18 @@ function AccountCard(props: {
         <dt>Stage</dt>
         <dd class="muted">{SOURCE_TEXT[a.stage_source] ?? a.stage_source}</dd>
         <dt>Access</dt>
-        <dd>
-          {a.access == null
-            ? "…"
-            : a.access.kind === "profile"
-              ? <>profile <code>{a.access.profile}</code></>
-              : <>assumes <code>{a.access.role_arn.split("/").pop()}</code></>}
+        <dd data-testid="card-access">
+          {a.access == null ? (
+            "…"
+          ) : a.access.kind === "profile" ? (
+            <>profile <code>{a.access.profile}</code></>
+          ) : a.access.kind === "sso" ? (
+            <span title={`role ${a.access.role_name} through the IAM Identity Center sign-in of profile ${a.access.profile}`}>
+              Identity Center <code>{a.access.role_name}</code>
+            </span>
+          ) : (
+            <>assumes <code>{a.access.role_arn.split("/").pop()}</code></>
+          )}
         </dd>
         <dt>Identity</dt>
         <dd class="ellipsis" title={a.identity?.arn ?? ""}>

@@ -1,5 +1,7 @@
 //! IAM (account-wide): roles with their attached managed and inline policy names, and customer managed
-//! policies. Service-linked roles (`/aws-service-role/`) belong to AWS and are skipped.
+//! policies. Service-linked roles (`/aws-service-role/`) and the roles IAM Identity Center provisions
+//! for its permission sets (`/aws-reserved/`) belong to AWS and are skipped: no tool of the user's
+//! owns them, and AWS refuses to change them.
 //!
 //! A role's policies and tags come from `GetAccountAuthorizationDetails`, a few pages for the whole
 //! account, read alongside `ListRoles` (which has the descriptions). A role it does not cover (a scan
@@ -45,7 +47,9 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         let client = client.clone();
         let known = facts.remove(role.arn());
         async move {
-            if role.path().starts_with("/aws-service-role/") {
+            if role.path().starts_with("/aws-service-role/")
+                || role.path().starts_with("/aws-reserved/")
+            {
                 return Ok(None);
             }
             let facts = match known {

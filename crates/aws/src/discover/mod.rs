@@ -46,9 +46,20 @@ pub async fn discover(
         .describe_organization()
         .send()
         .await
-        .map_err(|e| Error::NotManagement {
-            profile: profile.to_owned(),
-            message: aws_message(&e),
+        .map_err(|e| {
+            let message = aws_message(&e);
+            // Credentials that lapsed say nothing about the account: say what to do instead.
+            if crate::credentials::signed_out(&message) {
+                Error::SignedOut {
+                    profile: profile.to_owned(),
+                    message: format!("lapsed ({message})"),
+                }
+            } else {
+                Error::NotManagement {
+                    profile: profile.to_owned(),
+                    message,
+                }
+            }
         })?
         .organization
         .ok_or_else(|| Error::NotManagement {

@@ -41,6 +41,9 @@ pub struct ScanOptions {
     /// Rescan one account and keep what `previous` knows of the others (ownership, links and the
     /// audit are still decided over the whole organization).
     pub rescan: Option<Rescan>,
+    /// Roles taken through the management profile's IAM Identity Center sign-in, instead of a
+    /// profile per account or the organization's role.
+    pub sso_roles: stagecraft_model::signin::SsoRoles,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +124,19 @@ pub async fn scan(
     });
 
     let profiles = env.profile_names().await?;
+    let sso = if opts.sso_roles.is_empty() {
+        None
+    } else {
+        let session = env.sso_session(&profile).await?;
+        if session.is_none() {
+            return Err(Error::Input(format!(
+                "roles through IAM Identity Center were chosen, but profile `{profile}` does not \
+                 sign in through IAM Identity Center; choose its IAM Identity Center profile or \
+                 clear the roles"
+            )));
+        }
+        session
+    };
     let parallelism = opts
         .parallelism
         .unwrap_or(workspace.config.scan.parallelism)
@@ -132,6 +148,7 @@ pub async fn scan(
         mgmt: &mgmt,
         mgmt_profile: &profile,
         profiles: &profiles,
+        sso: sso.as_ref().map(|s| (s, &opts.sso_roles)),
         regions: fixed_regions.as_deref(),
         home: &home,
         hasher: &hasher,
@@ -599,6 +616,11 @@ struct AccountCtx<'a> {
     mgmt: &'a SdkConfig,
     mgmt_profile: &'a str,
     profiles: &'a BTreeSet<String>,
+    /// The management profile's sign-in and the roles chosen through it.
+    sso: Option<(
+        &'a crate::sso::Session,
+        &'a stagecraft_model::signin::SsoRoles,
+    )>,
     /// The regions to scan in every account; `None`: the regions each account uses.
     regions: Option<&'a [String]>,
     /// The management profile's region, always scanned.
@@ -610,25 +632,39 @@ struct AccountCtx<'a> {
 }
 
 impl AccountCtx<'_> {
-    /// How to get credentials for an account: its stage's profile if there is one, else assume a role.
+    /// How to get credentials for an account: the profile its stage names in the workspace, else
+    /// the role chosen for it through the IAM Identity Center sign-in, else a profile named after its
+    /// stage, else the organization's role assumed from the management profile.
     fn access_for(&self, account: &Account) -> Access {
         if account.is_management {
             return Access::Profile {
                 profile: self.mgmt_profile.to_owned(),
             };
         }
-        if let Some(stage) = &account.stage {
-            let configured = self
-                .workspace
+        let stage = account.stage.as_ref();
+        let configured = stage.and_then(|stage| {
+            self.workspace
                 .config
                 .stages
                 .get(stage)
-                .and_then(|s| s.profile.clone());
-            if let Some(profile) =
-                configured.or_else(|| self.profiles.contains(stage).then(|| stage.clone()))
-            {
-                return Access::Profile { profile };
-            }
+                .and_then(|s| s.profile.clone())
+        });
+        if let Some(profile) = configured {
+            return Access::Profile { profile };
+        }
+        if let Some(role) = self
+            .sso
+            .and_then(|(_, roles)| roles.for_account(&account.id))
+        {
+            return Access::Sso {
+                role_name: role.to_owned(),
+                profile: self.mgmt_profile.to_owned(),
+            };
+        }
+        if let Some(stage) = stage.filter(|s| self.profiles.contains(*s)) {
+            return Access::Profile {
+                profile: stage.clone(),
+            };
         }
         Access::AssumeRole {
             role_arn: aws::role_arn(&account.id, self.workspace.config.assume_role()),
@@ -636,7 +672,7 @@ impl AccountCtx<'_> {
         }
     }
 
-    async fn credentials(&self, access: &Access) -> SdkConfig {
+    async fn credentials(&self, account_id: &str, access: &Access) -> SdkConfig {
         match access {
             Access::Profile { profile } if profile == self.mgmt_profile => self.mgmt.clone(),
             Access::Profile { profile } => {
@@ -644,6 +680,12 @@ impl AccountCtx<'_> {
                 self.env.sdk_config(profile, region.as_deref()).await
             }
             Access::AssumeRole { role_arn, .. } => aws::assume_role(self.mgmt, role_arn).await,
+            Access::Sso { role_name, .. } => match self.sso {
+                Some((session, _)) => {
+                    aws::with_credentials(self.mgmt, session.role(account_id, role_name))
+                }
+                None => self.mgmt.clone(),
+            },
         }
     }
 
@@ -673,7 +715,7 @@ impl AccountCtx<'_> {
                 .filter(|(a, _)| !configs.contains_key(&a.id))
                 .map(|(a, _)| async move {
                     let access = self.access_for(a);
-                    (a.id.clone(), self.credentials(&access).await)
+                    (a.id.clone(), self.credentials(&a.id, &access).await)
                 }),
         )
         .await;
@@ -724,13 +766,14 @@ impl AccountCtx<'_> {
         let deadline = tokio::time::Instant::now() + self.account_timeout;
         let access = self.access_for(&account);
         account.access = Some(access.clone());
-        let config = match tokio::time::timeout_at(deadline, self.credentials(&access)).await {
-            Ok(config) => config,
-            Err(_) => {
-                let error = self.silent(&account, &access, "its credentials");
-                return self.failed(account, error);
-            }
-        };
+        let config =
+            match tokio::time::timeout_at(deadline, self.credentials(&account.id, &access)).await {
+                Ok(config) => config,
+                Err(_) => {
+                    let error = self.silent(&account, &access, "its credentials");
+                    return self.failed(account, error);
+                }
+            };
 
         let identity = match tokio::time::timeout_at(deadline, aws::caller_identity(&config)).await
         {
@@ -771,7 +814,13 @@ impl AccountCtx<'_> {
                 },
             );
         }
-        if let Some(role) = assumed_role_name(&identity.arn) {
+        // A role reached through IAM Identity Center exists: AWS itself issued its keys (through
+        // the portal, or through an IAM Identity Center profile, whose roles are AWSReservedSSO_…).
+        let role_to_check = match &access {
+            Access::Sso { .. } => None,
+            _ => assumed_role_name(&identity.arn).filter(|r| !r.starts_with("AWSReservedSSO_")),
+        };
+        if let Some(role) = role_to_check {
             let exists = tokio::time::timeout_at(deadline, aws::role_exists(&config, role))
                 .await
                 .unwrap_or(Ok(()));
@@ -1070,6 +1119,9 @@ fn describe_access(access: &Access) -> String {
             role_arn,
             source_profile,
         } => format!("role {role_arn} (assumed from profile `{source_profile}`)"),
+        Access::Sso { role_name, profile } => format!(
+            "role {role_name} through the IAM Identity Center sign-in of profile `{profile}`"
+        ),
     }
 }
 

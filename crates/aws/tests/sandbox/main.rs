@@ -7,4 +7,5 @@ mod audit;
 mod hardening;
 mod inventory;
 mod scan;
+mod signin;
 mod spread;

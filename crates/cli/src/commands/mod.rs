@@ -5,6 +5,8 @@ pub(crate) mod deletions;
 pub(crate) mod deploy;
 pub(crate) mod diff;
 pub(crate) mod graph;
+pub(crate) mod init;
+pub(crate) mod login;
 pub(crate) mod sandbox;
 pub(crate) mod scan;
 pub(crate) mod snapshots;

@@ -44,6 +44,7 @@ pub(crate) async fn run(cmd: SandboxCommand) -> Result<ExitCode, Error> {
                     ..SeedSpec::default()
                 },
                 tied: false,
+                sso_server: std::env::current_exe().ok(),
             };
             let running = sandbox::up(&opts, &mut |line| eprintln!("{line}")).await?;
             let sandbox = &running.sandbox;
@@ -70,6 +71,10 @@ pub(crate) async fn run(cmd: SandboxCommand) -> Result<ExitCode, Error> {
             for (k, v) in sandbox.env_vars() {
                 println!("export {k}='{v}'");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        SandboxCommand::SsoServe { dir, upstream } => {
+            sandbox::serve_sso(&dir, &upstream).await?;
             Ok(ExitCode::SUCCESS)
         }
         SandboxCommand::Synthetic { nodes, store } => {

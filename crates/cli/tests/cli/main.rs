@@ -7,6 +7,7 @@ mod deletions;
 mod deploy;
 mod faults;
 mod secrets;
+mod signin;
 mod store;
 mod terraform;
 
