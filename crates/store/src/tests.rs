@@ -393,3 +393,39 @@ fn a_new_store_opened_and_written_by_many_at_once_never_reports_it_locked() {
         );
     }
 }
+
+/// Scans storing and pruning one store at once (each a read then a write inside one transaction):
+/// none is told the store is locked, and what pruning keeps is there at the end.
+#[test]
+fn concurrent_saves_and_prunes_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    Store::open(&path).unwrap();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let path = path.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || -> Result<(), String> {
+                let mut store = Store::open(&path).map_err(|e| e.to_string())?;
+                barrier.wait();
+                for _ in 0..15 {
+                    store
+                        .save(&report(vec![res("a", Owner::Unmanaged)]))
+                        .map_err(|e| format!("save: {e}"))?;
+                    store
+                        .prune(Retention {
+                            keep: 3,
+                            keep_days: None,
+                        })
+                        .map_err(|e| format!("prune: {e}"))?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+    assert_eq!(Store::open(&path).unwrap().list().unwrap().len(), 3);
+}
