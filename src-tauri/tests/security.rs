@@ -57,14 +57,17 @@ fn the_window_may_call_exactly_the_declared_commands() {
         .collect();
     assert_eq!(granted, expected, "capabilities/main.json vs build.rs");
     let lib = read("src/lib.rs");
-    let registered: BTreeSet<String> = lib
-        .split("commands::")
-        .skip(1)
-        .map(|s| {
-            s.chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect()
-        })
+    // Every `module::command` inside `generate_handler![…]`.
+    let handler = lib[lib.find("generate_handler![").expect("generate_handler!")..]
+        .split(']')
+        .next()
+        .unwrap_or_default();
+    let registered: BTreeSet<String> = handler
+        .trim_start_matches("generate_handler![")
+        .split(',')
+        .filter_map(|entry| entry.trim().rsplit("::").next())
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
         .collect();
     assert_eq!(registered, declared, "generate_handler! vs build.rs");
 }
