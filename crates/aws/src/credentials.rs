@@ -84,7 +84,7 @@ impl AwsEnv {
         }
     }
 
-    async fn profile_set(&self) -> Result<aws_config::profile::ProfileSet, Error> {
+    pub(crate) async fn profile_set(&self) -> Result<aws_config::profile::ProfileSet, Error> {
         let files = self.profile_files().unwrap_or_default();
         aws_config::profile::load(&Fs::real(), &Env::real(), &files, None)
             .await
@@ -107,68 +107,76 @@ impl AwsEnv {
     /// Every profile with its kind, region and, for IAM Identity Center, where it signs in: read by
     /// the SDK's own profile loader, so the window lists what the SDK would use.
     pub async fn profiles(&self) -> Result<Vec<ProfileInfo>, Error> {
-        let set = self.profile_set().await?;
-        let mut out: Vec<ProfileInfo> = set
-            .profiles()
-            .filter_map(|name| set.get_profile(name))
-            .map(|p| {
-                let get = |k: &str| p.get(k).map(str::to_owned).filter(|v| !v.is_empty());
-                let session = get("sso_session");
-                let from_session = |k: &str| {
-                    session
-                        .as_deref()
-                        .and_then(|s| set.sso_session(s))
-                        .and_then(|s| s.get(k))
-                        .map(str::to_owned)
-                };
-                let start_url = from_session("sso_start_url").or_else(|| get("sso_start_url"));
-                let sso = start_url.map(|start_url| SsoTarget {
-                    start_url,
-                    region: from_session("sso_region")
-                        .or_else(|| get("sso_region"))
-                        .unwrap_or_else(|| FALLBACK_REGION.to_owned()),
-                    session: session.clone(),
-                    account_id: get("sso_account_id"),
-                    role_name: get("sso_role_name"),
-                });
-                let kind = if sso.is_some() {
-                    ProfileKind::Sso
-                } else if get("role_arn").is_some() {
-                    ProfileKind::RoleChain
-                } else if get("credential_process").is_some() {
-                    ProfileKind::CredentialProcess
-                } else if get("aws_access_key_id").is_some() {
-                    ProfileKind::StaticKeys
-                } else {
-                    ProfileKind::Other
-                };
-                ProfileInfo {
-                    name: p.name().to_owned(),
-                    kind,
-                    region: get("region"),
-                    sso,
-                    role_arn: get("role_arn"),
-                    source_profile: get("source_profile"),
-                    endpoint_url: get("endpoint_url"),
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+        Ok(profiles_in(&self.profile_set().await?))
     }
+}
 
-    /// The scopes an `[sso-session]` registers for (`sso_registration_scopes`).
-    pub(crate) async fn sso_scopes(&self, session: Option<&str>) -> Option<Vec<String>> {
-        let set = self.profile_set().await.ok()?;
-        let scopes = set.sso_session(session?)?.get("sso_registration_scopes")?;
-        let list: Vec<String> = scopes
-            .split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
-        (!list.is_empty()).then_some(list)
-    }
+/// The profiles of a loaded profile set, by name (see [`AwsEnv::profiles`]).
+pub(crate) fn profiles_in(set: &aws_config::profile::ProfileSet) -> Vec<ProfileInfo> {
+    let mut out: Vec<ProfileInfo> = set
+        .profiles()
+        .filter_map(|name| set.get_profile(name))
+        .map(|p| {
+            let get = |k: &str| p.get(k).map(str::to_owned).filter(|v| !v.is_empty());
+            let session = get("sso_session");
+            let from_session = |k: &str| {
+                session
+                    .as_deref()
+                    .and_then(|s| set.sso_session(s))
+                    .and_then(|s| s.get(k))
+                    .map(str::to_owned)
+            };
+            let start_url = from_session("sso_start_url").or_else(|| get("sso_start_url"));
+            let sso = start_url.map(|start_url| SsoTarget {
+                start_url,
+                region: from_session("sso_region")
+                    .or_else(|| get("sso_region"))
+                    .unwrap_or_else(|| FALLBACK_REGION.to_owned()),
+                session: session.clone(),
+                account_id: get("sso_account_id"),
+                role_name: get("sso_role_name"),
+            });
+            let kind = if sso.is_some() {
+                ProfileKind::Sso
+            } else if get("role_arn").is_some() {
+                ProfileKind::RoleChain
+            } else if get("credential_process").is_some() {
+                ProfileKind::CredentialProcess
+            } else if get("aws_access_key_id").is_some() {
+                ProfileKind::StaticKeys
+            } else {
+                ProfileKind::Other
+            };
+            ProfileInfo {
+                name: p.name().to_owned(),
+                kind,
+                region: get("region"),
+                sso,
+                role_arn: get("role_arn"),
+                source_profile: get("source_profile"),
+                endpoint_url: get("endpoint_url"),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
 
+/// The scopes an `[sso-session]` registers for (`sso_registration_scopes`).
+pub(crate) fn sso_scopes_in(
+    set: &aws_config::profile::ProfileSet,
+    session: Option<&str>,
+) -> Option<Vec<String>> {
+    let scopes = set.sso_session(session?)?.get("sso_registration_scopes")?;
+    let list: Vec<String> = scopes
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!list.is_empty()).then_some(list)
+}
+
+impl AwsEnv {
     /// Fails with a clear message when `profile` is not defined.
     pub async fn require_profile(&self, profile: &str) -> Result<(), Error> {
         if self.profile_names().await?.contains(profile) {

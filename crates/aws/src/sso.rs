@@ -561,9 +561,9 @@ impl AwsEnv {
 
     /// The IAM Identity Center sign-in `profile` uses, if it signs in that way.
     pub async fn sso_session(&self, profile: &str) -> Result<Option<Session>, Error> {
-        let info = self
-            .profiles()
-            .await?
+        // One read of the profile files for both the profile and its session's scopes.
+        let set = self.profile_set().await?;
+        let info = crate::credentials::profiles_in(&set)
             .into_iter()
             .find(|p| p.name == profile)
             .ok_or_else(|| Error::ProfileMissing {
@@ -573,9 +573,7 @@ impl AwsEnv {
         let Some(target) = info.sso else {
             return Ok(None);
         };
-        let scopes = self
-            .sso_scopes(target.session.as_deref())
-            .await
+        let scopes = crate::credentials::sso_scopes_in(&set, target.session.as_deref())
             .unwrap_or_else(|| vec![DEFAULT_SCOPE.to_owned()]);
         Ok(Some(Session {
             profile: profile.to_owned(),
