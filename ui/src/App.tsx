@@ -196,14 +196,16 @@ export function App() {
         </nav>
         <span class="spacer" />
         {/* Right of the tabs' stretch, so the tabs stay put when these arrive. */}
-        <span class="crumb">{state.organization ? `org ${state.organization.id}` : "org …"}</span>
+        <span class="crumb" data-testid="org-crumb" title="AWS Organization">
+          {state.organization ? state.organization.id : setup?.needs_setup ? "no organization yet" : "org …"}
+        </span>
         <button
           class="ghost crumb-button"
           data-testid="profile-menu"
           onClick={openSetup}
           title={`Profile and workspace${state.target?.config_path ? ` (${state.target.config_path})` : " (no workspace)"}`}
         >
-          profile <code>{setup?.needs_setup ? "none" : (state.target?.profile ?? "…")}</code>
+          <code>{setup?.needs_setup ? "no profile" : (state.target?.profile ?? "…")}</code>
           {" · "}
           {state.target?.config_path ? shortWorkspace(state.target.config_path) : "no workspace"} ▾
         </button>

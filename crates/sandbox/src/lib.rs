@@ -2,8 +2,9 @@
 //! `sandbox` commands, the tests and the benchmarks use it; the desktop app never links it.
 //!
 //! `up` starts moto on loopback, seeds the demo organization and writes three files into the sandbox
-//! directory: `aws-config` (ordinary AWS profiles `master`, `dev`, `qa`, `prod` whose `endpoint_url`
-//! points at moto), `stagecraft.toml` (the demo workspace bound to this run's account ids) and `env`
+//! directory: `aws-config` (ordinary AWS profiles `master`, `dev`, `qa`, `prod`, and `sso`, whose
+//! `endpoint_url` is the sandbox's proxy in front of moto: it answers IAM Identity Center, which moto
+//! lacks, and refuses what AWS refuses and moto allows), `stagecraft.toml` (the demo workspace bound to this run's account ids) and `env`
 //! (what to export). Stagecraft then reaches the sandbox exactly as it reaches a real organization.
 
 pub mod harness;
@@ -415,7 +416,10 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
             sandbox.sso_pid = Some(sso_pid);
         }
         let seeded = sandbox.seeded.clone();
-        let mut config = aws_config_text(&endpoint, &region, &accounts);
+        // The profiles reach the emulator through the proxy when there is one: it answers as AWS
+        // where moto is laxer (a member account may not list the organization).
+        let aws_endpoint = sandbox.sso_endpoint.as_deref().unwrap_or(&endpoint);
+        let mut config = aws_config_text(aws_endpoint, &region, &accounts);
         if let Some(sso_endpoint) = &sandbox.sso_endpoint {
             config.push_str(&sso_config_text(
                 sso_endpoint,

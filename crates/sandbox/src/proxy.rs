@@ -119,6 +119,17 @@ struct State {
     /// The proxy's own address (the sign-in page's URL names it).
     endpoint: String,
     sessions: crate::sso::Sessions,
+    /// Who may read the organization's accounts, learned from the answers that pass through.
+    org: Mutex<OrgAdmins>,
+}
+
+/// The organization's management account and delegated administrators, as the proxy has seen
+/// them: moto answers the Organizations API to any account, AWS only to these.
+#[derive(Debug, Default)]
+struct OrgAdmins {
+    management: Option<String>,
+    /// Each delegated administrator with the service principals it administers for.
+    delegated: HashMap<String, std::collections::BTreeSet<String>>,
 }
 
 impl State {
@@ -188,6 +199,7 @@ impl Proxy {
             started: Instant::now(),
             endpoint: format!("http://{addr}"),
             sessions: crate::sso::Sessions::default(),
+            org: Mutex::default(),
         });
         let serving = state.clone();
         let task = tokio::spawn(async move {
@@ -416,6 +428,12 @@ async fn handle(
             }
         }
     }
+    if service == "organizations" {
+        if let Some(refused) = organizations_refusal(&state, account.as_deref(), &action) {
+            record(Some("not_an_administrator"), 400);
+            return Ok(refused);
+        }
+    }
     if faults.denied.contains(&iam_action(&service, &action)) {
         record(Some("denied"), Fault::Denied.status(protocol));
         return Ok(error_response(protocol, Fault::Denied));
@@ -479,6 +497,9 @@ async fn handle(
     let rbody = rbody.collect().await.map_err(|_| Dropped)?.to_bytes();
     if service == "sts" && rparts.status.is_success() {
         learn_accounts(&state, key.as_deref(), &action, &rbody);
+    }
+    if service == "organizations" && rparts.status.is_success() {
+        learn_administrators(&state, &action, &body, &rbody);
     }
     record(slowed.then_some("slow"), rparts.status.as_u16());
     Ok(dated(
@@ -687,6 +708,93 @@ fn learn_accounts(state: &State, signing_key: Option<&str>, action: &str, body: 
         "GetCallerIdentity" => {
             if let (Some(key), Some(acct)) = (signing_key, tag("Account")) {
                 accounts.insert(key.to_owned(), acct);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Organizations actions any member account may call; every other one AWS answers only to the
+/// management account, or (the reads) to a delegated administrator.
+const ORGANIZATIONS_FOR_MEMBERS: &[&str] = &[
+    "DescribeOrganization",
+    "LeaveOrganization",
+    "AcceptHandshake",
+    "DeclineHandshake",
+    "DescribeHandshake",
+    "ListHandshakesForAccount",
+    "DescribeEffectivePolicy",
+    "DescribeResourcePolicy",
+];
+
+/// AWS's answer to a member account calling an Organizations action it may not (the emulator
+/// answers every account): `AccessDeniedException`, as AWS Organizations returns it. Nothing is
+/// refused before the proxy has seen who the management account is.
+fn organizations_refusal(
+    state: &State,
+    account: Option<&str>,
+    action: &str,
+) -> Option<Response<Full<Bytes>>> {
+    let account = account?;
+    if ORGANIZATIONS_FOR_MEMBERS.contains(&action) {
+        return None;
+    }
+    let org = state.org.lock().ok()?;
+    let management = org.management.as_deref()?;
+    let reads = action.starts_with("List") || action.starts_with("Describe");
+    let delegated = org.delegated.get(account).is_some_and(|s| !s.is_empty());
+    if account == management || (reads && delegated) {
+        return None;
+    }
+    Some(coded_error(
+        Protocol::Json,
+        400,
+        "AccessDeniedException",
+        "You don't have permissions to access this resource.",
+    ))
+}
+
+/// Learns the management account and the delegated administrators from Organizations traffic.
+fn learn_administrators(state: &State, action: &str, request: &[u8], answer: &[u8]) {
+    let json = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).unwrap_or_default();
+    let Ok(mut org) = state.org.lock() else {
+        return;
+    };
+    match action {
+        "DescribeOrganization" | "CreateOrganization" => {
+            if let Some(id) = json(answer)["Organization"]["MasterAccountId"].as_str() {
+                org.management = Some(id.to_owned());
+            }
+        }
+        "RegisterDelegatedAdministrator" | "DeregisterDelegatedAdministrator" => {
+            let request = json(request);
+            let (Some(id), Some(service)) = (
+                request["AccountId"].as_str(),
+                request["ServicePrincipal"].as_str(),
+            ) else {
+                return;
+            };
+            let services = org.delegated.entry(id.to_owned()).or_default();
+            if action.starts_with("Register") {
+                services.insert(service.to_owned());
+            } else {
+                services.remove(service);
+            }
+        }
+        "ListDelegatedAdministrators" => {
+            let service = json(request)["ServicePrincipal"]
+                .as_str()
+                .unwrap_or("(some service)")
+                .to_owned();
+            let answer = json(answer);
+            let ids = answer["DelegatedAdministrators"].as_array().cloned();
+            for admin in ids.unwrap_or_default() {
+                if let Some(id) = admin["Id"].as_str() {
+                    org.delegated
+                        .entry(id.to_owned())
+                        .or_default()
+                        .insert(service.clone());
+                }
             }
         }
         _ => {}

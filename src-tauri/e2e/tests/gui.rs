@@ -47,6 +47,10 @@ fn main() -> std::process::ExitCode {
             || Box::pin(a_partial_picture_says_so_and_every_card_shows_its_limits()),
         ),
         trial(
+            "a_new_user_signs_in_through_identity_center_and_sees_the_organization",
+            || Box::pin(a_new_user_signs_in_through_identity_center_and_sees_the_organization()),
+        ),
+        trial(
             "one_click_deploys_qa_with_a_live_log_and_green_steps",
             || Box::pin(one_click_deploys_qa_with_a_live_log_and_green_steps()),
         ),
@@ -58,8 +62,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{
-    click, count, find_in_graph, graph_quality, open_app, repo, screenshot, wait_for,
-    wait_for_cards, wait_text,
+    click, count, find_in_graph, graph_quality, open_app, open_app_as_user, repo, screenshot,
+    wait_for, wait_for_cards, wait_text,
 };
 use fantoccini::Locator;
 use stagecraft_sandbox::{self as sandbox, SeedSpec};
@@ -72,6 +76,203 @@ async fn sandbox_of(spec: SeedSpec) -> sandbox::Running {
     sandbox::start_scratch(&venv, Some(&repo().join("examples")), spec)
         .await
         .expect("sandbox")
+}
+
+/// A team lead installs the app and starts it from the desktop menu: no environment variables, a
+/// home directory holding only the AWS config (here the sandbox's, with an IAM Identity Center
+/// profile beside the others). The window asks for a profile; the user tests one, picks the SSO
+/// profile, signs in (approving on the sign-in page as in the browser), takes ReadOnlyAccess in
+/// every account, opens `examples/` as the workspace and scans: four accounts with their stages
+/// and owners, each member reached through the sign-in. Restarted, the app opens on the same
+/// picture without asking again.
+async fn a_new_user_signs_in_through_identity_center_and_sees_the_organization() {
+    let running = sandbox_of(SeedSpec::default()).await;
+    let sb = &running.sandbox;
+    // Not under /tmp: WebKit's web process sandbox mounts a fresh /tmp, hiding a home there.
+    let home = tempfile::Builder::new()
+        .prefix("home-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("home");
+    std::fs::create_dir_all(home.path().join(".aws")).expect(".aws");
+    std::fs::copy(sb.aws_config_file(), home.path().join(".aws/config")).expect("aws config");
+
+    let (driver, client) = open_app_as_user(home.path()).await;
+    wait_text(&client, "[data-testid=setup-why]", |t| {
+        t.contains("Choose the AWS profile")
+    })
+    .await;
+    wait_for(&client, "[data-testid=profile-row][data-profile=sso]").await;
+    assert_eq!(
+        count(&client, "[data-testid=profile-row]").await,
+        5,
+        "master, dev, qa, prod, sso"
+    );
+    assert_eq!(
+        count(&client, "[data-testid=account-card]").await,
+        0,
+        "nothing scanned yet"
+    );
+    // "Test" says what a profile can do before it is chosen.
+    click(
+        &client,
+        "[data-testid=profile-row][data-profile=master] [data-testid=test-profile]",
+    )
+    .await;
+    wait_text(
+        &client,
+        "[data-testid=profile-row][data-profile=master] [data-testid=profile-check]",
+        |t| t.contains("management account") && t.contains("a scan can start here"),
+    )
+    .await;
+    click(
+        &client,
+        "[data-testid=profile-row][data-profile=qa] [data-testid=test-profile]",
+    )
+    .await;
+    wait_text(
+        &client,
+        "[data-testid=profile-row][data-profile=qa] [data-testid=profile-check]",
+        |t| t.contains("not its management account"),
+    )
+    .await;
+    screenshot(&client, "first-run").await;
+
+    click(&client, "[data-testid=profile-row][data-profile=sso] input").await;
+    wait_for(
+        &client,
+        "[data-testid=sign-in-status][data-status=signed_out]",
+    )
+    .await;
+    click(&client, "[data-testid=sign-in]").await;
+    let code = wait_for(&client, "[data-testid=device-code]").await;
+    let page = code
+        .attr("data-uri")
+        .await
+        .expect("attr")
+        .expect("the sign-in page's address");
+    let shown = code.text().await.expect("text");
+    assert!(
+        page.contains("user_code=") && shown.contains(page.rsplit('=').next().unwrap_or("?")),
+        "the code on the page is the one shown: {page} / {shown}"
+    );
+    screenshot(&client, "sign-in").await;
+    assert!(
+        sandbox::approve_sign_in(&page).await.expect("approve"),
+        "the sign-in page knew the code"
+    );
+    wait_for(
+        &client,
+        "[data-testid=sign-in-status][data-status=signed_in]",
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(&client, "[data-testid=sso-account]").await < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "the sign-in's accounts never listed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let role = wait_for(&client, "[data-testid=role-all]").await;
+    assert_eq!(
+        role.prop("value").await.expect("value").as_deref(),
+        Some("ReadOnlyAccess"),
+        "a read-only role is suggested"
+    );
+
+    let examples = repo().join("examples");
+    let path = wait_for(&client, "[data-testid=workspace-path]").await;
+    path.send_keys(&examples.display().to_string())
+        .await
+        .expect("type");
+    click(&client, "[data-testid=open-workspace]").await;
+    wait_for(
+        &client,
+        "[data-testid=workspace-proposal][data-exists=true]",
+    )
+    .await;
+    screenshot(&client, "setup-ready").await;
+    click(&client, "[data-testid=setup-done]").await;
+
+    click(&client, "[data-testid=tab-org]").await;
+    let cards = wait_for_cards(&client, "ok", 4).await;
+    assert_eq!(cards.len(), 4);
+    wait_text(&client, "[data-testid=scan-age]", |t| t.contains("scanned")).await;
+    for seeded in &sb.seeded.accounts {
+        let card = client
+            .find(Locator::Css(&format!(
+                "[data-testid=account-card][data-account-id='{}']",
+                seeded.id
+            )))
+            .await
+            .unwrap_or_else(|_| panic!("no card for {}", seeded.name));
+        assert_eq!(
+            card.attr("data-stage").await.expect("attr").as_deref(),
+            Some(seeded.stage.as_str())
+        );
+        let access = card
+            .find(Locator::Css("[data-testid=card-access]"))
+            .await
+            .expect("access")
+            .text()
+            .await
+            .expect("text");
+        assert!(
+            access.contains("Identity Center") && access.contains("ReadOnlyAccess"),
+            "{} was reached {access:?}",
+            seeded.name
+        );
+        let owners = card
+            .find(Locator::Css("[data-testid=owner-counts]"))
+            .await
+            .expect("owners")
+            .text()
+            .await
+            .expect("text");
+        assert!(!owners.trim().is_empty() && owners != "—", "{owners}");
+    }
+    assert!(
+        count(&client, "[data-testid=owner-counts] [data-kind=terraform]").await >= 3
+            && count(&client, "[data-testid=owner-counts] [data-kind=serverless]").await >= 3,
+        "every stage has Terraform- and Serverless-owned resources"
+    );
+    screenshot(&client, "signed-in-organization").await;
+
+    // Shared with the AWS CLI: the token where it looks (SHA-1 of the session name).
+    assert!(home
+        .path()
+        .join(".aws/sso/cache/9ed037b84943c4caa3a520e48a5540181c46c98c.json")
+        .is_file());
+    let saved: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(home.path().join(".config/stagecraft/settings.json"))
+            .expect("settings saved in the app's config directory"),
+    )
+    .expect("settings json");
+    assert_eq!(saved["profile"], "sso");
+    assert_eq!(saved["sso_roles"]["all"], "ReadOnlyAccess");
+    assert_eq!(
+        saved["workspace"],
+        examples.join("stagecraft.toml").display().to_string()
+    );
+
+    client.close().await.expect("close");
+    drop(driver);
+    let (_driver, client) = open_app_as_user(home.path()).await;
+    click(&client, "[data-testid=tab-org]").await;
+    let cards = wait_for_cards(&client, "ok", 4).await;
+    assert_eq!(cards.len(), 4);
+    wait_text(&client, "[data-testid=scan-age]", |t| t.contains("scanned")).await;
+    assert_eq!(
+        count(&client, "[data-testid=setup]").await,
+        0,
+        "not asked again"
+    );
+    let menu = wait_for(&client, "[data-testid=profile-menu]").await;
+    let label = menu.text().await.expect("text");
+    assert!(
+        label.contains("sso") && label.contains("examples"),
+        "{label}"
+    );
 }
 
 async fn the_window_lists_the_sandbox_accounts_with_their_stages() {

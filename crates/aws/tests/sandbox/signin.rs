@@ -261,3 +261,67 @@ async fn a_sign_in_renews_itself_and_a_lapsed_one_says_sign_in_again() {
     assert!(e.to_string().contains("sign in again"), "{e}");
     assert!(!e.to_string().contains("management account"), "{e}");
 }
+
+/// "Test" on each kind of profile says what a scan can do from it: the management account's starts
+/// a scan; a member's may not list the organization (the sandbox answers as AWS does, not as moto
+/// would); a member registered as a delegated administrator lists it but is sent to the
+/// management account's profile.
+#[tokio::test(flavor = "multi_thread")]
+async fn testing_a_profile_tells_management_member_and_delegated_administrator_apart() {
+    use stagecraft_aws::credentials::check_profile;
+    use stagecraft_model::signin::OrgStanding;
+    let (_turn, running) = harness::scratch().await;
+    let sb = &running.sandbox;
+    let env = sb.aws_env();
+    let management = &sb.seeded.management_account_id;
+
+    let master = check_profile(&env, "master").await;
+    assert_eq!(master.standing, OrgStanding::Management, "{master:?}");
+    assert!(
+        master.message.contains("a scan can start here"),
+        "{master:?}"
+    );
+
+    let qa = check_profile(&env, "qa").await;
+    assert_eq!(qa.standing, OrgStanding::Member, "{qa:?}");
+    assert!(
+        qa.message.contains("not its management account") && qa.message.contains(management),
+        "{qa:?}"
+    );
+
+    let org = aws_sdk_organizations::Client::new(&env.sdk_config("master", None).await);
+    let dev = sb
+        .seeded
+        .accounts
+        .iter()
+        .find(|a| a.stage == "dev")
+        .expect("dev account");
+    org.register_delegated_administrator()
+        .account_id(&dev.id)
+        .service_principal("guardduty.amazonaws.com")
+        .send()
+        .await
+        .expect("register dev as a delegated administrator");
+    let delegated = check_profile(&env, "dev").await;
+    org.deregister_delegated_administrator()
+        .account_id(&dev.id)
+        .service_principal("guardduty.amazonaws.com")
+        .send()
+        .await
+        .expect("deregister");
+    assert_eq!(
+        delegated.standing,
+        OrgStanding::DelegatedAdministrator,
+        "{delegated:?}"
+    );
+    assert!(
+        delegated.message.contains("choose its profile") && delegated.message.contains(management),
+        "{delegated:?}"
+    );
+    let again = check_profile(&env, "dev").await;
+    assert_eq!(
+        again.standing,
+        OrgStanding::Member,
+        "deregistered: {again:?}"
+    );
+}

@@ -96,7 +96,7 @@ pub struct Driver {
 }
 
 impl Driver {
-    fn start(env: &[(String, String)]) -> Driver {
+    fn start(env: &[(String, String)], clean: bool) -> Driver {
         let bin = driver_binary().unwrap_or_else(|| PathBuf::from("tauri-driver"));
         let port = free_port();
         let native_port = loop {
@@ -107,7 +107,18 @@ impl Driver {
         };
         let log = std::env::temp_dir().join(format!("stagecraft-tauri-driver-{port}.log"));
         let out = std::fs::File::create(&log).expect("driver log");
-        let child = Command::new(&bin)
+        let mut command = Command::new(&bin);
+        if clean {
+            // What a desktop session gives an app started from the menu: none of the variables
+            // Stagecraft, the AWS SDK or the test run read (the display's and the session's stay).
+            for (var, _) in std::env::vars_os() {
+                let name = var.to_string_lossy();
+                if name.starts_with("AWS_") || name.starts_with("STAGECRAFT_") {
+                    command.env_remove(&var);
+                }
+            }
+        }
+        let child = command
             .args([
                 "--port",
                 &port.to_string(),
@@ -168,7 +179,6 @@ impl Drop for Driver {
 /// Starts tauri-driver and opens a session with the app; a driver that fails to open one is
 /// replaced once (WebKitWebDriver occasionally fails its first session on a loaded machine).
 pub async fn open_app(env: &[(String, String)]) -> (Driver, Client) {
-    let mut last = String::new();
     let home = tempfile::tempdir().expect("app home");
     let mut env = env.to_vec();
     for (var, sub) in [
@@ -178,21 +188,57 @@ pub async fn open_app(env: &[(String, String)]) -> (Driver, Client) {
     ] {
         env.push((var.into(), home.path().join(sub).display().to_string()));
     }
-    let mut home = Some(home);
+    session(&env, false, Some(home)).await
+}
+
+/// The app as a user starts it from the desktop menu: no AWS or Stagecraft variables, `HOME` the
+/// given directory (its `~/.aws`, `~/.config`, `~/.local/share` are the app's).
+pub async fn open_app_as_user(home: &Path) -> (Driver, Client) {
+    // A desktop session names the XDG directories, by default under HOME.
+    let env = vec![
+        ("HOME".to_owned(), home.display().to_string()),
+        (
+            "XDG_CONFIG_HOME".to_owned(),
+            home.join(".config").display().to_string(),
+        ),
+        (
+            "XDG_DATA_HOME".to_owned(),
+            home.join(".local/share").display().to_string(),
+        ),
+        (
+            "XDG_CACHE_HOME".to_owned(),
+            home.join(".cache").display().to_string(),
+        ),
+    ];
+    session(&env, true, None).await
+}
+
+async fn session(
+    env: &[(String, String)],
+    clean: bool,
+    mut home: Option<tempfile::TempDir>,
+) -> (Driver, Client) {
+    let mut last = String::new();
     for _ in 0..3 {
-        let mut driver = Driver::start(&env);
+        let mut driver = Driver::start(env, clean);
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("wry"));
         caps.insert(
             "tauri:options".into(),
             json!({ "application": app_binary() }),
         );
-        match ClientBuilder::rustls()
-            .expect("tls")
-            .capabilities(caps)
-            .connect(&driver.url)
+        let mut builder = ClientBuilder::rustls().expect("tls");
+        builder.capabilities(caps);
+        let connect = builder.connect(&driver.url);
+        // A session the webview never answers is retried, not waited on for ever.
+        let connected = tokio::time::timeout(Duration::from_secs(90), connect)
             .await
-        {
+            .unwrap_or_else(|_| {
+                Err(fantoccini::error::NewSessionError::NotW3C(json!(
+                    "no session within 90 s"
+                )))
+            });
+        match connected {
             Ok(client) => {
                 driver._home = home.take();
                 return (driver, client);
