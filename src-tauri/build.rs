@@ -11,6 +11,8 @@ fn main() {
             "analysis",
             "snapshots",
             "snapshot_diff",
+            "organizations",
+            "open_organization",
             "deletions",
             "undelete",
             "action_history",

@@ -53,13 +53,26 @@ pub fn app_info(settings: State<'_, Settings>) -> Result<ScanTarget, UiError> {
     Ok(target)
 }
 
-/// The newest stored snapshot, so the window opens on it before any AWS call.
+/// The newest stored snapshot of the chosen profile's organization, so the window opens on it
+/// before any AWS call.
 #[tauri::command]
 pub async fn last_snapshot(
     settings: State<'_, Settings>,
     current: State<'_, Current>,
 ) -> Result<Option<ScanReport>, UiError> {
-    let latest = with_store(&settings, |s| s.latest()).await?;
+    // The organization the chosen profile reached in its newest snapshot, else the most recent.
+    let profile = settings.profile();
+    let latest = with_store(&settings, move |s| {
+        let org = match profile.as_deref() {
+            Some(p) => s.organization_of_profile(p)?,
+            None => None,
+        };
+        match org {
+            Some(org) => s.latest_in(Some(&org)),
+            None => s.latest(),
+        }
+    })
+    .await?;
     if let Some(r) = &latest {
         current.set(r.clone());
     }
@@ -107,7 +120,8 @@ pub async fn deletions(
     current: State<'_, Current>,
 ) -> Result<Vec<stagecraft_analysis::deletion::PendingDeletion>, UiError> {
     let report = current.get().ok_or_else(no_snapshot)?;
-    let gone = with_store(&settings, |s| s.recently_seen_buckets()).await?;
+    let org = report.organization.id.clone();
+    let gone = with_store(&settings, move |s| s.recently_seen_buckets(&org)).await?;
     Ok(stagecraft_analysis::deletion::pending(&report, &gone))
 }
 
@@ -269,10 +283,40 @@ pub async fn deploy_history(
     with_store(&settings, move |s| s.runs(Some(&stage))).await
 }
 
-/// Every stored snapshot, newest first.
+/// The stored snapshots of the organization on screen, newest first.
 #[tauri::command]
-pub async fn snapshots(settings: State<'_, Settings>) -> Result<Vec<SnapshotSummary>, UiError> {
-    with_store(&settings, |s| s.list()).await
+pub async fn snapshots(
+    settings: State<'_, Settings>,
+    current: State<'_, Current>,
+) -> Result<Vec<SnapshotSummary>, UiError> {
+    let org = current.get().map(|r| r.organization.id.clone());
+    with_store(&settings, move |s| s.list_in(org.as_deref())).await
+}
+
+/// The organizations the store holds snapshots of, the most recently scanned first.
+#[tauri::command]
+pub async fn organizations(
+    settings: State<'_, Settings>,
+) -> Result<Vec<stagecraft_store::OrganizationSummary>, UiError> {
+    with_store(&settings, |s| s.organizations()).await
+}
+
+/// Puts an organization's newest snapshot on screen (the header's switcher).
+#[tauri::command]
+pub async fn open_organization(
+    settings: State<'_, Settings>,
+    current: State<'_, Current>,
+    id: String,
+) -> Result<ScanReport, UiError> {
+    let asked = id.clone();
+    let report = with_store(&settings, move |s| s.latest_in(Some(&asked)))
+        .await?
+        .ok_or_else(|| UiError {
+            code: stagecraft_model::ErrorCode::NoSnapshot,
+            message: format!("The store holds no snapshot of organization {id}."),
+        })?;
+    current.set(report.clone());
+    Ok(report)
 }
 
 /// What changed between two stored snapshots; ids the store does not have are refused.
@@ -282,12 +326,26 @@ pub async fn snapshot_diff(
     from: i64,
     to: i64,
 ) -> Result<SnapshotDiff, UiError> {
-    with_store(&settings, move |s| {
+    let compared = with_store(&settings, move |s| {
         let a = s.load(from)?;
         let b = s.load(to)?;
-        Ok(stagecraft_store::diff(&a, &b, Some(from), Some(to)))
+        Ok(if a.organization.id == b.organization.id {
+            Ok(stagecraft_store::diff(&a, &b, Some(from), Some(to)))
+        } else {
+            Err((a.organization.id, b.organization.id))
+        })
     })
-    .await
+    .await?;
+    match compared {
+        Ok(diff) => Ok(diff),
+        Err((a, b)) => Err(UiError {
+            code: stagecraft_model::ErrorCode::InvalidInput,
+            message: format!(
+                "Snapshot {from} is of organization {a} and snapshot {to} of {b}: compare \
+                 snapshots of one organization."
+            ),
+        }),
+    }
 }
 
 /// Writes an export (SVG, PNG, Markdown, JSON) where the user chooses: a save dialog, or the

@@ -126,6 +126,8 @@ pub fn run() {
             commands::analysis,
             commands::snapshots,
             commands::snapshot_diff,
+            commands::organizations,
+            commands::open_organization,
             commands::deletions,
             commands::undelete,
             commands::action_history,

@@ -21,6 +21,7 @@ import { GraphView, type GraphFocus } from "./views/GraphView";
 import { HistoryView } from "./views/HistoryView";
 import { MatrixView } from "./views/MatrixView";
 import { CoverageBanner } from "./views/CoverageBanner";
+import { OrgSwitcher } from "./views/OrgSwitcher";
 import { OrgView } from "./views/OrgView";
 import { Palette, type PaletteItem } from "./views/Palette";
 import { initialState, reduce } from "./state";
@@ -196,9 +197,16 @@ export function App() {
         </nav>
         <span class="spacer" />
         {/* Right of the tabs' stretch, so the tabs stay put when these arrive. */}
-        <span class="crumb" data-testid="org-crumb" title="AWS Organization">
-          {state.organization ? state.organization.id : setup?.needs_setup ? "no organization yet" : "org …"}
-        </span>
+        <OrgSwitcher
+          current={state.organization?.id ?? null}
+          placeholder={setup?.needs_setup ? "no organization yet" : "org …"}
+          now={now}
+          onSwitch={(report) => {
+            dispatch({ type: "switched", report });
+            setScans((n) => n + 1);
+            refreshAnalysis();
+          }}
+        />
         <button
           class="ghost crumb-button"
           data-testid="profile-menu"
@@ -239,6 +247,16 @@ export function App() {
                 : "Choose profile…"}
             </button>
           )}
+        </div>
+      )}
+      {!setupOpen && !state.scanning && state.report && state.target && state.report.profile !== state.target.profile && (
+        <div class="banner" data-testid="other-profile-banner">
+          Showing organization <code>{state.report.organization.id}</code> as scanned{" "}
+          {timeAgo(Date.parse(state.report.started_at), now)} through profile <code>{state.report.profile}</code>. ⟳ Scan
+          uses profile <code>{state.target.profile}</code>.{" "}
+          <button class="ghost" data-testid="other-profile-setup" onClick={openSetup}>
+            Choose profile…
+          </button>
         </div>
       )}
       <CoverageBanner report={state.report} />

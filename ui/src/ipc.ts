@@ -8,6 +8,7 @@ import type { DeployPreview } from "./generated/DeployPreview";
 import type { StageChanges } from "./generated/StageChanges";
 import type { DeployRun } from "./generated/DeployRun";
 import type { RunEvent } from "./generated/RunEvent";
+import type { OrganizationSummary } from "./generated/OrganizationSummary";
 import type { PendingDeletion } from "./generated/PendingDeletion";
 import type { ScanEvent } from "./generated/ScanEvent";
 import type { SnapshotDiff } from "./generated/SnapshotDiff";
@@ -59,6 +60,16 @@ export function analysis(): Promise<Analysis> {
 
 export function snapshots(): Promise<SnapshotSummary[]> {
   return invoke<SnapshotSummary[]>("snapshots");
+}
+
+/** The organizations the store holds snapshots of, the most recently scanned first. */
+export function organizations(): Promise<OrganizationSummary[]> {
+  return invoke<OrganizationSummary[]>("organizations");
+}
+
+/** Puts an organization's newest snapshot on screen. */
+export function openOrganization(id: string): Promise<ScanReport> {
+  return invoke<ScanReport>("open_organization", { id });
 }
 
 export function snapshotDiff(from: number, to: number): Promise<SnapshotDiff> {

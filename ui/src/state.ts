@@ -44,6 +44,8 @@ export type Action =
   | { type: "event"; event: ScanEvent }
   | { type: "scan_done"; report: ScanReport }
   | { type: "snapshot"; report: ScanReport }
+  /** Another organization's newest snapshot, chosen in the header: replaces what is on screen. */
+  | { type: "switched"; report: ScanReport }
   | { type: "scan_failed"; error: UiError };
 
 function upsert(accounts: Account[], account: Account): Account[] {
@@ -68,6 +70,16 @@ export function reduce(state: State, action: Action): State {
         organization: action.report.organization,
         accounts: action.report.accounts,
         finishedAt: Date.now(),
+        report: action.report,
+      };
+    case "switched":
+      return {
+        ...state,
+        error: null,
+        organization: action.report.organization,
+        accounts: action.report.accounts,
+        progress: {},
+        finishedAt: Date.parse(action.report.started_at) || null,
         report: action.report,
       };
     case "snapshot":

@@ -20,9 +20,10 @@ pub struct Cli {
 pub enum Command {
     /// Discover the organization, scan every account, decide every resource's owner, store a snapshot.
     Scan(ScanArgs),
-    /// List the stored snapshots, newest first.
-    Snapshots(StoreArgs),
-    /// What changed between two snapshots (default: the one before the latest, and the latest).
+    /// List the stored snapshots of an organization, newest first (`--all`: every organization's).
+    Snapshots(SnapshotsArgs),
+    /// What changed between two snapshots of one organization (default: its latest and the one
+    /// before).
     Diff(DiffArgs),
     /// The graph of links (SSM writes and reads, policies, mappings, authorizers, stacks) as text,
     /// JSON, DOT or Mermaid.
@@ -114,6 +115,10 @@ pub struct SnapshotArg {
     /// Use a stored snapshot (`latest` or its id) instead of scanning now.
     #[arg(long)]
     pub snapshot: Option<String>,
+    /// The organization whose latest snapshot `--snapshot latest` is (default: the one the
+    /// profile reached in its newest snapshot, else the most recently scanned).
+    #[arg(long = "org", value_name = "ID")]
+    pub organization: Option<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -236,16 +241,36 @@ pub struct StoreArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The organization (a store may hold several; default: the one the profile reached in its
+    /// newest snapshot, else the most recently scanned).
+    #[arg(long = "org", value_name = "ID")]
+    pub organization: Option<String>,
+    /// The profile whose organization is the default.
+    #[arg(long, env = "AWS_PROFILE", hide_env_values = true)]
+    pub profile: Option<String>,
+}
+
+#[derive(Args)]
+pub struct SnapshotsArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Every organization's snapshots, with an organization column.
+    #[arg(long, conflicts_with = "organization")]
+    pub all: bool,
 }
 
 #[derive(Args)]
 pub struct DiffArgs {
     /// The older snapshot id.
     pub from: Option<i64>,
-    /// The newer snapshot id (default: the latest).
+    /// The newer snapshot id (default: the organization's latest).
     pub to: Option<i64>,
     #[command(flatten)]
     pub store: StoreArgs,
+    /// Compare snapshots of two different organizations (refused otherwise: every resource of
+    /// one would show as added).
+    #[arg(long)]
+    pub across_organizations: bool,
 }
 
 #[derive(Subcommand)]

@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     };
     let json = match &cli.command {
         Command::Scan(a) => a.json,
-        Command::Snapshots(a) => a.json,
+        Command::Snapshots(a) => a.store.json,
         Command::Diff(a) => a.store.json,
         Command::Graph(a) => matches!(a.format, GraphFormat::Json),
         Command::Audit(a) => a.json || matches!(a.format, AuditFormat::Json),

@@ -23,7 +23,8 @@ pub(crate) async fn scan_now(args: &SourceArgs) -> Result<ScanReport, Error> {
         None => None,
         Some(id) => {
             let store = open_store_at(args.store.as_deref())?;
-            let previous = store.latest()?.ok_or_else(|| {
+            let org = organization(&store, None, profile_of(args, &workspace).as_deref())?;
+            let previous = store.latest_in(org.as_deref())?.ok_or_else(|| {
                 Error::Input(
                     "--account rescans one account of the latest snapshot, and there is none yet: run `stagecraft scan` first".into(),
                 )
@@ -100,8 +101,17 @@ pub(crate) async fn report_for(
     };
     let store = open_store_at(source.store.as_deref())?;
     let id = if which == "latest" {
+        let workspace = match &source.config {
+            Some(path) => Workspace::load(path)?,
+            None => Workspace::default(),
+        };
+        let org = organization(
+            &store,
+            snapshot.organization.as_deref(),
+            profile_of(source, &workspace).as_deref(),
+        )?;
         store
-            .latest_id()?
+            .latest_id_in(org.as_deref())?
             .ok_or_else(|| Error::Store("no snapshots yet; run `stagecraft scan` first".into()))?
     } else {
         which.parse::<i64>().map_err(|_| {
@@ -152,12 +162,63 @@ pub(crate) fn open_store_at(path: Option<&std::path::Path>) -> Result<Store, Err
     Ok(Store::open(&path)?)
 }
 
-/// Buckets recent snapshots saw (for "deleted recently"); none without a store.
+/// Buckets the organization's recent snapshots saw (for "deleted recently"); none without a store.
 pub(crate) fn gone_buckets(
     store: Option<&std::path::Path>,
+    organization: &str,
 ) -> Vec<stagecraft_analysis::deletion::GoneBucket> {
     open_store_at(store)
         .ok()
-        .and_then(|s| s.recently_seen_buckets().ok())
+        .and_then(|s| s.recently_seen_buckets(organization).ok())
         .unwrap_or_default()
+}
+
+/// The management profile a command acts as: `--profile`, the workspace's, then `AWS_PROFILE`.
+pub(crate) fn profile_of(args: &SourceArgs, workspace: &Workspace) -> Option<String> {
+    args.profile
+        .clone()
+        .or_else(|| workspace.config.organization.profile.clone())
+        .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
+}
+
+/// Which organization's snapshots a command reads: the one asked for (it must be in the store),
+/// else the one `profile` reached in its newest snapshot, else the most recently scanned one;
+/// `None` for an empty store.
+pub(crate) fn organization(
+    store: &Store,
+    asked: Option<&str>,
+    profile: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let known = store.organizations()?;
+    if let Some(asked) = asked {
+        if known.iter().any(|o| o.id == asked) {
+            return Ok(Some(asked.to_owned()));
+        }
+        let held = if known.is_empty() {
+            "no snapshots at all".to_owned()
+        } else {
+            known
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{} (management account {}, {} snapshot(s), last {})",
+                        o.id, o.management_account_id, o.snapshots, o.last_scan
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(Error::Input(format!(
+            "{} holds no snapshot of organization {asked}; it holds {held}",
+            store.path().display()
+        )));
+    }
+    if let Some(org) = profile
+        .map(|p| store.organization_of_profile(p))
+        .transpose()?
+        .flatten()
+    {
+        return Ok(Some(org));
+    }
+    Ok(known.first().map(|o| o.id.clone()))
 }

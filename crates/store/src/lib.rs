@@ -21,7 +21,7 @@ use stagecraft_model::deploy::Outcome;
 use stagecraft_model::{AccountStatus, Resource, ScanReport};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// How long an open or a write waits for another process holding the store.
 const BUSY_TIMEOUT_MS: u64 = 15_000;
@@ -74,6 +74,26 @@ pub struct SnapshotSummary {
     /// Accounts that ended in `error` or `partial`.
     pub accounts_with_errors: u32,
     pub resources: u32,
+    /// The organization's management account.
+    pub management_account_id: String,
+}
+
+/// An organization the store holds snapshots of, as the window's switcher and
+/// `stagecraft snapshots --organizations` show it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct OrganizationSummary {
+    pub id: String,
+    pub management_account_id: String,
+    /// The profile (or sign-in profile) of its newest snapshot.
+    pub profile: String,
+    /// When its newest snapshot started.
+    pub last_scan: String,
+    #[ts(type = "number")]
+    pub latest_snapshot: i64,
+    /// Accounts in its newest snapshot.
+    pub accounts: u32,
+    pub snapshots: u32,
 }
 
 #[derive(Debug)]
@@ -347,6 +367,58 @@ impl Store {
                 )
                 .map_err(|e| self.sql(e))?;
         }
+        if version < 5 {
+            let has_column: bool = self
+                .conn
+                .query_row(
+                    "SELECT count(*) FROM pragma_table_info('snapshots')
+                     WHERE name = 'management_account_id'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(|e| self.sql(e))?
+                > 0;
+            if !has_column {
+                self.conn
+                    .execute_batch(
+                        "ALTER TABLE snapshots
+                         ADD COLUMN management_account_id TEXT NOT NULL DEFAULT '';",
+                    )
+                    .map_err(|e| self.sql(e))?;
+            }
+            // Several organizations in one store: each snapshot names its management account too,
+            // history is read per organization, and bucket sightings are kept per organization (a
+            // bucket another organization saw is not "deleted recently" from this one). Sightings
+            // still backed by a stored snapshot get its organization; older ones (their snapshots
+            // pruned) the organization of the newest snapshot, which is exact for a store that
+            // held one organization, the only kind there was.
+            self.conn
+                .execute_batch(
+                    "UPDATE snapshots SET management_account_id =
+                         coalesce(json_extract(report, '$.organization.management_account_id'), '');
+                     CREATE INDEX IF NOT EXISTS snapshots_by_organization ON snapshots (organization_id, id);
+                     CREATE TABLE sightings (
+                         organization_id TEXT NOT NULL,
+                         id TEXT NOT NULL,
+                         body TEXT NOT NULL,
+                         last_seen TEXT NOT NULL,
+                         PRIMARY KEY (organization_id, id)
+                     );
+                     INSERT OR REPLACE INTO sightings (organization_id, id, body, last_seen)
+                         SELECT s.organization_id, r.id, r.body, s.started_at FROM resources r
+                         JOIN snapshots s ON s.id = r.snapshot_id
+                         WHERE r.type = 'AWS::S3::Bucket' ORDER BY s.id;
+                     INSERT OR IGNORE INTO sightings (organization_id, id, body, last_seen)
+                         SELECT (SELECT organization_id FROM snapshots ORDER BY id DESC LIMIT 1),
+                                b.id, b.body, b.last_seen
+                         FROM bucket_sightings b
+                         WHERE EXISTS (SELECT 1 FROM snapshots);
+                     DROP TABLE bucket_sightings;
+                     ALTER TABLE sightings RENAME TO bucket_sightings;
+                     PRAGMA user_version = 5;",
+                )
+                .map_err(|e| self.sql(e))?;
+        }
         Ok(())
     }
 
@@ -546,29 +618,31 @@ impl Store {
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
     }
 
-    /// Buckets the snapshots of the last [`GONE_BUCKET_DAYS`] saw (what `stagecraft_analysis::deletion::pending` checks for
+    /// Buckets the organization's snapshots of the last [`GONE_BUCKET_DAYS`] saw (what `stagecraft_analysis::deletion::pending` checks for
     /// "deleted recently").
-    pub fn recently_seen_buckets(&self) -> Result<Vec<GoneBucket>, StoreError> {
+    pub fn recently_seen_buckets(&self, organization: &str) -> Result<Vec<GoneBucket>, StoreError> {
         let cutoff = (time::OffsetDateTime::now_utc() - time::Duration::days(GONE_BUCKET_DAYS))
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        self.buckets_seen_since(&cutoff)
+        self.buckets_seen_since(organization, &cutoff)
     }
 
     /// Buckets the snapshots since `cutoff` (RFC 3339) saw, each with the start of the last snapshot
     /// that had it: what the deletions view checks for buckets that are gone now.
     pub fn buckets_seen_since(
         &self,
+        organization: &str,
         cutoff: &str,
     ) -> Result<Vec<stagecraft_model::deletion::GoneBucket>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT body, last_seen FROM bucket_sightings WHERE last_seen >= ?1 ORDER BY id",
+                "SELECT body, last_seen FROM bucket_sightings
+                 WHERE organization_id = ?1 AND last_seen >= ?2 ORDER BY id",
             )
             .map_err(|e| self.sql(e))?;
         let rows = stmt
-            .query_map([cutoff], |r| {
+            .query_map([organization, cutoff], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })
             .map_err(|e| self.sql(e))?;
@@ -657,8 +731,8 @@ impl Store {
             .map_err(sql)?;
         tx.execute(
             "INSERT INTO snapshots (started_at, duration_ms, profile, organization_id, accounts,
-                                    accounts_with_errors, resources, report)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                    accounts_with_errors, resources, report, management_account_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 report.started_at,
                 i64::try_from(report.duration_ms).unwrap_or(i64::MAX),
@@ -667,7 +741,8 @@ impl Store {
                 report.accounts.len() as i64,
                 with_errors as i64,
                 resources.len() as i64,
-                head_json
+                head_json,
+                report.organization.management_account_id
             ],
         )
         .map_err(sql)?;
@@ -681,8 +756,10 @@ impl Store {
                 .map_err(sql)?;
             let mut sighting = tx
                 .prepare(
-                    "INSERT INTO bucket_sightings (id, body, last_seen) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (id) DO UPDATE SET body = excluded.body, last_seen = excluded.last_seen
+                    "INSERT INTO bucket_sightings (organization_id, id, body, last_seen)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (organization_id, id) DO UPDATE
+                     SET body = excluded.body, last_seen = excluded.last_seen
                      WHERE excluded.last_seen >= bucket_sightings.last_seen",
                 )
                 .map_err(sql)?;
@@ -703,7 +780,12 @@ impl Store {
                 .map_err(sql)?;
                 if r.type_name == "AWS::S3::Bucket" {
                     sighting
-                        .execute(params![r.id, body, report.started_at])
+                        .execute(params![
+                            report.organization.id,
+                            r.id,
+                            body,
+                            report.started_at
+                        ])
                         .map_err(sql)?;
                 }
             }
@@ -712,7 +794,8 @@ impl Store {
         Ok(id)
     }
 
-    /// Deletes the snapshots `retention` does not keep (never the newest), and the sightings of
+    /// Deletes the snapshots `retention` does not keep, counted per organization (never an
+    /// organization's newest), and the sightings of
     /// buckets older than the deletions view looks back. Deploy runs and action records are never
     /// deleted. Returns the ids deleted, oldest first.
     pub fn prune(&mut self, retention: Retention) -> Result<Vec<i64>, StoreError> {
@@ -737,10 +820,14 @@ impl Store {
         let doomed: Vec<i64> = {
             let mut stmt = tx
                 .prepare(
-                    "SELECT id FROM snapshots
-                     WHERE id NOT IN (SELECT id FROM snapshots ORDER BY id DESC LIMIT ?1)
-                        OR (?2 IS NOT NULL AND started_at < ?2)
-                     EXCEPT SELECT max(id) FROM snapshots
+                    "SELECT id FROM (
+                         SELECT id, started_at, row_number() OVER (
+                             PARTITION BY organization_id ORDER BY id DESC
+                         ) AS newer_than
+                         FROM snapshots
+                     )
+                     WHERE newer_than > 1
+                       AND (newer_than > ?1 OR (?2 IS NOT NULL AND started_at < ?2))
                      ORDER BY id",
                 )
                 .map_err(sql)?;
@@ -768,16 +855,21 @@ impl Store {
 
     /// Every snapshot, newest first.
     pub fn list(&self) -> Result<Vec<SnapshotSummary>, StoreError> {
+        self.list_in(None)
+    }
+
+    /// The snapshots of one organization (every one with `None`), newest first.
+    pub fn list_in(&self, organization: Option<&str>) -> Result<Vec<SnapshotSummary>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT id, started_at, duration_ms, profile, organization_id, accounts,
-                        accounts_with_errors, resources
-                 FROM snapshots ORDER BY id DESC",
+                        accounts_with_errors, resources, management_account_id
+                 FROM snapshots WHERE ?1 IS NULL OR organization_id = ?1 ORDER BY id DESC",
             )
             .map_err(|e| self.sql(e))?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([organization], |r| {
                 Ok(SnapshotSummary {
                     id: r.get(0)?,
                     started_at: r.get(1)?,
@@ -787,21 +879,92 @@ impl Store {
                     accounts: u32::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
                     accounts_with_errors: u32::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
                     resources: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+                    management_account_id: r.get(8)?,
                 })
             })
             .map_err(|e| self.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
-    pub fn latest_id(&self) -> Result<Option<i64>, StoreError> {
+    /// The organizations the store holds snapshots of, the most recently scanned first.
+    pub fn organizations(&self) -> Result<Vec<OrganizationSummary>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT s.organization_id, s.management_account_id, s.profile, s.started_at, s.id,
+                        s.accounts, (SELECT count(*) FROM snapshots c
+                                     WHERE c.organization_id = s.organization_id)
+                 FROM snapshots s
+                 WHERE s.id IN (SELECT max(id) FROM snapshots GROUP BY organization_id)
+                 ORDER BY s.id DESC",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(OrganizationSummary {
+                    id: r.get(0)?,
+                    management_account_id: r.get(1)?,
+                    profile: r.get(2)?,
+                    last_scan: r.get(3)?,
+                    latest_snapshot: r.get(4)?,
+                    accounts: u32::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
+                    snapshots: u32::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// The organization the newest snapshot taken through `profile` is of: what that profile
+    /// reaches, as last seen (no AWS call).
+    pub fn organization_of_profile(&self, profile: &str) -> Result<Option<String>, StoreError> {
         self.conn
-            .query_row("SELECT max(id) FROM snapshots", [], |r| r.get(0))
+            .query_row(
+                "SELECT organization_id FROM snapshots WHERE profile = ?1 ORDER BY id DESC LIMIT 1",
+                [profile],
+                |r| r.get(0),
+            )
+            .optional()
             .map_err(|e| self.sql(e))
     }
 
-    /// The newest snapshot, if any.
+    /// The organization of a stored snapshot.
+    pub fn organization_of(&self, id: i64) -> Result<String, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT organization_id FROM snapshots WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?
+            .ok_or(StoreError::NoSuchSnapshot(id))
+    }
+
+    /// The newest snapshot of any organization.
+    pub fn latest_id(&self) -> Result<Option<i64>, StoreError> {
+        self.latest_id_in(None)
+    }
+
+    /// The newest snapshot of one organization (of any with `None`).
+    pub fn latest_id_in(&self, organization: Option<&str>) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT max(id) FROM snapshots WHERE ?1 IS NULL OR organization_id = ?1",
+                [organization],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql(e))
+    }
+
+    /// The newest snapshot of any organization, if any.
     pub fn latest(&self) -> Result<Option<ScanReport>, StoreError> {
-        match self.latest_id()? {
+        self.latest_in(None)
+    }
+
+    /// The newest snapshot of one organization (of any with `None`), if any.
+    pub fn latest_in(&self, organization: Option<&str>) -> Result<Option<ScanReport>, StoreError> {
+        match self.latest_id_in(organization)? {
             Some(id) => self.load(id).map(Some),
             None => Ok(None),
         }
@@ -839,12 +1002,15 @@ impl Store {
         Ok(report)
     }
 
-    /// The snapshot before `id`, if any.
+    /// The snapshot of the same organization before `id`, if any.
     pub fn previous_id(&self, id: i64) -> Result<Option<i64>, StoreError> {
+        let organization = self.organization_of(id)?;
         self.conn
-            .query_row("SELECT max(id) FROM snapshots WHERE id < ?1", [id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT max(id) FROM snapshots WHERE id < ?1 AND organization_id = ?2",
+                params![id, organization],
+                |r| r.get(0),
+            )
             .map_err(|e| self.sql(e))
     }
 }

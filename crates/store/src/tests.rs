@@ -311,7 +311,7 @@ fn pruning_keeps_the_newest_snapshots_every_run_and_every_recent_bucket() {
     // What is never pruned.
     assert_eq!(store.runs(None).unwrap().len(), 1);
     let gone: Vec<String> = store
-        .recently_seen_buckets()
+        .recently_seen_buckets("o-1")
         .unwrap()
         .into_iter()
         .map(|b| b.resource.id)
@@ -339,7 +339,7 @@ fn an_older_store_learns_its_bucket_sightings_from_its_snapshots() {
         .unwrap();
     let store = Store::open(&path).unwrap();
     let seen: Vec<(String, String)> = store
-        .buckets_seen_since("2026-10-01T00:00:00Z")
+        .buckets_seen_since("o-1", "2026-10-01T00:00:00Z")
         .unwrap()
         .into_iter()
         .map(|b| (b.resource.id, b.last_seen))
@@ -428,4 +428,173 @@ fn concurrent_saves_and_prunes_all_succeed() {
         h.join().unwrap().unwrap();
     }
     assert_eq!(Store::open(&path).unwrap().list().unwrap().len(), 3);
+}
+
+fn of_org(org: &str, management: &str, profile: &str, resources: Vec<Resource>) -> ScanReport {
+    let mut r = report(resources);
+    r.organization.id = org.into();
+    r.organization.management_account_id = management.into();
+    r.profile = profile.into();
+    r
+}
+
+/// Two organizations in one store: each has its own history, its own previous snapshot, its own
+/// retention and its own bucket sightings; the profile a snapshot was taken with says which
+/// organization it reaches.
+#[test]
+fn two_organizations_in_one_store_keep_their_histories_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+    let main = |resources| of_org("o-main", "111111111111", "main", resources);
+    let other = |resources| of_org("o-other", "222222222222", "client", resources);
+    let m1 = store
+        .save(&main(vec![res("m-bucket", Owner::Unmanaged)]))
+        .unwrap();
+    let o1 = store
+        .save(&other(vec![res("o-bucket", Owner::Unmanaged)]))
+        .unwrap();
+    let m2 = store
+        .save(&main(vec![res("m-bucket", Owner::Unmanaged)]))
+        .unwrap();
+    let o2 = store.save(&other(vec![])).unwrap();
+
+    assert_eq!(store.previous_id(m2).unwrap(), Some(m1), "not {o1}");
+    assert_eq!(store.previous_id(o2).unwrap(), Some(o1));
+    assert_eq!(
+        store.previous_id(m1).unwrap(),
+        None,
+        "the first of its organization"
+    );
+    assert_eq!(store.latest_id_in(Some("o-main")).unwrap(), Some(m2));
+    assert_eq!(store.latest_id().unwrap(), Some(o2));
+    assert_eq!(
+        store
+            .list_in(Some("o-main"))
+            .unwrap()
+            .iter()
+            .map(|s| (s.id, s.management_account_id.as_str()))
+            .collect::<Vec<_>>(),
+        [(m2, "111111111111"), (m1, "111111111111")]
+    );
+    let orgs = store.organizations().unwrap();
+    assert_eq!(
+        orgs.iter()
+            .map(|o| (
+                o.id.as_str(),
+                o.latest_snapshot,
+                o.snapshots,
+                o.profile.as_str()
+            ))
+            .collect::<Vec<_>>(),
+        [("o-other", o2, 2, "client"), ("o-main", m2, 2, "main")]
+    );
+    assert_eq!(
+        store.organization_of_profile("main").unwrap().as_deref(),
+        Some("o-main")
+    );
+    assert_eq!(store.organization_of_profile("nobody").unwrap(), None);
+
+    // o-other's bucket is gone from o-other; it was never o-main's.
+    let seen = |org: &str| -> Vec<String> {
+        store
+            .buckets_seen_since(org, "2026-01-01T00:00:00Z")
+            .unwrap()
+            .into_iter()
+            .map(|b| b.resource.id)
+            .collect()
+    };
+    assert_eq!(seen("o-main"), ["m-bucket"]);
+    assert_eq!(seen("o-other"), ["o-bucket"]);
+
+    // Retention counts per organization: keeping one each keeps both newest.
+    let pruned = store
+        .prune(Retention {
+            keep: 1,
+            keep_days: None,
+        })
+        .unwrap();
+    assert_eq!(pruned, [m1, o1]);
+    assert_eq!(
+        store
+            .list()
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>(),
+        [o2, m2]
+    );
+}
+
+/// A store written at schema 4 (one organization per store) names each snapshot's management
+/// account from its report and files every bucket sighting under an organization.
+#[test]
+fn a_schema_4_store_learns_each_snapshots_organization() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+             CREATE TABLE snapshots (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT NOT NULL,
+                 duration_ms INTEGER NOT NULL, profile TEXT NOT NULL,
+                 organization_id TEXT NOT NULL, accounts INTEGER NOT NULL,
+                 accounts_with_errors INTEGER NOT NULL, resources INTEGER NOT NULL,
+                 report TEXT NOT NULL);
+             CREATE TABLE resources (
+                 snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+                 position INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL,
+                 account_id TEXT NOT NULL, owner_kind TEXT NOT NULL, body TEXT NOT NULL,
+                 PRIMARY KEY (snapshot_id, position));
+             CREATE TABLE actions (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
+                 who TEXT NOT NULL, action TEXT NOT NULL, account_id TEXT NOT NULL, stage TEXT,
+                 resource_id TEXT NOT NULL, resource_name TEXT NOT NULL, outcome TEXT NOT NULL,
+                 message TEXT NOT NULL);
+             CREATE TABLE deploy_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, stage TEXT NOT NULL,
+                 account_id TEXT, started_at TEXT NOT NULL, finished_at TEXT, who TEXT NOT NULL,
+                 plan TEXT NOT NULL, outcome TEXT NOT NULL);
+             CREATE TABLE deploy_steps (run_id INTEGER NOT NULL, position INTEGER NOT NULL,
+                 title TEXT NOT NULL, outcome TEXT NOT NULL, exit_code INTEGER,
+                 duration_ms INTEGER NOT NULL, log TEXT NOT NULL, PRIMARY KEY (run_id, position));
+             CREATE TABLE bucket_sightings (id TEXT PRIMARY KEY, body TEXT NOT NULL,
+                 last_seen TEXT NOT NULL);
+             PRAGMA user_version = 4;",
+        )
+        .unwrap();
+        let head = of_org("o-old", "333333333333", "master", vec![]);
+        let body = serde_json::to_string(&res("still", Owner::Unmanaged)).unwrap();
+        conn.execute(
+            "INSERT INTO snapshots (started_at, duration_ms, profile, organization_id, accounts,
+                 accounts_with_errors, resources, report)
+             VALUES ('2026-11-20T00:00:00Z', 1, 'master', 'o-old', 0, 0, 1, ?1)",
+            [serde_json::to_string(&head).unwrap()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO resources VALUES (1, 0, 'still', 'AWS::S3::Bucket', '1', 'none', ?1)",
+            [&body],
+        )
+        .unwrap();
+        // A sighting whose snapshot was pruned, and one still backed by a snapshot.
+        let pruned = serde_json::to_string(&res("pruned", Owner::Unmanaged)).unwrap();
+        conn.execute(
+            "INSERT INTO bucket_sightings VALUES ('pruned', ?1, '2026-11-10T00:00:00Z'),
+                                                 ('still', ?2, '2026-11-20T00:00:00Z')",
+            [&pruned, &body],
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let list = store.list().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].management_account_id, "333333333333");
+    assert_eq!(store.organizations().unwrap()[0].id, "o-old");
+    let seen: Vec<String> = store
+        .buckets_seen_since("o-old", "2026-11-01T00:00:00Z")
+        .unwrap()
+        .into_iter()
+        .map(|b| b.resource.id)
+        .collect();
+    assert_eq!(seen, ["pruned", "still"]);
+    assert_eq!(store.load(1).unwrap().resources.len(), 1);
 }

@@ -51,6 +51,10 @@ fn main() -> std::process::ExitCode {
             || Box::pin(a_new_user_signs_in_through_identity_center_and_sees_the_organization()),
         ),
         trial(
+            "the_header_switches_between_two_organizations_and_their_histories",
+            || Box::pin(the_header_switches_between_two_organizations_and_their_histories()),
+        ),
+        trial(
             "one_click_deploys_qa_with_a_live_log_and_green_steps",
             || Box::pin(one_click_deploys_qa_with_a_live_log_and_green_steps()),
         ),
@@ -273,6 +277,146 @@ async fn a_new_user_signs_in_through_identity_center_and_sees_the_organization()
         label.contains("sso") && label.contains("examples"),
         "{label}"
     );
+}
+
+/// Scans a sandbox organization into `store` as `stagecraft scan` would; returns its organization id.
+async fn scan_into(sb: &sandbox::Sandbox, store: &std::path::Path) -> String {
+    let ws = stagecraft_iac::config::Workspace::load(&sb.workspace_file()).expect("workspace");
+    let mut store = stagecraft_store::Store::open(store).expect("store");
+    let opts = stagecraft_aws::scan::ScanOptions {
+        profile: Some(sandbox::MASTER_PROFILE.into()),
+        ..Default::default()
+    };
+    stagecraft_aws::scan::scan_and_store(&sb.aws_env(), &ws, &opts, &mut store, &|_| {})
+        .await
+        .expect("scan")
+        .report
+        .organization
+        .id
+}
+
+/// Two organizations in one store (a second sandbox scanned twice before the app starts): the
+/// window scans its own, the header's switcher lists both with their management account, and
+/// choosing the other shows its accounts and only its two snapshots in History; switching back
+/// shows the first again with its one snapshot.
+async fn the_header_switches_between_two_organizations_and_their_histories() {
+    let mine = sandbox_of(SeedSpec::default()).await;
+    let other = sandbox_of(SeedSpec::default()).await;
+    let store_dir = tempfile::tempdir().expect("store dir");
+    let store = store_dir.path().join("stagecraft.db");
+    let other_org = scan_into(&other.sandbox, &store).await;
+    assert_eq!(scan_into(&other.sandbox, &store).await, other_org);
+    let mut env = mine.sandbox.env_vars();
+    env.push(("STAGECRAFT_STORE".into(), store.display().to_string()));
+    let (_driver, client) = open_app(&env).await;
+    click(&client, "[data-testid=tab-org]").await;
+    wait_text(&client, "[data-testid=scan-age]", |t| t.contains("scanned")).await;
+    wait_for_cards(&client, "ok", 4).await;
+    let switcher = wait_for(&client, "[data-testid=org-switcher]").await;
+    let my_org = switcher
+        .attr("data-org")
+        .await
+        .expect("attr")
+        .unwrap_or_default();
+    assert!(my_org.starts_with("o-") && my_org != other_org, "{my_org}");
+    let card_ids = |sb: &sandbox::Sandbox| -> Vec<String> {
+        sb.seeded.accounts.iter().map(|a| a.id.clone()).collect()
+    };
+    let shown = || async {
+        let mut ids = Vec::new();
+        for card in client
+            .find_all(Locator::Css("[data-testid=account-card]"))
+            .await
+            .expect("cards")
+        {
+            ids.push(
+                card.attr("data-account-id")
+                    .await
+                    .expect("attr")
+                    .unwrap_or_default(),
+            );
+        }
+        ids
+    };
+    for id in card_ids(&mine.sandbox) {
+        assert!(shown().await.contains(&id), "{id} of my organization shown");
+    }
+
+    click(&client, "[data-testid=org-switcher]").await;
+    wait_for(
+        &client,
+        &format!("[data-testid=org-option][data-org='{other_org}']"),
+    )
+    .await;
+    assert_eq!(count(&client, "[data-testid=org-option]").await, 2);
+    let first = wait_for(&client, "[data-testid=org-option]").await;
+    assert_eq!(
+        first.attr("data-org").await.expect("attr").as_deref(),
+        Some(my_org.as_str()),
+        "the most recently scanned first"
+    );
+    let text = first.text().await.expect("text");
+    assert!(
+        text.contains("management account 123456789012") && text.contains("4 accounts"),
+        "{text}"
+    );
+    screenshot(&client, "organization-switcher").await;
+    click(
+        &client,
+        &format!("[data-testid=org-option][data-org='{other_org}']"),
+    )
+    .await;
+    wait_for(
+        &client,
+        &format!("[data-testid=org-switcher][data-org='{other_org}']"),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let theirs = card_ids(&other.sandbox);
+    loop {
+        let now_shown = shown().await;
+        if theirs.iter().all(|id| now_shown.contains(id))
+            && !card_ids(&mine.sandbox)
+                .iter()
+                .any(|id| now_shown.contains(id))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the other organization's cards: {now_shown:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    click(&client, "[data-testid=tab-history]").await;
+    wait_for(&client, "[data-testid=snapshot]").await;
+    assert_eq!(
+        count(&client, "[data-testid=snapshot]").await,
+        2,
+        "its own two scans"
+    );
+    screenshot(&client, "other-organization-history").await;
+
+    click(&client, "[data-testid=org-switcher]").await;
+    click(
+        &client,
+        &format!("[data-testid=org-option][data-org='{my_org}']"),
+    )
+    .await;
+    wait_for(
+        &client,
+        &format!("[data-testid=org-switcher][data-org='{my_org}']"),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(&client, "[data-testid=snapshot]").await != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "History of my organization: one scan"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    client.close().await.expect("close session");
 }
 
 async fn the_window_lists_the_sandbox_accounts_with_their_stages() {

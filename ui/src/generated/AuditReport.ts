@@ -10,6 +10,10 @@ export type AuditReport = {
  */
 started_at: string, profile: string, 
 /**
+ * The audited organization (a store may hold several).
+ */
+organization_id: string, 
+/**
  * Number of findings per severity.
  */
 counts: Record<string, number>, findings: Array<Finding>, };

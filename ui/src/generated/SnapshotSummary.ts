@@ -4,4 +4,8 @@ export type SnapshotSummary = { id: number, started_at: string, duration_ms: num
 /**
  * Accounts that ended in `error` or `partial`.
  */
-accounts_with_errors: number, resources: number, };
+accounts_with_errors: number, resources: number, 
+/**
+ * The organization's management account.
+ */
+management_account_id: string, };

@@ -201,6 +201,8 @@ pub struct AuditReport {
     /// When the audited snapshot's scan started.
     pub started_at: String,
     pub profile: String,
+    /// The audited organization (a store may hold several).
+    pub organization_id: String,
     /// Number of findings per severity.
     #[ts(type = "Record<string, number>")]
     pub counts: BTreeMap<String, usize>,
@@ -216,6 +218,7 @@ impl AuditReport {
         AuditReport {
             started_at: report.started_at.clone(),
             profile: report.profile.clone(),
+            organization_id: report.organization.id.clone(),
             counts,
             findings,
         }

@@ -155,6 +155,15 @@ pub async fn scan(
         account_timeout: std::time::Duration::from_secs(workspace.config.scan.account_timeout),
         progress,
     };
+    if let Some(r) = &opts.rescan {
+        if r.previous.organization.id != discovered.organization.id {
+            return Err(Error::Input(format!(
+                "the snapshot to refresh is of organization {}, but profile `{profile}` reaches \
+                 organization {}: scan the whole organization, or switch back to it",
+                r.previous.organization.id, discovered.organization.id
+            )));
+        }
+    }
     let (to_scan, mut kept) = match &opts.rescan {
         None => (discovered.accounts, Vec::new()),
         Some(r) => keep_all_but(discovered.accounts, r, progress)?,

@@ -12,7 +12,7 @@ pub(crate) async fn deletions_cmd(args: DeletionsArgs) -> Result<ExitCode, Error
     let report = report_for(&args.source, &args.snapshot).await?;
     let mut list = stagecraft_analysis::deletion::pending(
         &report,
-        &gone_buckets(args.source.store.as_deref()),
+        &gone_buckets(args.source.store.as_deref(), &report.organization.id),
     );
     if let Some(stage) = &args.stage {
         list.retain(|p| p.stage.as_deref() == Some(stage.as_str()));

@@ -6,24 +6,41 @@ use stagecraft_model::Error;
 
 use crate::args::*;
 use crate::output::print_json;
-use crate::source::open_store;
+use crate::source::{open_store, organization};
 
 pub(crate) fn diff_cmd(args: &DiffArgs) -> Result<ExitCode, Error> {
     let store = open_store(&args.store)?;
     let to = match args.to {
         Some(id) => id,
-        None => store
-            .latest_id()?
-            .ok_or_else(|| Error::Store("no snapshots yet; run `stagecraft scan` first".into()))?,
+        None => {
+            let org = organization(
+                &store,
+                args.store.organization.as_deref(),
+                args.store.profile.as_deref(),
+            )?;
+            store.latest_id_in(org.as_deref())?.ok_or_else(|| {
+                Error::Store("no snapshots yet; run `stagecraft scan` first".into())
+            })?
+        }
     };
     let from = match args.from {
         Some(id) => id,
         None => store.previous_id(to)?.ok_or_else(|| {
             Error::Store(format!(
-                "snapshot {to} is the first one; scan again to have something to compare"
+                "snapshot {to} is the first one of organization {}; scan it again to have \
+                 something to compare",
+                store.organization_of(to).unwrap_or_default()
             ))
         })?,
     };
+    let (from_org, to_org) = (store.organization_of(from)?, store.organization_of(to)?);
+    if from_org != to_org && !args.across_organizations {
+        return Err(Error::Input(format!(
+            "snapshot {from} is of organization {from_org} and snapshot {to} of {to_org}: every \
+             resource of one would show as added; compare snapshots of one organization (`stagecraft \
+             snapshots --org ID`), or pass --across-organizations"
+        )));
+    }
     let a = store.load(from)?;
     let b = store.load(to)?;
     let d = stagecraft_store::diff(&a, &b, Some(from), Some(to));

@@ -7,7 +7,7 @@ use stagecraft_model::Error;
 
 use crate::args::*;
 use crate::output::ask;
-use crate::source::{open_store_at, scan_now};
+use crate::source::{open_store_at, organization, profile_of, scan_now};
 use stagecraft_aws::credentials::AwsEnv;
 use stagecraft_iac::config::Workspace;
 use stagecraft_ops::undo;
@@ -18,8 +18,13 @@ pub(crate) async fn undelete_cmd(args: UndeleteArgs) -> Result<ExitCode, Error> 
         None => Workspace::default(),
     };
     let store = open_store_at(args.source.store.as_deref())?;
+    let org = organization(
+        &store,
+        None,
+        profile_of(&args.source, &workspace).as_deref(),
+    )?;
     let report = store
-        .latest()?
+        .latest_in(org.as_deref())?
         .ok_or_else(|| Error::Input("no snapshot yet; run `stagecraft scan` first".into()))?;
     let pending = stagecraft_analysis::deletion::pending(&report, &[]);
     let matches: Vec<_> = pending

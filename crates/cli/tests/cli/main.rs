@@ -6,6 +6,7 @@ mod commands;
 mod deletions;
 mod deploy;
 mod faults;
+mod orgs;
 mod secrets;
 mod signin;
 mod store;
