@@ -28,6 +28,8 @@ fn main() {
             "test_profile",
             "sign_in_status",
             "sign_in",
+            "sign_in_start_url",
+            "save_sso_profile",
             "sign_in_cancel",
             "sign_out",
             "sso_accounts",

@@ -143,6 +143,8 @@ pub fn run() {
             setup::test_profile,
             setup::sign_in_status,
             setup::sign_in,
+            setup::sign_in_start_url,
+            setup::save_sso_profile,
             setup::sign_in_cancel,
             setup::sign_out,
             setup::sso_accounts,

@@ -99,6 +99,48 @@ pub async fn sign_in(
     on_code: Channel<DeviceCode>,
 ) -> Result<SignIn, UiError> {
     let session = session(&profile).await?;
+    sign_in_with(&waiting, &session, on_code).await?;
+    Ok(session.status().await)
+}
+
+/// Signs in at a start URL typed in the window (no profile names it yet), then lists the accounts
+/// and roles it opens, for the user to pick the management account's.
+#[tauri::command]
+pub async fn sign_in_start_url(
+    waiting: State<'_, Waiting>,
+    name: String,
+    start_url: String,
+    region: String,
+    on_code: Channel<DeviceCode>,
+) -> Result<Vec<SsoAccount>, UiError> {
+    let session = env().sso_start(&name, &start_url, &region)?;
+    sign_in_with(&waiting, &session, on_code).await?;
+    Ok(session.accounts().await?)
+}
+
+/// Saves a start URL signed in through [`sign_in_start_url`] as profile `name` in the AWS config
+/// file (acting as `role_name` in the management account); returns the profiles.
+#[tauri::command]
+pub async fn save_sso_profile(
+    name: String,
+    start_url: String,
+    region: String,
+    account_id: String,
+    role_name: String,
+) -> Result<Vec<ProfileInfo>, UiError> {
+    let env = env();
+    let session = env.sso_start(&name, &start_url, &region)?;
+    env.add_sso_profile(&session, &account_id, &role_name)
+        .await?;
+    Ok(env.profiles().await?)
+}
+
+/// The device-code sign-in, cancellable by `sign_in_cancel`.
+async fn sign_in_with(
+    waiting: &Waiting,
+    session: &stagecraft_aws::sso::Session,
+    on_code: Channel<DeviceCode>,
+) -> Result<(), UiError> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     if let Ok(mut g) = waiting.0.lock() {
         if let Some(old) = g.replace(tx) {
@@ -114,7 +156,7 @@ pub async fn sign_in(
         *g = None;
     }
     result?;
-    Ok(session.status().await)
+    Ok(())
 }
 
 /// Opens the sign-in page in the user's browser (`STAGECRAFT_BROWSER`, else `xdg-open`); the

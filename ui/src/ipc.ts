@@ -153,6 +153,29 @@ export function testProfile(profile: string): Promise<ProfileCheck> {
   return invoke<ProfileCheck>("test_profile", { profile });
 }
 
+/** Signs in at a typed start URL (no profile yet); resolves to the accounts and roles it opens. */
+export function signInStartUrl(
+  name: string,
+  startUrl: string,
+  region: string,
+  onCode: (c: DeviceCode) => void,
+): Promise<SsoAccount[]> {
+  const channel = new Channel<DeviceCode>();
+  channel.onmessage = onCode;
+  return invoke<SsoAccount[]>("sign_in_start_url", { name, startUrl, region, onCode: channel });
+}
+
+/** Saves a signed-in start URL as an AWS profile acting in the management account; the profiles. */
+export function saveSsoProfile(
+  name: string,
+  startUrl: string,
+  region: string,
+  accountId: string,
+  roleName: string,
+): Promise<ProfileInfo[]> {
+  return invoke<ProfileInfo[]>("save_sso_profile", { name, startUrl, region, accountId, roleName });
+}
+
 export function signInStatus(profile: string): Promise<SignIn> {
   return invoke<SignIn>("sign_in_status", { profile });
 }

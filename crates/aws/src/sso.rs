@@ -509,10 +509,19 @@ impl ProvideCredentials for PortalRole {
 /// Writes a file only this user can read (a token is a credential), through a temporary file so a
 /// crash never leaves half a token.
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    write_through_temporary(path, text, 0o600)
+}
+
+/// Writes `text` to `path` with `mode` through a temporary file beside it, so a crash leaves the old
+/// file or the new one, never half of one. A missing folder is made readable by its owner only.
+fn write_through_temporary(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
     use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     {
@@ -520,8 +529,9 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
             .write(true)
             .create(true)
             .truncate(true)
-            .mode(0o600)
+            .mode(mode)
             .open(&tmp)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
     }
@@ -582,5 +592,148 @@ impl AwsEnv {
             endpoint_url: info.endpoint_url,
             cache_dir: self.sso_cache_dir(),
         }))
+    }
+}
+
+/// A start URL typed in the window, signed in before any profile names it; saved as a profile the
+/// way `aws configure sso` saves one.
+impl AwsEnv {
+    /// The sign-in for `start_url` in `region`, under the session (and later profile) `name`.
+    pub fn sso_start(&self, name: &str, start_url: &str, region: &str) -> Result<Session, Error> {
+        let name = name.trim();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(Error::Input(format!(
+                "`{name}` cannot name a profile: use letters, digits, `-`, `_` and `.`"
+            )));
+        }
+        let start_url = start_url.trim().trim_end_matches('/');
+        let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| start_url.starts_with(p));
+        if !(start_url.starts_with("https://") || local) || start_url.contains(char::is_whitespace)
+        {
+            return Err(Error::Input(format!(
+                "`{start_url}` is not an IAM Identity Center start URL: it looks like \
+                 https://my-org.awsapps.com/start (the AWS access portal URL)"
+            )));
+        }
+        let region = region.trim();
+        let parts: Vec<&str> = region.split('-').collect();
+        if parts.len() < 3
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(Error::Input(format!(
+                "`{region}` is not an AWS region: IAM Identity Center's region looks like us-east-1"
+            )));
+        }
+        // A local emulator (never AWS) answers the sign-in and the portal at the start URL's origin.
+        let endpoint_url = local.then(|| {
+            let rest = &start_url["http://".len()..];
+            format!("http://{}", rest.split('/').next().unwrap_or(rest))
+        });
+        Ok(Session {
+            profile: name.to_owned(),
+            target: SsoTarget {
+                start_url: start_url.to_owned(),
+                region: region.to_owned(),
+                session: Some(name.to_owned()),
+                account_id: None,
+                role_name: None,
+            },
+            scopes: vec![DEFAULT_SCOPE.to_owned()],
+            endpoint_url,
+            cache_dir: self.sso_cache_dir(),
+        })
+    }
+
+    /// The AWS config file profiles are added to: the one given, `AWS_CONFIG_FILE`, or `~/.aws/config`.
+    pub fn config_file_to_write(&self) -> PathBuf {
+        self.config_file()
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("AWS_CONFIG_FILE").map(PathBuf::from))
+            .unwrap_or_else(|| {
+                dirs::home_dir()
+                    .unwrap_or_default()
+                    .join(".aws")
+                    .join("config")
+            })
+    }
+
+    /// Saves a signed-in start URL as `[profile <name>]` with its `[sso-session <name>]`, acting as
+    /// `role_name` in `account_id` (the management account), appended to the AWS config file: what
+    /// was there stays byte for byte, and a profile or session of that name is never replaced.
+    pub async fn add_sso_profile(
+        &self,
+        session: &Session,
+        account_id: &str,
+        role_name: &str,
+    ) -> Result<PathBuf, Error> {
+        let name = &session.profile;
+        if self.profile_names().await?.contains(name) {
+            return Err(Error::Input(format!(
+                "a profile `{name}` already exists in {}: choose another name",
+                self.describe_files()
+            )));
+        }
+        if !account_id.chars().all(|c| c.is_ascii_digit()) || account_id.len() != 12 {
+            return Err(Error::Input(format!(
+                "`{account_id}` is not an AWS account id (12 digits)"
+            )));
+        }
+        let path = self.config_file_to_write();
+        let existing = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        let header = |s: &str| {
+            s.trim()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        if existing
+            .lines()
+            .any(|l| l.trim_start().starts_with('[') && header(l) == format!("sso-session {name}"))
+        {
+            return Err(Error::Input(format!(
+                "an [sso-session {name}] already exists in {}: choose another name",
+                path.display()
+            )));
+        }
+        let target = &session.target;
+        let mut text = existing.clone();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "\n[profile {name}]\nsso_session = {name}\nsso_account_id = {account_id}\n\
+             sso_role_name = {role_name}\nregion = {region}\n",
+            region = target.region
+        ));
+        if let Some(endpoint) = &session.endpoint_url {
+            text.push_str(&format!("endpoint_url = {endpoint}\n"));
+        }
+        text.push_str(&format!(
+            "\n[sso-session {name}]\nsso_start_url = {}\nsso_region = {}\nsso_registration_scopes = {}\n",
+            target.start_url,
+            target.region,
+            session.scopes.join(",")
+        ));
+        let mode = {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::metadata(&path).map_or(0o600, |m| m.permissions().mode() & 0o777)
+        };
+        write_through_temporary(&path, &text, mode)
+            .map_err(|e| Error::io(format!("adding profile `{name}` to {}", path.display()), e))?;
+        Ok(path)
     }
 }

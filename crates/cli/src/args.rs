@@ -117,7 +117,7 @@ pub struct SnapshotArg {
     pub snapshot: Option<String>,
     /// The organization whose latest snapshot `--snapshot latest` is (default: the one the
     /// profile reached in its newest snapshot, else the most recently scanned).
-    #[arg(long = "org", value_name = "ID")]
+    #[arg(long = "org", value_name = "ID", requires = "snapshot")]
     pub organization: Option<String>,
 }
 

@@ -141,6 +141,46 @@ async fn a_new_user_signs_in_through_identity_center_and_sees_the_organization()
     .await;
     screenshot(&client, "first-run").await;
 
+    // No profile for the organization yet: its portal URL, signed in and saved as a profile.
+    click(&client, "[data-testid=start-url] summary").await;
+    let portal = format!(
+        "{}{}",
+        sb.sso_endpoint.as_deref().expect("sign-in"),
+        sandbox::sso::START_PATH
+    );
+    wait_for(&client, "[data-testid=start-url-input]")
+        .await
+        .send_keys(&portal)
+        .await
+        .expect("type");
+    click(&client, "[data-testid=start-url-sign-in]").await;
+    let code = wait_for(&client, "[data-testid=start-url] [data-testid=device-code]").await;
+    let page = code
+        .attr("data-uri")
+        .await
+        .expect("attr")
+        .expect("the sign-in page");
+    assert!(sandbox::approve_sign_in(&page).await.expect("approve"));
+    let account = wait_for(&client, "[data-testid=start-url-account]").await;
+    assert_eq!(
+        account.prop("value").await.expect("value").as_deref(),
+        Some(sb.seeded.management_account_id.as_str()),
+        "the management account is proposed"
+    );
+    screenshot(&client, "start-url").await;
+    click(&client, "[data-testid=start-url-save]").await;
+    wait_for(
+        &client,
+        "[data-testid=profile-row][data-profile=identity-center].selected",
+    )
+    .await;
+    assert!(
+        std::fs::read_to_string(home.path().join(".aws/config"))
+            .expect("config")
+            .contains("[sso-session identity-center]"),
+        "saved where the AWS CLI reads it"
+    );
+
     click(&client, "[data-testid=profile-row][data-profile=sso] input").await;
     wait_for(
         &client,
@@ -361,16 +401,23 @@ async fn the_header_switches_between_two_organizations_and_their_histories() {
         "{text}"
     );
     screenshot(&client, "organization-switcher").await;
-    click(
-        &client,
-        &format!("[data-testid=org-option][data-org='{other_org}']"),
-    )
-    .await;
-    wait_for(
-        &client,
-        &format!("[data-testid=org-switcher][data-org='{other_org}']"),
-    )
-    .await;
+    // Chooses an organization in the open menu; waits until the header names it.
+    let choose = |org: String| {
+        let client = client.clone();
+        async move {
+            click(
+                &client,
+                &format!("[data-testid=org-option][data-org='{org}']"),
+            )
+            .await;
+            wait_for(
+                &client,
+                &format!("[data-testid=org-switcher][data-org='{org}']"),
+            )
+            .await;
+        }
+    };
+    choose(other_org.clone()).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let theirs = card_ids(&other.sandbox);
     loop {
@@ -398,16 +445,7 @@ async fn the_header_switches_between_two_organizations_and_their_histories() {
     screenshot(&client, "other-organization-history").await;
 
     click(&client, "[data-testid=org-switcher]").await;
-    click(
-        &client,
-        &format!("[data-testid=org-option][data-org='{my_org}']"),
-    )
-    .await;
-    wait_for(
-        &client,
-        &format!("[data-testid=org-switcher][data-org='{my_org}']"),
-    )
-    .await;
+    choose(my_org.clone()).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while count(&client, "[data-testid=snapshot]").await != 1 {
         assert!(

@@ -16,9 +16,11 @@ import {
   awsProfiles,
   chooseProfile,
   openWorkspace,
+  saveSsoProfile,
   saveWorkspace,
   signIn,
   signInCancel,
+  signInStartUrl,
   signInStatus,
   signOut,
   ssoAccounts,
@@ -219,6 +221,12 @@ export function SetupView(props: {
               );
             })}
           </div>
+          <StartUrlForm
+            onSaved={(list, name) => {
+              setProfiles(list);
+              setSelected(name);
+            }}
+          />
         </section>
 
         {isSso && profile && (
@@ -236,21 +244,7 @@ export function SetupView(props: {
                     ? `Signed out: the sign-in lapsed at ${new Date(status.expired_at).toLocaleString()}. Sign in again.`
                     : "Signed out."}
             </p>
-            {code && (
-              <div class="device-code" data-testid="device-code" data-uri={code.verification_uri_complete}>
-                <p>
-                  Approve this device on the page opened in your browser, or open{" "}
-                  <a href={code.verification_uri_complete} target="_blank" rel="noreferrer" data-testid="verification-uri">
-                    {code.verification_uri}
-                  </a>{" "}
-                  and enter:
-                </p>
-                <p class="code">{code.user_code}</p>
-                <p class="muted">
-                  <span class="spinner" /> Waiting for the approval (the code is valid {Math.round(code.expires_in / 60)} min)…
-                </p>
-              </div>
-            )}
+            {code && <DeviceCodeBox code={code} />}
             <div class="row">
               {status?.status !== "signed_in" && (
                 <button class="primary" data-testid="sign-in" disabled={signingIn} onClick={startSignIn}>
@@ -415,5 +409,136 @@ export function SetupView(props: {
         </div>
       </div>
     </main>
+  );
+}
+
+/** The device code of a sign-in in progress, with the page to approve it on. */
+function DeviceCodeBox({ code }: { code: DeviceCode }) {
+  return (
+    <div class="device-code" data-testid="device-code" data-uri={code.verification_uri_complete}>
+      <p>
+        Approve this device on the page opened in your browser, or open{" "}
+        <a href={code.verification_uri_complete} target="_blank" rel="noreferrer" data-testid="verification-uri">
+          {code.verification_uri}
+        </a>{" "}
+        and enter:
+      </p>
+      <p class="code">{code.user_code}</p>
+      <p class="muted">
+        <span class="spinner" /> Waiting for the approval (the code is valid {Math.round(code.expires_in / 60)} min)…
+      </p>
+    </div>
+  );
+}
+
+/** No profile yet: sign in at the AWS access portal URL, then save it as a profile acting in the
+ * management account (what `aws configure sso` writes). */
+function StartUrlForm(props: { onSaved: (profiles: ProfileInfo[], name: string) => void }) {
+  const [name, setName] = useState("identity-center");
+  const [url, setUrl] = useState("");
+  const [region, setRegion] = useState("us-east-1");
+  const [code, setCode] = useState<DeviceCode | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [accounts, setAccounts] = useState<SsoAccount[] | null>(null);
+  const [account, setAccount] = useState("");
+  const [role, setRole] = useState("");
+  const [error, setError] = useState<UiError | null>(null);
+  const chosen = accounts?.find((a) => a.id === account) ?? null;
+
+  const signInHere = () => {
+    setBusy(true);
+    setError(null);
+    setAccounts(null);
+    signInStartUrl(name, url, region, setCode)
+      .then((list) => {
+        setAccounts(list);
+        const management = list.find((a) => /manag|master|root|org/i.test(a.name)) ?? list[0];
+        setAccount(management?.id ?? "");
+        setRole(suggestedRole(management ? [management] : []) ?? "");
+      })
+      .catch((e) => setError(asUiError(e)))
+      .finally(() => {
+        setBusy(false);
+        setCode(null);
+      });
+  };
+
+  const save = () => {
+    setError(null);
+    saveSsoProfile(name, url, region, account, role)
+      .then((list) => props.onSaved(list, name))
+      .catch((e) => setError(asUiError(e)));
+  };
+
+  return (
+    <details class="start-url" data-testid="start-url">
+      <summary>No profile for your organization yet? Sign in with its AWS access portal URL</summary>
+      <div class="start-url-form">
+        <label>
+          Portal (start) URL{" "}
+          <input
+            data-testid="start-url-input"
+            placeholder="https://my-org.awsapps.com/start"
+            value={url}
+            onInput={(e) => setUrl((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <label>
+          Its region{" "}
+          <input data-testid="start-url-region" value={region} onInput={(e) => setRegion((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          Save as profile{" "}
+          <input data-testid="start-url-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+        </label>
+        <div class="row">
+          <button class="primary" data-testid="start-url-sign-in" disabled={busy || !url.trim()} onClick={signInHere}>
+            {busy ? "Signing in…" : "Sign in"}
+          </button>
+          {busy && (
+            <button class="ghost" onClick={() => void signInCancel()}>
+              Cancel
+            </button>
+          )}
+        </div>
+        {error && (
+          <p class="card-error" role="alert" data-testid="start-url-error">
+            {error.message}
+          </p>
+        )}
+        {code && <DeviceCodeBox code={code} />}
+        {accounts && (
+          <div class="row" data-testid="start-url-accounts">
+            <label>
+              Management account{" "}
+              <select data-testid="start-url-account" value={account} onChange={(e) => {
+                const id = (e.target as HTMLSelectElement).value;
+                setAccount(id);
+                setRole(suggestedRole(accounts.filter((a) => a.id === id)) ?? "");
+              }}>
+                {accounts.map((a) => (
+                  <option key={a.id} value={a.id}>
+                    {a.name} ({a.id})
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label>
+              Role{" "}
+              <select data-testid="start-url-role" value={role} onChange={(e) => setRole((e.target as HTMLSelectElement).value)}>
+                {(chosen?.roles ?? []).map((r) => (
+                  <option key={r} value={r}>
+                    {r}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <button class="primary" data-testid="start-url-save" disabled={!account || !role} onClick={save}>
+              Save profile
+            </button>
+          </div>
+        )}
+      </div>
+    </details>
   );
 }

@@ -126,6 +126,12 @@ async fn a_scan_only_reads_metadata_and_needs_exactly_the_documented_policy() {
         }
     }
 
+    // Each bucket's region comes with ListBuckets (asked with a parameter, as AWS then names it).
+    assert!(
+        !clean_actions.contains("s3:GetBucketLocation"),
+        "a GetBucketLocation per bucket although ListBuckets named their regions"
+    );
+
     // A scan role without the account-wide listings gets the same inventory, tags, policies and
     // owners included, from the per-resource reads the policy also grants.
     let (denied, denied_env) = through(

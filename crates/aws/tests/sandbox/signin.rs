@@ -325,3 +325,79 @@ async fn testing_a_profile_tells_management_member_and_delegated_administrator_a
         "deregistered: {again:?}"
     );
 }
+
+/// A user with no profile for the organization types its access portal URL: the sign-in lists the
+/// accounts and roles, and saving adds `[profile]` and `[sso-session]` to the AWS config file as
+/// `aws configure sso` does, after what was there (kept byte for byte, never replaced), so the new
+/// profile tests as the management account. A second profile of the same name is refused, and a
+/// URL that is not a portal's is named.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_typed_start_url_signs_in_and_is_saved_as_a_management_profile() {
+    use stagecraft_aws::credentials::check_profile;
+    use stagecraft_model::signin::OrgStanding;
+    let sb = &harness::demo().sandbox;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config");
+    let before = "# my own profiles\n[profile someone-else]\nregion = eu-west-1";
+    std::fs::write(&config, before).expect("config");
+    let env = AwsEnv::with_config_file(&config).with_sso_cache(dir.path().join("cache"));
+    let portal = sb.sso_endpoint.as_deref().expect("the sandbox's sign-in");
+
+    let refused = env
+        .sso_start("portal", "ftp://example.com/start", "us-east-1")
+        .expect_err("not a portal URL");
+    assert!(
+        refused.to_string().contains("awsapps.com/start"),
+        "{refused}"
+    );
+    assert!(env.sso_start("bad name", portal, "us-east-1").is_err());
+
+    let start_url = format!("{portal}{}", stagecraft_sandbox::sso::START_PATH);
+    let session = env
+        .sso_start("portal", &start_url, &sb.region)
+        .expect("a start URL");
+    let shown = |code: &stagecraft_model::signin::DeviceCode| {
+        let page = code.verification_uri_complete.clone();
+        tokio::spawn(async move {
+            assert!(stagecraft_sandbox::approve_sign_in(&page)
+                .await
+                .expect("approve"));
+        });
+    };
+    session.sign_in(&shown, None).await.expect("sign in");
+    let accounts = session.accounts().await.expect("accounts");
+    assert_eq!(accounts.len(), 4);
+    let management = &sb.seeded.management_account_id;
+    assert!(accounts.iter().any(|a| &a.id == management));
+
+    let written = env
+        .add_sso_profile(&session, management, "ReadOnlyAccess")
+        .await
+        .expect("saved");
+    assert_eq!(written, config);
+    let text = std::fs::read_to_string(&config).expect("config");
+    assert!(text.starts_with(before), "what was there is kept:\n{text}");
+    assert!(
+        text.contains("[profile portal]") && text.contains("[sso-session portal]"),
+        "{text}"
+    );
+    let profiles = env.profiles().await.expect("profiles");
+    let saved = profiles
+        .iter()
+        .find(|p| p.name == "portal")
+        .expect("the new profile");
+    assert_eq!(saved.kind, ProfileKind::Sso);
+    assert_eq!(
+        saved.sso.as_ref().and_then(|s| s.account_id.as_deref()),
+        Some(management.as_str())
+    );
+    let check = check_profile(&env, "portal").await;
+    assert_eq!(check.standing, OrgStanding::Management, "{check:?}");
+
+    let again = env
+        .add_sso_profile(&session, management, "ReadOnlyAccess")
+        .await
+        .expect_err("the name is taken");
+    assert!(again.to_string().contains("already exists"), "{again}");
+    assert_eq!(std::fs::read_to_string(&config).expect("config"), text);
+}

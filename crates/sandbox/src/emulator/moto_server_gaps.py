@@ -9,6 +9,11 @@ and, in change sets (cloudformation:DescribeChangeSet), what moto leaves out of 
 `Replacement` ("True" when a changed property is one AWS documents as "Update requires:
 Replacement"), `Scope` and one `Details` entry per changed property, with its `RequiresRecreation`;
 
+and, in s3:ListBuckets, what moto leaves out when the request has a parameter (`max-buckets`,
+`prefix`, `bucket-region`, `continuation-token`): each bucket's `BucketRegion` ("If the request
+contains at least one valid parameter, it is included in the response") and pages of at most
+`max-buckets` (1 to 10,000) joined by an opaque `ContinuationToken`;
+
 and one bug fixed: a role CloudFormation created with inline `Policies` keeps each document as a
 dict, on which iam:GetAccountAuthorizationDetails fails; AWS keeps and returns the JSON text.
 
@@ -21,6 +26,7 @@ other values, per account id or for every account under "*":
 Started as `moto_server_gaps.py -H 127.0.0.1 -p PORT`, like moto_server.
 """
 
+import base64
 import json
 import os
 import sys
@@ -34,6 +40,7 @@ from moto.awslambda.responses import LambdaResponse
 from moto.cloudformation.models import ChangeSet, cloudformation_backends
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.iam.models import Role
+from moto.s3.responses import S3Response
 from moto.server import main
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -116,6 +123,46 @@ def get_account_settings(self):
     return 200, {"Content-Type": "application/json"}, json.dumps(body)
 
 
+_all_buckets = S3Response.all_buckets
+
+
+def all_buckets(self):
+    params = {k: self._get_param(k) for k in ("prefix", "bucket-region", "max-buckets", "continuation-token")}
+    if all(v is None for v in params.values()):
+        return _all_buckets(self)
+    self.data["Action"] = "ListAllMyBuckets"
+    self._authenticate_and_authorize_s3_action()
+    try:
+        page = int(params["max-buckets"] or 10000)
+    except ValueError:
+        page = 0
+    if not 1 <= page <= 10000:
+        return 400, {"Content-Type": "application/xml"}, (
+            '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidArgument</Code>'
+            "<Message>max-buckets must be an integer between 1 and 10000</Message></Error>"
+        )
+    buckets = sorted(
+        self.backend.list_buckets(prefix=params["prefix"], bucket_region=params["bucket-region"], max_buckets=None),
+        key=lambda b: b.name,
+    )
+    after = base64.urlsafe_b64decode(params["continuation-token"]).decode() if params["continuation-token"] else ""
+    rest = [b for b in buckets if b.name > after]
+    shown = rest[:page]
+    result = {
+        "Owner": {"ID": "bcaf1ffd86f41161ca5fb16fd081034f", "DisplayName": "webfile"},
+        "Buckets": [
+            {"Name": b.name, "CreationDate": b.creation_date_ISO8601, "BucketRegion": b.region_name}
+            for b in shown
+        ],
+    }
+    if len(rest) > page:
+        result["ContinuationToken"] = base64.urlsafe_b64encode(shown[-1].name.encode()).decode()
+    if params["prefix"] is not None:
+        result["Prefix"] = params["prefix"]
+    self.data["Action"] = "ListBuckets"
+    return self.serialized(ActionResult(result))
+
+
 _put_policy = Role.put_policy
 
 
@@ -179,6 +226,7 @@ def diff(self):
 
 
 ChangeSet.diff = diff
+S3Response.all_buckets = all_buckets
 AccountResponse.list_regions = list_regions
 CloudFormationResponse.describe_account_limits = describe_account_limits
 LambdaResponse.get_account_settings = get_account_settings
