@@ -88,9 +88,30 @@ fn startup_milestone(once: &'static std::sync::Once, what: &'static str) {
         tracing::info!(
             target: "stagecraft::startup",
             ms = crate::STARTED.get().map_or(0, |t| t.elapsed().as_millis()),
+            since_exec_ms = since_exec_ms().map_or(-1, |ms| ms as i64),
             "{what}"
         );
     });
+}
+
+/// Milliseconds since the kernel started this process, from `/proc`: a clock that includes loading
+/// the binary, its libraries and WebKitGTK, which `ms` (from entering `run()`) leaves out. `None`
+/// where `/proc` cannot say.
+fn since_exec_ms() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces or parentheses; the fields after it start at 3.
+    let fields = stat.get(stat.rfind(')')? + 2..)?;
+    // Field 22, `starttime`: clock ticks after boot. /proc counts in USER_HZ, 100 a second on
+    // every architecture Linux ships for desktops.
+    let start_ticks: u64 = fields.split(' ').nth(22 - 3)?.parse().ok()?;
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()?;
+    let ms = (uptime - start_ticks as f64 / 100.0) * 1000.0;
+    (ms >= 0.0).then_some(ms as u64)
 }
 
 /// The window reports that it painted the last snapshot (two animation frames after rendering it):
@@ -458,4 +479,30 @@ async fn run_scan(
     .report;
     current.set(report.clone());
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The start-up clock runs from the process's start: it already counts the time this test
+    /// process ran before asking, and it advances with the wall clock.
+    #[test]
+    fn the_start_up_clock_counts_from_the_process_start() {
+        let ran = std::time::Instant::now();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let first = super::since_exec_ms().expect("/proc says when this process started");
+        assert!(
+            first >= 290,
+            "{first} ms since exec, yet 300 ms slept since"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let second = super::since_exec_ms().expect("again");
+        let slept = ran.elapsed().as_millis() as u64;
+        assert!(second >= first + 280, "{first} → {second} ms");
+        // Not before the process started: at most the process's age, which exceeds `slept` only
+        // by what ran before this test (seconds, not minutes).
+        assert!(
+            second < slept + 600_000,
+            "{second} ms for a process {slept}+ ms old"
+        );
+    }
 }
