@@ -70,7 +70,7 @@ pub(crate) async fn scan_now(args: &SourceArgs) -> Result<ScanReport, Error> {
                 format!("{} snapshots ({first}–{last})", stored.pruned.len())
             };
             eprintln!(
-                "deleted {which}: [history] keeps the newest {}{} (deploy runs and actions are kept)",
+                "deleted {which}: [history] keeps the newest {}{} of each organization (deploy runs and actions are kept)",
                 workspace.config.history.keep,
                 workspace
                     .config

@@ -50,7 +50,7 @@ pub struct WorkspaceConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryConfig {
-    /// The newest snapshots kept; older ones are deleted after each scan.
+    /// The newest snapshots kept per organization; older ones are deleted after each scan.
     #[serde(default = "default_keep")]
     pub keep: usize,
     /// When set, snapshots older than this many days are deleted too (the newest never is).
