@@ -73,6 +73,25 @@ use fantoccini::Locator;
 use stagecraft_sandbox::{self as sandbox, SeedSpec};
 
 /// A fresh organization for one test (each test's app gets its own).
+/// The card of a seeded account, which must be on screen with the account's stage.
+async fn card_of(
+    client: &fantoccini::Client,
+    seeded: &sandbox::seed::SeededAccount,
+) -> fantoccini::elements::Element {
+    let card = client
+        .find(Locator::Css(&format!(
+            "[data-testid=account-card][data-account-id='{}']",
+            seeded.id
+        )))
+        .await
+        .unwrap_or_else(|_| panic!("no card for {}", seeded.name));
+    assert_eq!(
+        card.attr("data-stage").await.expect("attr").as_deref(),
+        Some(seeded.stage.as_str())
+    );
+    card
+}
+
 async fn sandbox_of(spec: SeedSpec) -> sandbox::Running {
     let venv = std::env::var_os("STAGECRAFT_VENV")
         .map(PathBuf::from)
@@ -243,17 +262,7 @@ async fn a_new_user_signs_in_through_identity_center_and_sees_the_organization()
     assert_eq!(cards.len(), 4);
     wait_text(&client, "[data-testid=scan-age]", |t| t.contains("scanned")).await;
     for seeded in &sb.seeded.accounts {
-        let card = client
-            .find(Locator::Css(&format!(
-                "[data-testid=account-card][data-account-id='{}']",
-                seeded.id
-            )))
-            .await
-            .unwrap_or_else(|_| panic!("no card for {}", seeded.name));
-        assert_eq!(
-            card.attr("data-stage").await.expect("attr").as_deref(),
-            Some(seeded.stage.as_str())
-        );
+        let card = card_of(&client, seeded).await;
         let access = card
             .find(Locator::Css("[data-testid=card-access]"))
             .await
@@ -471,17 +480,7 @@ async fn the_window_lists_the_sandbox_accounts_with_their_stages() {
     let cards = wait_for_cards(&client, "ok", 4).await;
     assert_eq!(cards.len(), 4);
     for seeded in &sb.seeded.accounts {
-        let card = client
-            .find(Locator::Css(&format!(
-                "[data-testid=account-card][data-account-id='{}']",
-                seeded.id
-            )))
-            .await
-            .unwrap_or_else(|_| panic!("no card for {}", seeded.name));
-        assert_eq!(
-            card.attr("data-stage").await.expect("attr").as_deref(),
-            Some(seeded.stage.as_str())
-        );
+        let card = card_of(&client, seeded).await;
         let text = card.text().await.expect("text");
         assert!(
             text.contains(&seeded.name) && text.contains("verified"),
