@@ -190,6 +190,20 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Response<Full<Bytes>> 
 
 /// An error as the service sends it: the type in `x-amzn-errortype`, OAuth's `error` and
 /// `error_description` in the body (sso-oidc), `message` (sso).
+impl Sessions {
+    /// The sign-in state, or the answer for a poisoned lock.
+    fn locked(&self) -> Result<std::sync::MutexGuard<'_, Inner>, Box<Answer>> {
+        self.inner.lock().map_err(|_| {
+            Box::new(Answer::Ready(error(
+                500,
+                "InternalServerException",
+                "server_error",
+                "lock",
+            )))
+        })
+    }
+}
+
 fn error(status: u16, kind: &str, oauth: &str, message: &str) -> Response<Full<Bytes>> {
     let mut r = json(
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
@@ -281,13 +295,9 @@ pub(crate) fn answer(dir: &Directory, sessions: &Sessions, req: &Asked<'_>) -> A
                     "clientName is required",
                 ));
             };
-            let Ok(mut g) = sessions.inner.lock() else {
-                return Answer::Ready(error(
-                    500,
-                    "InternalServerException",
-                    "server_error",
-                    "lock",
-                ));
+            let mut g = match sessions.locked() {
+                Ok(g) => g,
+                Err(answer) => return *answer,
             };
             g.next += 1;
             let id = format!("sandbox-client-{}-{}", g.next, name.len());
@@ -313,13 +323,9 @@ pub(crate) fn answer(dir: &Directory, sessions: &Sessions, req: &Asked<'_>) -> A
                     "clientId and clientSecret are required",
                 ));
             };
-            let Ok(mut g) = sessions.inner.lock() else {
-                return Answer::Ready(error(
-                    500,
-                    "InternalServerException",
-                    "server_error",
-                    "lock",
-                ));
+            let mut g = match sessions.locked() {
+                Ok(g) => g,
+                Err(answer) => return *answer,
             };
             if g.clients.get(client).map(String::as_str) != Some(secret) {
                 return Answer::Ready(error(
@@ -357,13 +363,9 @@ pub(crate) fn answer(dir: &Directory, sessions: &Sessions, req: &Asked<'_>) -> A
         }
         ("POST", "/token") => {
             let client = field("clientId").unwrap_or_default();
-            let Ok(mut g) = sessions.inner.lock() else {
-                return Answer::Ready(error(
-                    500,
-                    "InternalServerException",
-                    "server_error",
-                    "lock",
-                ));
+            let mut g = match sessions.locked() {
+                Ok(g) => g,
+                Err(answer) => return *answer,
             };
             if g.clients.get(client).map(String::as_str) != field("clientSecret") {
                 return Answer::Ready(error(
