@@ -254,6 +254,36 @@ pub async fn assume_role(base: &SdkConfig, role_arn: &str) -> SdkConfig {
         .build()
 }
 
+/// Assumes `role_arn` now with `base`'s credentials: a config acting as the role (its region and
+/// endpoint kept), and who it acts as, read from the answer (so no `GetCallerIdentity` follows).
+/// The keys last as long as AWS grants them (an hour); a scan of one account ends well before.
+pub async fn assumed(base: &SdkConfig, role_arn: &str) -> Result<(SdkConfig, Identity), String> {
+    let out = aws_sdk_sts::Client::new(base)
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name("stagecraft")
+        .send()
+        .await
+        .map_err(|e| aws_message(&e))?;
+    let keys = out
+        .credentials
+        .ok_or_else(|| "AssumeRole answered without credentials".to_owned())?;
+    let arn = out.assumed_role_user.map(|u| u.arn).unwrap_or_default();
+    let account = arn.split(':').nth(4).unwrap_or_default().to_owned();
+    let expiry = std::time::SystemTime::try_from(keys.expiration).ok();
+    let credentials = aws_credential_types::Credentials::new(
+        keys.access_key_id,
+        keys.secret_access_key,
+        Some(keys.session_token),
+        expiry,
+        "stagecraft-assume-role",
+    );
+    Ok((
+        with_credentials(base, credentials),
+        Identity { account, arn },
+    ))
+}
+
 /// The same config (region, endpoint, retries) with other credentials.
 pub fn with_credentials(
     base: &SdkConfig,
@@ -322,24 +352,6 @@ pub fn signed_out(message: &str) -> bool {
 
 pub fn role_arn(account_id: &str, role_name: &str) -> String {
     format!("arn:aws:iam::{account_id}:role/{role_name}")
-}
-
-/// Checks that the role these credentials act as still exists. AWS refuses `AssumeRole` into a missing
-/// role; emulators and cached sessions may not, so this makes "the role is gone" an explicit error.
-/// Only a definite "no such role" fails: a principal that may not call `iam:GetRole` passes.
-pub async fn role_exists(config: &SdkConfig, role: &str) -> Result<(), String> {
-    match aws_sdk_iam::Client::new(config)
-        .get_role()
-        .role_name(role)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if crate::sdk_error::error_code(&e) == Some("NoSuchEntity") => {
-            Err(format!("role {role} does not exist"))
-        }
-        Err(_) => Ok(()),
-    }
 }
 
 /// "Test" on a profile: who it acts as (`sts:GetCallerIdentity`) and what it may do in the

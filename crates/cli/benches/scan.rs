@@ -1,28 +1,37 @@
 //! Scan benchmark at organization scale (`scripts/bench-scan`).
 //!
-//! Seeds a clean sandbox of `--accounts` member accounts (the demo org's shapes, `--services` extra
-//! services of `--functions` extra functions each), puts the latency proxy in front of it
-//! (`--latency` ms per round trip, `--jitter` ms more at random), and measures one scan by the real
-//! `stagecraft` binary: wall time, peak memory, API calls per service against the distinct requests,
-//! achieved concurrency, and the critical path the call log shows. The same scan then runs with no
-//! injected latency: what remains is the emulator's own pace, and the difference is what the latency
-//! cost the scan, to set against the critical-path bound. Then the baseline: the sequential
-//! AWS CLI script a user would write for the same inventory (`scripts/baseline-inventory.sh`), run on
-//! `--baseline-accounts` accounts through the same proxy and scaled to all of them (it is
-//! sequential, so it scales linearly); and the competent baseline: the same inventory in Python with
-//! boto3, accounts and per-item calls in thread pools as wide as the scan's own
-//! (`scripts/baseline_inventory.py`), on every account, not extrapolated. Prints a Markdown table for
-//! BENCHMARKS.md.
+//! 1. Seeds a clean sandbox of `--accounts` member accounts (the demo org's shapes, `--services`
+//!    extra services of `--functions` extra functions each).
+//! 2. Records, through the proxy and with no injected latency, every request and answer of: the
+//!    real `stagecraft scan --json`; the same scan narrowed to the home region and the configured
+//!    backend; the competent baseline (`scripts/baseline_inventory.py`: boto3, accounts and
+//!    per-item calls in thread pools, on every account and the management one); the sequential
+//!    AWS CLI script (`scripts/baseline-inventory.sh`) on `--baseline-accounts` accounts. The
+//!    recorded scan's wall time is the emulator-bound figure.
+//! 3. Serves the recording from the replaying endpoint (`stagecraft_sandbox::replay`) with
+//!    `--latency` ms (+ up to `--jitter` ms) per round trip and no queue, and runs all four again:
+//!    the figures to compare. The CLI script is sequential, so its time is scaled to all accounts.
+//! 4. The critical-path bound: the longest chain of calls in the recorded scan where each needed
+//!    an earlier answer's values ([`Recording::critical_path`]), times the mean latency.
+//! 5. The scan again on the replaying endpoint with AWS's request rates enforced (a token bucket
+//!    per account, region and API): how many calls were throttled and retried.
+//! 6. Calls per service against the fewest calls that read what the scan reads, computed from the
+//!    counts the boto3 script found and each API's documented page size, not from the scan's log.
+//! 7. With `--scale-accounts N`, the scan of N member accounts on the replaying endpoint
+//!    (recorded accounts served again under new ids).
+//!
+//! Prints Markdown tables for BENCHMARKS.md.
 
 // A report for the terminal: printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use stagecraft_sandbox::harness::repo;
 use stagecraft_sandbox::proxy::{Call, Proxy, ProxyOptions};
+use stagecraft_sandbox::replay::{Replay, ReplayOptions};
 use stagecraft_sandbox::{self as sandbox, SeedSpec};
 
 struct Args {
@@ -32,6 +41,7 @@ struct Args {
     latency: u64,
     jitter: u64,
     baseline_accounts: usize,
+    scale_accounts: usize,
 }
 
 fn args() -> Args {
@@ -42,6 +52,7 @@ fn args() -> Args {
         latency: 50,
         jitter: 10,
         baseline_accounts: 2,
+        scale_accounts: 0,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -58,59 +69,12 @@ fn args() -> Args {
             "--latency" => a.latency = value(),
             "--jitter" => a.jitter = value(),
             "--baseline-accounts" => a.baseline_accounts = value() as usize,
+            "--scale-accounts" => a.scale_accounts = value() as usize,
             // `cargo bench` passes `--bench`.
             _ => {}
         }
     }
     a
-}
-
-/// The longest chain of calls in the log where each starts after the previous one ended, within one
-/// account and service (after that account's STS calls) — the dependent round trips the scan made.
-fn critical_path(calls: &[Call]) -> usize {
-    let mut by_group: HashMap<(Option<String>, String), Vec<&Call>> = HashMap::new();
-    for c in calls.iter().filter(|c| c.fault.is_none()) {
-        by_group
-            .entry((c.account.clone(), c.service.clone()))
-            .or_default()
-            .push(c);
-    }
-    // Per account: how deep its STS and IAM role check go before the collectors start.
-    let depth_of = |group: &[&Call]| -> usize {
-        let mut done: Vec<(u64, usize)> = Vec::new(); // (end, chain), in end order
-        let mut best = 0;
-        let mut sorted = group.to_vec();
-        sorted.sort_by_key(|c| c.start_ms);
-        for c in sorted {
-            let before = done
-                .iter()
-                .filter(|(end, _)| *end <= c.start_ms)
-                .map(|(_, n)| *n)
-                .max()
-                .unwrap_or(0);
-            let n = before + 1;
-            best = best.max(n);
-            done.push((c.end_ms, n));
-        }
-        best
-    };
-    let org = by_group
-        .iter()
-        .filter(|((_, s), _)| s == "organizations")
-        .map(|(_, g)| depth_of(g))
-        .max()
-        .unwrap_or(0);
-    let mut per_account: HashMap<Option<String>, usize> = HashMap::new();
-    for ((account, service), group) in &by_group {
-        if service == "organizations" {
-            continue;
-        }
-        let d = depth_of(group);
-        let e = per_account.entry(account.clone()).or_insert(0);
-        *e = (*e).max(d);
-    }
-    // + AssumeRole and GetCallerIdentity before each account's collectors.
-    org + 2 + per_account.values().copied().max().unwrap_or(0)
 }
 
 fn peak_in_flight(calls: &[Call]) -> usize {
@@ -127,29 +91,235 @@ fn peak_in_flight(calls: &[Call]) -> usize {
     peak.max(0) as usize
 }
 
-fn max_rss_children_kib() -> i64 {
-    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
-        .map(|u| u.max_rss())
-        .unwrap_or(0)
+/// A finished command: what it printed, how long it took, its peak resident memory.
+struct Run {
+    stdout: Vec<u8>,
+    wall: Duration,
+    peak_kib: u64,
 }
 
-/// Runs `command` to its end; its output and how long it took. Fails the benchmark if it failed.
-async fn timed(
-    mut command: tokio::process::Command,
-    what: &str,
-) -> (std::process::Output, Duration) {
+/// The high-water mark of a process's resident memory, from `/proc`.
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Runs `command` to its end, watching its memory's high-water mark. Fails the benchmark if it
+/// failed.
+async fn timed(mut command: tokio::process::Command, what: &str) -> Run {
+    use tokio::io::AsyncReadExt as _;
     let started = Instant::now();
-    let out = command
-        .output()
-        .await
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap_or_else(|e| panic!("{what}: {e}"));
-    let took = started.elapsed();
+    let pid = child.id().unwrap_or(0);
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = tokio::spawn(async move {
+        let mut b = Vec::new();
+        let _ = stdout.read_to_end(&mut b).await;
+        b
+    });
+    let err = tokio::spawn(async move {
+        let mut b = Vec::new();
+        let _ = stderr.read_to_end(&mut b).await;
+        b
+    });
+    let mut peak_kib = 0;
+    let status = loop {
+        if let Some(kib) = vm_hwm_kib(pid) {
+            peak_kib = peak_kib.max(kib);
+        }
+        tokio::select! {
+            s = child.wait() => break s.unwrap_or_else(|e| panic!("{what}: {e}")),
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    };
+    let wall = started.elapsed();
+    let stdout = out.await.unwrap_or_default();
+    let stderr = err.await.unwrap_or_default();
     assert!(
-        out.status.success(),
+        status.success(),
         "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&stderr)
     );
-    (out, took)
+    Run {
+        stdout,
+        wall,
+        peak_kib,
+    }
+}
+
+fn resources_of(run: &Run) -> usize {
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).expect("scan JSON");
+    report["resources"].as_array().map_or(0, Vec::len)
+}
+
+/// Calls per service (faults left out: a throttled call is retried and counted once more).
+fn per_service(calls: &[Call]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for c in calls.iter().filter(|c| c.fault.is_none()) {
+        *out.entry(c.service.clone()).or_default() += 1;
+    }
+    out
+}
+
+fn per_action(calls: &[Call]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for c in calls.iter().filter(|c| c.fault.is_none()) {
+        *out.entry(format!("{}:{}", c.service, c.action))
+            .or_default() += 1;
+    }
+    out
+}
+
+/// The fewest calls per service that read what the scan reads, from what the boto3 script
+/// counted in each account and each API's documented largest page. Each term says what it reads.
+fn minimum(
+    counts: &serde_json::Value,
+    state_objects: usize,
+    by_profile: usize,
+) -> BTreeMap<String, (usize, String)> {
+    let pages = |n: u64, size: u64| n.div_ceil(size).max(1) as usize;
+    let org = &counts["_organization"];
+    let accounts: Vec<&serde_json::Value> = counts
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| !k.starts_with('_'))
+                .map(|(_, v)| v)
+                .collect()
+        })
+        .unwrap_or_default();
+    let n = accounts.len();
+    let members = n.saturating_sub(1);
+    let sum =
+        |f: &dyn Fn(&serde_json::Value) -> usize| accounts.iter().map(|a| f(a)).sum::<usize>();
+    let c = |a: &serde_json::Value, k: &str| a[k].as_u64().unwrap_or(0);
+    let enabled = org["enabled_regions"].as_u64().unwrap_or(1) as usize;
+    let other_regions = enabled.saturating_sub(1);
+    let parents: Vec<(u64, u64)> = org["parents"]
+        .as_array()
+        .map(|p| {
+            p.iter()
+                .map(|x| (x[0].as_u64().unwrap_or(0), x[1].as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut m = BTreeMap::new();
+    let tree: usize = parents
+        .iter()
+        .map(|(ous, accts)| pages(*ous, 20) + pages(*accts, 20))
+        .sum();
+    m.insert(
+        "organizations".into(),
+        (
+            2 + tree + n,
+            "DescribeOrganization, ListRoots, a page of 20 OUs and of 20 accounts per parent, each account's tags".into(),
+        ),
+    );
+    m.insert(
+        "sts".into(),
+        (
+            1 + members + by_profile,
+            "the management account's identity; a role per member (its answer names the account); the identity of each member reached through a profile (a profile may point at any account)".into(),
+        ),
+    );
+    m.insert("account".into(), (n, "ListRegions per account".into()));
+    let largest = accounts
+        .iter()
+        .map(|a| c(a, "largest_stack"))
+        .max()
+        .unwrap_or(0);
+    assert!(
+        largest <= 100,
+        "a stack of {largest} resources: DescribeStackResources lists 100"
+    );
+    m.insert(
+        "cloudformation".into(),
+        (
+            sum(&|a| pages(c(a, "stacks"), 100) + 2 * c(a, "stacks") as usize + 1)
+                + n * other_regions,
+            "DescribeStacks pages, each stack's resources (≤ 100: one call) and template, DescribeAccountLimits (the stack quota); one DescribeStacks per other enabled region".into(),
+        ),
+    );
+    m.insert(
+        "tagging".into(),
+        (
+            n * (1 + other_regions),
+            "tag:GetResources, 100 a page, per account and enabled region (tags of functions, tables, parameters, keys, buckets)".into(),
+        ),
+    );
+    m.insert(
+        "lambda".into(),
+        (
+            sum(&|a| pages(c(a, "functions"), 50) + 1),
+            "ListFunctions (50 a page), GetAccountSettings (the concurrency quota)".into(),
+        ),
+    );
+    m.insert(
+        "ssm".into(),
+        (
+            sum(&|a| pages(c(a, "parameters"), 50) + c(a, "plain_parameters").div_ceil(10) as usize),
+            "DescribeParameters (50 a page), GetParameters of the plain ones, 10 a call (their values hashed, never a SecureString's)".into(),
+        ),
+    );
+    m.insert(
+        "dynamodb".into(),
+        (
+            sum(&|a| pages(c(a, "tables"), 100) + c(a, "tables") as usize) + state_objects,
+            "ListTables (100 a page), DescribeTable each (key schema, stream), GetItem of each state's lock".into(),
+        ),
+    );
+    m.insert(
+        "apigateway".into(),
+        (
+            sum(&|a| {
+                pages(c(a, "rest_apis"), 500)
+                    + 4 * c(a, "rest_apis") as usize
+                    + 1
+                    + c(a, "domains") as usize
+                    + 1
+                    + c(a, "http_apis") as usize
+                    + 1
+            }),
+            "GetRestApis (500 a page); per REST API its resources with methods, authorizers, stages, gateway responses; GetDomainNames and each domain's base path mappings; GetApis and each HTTP API's stages; the HTTP APIs' GetDomainNames".into(),
+        ),
+    );
+    m.insert(
+        "s3".into(),
+        (
+            n + sum(&|a| c(a, "buckets") as usize) + state_objects,
+            "ListBuckets per account (with MaxBuckets: regions included), a ListObjectsV2 page per bucket (the state search), GetObject per state".into(),
+        ),
+    );
+    m.insert(
+        "iam".into(),
+        (
+            sum(&|a| pages(c(a, "roles"), 1000) * 2 + c(a, "policies") as usize),
+            "ListRoles (descriptions) and GetAccountAuthorizationDetails filtered to roles and customer managed policies (policies, tags), 1,000 a page; ListPolicyTags per customer managed policy".into(),
+        ),
+    );
+    m.insert(
+        "kms".into(),
+        (
+            sum(&|a| pages(c(a, "keys"), 1000) + c(a, "keys") as usize + 1),
+            "ListKeys (1,000 a page), DescribeKey each (state, deletion date), ListAliases".into(),
+        ),
+    );
+    m.insert(
+        "secretsmanager".into(),
+        (
+            sum(&|a| pages(c(a, "secrets"), 100)),
+            "ListSecrets, 100 a page (metadata, deletion date)".into(),
+        ),
+    );
+    m
 }
 
 #[tokio::main]
@@ -161,10 +331,11 @@ async fn main() {
         a.accounts, a.services, a.functions
     );
     let seeded_at = Instant::now();
+    let venv = std::env::var_os("STAGECRAFT_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv"));
     let running = sandbox::start_scratch(
-        &std::env::var_os("STAGECRAFT_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo().join(".venv")),
+        &venv,
         Some(&repo().join("examples")),
         SeedSpec {
             stages: stages.clone(),
@@ -178,33 +349,17 @@ async fn main() {
     .expect("sandbox");
     eprintln!("seeded in {:.0} s", seeded_at.elapsed().as_secs_f64());
     let sb = &running.sandbox;
-    let proxy = Proxy::start(
-        &sb.endpoint,
-        ProxyOptions {
-            latency: Duration::from_millis(a.latency),
-            jitter: Duration::from_millis(a.jitter),
-            seed: 8,
-            ..ProxyOptions::default()
-        },
-    )
-    .await
-    .expect("proxy");
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("aws-config");
-    sb.aws_env_through(&proxy.endpoint, &config)
-        .expect("aws config");
 
-    // Stagecraft: the real binary, as a user runs it.
-    let before_rss = max_rss_children_kib();
-    // Both the scan and the baseline reach the sandbox through the proxy, with the same profiles.
-    let through = |program: &str, config: &std::path::Path| {
+    // Every client reaches the organization through the same profiles.
+    let through = |program: &str, config: &Path| {
         let mut c = tokio::process::Command::new(program);
         c.env("AWS_CONFIG_FILE", config)
             .env("AWS_SHARED_CREDENTIALS_FILE", sb.dir.join("credentials"))
             .env("AWS_EC2_METADATA_DISABLED", "true");
         c
     };
-    let scan = |config: &std::path::Path, store: &str| {
+    let scan = |config: &Path, store: &str| {
         let mut c = through(env!("CARGO_BIN_EXE_stagecraft"), config);
         c.args(["scan", "--json"])
             .env("AWS_PROFILE", "master")
@@ -212,37 +367,6 @@ async fn main() {
             .env("STAGECRAFT_STORE", dir.path().join(store));
         c
     };
-    let (out, wall) = timed(scan(&config, "bench.db"), "the scan").await;
-    let rss_kib = max_rss_children_kib().max(before_rss);
-    let calls = proxy.calls();
-
-    // The same scan with no injected latency: the pace of the emulator (and of the scan's own work)
-    // alone, to set the latency-bound figure against.
-    let unhurried = Proxy::start(&sb.endpoint, ProxyOptions::default())
-        .await
-        .expect("proxy");
-    let config0 = dir.path().join("aws-config-0");
-    sb.aws_env_through(&unhurried.endpoint, &config0)
-        .expect("aws config");
-    let (_, wall0) = timed(scan(&config0, "bench-0.db"), "the scan without latency").await;
-    let calls0 = unhurried.calls().len();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("scan JSON");
-    let resources = report["resources"].as_array().map_or(0, Vec::len);
-    let distinct: HashSet<&str> = calls.iter().map(|c| c.fingerprint.as_str()).collect();
-    let mut per_service: BTreeMap<&str, (usize, HashSet<&str>)> = BTreeMap::new();
-    for c in &calls {
-        let e = per_service.entry(c.service.as_str()).or_default();
-        e.0 += 1;
-        e.1.insert(c.fingerprint.as_str());
-    }
-    let busy_ms: u64 = calls.iter().map(|c| c.end_ms - c.start_ms).sum();
-    let chain = critical_path(&calls);
-    let bound = Duration::from_millis(chain as u64 * (a.latency + a.jitter / 2));
-    let wall_ms = wall.as_millis() as f64;
-
-    // The same scan as before state discovery and regions in use: the home region only, and only
-    // the configured backend read. The difference is what finding state and regions costs.
-    proxy.clear();
     let narrow_config = dir.path().join("narrow.toml");
     let ws_text = std::fs::read_to_string(sb.workspace_file()).expect("workspace config");
     std::fs::write(
@@ -250,152 +374,283 @@ async fn main() {
         ws_text.replacen("[terraform]\n", "[terraform]\ndiscover = false\n", 1),
     )
     .expect("narrow config");
-    let mut narrow = scan(&config, "bench-narrow.db");
-    narrow
-        .args(["--region", &sb.region])
-        .env("STAGECRAFT_CONFIG", &narrow_config);
-    let (narrow_out, narrow_wall) = timed(narrow, "the scan without discovery").await;
-    let narrow_calls = proxy.calls().len();
-    let narrow_report: serde_json::Value =
-        serde_json::from_slice(&narrow_out.stdout).expect("scan JSON");
-    let coverage = &report["coverage"];
-    let probe_calls: u64 = coverage["accounts"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|c| c["region_probe_calls"].as_u64().unwrap_or(0))
-                .sum()
-        })
-        .unwrap_or(0);
-    assert_eq!(
-        narrow_report["resources"].as_array().map_or(0, Vec::len),
-        resources,
-        "the demo layout: discovery finds nothing the configured backend does not"
-    );
-
-    // The baseline: the sequential AWS CLI script, on a few accounts, scaled.
-    proxy.clear();
+    let narrow = |config: &Path, store: &str| {
+        let mut c = scan(config, store);
+        c.args(["--region", &sb.region])
+            .env("STAGECRAFT_CONFIG", &narrow_config);
+        c
+    };
+    let python = venv.join("bin/python").display().to_string();
+    let counts_file = dir.path().join("counts.json");
+    let mut every_account = vec!["master".to_owned()];
+    every_account.extend(stages.iter().cloned());
+    let boto3 = |config: &Path, counts: bool| {
+        let mut c = through(&python, config);
+        c.arg(repo().join("scripts/baseline_inventory.py")).args([
+            "--accounts-at-once",
+            "16",
+            "--per-item",
+            "8",
+        ]);
+        if counts {
+            c.arg("--counts").arg(&counts_file);
+        }
+        c.args(&every_account);
+        c
+    };
     let profiles: Vec<&str> = stages
         .iter()
         .take(a.baseline_accounts)
         .map(String::as_str)
         .collect();
-    let mut base = through("bash", &config);
-    base.arg(repo().join("scripts/baseline-inventory.sh"))
-        .args(&profiles)
-        .env("AWS_PAGER", "");
-    let (_, base_wall) = timed(base, "the baseline script").await;
-    let base_calls = proxy.calls().len();
+    let cli = |config: &Path| {
+        let mut c = through("bash", config);
+        c.arg(repo().join("scripts/baseline-inventory.sh"))
+            .args(&profiles)
+            .env("AWS_PAGER", "");
+        c
+    };
+
+    // 1. Record, against the emulator, with no latency added.
+    eprintln!("recording…");
+    let recorder = Proxy::start(
+        &sb.endpoint,
+        ProxyOptions {
+            record: true,
+            ..ProxyOptions::default()
+        },
+    )
+    .await
+    .expect("recording proxy");
+    let rec_config = dir.path().join("aws-config-recording");
+    sb.aws_env_through(&recorder.endpoint, &rec_config)
+        .expect("aws config");
+    let emulated = timed(scan(&rec_config, "recorded.db"), "the recorded scan").await;
+    let emulated_calls = recorder.calls().len();
+    let scan_recording = recorder.recording();
+    recorder.clear();
+    timed(narrow(&rec_config, "recorded-narrow.db"), "the narrow scan").await;
+    timed(boto3(&rec_config, true), "the boto3 baseline").await;
+    timed(cli(&rec_config), "the AWS CLI baseline").await;
+    let mut recording = scan_recording.clone();
+    recording.merge(recorder.recording());
+    drop(recorder);
+    let path = scan_recording.critical_path();
+    let resources = resources_of(&emulated);
+
+    // 2. Replay, with the latency and no queue.
+    let replaying = |throttle: bool, members: Option<usize>| {
+        let recording = recording.clone();
+        async move {
+            Replay::start(
+                recording,
+                ReplayOptions {
+                    latency: Duration::from_millis(a.latency),
+                    jitter: Duration::from_millis(a.jitter),
+                    seed: 8,
+                    members,
+                    throttle,
+                },
+            )
+            .await
+            .expect("replaying endpoint")
+        }
+    };
+    eprintln!("replaying…");
+    let replay = replaying(false, None).await;
+    let config = dir.path().join("aws-config-replay");
+    sb.aws_env_through(&replay.endpoint, &config)
+        .expect("aws config");
+    let run = timed(scan(&config, "bench.db"), "the scan").await;
+    let calls = replay.calls();
+    assert_eq!(
+        resources_of(&run),
+        resources,
+        "the replayed scan sees what the recorded one did"
+    );
+    replay.clear();
+    let narrow_run = timed(narrow(&config, "bench-narrow.db"), "the narrow scan").await;
+    let narrow_calls = replay.calls().len();
+    replay.clear();
+    let competent = timed(boto3(&config, false), "the boto3 baseline").await;
+    let competent_calls = replay.calls().len();
+    let competent_said = String::from_utf8_lossy(&competent.stdout).trim().to_owned();
+    replay.clear();
+    let base = timed(cli(&config), "the AWS CLI baseline").await;
+    let base_calls = replay.calls().len();
+    let misses = replay.misses();
+    assert!(
+        misses.is_empty(),
+        "requests the recording did not hold: {misses:#?}"
+    );
+    drop(replay);
+
+    // 3. AWS's request rates.
+    eprintln!("replaying with AWS's request rates…");
+    let throttled = replaying(true, None).await;
+    let tconfig = dir.path().join("aws-config-throttled");
+    sb.aws_env_through(&throttled.endpoint, &tconfig)
+        .expect("aws config");
+    let trun = timed(scan(&tconfig, "bench-throttled.db"), "the throttled scan").await;
+    assert_eq!(
+        resources_of(&trun),
+        resources,
+        "the throttled scan sees everything"
+    );
+    let tcalls = throttled.calls();
+    let refused = tcalls.iter().filter(|c| c.fault.is_some()).count();
+    drop(throttled);
+
+    // 4. More accounts than were recorded.
+    let scaled = if a.scale_accounts > 0 {
+        eprintln!("replaying {} accounts…", a.scale_accounts);
+        let big = replaying(false, Some(a.scale_accounts)).await;
+        let bconfig = dir.path().join("aws-config-scaled");
+        sb.aws_env_through(&big.endpoint, &bconfig)
+            .expect("aws config");
+        let brun = timed(scan(&bconfig, "bench-scaled.db"), "the scaled scan").await;
+        let bcalls = big.calls().len();
+        assert!(big.misses().is_empty(), "{:#?}", big.misses());
+        Some((brun, bcalls))
+    } else {
+        None
+    };
+
+    // The report.
+    let wall = run.wall.as_secs_f64();
+    let mean_latency = a.latency as f64 + a.jitter as f64 / 2.0;
+    let bound = path.calls as f64 * mean_latency / 1000.0;
     let scale = a.accounts as f64 / a.baseline_accounts.max(1) as f64;
-    let base_scaled_ms = base_wall.as_millis() as f64 * scale;
-
-    // The competent baseline, on every account, as wide as the scan (16 accounts at once, 8
-    // per-item calls at a time per listing).
-    proxy.clear();
-    let python = std::env::var_os("STAGECRAFT_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv"))
-        .join("bin/python");
-    let mut competent = through(&python.display().to_string(), &config);
-    competent
-        .arg(repo().join("scripts/baseline_inventory.py"))
-        .args(["--accounts-at-once", "16", "--per-item", "8"])
-        .args(&stages);
-    let (competent_out, competent_wall) = timed(competent, "the boto3 baseline").await;
-    let competent_calls = proxy.calls().len();
-    let competent_said = String::from_utf8_lossy(&competent_out.stdout)
-        .trim()
-        .to_owned();
+    let busy_ms: u64 = calls.iter().map(|c| c.end_ms - c.start_ms).sum();
+    let state_objects = scan_recording
+        .exchanges
+        .iter()
+        .filter(|e| e.service == "s3" && e.action == "GetObject")
+        .count();
+    let counts: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&counts_file).expect("counts")).expect("counts JSON");
+    // Members the workspace reaches through a profile of their own, as the scan reported them.
+    let report: serde_json::Value = serde_json::from_slice(&emulated.stdout).expect("scan JSON");
+    let by_profile = report["accounts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|a| a["is_management"] != true && a["access"]["kind"] == "profile")
+                .count()
+        })
+        .unwrap_or(0);
+    let fewest = minimum(&counts, state_objects, by_profile);
 
     println!(
-        "\nScan of {} accounts + management, {} resources, {} ms ± {} ms per round trip:\n",
-        a.accounts, resources, a.latency, a.jitter
+        "\nScan of {} accounts + management, {resources} resources; the replaying endpoint answers in {} ms + up to {} ms:\n",
+        a.accounts, a.latency, a.jitter
     );
-    println!("| measure | Stagecraft | target / baseline |");
-    println!("|---|---:|---:|");
+    println!("| measure | Stagecraft | baseline or bound | ratio (target) |");
+    println!("|---|---:|---:|---:|");
     println!(
-        "| wall time | {:.1} s | AWS CLI script: {:.0} s ({} accounts measured: {:.1} s, × {scale:.0}) |",
-        wall_ms / 1000.0,
-        base_scaled_ms / 1000.0,
+        "| wall time against the boto3 thread-pool script, every account ({competent_said}) | {wall:.1} s | {:.1} s, {competent_calls} calls | {:.1} × faster (≥ 3 ×) |",
+        competent.wall.as_secs_f64(),
+        competent.wall.as_secs_f64() / wall
+    );
+    println!(
+        "| wall time against the sequential AWS CLI script ({} accounts: {:.1} s, scaled × {scale:.0}) | {wall:.1} s | {:.0} s, {base_calls} calls for {} accounts | {:.0} × faster |",
         a.baseline_accounts,
-        base_wall.as_secs_f64()
+        base.wall.as_secs_f64(),
+        base.wall.as_secs_f64() * scale,
+        a.baseline_accounts,
+        base.wall.as_secs_f64() * scale / wall
     );
     println!(
-        "| speed-up over the script | {:.0} × | target ≥ 20 × |",
-        base_scaled_ms / wall_ms
+        "| wall time against the critical path ({} dependent calls × {mean_latency:.0} ms) | {wall:.1} s | {bound:.1} s | {:.2} (≤ 1.5) |",
+        path.calls,
+        wall / bound.max(0.001)
     );
+    let retried = refused as f64 / tcalls.len().max(1) as f64;
     println!(
-        "| against a boto3 thread-pool script on all {} accounts ({competent_said}) | {:.1} s | script: {:.1} s, {competent_calls} calls; speed-up {:.1} × |",
-        a.accounts,
-        wall_ms / 1000.0,
-        competent_wall.as_secs_f64(),
-        competent_wall.as_millis() as f64 / wall_ms
-    );
-    println!(
-        "| critical path (longest chain of dependent calls in the log) | {chain} calls ≈ {:.1} s | wall / bound = {:.2} (target ≤ 1.5) |",
-        bound.as_secs_f64(),
-        wall_ms / bound.as_millis().max(1) as f64
-    );
-    println!(
-        "| the same scan with no injected latency (the emulator's own pace: {:.0} calls/s) | {:.1} s | latency added {:.1} s = {:.2} × the critical-path bound |",
-        calls0 as f64 / wall0.as_secs_f64().max(0.001),
-        wall0.as_secs_f64(),
-        (wall_ms / 1000.0 - wall0.as_secs_f64()).max(0.0),
-        (wall_ms / 1000.0 - wall0.as_secs_f64()).max(0.0) / bound.as_secs_f64().max(0.001)
-    );
-    println!(
-        "| API calls | {} ({} distinct requests) | calls / distinct = {:.2} (target ≤ 1.1) |",
-        calls.len(),
-        distinct.len(),
-        calls.len() as f64 / distinct.len().max(1) as f64
+        "| with AWS's request rates enforced: calls throttled and retried | {refused} of {} | {:.1} s wall | {:.1} % (≤ 10 %) |",
+        tcalls.len(),
+        trun.wall.as_secs_f64(),
+        retried * 100.0
     );
     let first = calls.iter().map(|c| c.start_ms).min().unwrap_or(0);
     let last = calls.iter().map(|c| c.end_ms).max().unwrap_or(0);
+    let api_phase = (last - first) as f64 / 1000.0;
     println!(
-        "| from the first request to the last answer | {:.1} s (the rest of the wall time is start-up, reading code and state, storing) | |",
-        (last - first) as f64 / 1000.0
+        "| from the first request to the last answer, against the critical path | {api_phase:.1} s | {bound:.1} s | {:.2} |",
+        api_phase / bound.max(0.001)
     );
     println!(
-        "| mean round trip (injected latency + the emulator) | {:.0} ms | |",
-        busy_ms as f64 / calls.len().max(1) as f64
+        "| before the first request and after the last answer (start-up, reading code and state, analysis, storing) | {:.1} s | | |",
+        (wall - api_phase).max(0.0)
     );
     println!(
-        "| achieved concurrency | {:.1} mean, {} peak in flight | |",
-        busy_ms as f64 / wall_ms,
+        "| API calls | {} | | |",
+        calls.iter().filter(|c| c.fault.is_none()).count()
+    );
+    println!(
+        "| achieved concurrency | {:.0} mean, {} peak in flight | | |",
+        busy_ms as f64 / (wall * 1000.0),
         peak_in_flight(&calls)
     );
     println!(
-        "| peak memory (the scan process) | {:.0} MiB | |",
-        rss_kib as f64 / 1024.0
+        "| peak memory of the scan process | {:.0} MiB | | |",
+        run.peak_kib as f64 / 1024.0
     );
     println!(
-        "| AWS CLI calls for {} accounts | {base_calls} | |",
-        a.baseline_accounts
+        "| the same scan against the emulator, no latency added | {:.1} s ({emulated_calls} calls, {:.0} calls/s) | | |",
+        emulated.wall.as_secs_f64(),
+        emulated_calls as f64 / emulated.wall.as_secs_f64().max(0.001)
     );
-    println!("\nWhat finding state and regions costs (the same organization, the same proxy):\n");
+    if let Some((brun, bcalls)) = &scaled {
+        println!(
+            "| {} member accounts (recorded ones served again under new ids), {} resources | {:.1} s, {bcalls} calls, {:.0} MiB peak | | |",
+            a.scale_accounts,
+            resources_of(brun),
+            brun.wall.as_secs_f64(),
+            brun.peak_kib as f64 / 1024.0
+        );
+    }
+    println!("\nThe critical path: {}\n", path.chain.join(" → "));
+
+    println!("Calls per service against the fewest that read the same:\n");
+    println!("| service | scan | fewest | ratio (≤ 1.1) | the fewest, as documented |");
+    println!("|---|---:|---:|---:|---|");
+    let by_service = per_service(&calls);
+    let mut services: Vec<&String> = by_service.keys().chain(fewest.keys()).collect();
+    services.sort();
+    services.dedup();
+    let (mut all, mut least) = (0usize, 0usize);
+    for s in services {
+        let made = by_service.get(s).copied().unwrap_or(0);
+        let (min, why) = fewest.get(s).cloned().unwrap_or((0, "not counted".into()));
+        all += made;
+        least += min;
+        println!(
+            "| {s} | {made} | {min} | {:.2} | {why} |",
+            made as f64 / min.max(1) as f64
+        );
+    }
+    println!(
+        "| all | {all} | {least} | {:.2} | |",
+        all as f64 / least.max(1) as f64
+    );
+    println!("\nThe scan's calls by action:\n");
+    for (action, n) in per_action(&calls) {
+        println!("- {action}: {n}");
+    }
+
+    println!("\nWhat finding state and regions costs (the same endpoint):\n");
     println!("| scan | API calls | wall time |");
     println!("|---|---:|---:|");
     println!(
         "| home region only, configured backend only (`--region {}`, `discover = false`) | {narrow_calls} | {:.1} s |",
         sb.region,
-        narrow_wall.as_secs_f64()
+        narrow_run.wall.as_secs_f64()
     );
     println!(
-        "| default: regions in use + state searched in every account | {} | {:.1} s |",
-        calls.len(),
-        wall_ms / 1000.0
+        "| default: regions in use + state searched in every account | {} | {wall:.1} s |",
+        calls.len()
     );
-    println!(
-        "| added | {} ({probe_calls} region probes, {} state-search calls over {} buckets) | {:+.1} s |",
-        calls.len() as i64 - narrow_calls as i64,
-        coverage["state"]["calls"],
-        coverage["state"]["buckets_probed"],
-        wall_ms / 1000.0 - narrow_wall.as_secs_f64()
-    );
-    println!("\nCalls per service (all / distinct):\n");
-    println!("| service | calls | distinct |");
-    println!("|---|---:|---:|");
-    for (service, (n, d)) in &per_service {
-        println!("| {service} | {n} | {} |", d.len());
-    }
+    let seen: HashSet<&str> = calls.iter().map(|c| c.fingerprint.as_str()).collect();
+    println!("\n{} calls, {} distinct requests.", calls.len(), seen.len());
 }

@@ -78,6 +78,9 @@ pub struct ProxyOptions {
     pub seed: u64,
     /// Answer IAM Identity Center (`sso-oidc`, `sso`) for these accounts (see [`crate::sso`]).
     pub sso: Option<crate::sso::Directory>,
+    /// Keep every request and its answer, for [`crate::replay`] to serve again. Refused with
+    /// random faults: a recording holds the answers the emulator gave, not injected ones.
+    pub record: bool,
 }
 
 /// One request the proxy saw.
@@ -121,6 +124,8 @@ struct State {
     sessions: crate::sso::Sessions,
     /// Who may read the organization's accounts, learned from the answers that pass through.
     org: Mutex<OrgAdmins>,
+    /// Every exchange, when recording.
+    exchanges: Mutex<Vec<crate::replay::Exchange>>,
 }
 
 /// The organization's management account and delegated administrators, as the proxy has seen
@@ -175,6 +180,13 @@ impl Drop for Proxy {
 impl Proxy {
     /// Listens on a free loopback port and forwards to `upstream` (`http://127.0.0.1:<port>`).
     pub async fn start(upstream: &str, opts: ProxyOptions) -> Result<Proxy, Error> {
+        let f = &opts.faults;
+        if opts.record && f.throttle + f.server_error + f.reset + f.slow > 0.0 {
+            return Err(Error::Sandbox(
+                "a recording proxy injects no random faults: its recording would replay them"
+                    .to_owned(),
+            ));
+        }
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| Error::io("binding the proxy to a loopback port", e))?;
@@ -200,6 +212,7 @@ impl Proxy {
             endpoint: format!("http://{addr}"),
             sessions: crate::sso::Sessions::default(),
             org: Mutex::default(),
+            exchanges: Mutex::default(),
         });
         let serving = state.clone();
         let task = tokio::spawn(async move {
@@ -212,7 +225,13 @@ impl Proxy {
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         let state = state.clone();
-                        async move { handle(state, req).await }
+                        async move {
+                            if state.opts.record {
+                                recorded(state, req).await
+                            } else {
+                                handle(state, req).await
+                            }
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .keep_alive(true)
@@ -265,6 +284,22 @@ impl Proxy {
         self.state.sessions.expire_all();
     }
 
+    /// Every request and answer so far (when started with `record`), with the account each
+    /// access key acted for.
+    pub fn recording(&self) -> crate::replay::Recording {
+        let mut exchanges = self
+            .state
+            .exchanges
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default();
+        exchanges.sort_by_key(|e| e.start_ms);
+        crate::replay::Recording {
+            exchanges,
+            accounts: self.accounts().into_iter().collect(),
+        }
+    }
+
     /// The account each access key acts for, as learnt so far.
     pub fn accounts(&self) -> HashMap<String, String> {
         self.state
@@ -289,7 +324,7 @@ impl std::error::Error for Dropped {}
 
 /// How a service speaks: where its action is and how its errors look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Protocol {
+pub(crate) enum Protocol {
     /// `X-Amz-Target` + JSON body (SSM, Secrets Manager, KMS, DynamoDB, Organizations).
     Json,
     /// Form body with `Action=` (STS, IAM, CloudFormation); XML answers.
@@ -300,6 +335,68 @@ enum Protocol {
     RestXml,
 }
 
+/// [`handle`], keeping the request and its answer.
+async fn recorded(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Dropped> {
+    let start_ms = state.ms();
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let auth = header("authorization").unwrap_or_default();
+    let scope = Scope::of(&auth);
+    let target = header("x-amz-target");
+    let method = parts.method.as_str().to_owned();
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let answer = answer(state.clone(), parts, body.clone(), start_ms).await?;
+    let (rparts, rbody) = answer.into_parts();
+    let rbody = rbody.collect().await.map_err(|_| Dropped)?.to_bytes();
+    let (_, action) = classify(
+        &scope.service,
+        &method,
+        &path,
+        &query,
+        target.as_deref(),
+        &body,
+    );
+    let kept = rparts
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            let n = name.as_str();
+            n == "content-type" || n.starts_with("x-amz")
+        })
+        .filter_map(|(name, v)| Some((name.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    if let Ok(mut exchanges) = state.exchanges.lock() {
+        exchanges.push(crate::replay::Exchange {
+            access_key: scope.key,
+            region: scope.region,
+            service: scope.service,
+            action,
+            method,
+            path,
+            query,
+            target,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            status: rparts.status.as_u16(),
+            headers: kept,
+            answer: String::from_utf8_lossy(&rbody).into_owned(),
+            start_ms,
+            end_ms: state.ms(),
+        });
+    }
+    Ok(Response::from_parts(rparts, Full::new(rbody)))
+}
+
 async fn handle(
     state: Arc<State>,
     req: Request<Incoming>,
@@ -307,12 +404,21 @@ async fn handle(
     let start_ms = state.ms();
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
+    answer(state, parts, body, start_ms).await
+}
+
+async fn answer(
+    state: Arc<State>,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+    start_ms: u64,
+) -> Result<Response<Full<Bytes>>, Dropped> {
     let auth = parts
         .headers
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let (key, service) = sigv4_scope(auth);
+    let Scope { key, service, .. } = Scope::of(auth);
     let target = parts
         .headers
         .get("x-amz-target")
@@ -495,6 +601,12 @@ async fn handle(
     };
     let (rparts, rbody) = answer.into_parts();
     let rbody = rbody.collect().await.map_err(|_| Dropped)?.to_bytes();
+    if service == "sts" && action == "AssumeRole" && rparts.status.is_success() {
+        if let Some(refused) = missing_role(&state, account.as_deref(), &body, &rbody).await {
+            record(Some("no_such_role"), 403);
+            return Ok(refused);
+        }
+    }
     if service == "sts" && rparts.status.is_success() {
         learn_accounts(&state, key.as_deref(), &action, &rbody);
     }
@@ -668,20 +780,89 @@ fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     r
 }
 
-/// The access key and signing name of a SigV4 `Authorization` header.
-fn sigv4_scope(auth: &str) -> (Option<String>, String) {
-    let Some(cred) = auth
-        .split("Credential=")
-        .nth(1)
-        .and_then(|c| c.split([',', ' ']).next())
-    else {
-        return (None, "unsigned".into());
-    };
-    let parts: Vec<&str> = cred.split('/').collect();
-    (
-        parts.first().map(|k| (*k).to_owned()),
-        parts.get(3).copied().unwrap_or("unknown").to_owned(),
-    )
+/// What a SigV4 `Authorization` header's credential scope names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Scope {
+    pub key: Option<String>,
+    pub region: String,
+    /// The signing name (`ssm`, `apigateway`, …), or `unsigned`.
+    pub service: String,
+}
+
+impl Scope {
+    pub(crate) fn of(auth: &str) -> Scope {
+        let Some(cred) = auth
+            .split("Credential=")
+            .nth(1)
+            .and_then(|c| c.split([',', ' ']).next())
+        else {
+            return Scope {
+                key: None,
+                region: String::new(),
+                service: "unsigned".into(),
+            };
+        };
+        let parts: Vec<&str> = cred.split('/').collect();
+        Scope {
+            key: parts.first().map(|k| (*k).to_owned()),
+            region: parts.get(2).copied().unwrap_or_default().to_owned(),
+            service: parts.get(3).copied().unwrap_or("unknown").to_owned(),
+        }
+    }
+}
+
+/// AWS's refusal of an `AssumeRole` into a role that does not exist, which moto grants: the
+/// proxy asks the emulator for the role (`iam:GetRole`, with the keys just issued, which moto
+/// attributes to the role's account) and answers as AWS does when it is missing.
+async fn missing_role(
+    state: &State,
+    caller: Option<&str>,
+    request: &[u8],
+    answer: &[u8],
+) -> Option<Response<Full<Bytes>>> {
+    let request = String::from_utf8_lossy(request);
+    let role_arn = request
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("RoleArn="))
+        .map(|v| v.replace("%3A", ":").replace("%2F", "/"))?;
+    let role_name = role_arn.rsplit('/').next()?.to_owned();
+    let text = String::from_utf8_lossy(answer);
+    let key = text
+        .split("<AccessKeyId>")
+        .nth(1)?
+        .split("</AccessKeyId>")
+        .next()?
+        .trim()
+        .to_owned();
+    let body = format!("Action=GetRole&Version=2010-05-08&RoleName={role_name}");
+    let probe = Request::builder()
+        .method("POST")
+        .uri(format!("{}/", state.upstream))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0"
+            ),
+        )
+        .body(Full::new(Bytes::from(body)))
+        .ok()?;
+    let found = state.client.request(probe).await.ok()?;
+    if found.status() != StatusCode::NOT_FOUND {
+        return None;
+    }
+    let who = caller.map_or_else(
+        || "the caller".to_owned(),
+        |a| format!("a principal of account {a}"),
+    );
+    Some(coded_error(
+        Protocol::Query,
+        403,
+        "AccessDenied",
+        &format!(
+            "User: {who} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+        ),
+    ))
 }
 
 /// Learns which account an access key acts for from STS answers.
@@ -802,7 +983,7 @@ fn learn_administrators(state: &State, action: &str, request: &[u8], answer: &[u
 }
 
 /// The protocol and action of a request.
-fn classify(
+pub(crate) fn classify(
     service: &str,
     method: &str,
     path: &str,
@@ -952,7 +1133,7 @@ pub fn is_read_only(call: &Call) -> bool {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Fault {
+pub(crate) enum Fault {
     Throttle,
     ServerError,
     Expired,
@@ -960,7 +1141,7 @@ enum Fault {
 }
 
 impl Fault {
-    fn status(self, protocol: Protocol) -> u16 {
+    pub(crate) fn status(self, protocol: Protocol) -> u16 {
         match (self, protocol) {
             (Fault::Throttle, Protocol::RestJson) => 429,
             (Fault::Throttle, Protocol::RestXml) => 503,
@@ -974,7 +1155,7 @@ impl Fault {
 }
 
 /// An error answer in the shape the SDK parses for `protocol`.
-fn error_response(protocol: Protocol, fault: Fault) -> Response<Full<Bytes>> {
+pub(crate) fn error_response(protocol: Protocol, fault: Fault) -> Response<Full<Bytes>> {
     let (code, message) = match (fault, protocol) {
         (Fault::Throttle, Protocol::Json) => ("ThrottlingException", "Rate exceeded"),
         (Fault::Throttle, Protocol::Query) => ("Throttling", "Rate exceeded"),
@@ -1002,7 +1183,7 @@ fn error_response(protocol: Protocol, fault: Fault) -> Response<Full<Bytes>> {
 }
 
 /// An error answer with `code` and `message` in the shape the SDK parses for `protocol`.
-fn coded_error(
+pub(crate) fn coded_error(
     protocol: Protocol,
     status: u16,
     code: &str,
@@ -1049,8 +1230,12 @@ mod tests {
     fn actions_are_read_from_each_protocol() {
         let auth = "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261129/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=abc";
         assert_eq!(
-            sigv4_scope(auth),
-            (Some("AKIAEXAMPLE".into()), "ssm".into())
+            Scope::of(auth),
+            Scope {
+                key: Some("AKIAEXAMPLE".into()),
+                region: "us-east-1".into(),
+                service: "ssm".into()
+            }
         );
         assert_eq!(
             classify(

@@ -3,14 +3,15 @@
 //! for its permission sets (`/aws-reserved/`) belong to AWS and are skipped: no tool of the user's
 //! owns them, and AWS refuses to change them.
 //!
-//! A role's policies and tags come from `GetAccountAuthorizationDetails`, a few pages for the whole
-//! account, read alongside `ListRoles` (which has the descriptions). A role it does not cover (a scan
-//! role without that action, or a role created between the two listings) is read with the three
-//! per-role calls instead.
+//! A role's policies and tags, and the customer managed policies, come from
+//! `GetAccountAuthorizationDetails`, a few pages for the whole account, read alongside `ListRoles`
+//! (which has the descriptions). A role it does not cover (a scan role without that action, or a
+//! role created between the two listings) is read with the three per-role calls instead, and the
+//! policies with `ListPolicies` when the action is denied.
 
 use std::collections::BTreeMap;
 
-use aws_sdk_iam::types::{EntityType, PolicyScopeType, Role};
+use aws_sdk_iam::types::{EntityType, Policy, PolicyScopeType, Role};
 
 use super::{error_code, failure, timestamp, CollectError, Collector, Target};
 use crate::model::Resource;
@@ -41,7 +42,8 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
             .await
             .map_err(|e| failure(c, GLOBAL, "iam:ListRoles", &e))
     };
-    let (pages, mut facts) = futures::try_join!(roles, authorization_details(&client))?;
+    let (pages, details) = futures::try_join!(roles, authorization_details(&client))?;
+    let (mut facts, listed_policies) = details;
     let roles: Vec<Role> = pages.iter().flat_map(|p| p.roles()).cloned().collect();
     let found = super::each(roles, |role| {
         let client = client.clone();
@@ -75,16 +77,21 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     .await?;
     out.extend(found.into_iter().flatten());
 
-    let pages: Vec<_> = client
-        .list_policies()
-        .scope(PolicyScopeType::Local)
-        .max_items(1000)
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| failure(c, GLOBAL, "iam:ListPolicies", &e))?;
-    let policies: Vec<_> = pages.iter().flat_map(|p| p.policies()).cloned().collect();
+    let policies = match listed_policies {
+        Some(policies) => policies,
+        None => {
+            let pages: Vec<_> = client
+                .list_policies()
+                .scope(PolicyScopeType::Local)
+                .max_items(1000)
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| failure(c, GLOBAL, "iam:ListPolicies", &e))?;
+            pages.iter().flat_map(|p| p.policies()).cloned().collect()
+        }
+    };
     let found = super::each(policies, |p| {
         let client = client.clone();
         async move {
@@ -119,14 +126,17 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     Ok(out)
 }
 
-/// Every role's policies and tags, by ARN, from `GetAccountAuthorizationDetails`; empty when the scan
-/// role may not call it (the roles are then read one by one).
+/// Every role's policies and tags, by ARN, and the customer managed policies, from
+/// `GetAccountAuthorizationDetails`; nothing when the scan role may not call it (the roles are then
+/// read one by one, the policies listed).
+#[allow(clippy::type_complexity)]
 async fn authorization_details(
     client: &aws_sdk_iam::Client,
-) -> Result<BTreeMap<String, RoleFacts>, CollectError> {
+) -> Result<(BTreeMap<String, RoleFacts>, Option<Vec<Policy>>), CollectError> {
     let pages: Result<Vec<_>, _> = client
         .get_account_authorization_details()
         .filter(EntityType::Role)
+        .filter(EntityType::LocalManagedPolicy)
         .max_items(1000)
         .into_paginator()
         .send()
@@ -141,7 +151,7 @@ async fn authorization_details(
             tracing::warn!(
                 "iam:GetAccountAuthorizationDetails is denied; reading each role's policies and tags one by one"
             );
-            return Ok(BTreeMap::new());
+            return Ok((BTreeMap::new(), None));
         }
         Err(e) => {
             return Err(failure(
@@ -152,7 +162,21 @@ async fn authorization_details(
             ))
         }
     };
-    Ok(pages
+    let policies = pages
+        .iter()
+        .flat_map(|p| p.policies())
+        .map(|d| {
+            Policy::builder()
+                .set_policy_name(d.policy_name().map(str::to_owned))
+                .set_arn(d.arn().map(str::to_owned))
+                .set_path(d.path().map(str::to_owned))
+                .set_default_version_id(d.default_version_id().map(str::to_owned))
+                .set_attachment_count(d.attachment_count())
+                .set_create_date(d.create_date().copied())
+                .build()
+        })
+        .collect();
+    let roles = pages
         .iter()
         .flat_map(|p| p.role_detail_list())
         .filter_map(|d| {
@@ -175,7 +199,8 @@ async fn authorization_details(
             };
             Some((d.arn()?.to_owned(), facts))
         })
-        .collect())
+        .collect();
+    Ok((roles, Some(policies)))
 }
 
 /// One role's policies and tags, with the three per-role calls (one round trip: they are independent).

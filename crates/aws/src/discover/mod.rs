@@ -25,6 +25,8 @@ pub struct Discovered {
     pub accounts: Vec<Account>,
     /// How far AWS's clock is from this machine's, from the management account's answer.
     pub clock: Option<crate::clock::ClockOffset>,
+    /// Who the management profile acts as.
+    pub identity: crate::model::Identity,
 }
 
 fn org_error<'a>(profile: &'a str, operation: &'static str) -> impl Fn(String) -> Error + 'a {
@@ -202,6 +204,7 @@ pub async fn discover(
         },
         accounts,
         clock,
+        identity: me,
     })
 }
 

@@ -142,8 +142,16 @@ pub async fn scan(
         .unwrap_or(workspace.config.scan.parallelism)
         .max(1);
     let hasher = opts.hasher.clone().unwrap_or_else(ValueHasher::ephemeral);
+    let stages: HashMap<String, Option<String>> = discovered
+        .accounts
+        .iter()
+        .map(|a| (a.id.clone(), a.stage.clone()))
+        .collect();
+    let mgmt_identity = discovered.identity.clone();
     let ctx = AccountCtx {
         env,
+        stages: &stages,
+        mgmt_identity: &mgmt_identity,
         workspace,
         mgmt: &mgmt,
         mgmt_profile: &profile,
@@ -621,6 +629,10 @@ fn load_services(
 
 struct AccountCtx<'a> {
     env: &'a AwsEnv,
+    /// Every account of the organization with its stage.
+    stages: &'a HashMap<String, Option<String>>,
+    /// Who the management profile acts as (discovery asked).
+    mgmt_identity: &'a crate::model::Identity,
     workspace: &'a Workspace,
     mgmt: &'a SdkConfig,
     mgmt_profile: &'a str,
@@ -679,6 +691,80 @@ impl AccountCtx<'_> {
             role_arn: aws::role_arn(&account.id, self.workspace.config.assume_role()),
             source_profile: self.mgmt_profile.to_owned(),
         }
+    }
+
+    /// Credentials for `account` and who they act as. The organization's role is assumed here, and
+    /// its answer names the account (AWS refuses a role that does not exist or does not trust the
+    /// caller); a profile or an IAM Identity Center role is asked `sts:GetCallerIdentity`, since a
+    /// profile may point anywhere.
+    async fn reach(
+        &self,
+        account: &Account,
+        access: &Access,
+    ) -> Result<(SdkConfig, crate::model::Identity), UiError> {
+        if matches!(access, Access::Profile { profile } if profile == self.mgmt_profile) {
+            return Ok((self.mgmt.clone(), self.mgmt_identity.clone()));
+        }
+        if let Access::AssumeRole { role_arn, .. } = access {
+            return aws::assumed(self.mgmt, role_arn)
+                .await
+                .map_err(|m| UiError {
+                    code: stagecraft_model::ErrorCode::RoleMissing,
+                    message: format!(
+                        "{}: {m} — account {} ({}) has no role {} that the management account may \
+                     assume; create it (AWS Organizations creates {} only in accounts it creates) \
+                     or name another one with [organization] assume_role",
+                        describe_access(access),
+                        account.id,
+                        account.name,
+                        self.workspace.config.assume_role(),
+                        crate::config::DEFAULT_ASSUME_ROLE
+                    ),
+                });
+        }
+        let config = self.credentials(&account.id, access).await;
+        let identity = aws::caller_identity(&config).await.map_err(|m| {
+            // AWS refuses a profile's `role_arn` that is missing or does not trust its source.
+            if m.contains("sts:AssumeRole") {
+                UiError {
+                    code: stagecraft_model::ErrorCode::RoleMissing,
+                    message: format!(
+                        "{}: {m} — the role the profile names is missing in account {} ({}) or \
+                         does not trust the profile's source; create it or fix the profile's role_arn",
+                        describe_access(access),
+                        account.id,
+                        account.name
+                    ),
+                }
+            } else {
+                UiError {
+                    code: stagecraft_model::ErrorCode::Credentials,
+                    message: format!(
+                        "{}: {m}; check that the profile works (`aws sts get-caller-identity --profile …`) \
+                         or that the role exists in the account",
+                        describe_access(access)
+                    ),
+                }
+            }
+        })?;
+        Ok((config, identity))
+    }
+
+    /// When a stage's profile reached another account of the same stage (a stage of several
+    /// accounts, one of them the profile's), the organization's role assumed from the management
+    /// profile reaches this one. Any other mismatch is a wrong profile and stays an error.
+    fn sibling_fallback(
+        &self,
+        account: &Account,
+        access: &Access,
+        reached: &str,
+    ) -> Option<Access> {
+        let by_profile = matches!(access, Access::Profile { .. });
+        let sibling = account.stage.is_some() && self.stages.get(reached) == Some(&account.stage);
+        (by_profile && sibling).then(|| Access::AssumeRole {
+            role_arn: aws::role_arn(&account.id, self.workspace.config.assume_role()),
+            source_profile: self.mgmt_profile.to_owned(),
+        })
     }
 
     async fn credentials(&self, account_id: &str, access: &Access) -> SdkConfig {
@@ -773,83 +859,45 @@ impl AccountCtx<'_> {
         };
         report("identity".to_owned(), 0);
         let deadline = tokio::time::Instant::now() + self.account_timeout;
-        let access = self.access_for(&account);
-        account.access = Some(access.clone());
-        let config =
-            match tokio::time::timeout_at(deadline, self.credentials(&account.id, &access)).await {
-                Ok(config) => config,
-                Err(_) => {
-                    let error = self.silent(&account, &access, "its credentials");
-                    return self.failed(account, error);
-                }
+        let mut access = self.access_for(&account);
+        let (config, identity) = loop {
+            account.access = Some(access.clone());
+            let reached =
+                match tokio::time::timeout_at(deadline, self.reach(&account, &access)).await {
+                    Ok(reached) => reached,
+                    Err(_) => {
+                        let error = self.silent(&account, &access, "its credentials and identity");
+                        return self.failed(account, error);
+                    }
+                };
+            let (config, identity) = match reached {
+                Ok(pair) => pair,
+                Err(error) => return self.failed(account, error),
             };
-
-        let identity = match tokio::time::timeout_at(deadline, aws::caller_identity(&config)).await
-        {
-            Err(_) => {
-                let error = self.silent(&account, &access, "sts:GetCallerIdentity");
-                return self.failed(account, error);
-            }
-            Ok(Ok(identity)) => identity,
-            Ok(Err(m)) => {
-                return self.failed(
-                    account,
-                    UiError {
-                        code: stagecraft_model::ErrorCode::Credentials,
-                        message: format!(
-                            "{}: {m}; check that the profile works (`aws sts get-caller-identity --profile …`) \
-                             or that the role exists in the account",
-                            describe_access(&access)
-                        ),
-                    },
-                )
-            }
-        };
-        if identity.account != account.id {
-            let message = format!(
-                "{} resolves to account {} ({}), not to account {} ({}); fix the profile's role_arn \
-                 or the stage mapping — Stagecraft never uses credentials of another account",
-                describe_access(&access),
-                identity.account,
-                identity.arn,
-                account.id,
-                account.name
-            );
-            return self.failed(
-                account,
-                UiError {
-                    code: stagecraft_model::ErrorCode::IdentityMismatch,
-                    message,
-                },
-            );
-        }
-        // A role reached through IAM Identity Center exists: AWS itself issued its keys (through
-        // the portal, or through an IAM Identity Center profile, whose roles are AWSReservedSSO_…).
-        let role_to_check = match &access {
-            Access::Sso { .. } => None,
-            _ => assumed_role_name(&identity.arn).filter(|r| !r.starts_with("AWSReservedSSO_")),
-        };
-        if let Some(role) = role_to_check {
-            let exists = tokio::time::timeout_at(deadline, aws::role_exists(&config, role))
-                .await
-                .unwrap_or(Ok(()));
-            if let Err(message) = exists {
+            if identity.account != account.id {
+                if let Some(other) = self.sibling_fallback(&account, &access, &identity.account) {
+                    access = other;
+                    continue;
+                }
                 let message = format!(
-                    "{}: {message} in account {} ({}); create the role (AWS Organizations creates {} only in accounts it creates) or name another one with [organization] assume_role",
+                    "{} resolves to account {} ({}), not to account {} ({}); fix the profile's role_arn \
+                     or the stage mapping — Stagecraft never uses credentials of another account",
                     describe_access(&access),
+                    identity.account,
+                    identity.arn,
                     account.id,
-                    account.name,
-                    crate::config::DEFAULT_ASSUME_ROLE
+                    account.name
                 );
                 return self.failed(
                     account,
                     UiError {
-                        code: stagecraft_model::ErrorCode::RoleMissing,
+                        code: stagecraft_model::ErrorCode::IdentityMismatch,
                         message,
                     },
                 );
             }
-        }
+            break (config, identity);
+        };
         account.identity = Some(identity);
         report("identity".to_owned(), 1);
 
@@ -1115,12 +1163,6 @@ fn template_reads(collected: &mut Collected) {
     }
 }
 
-/// `arn:aws:sts::1:assumed-role/NAME/session` → `NAME`.
-fn assumed_role_name(arn: &str) -> Option<&str> {
-    let rest = arn.split_once(":assumed-role/")?.1;
-    rest.split('/').next().filter(|s| !s.is_empty())
-}
-
 fn describe_access(access: &Access) -> String {
     match access {
         Access::Profile { profile } => format!("profile `{profile}`"),
@@ -1142,15 +1184,6 @@ pub(crate) fn now_rfc3339() -> String {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_role_name_is_read_from_an_assumed_role_arn() {
-        assert_eq!(
-            super::assumed_role_name("arn:aws:sts::1:assumed-role/OrganizationAccountAccessRole/s"),
-            Some("OrganizationAccountAccessRole")
-        );
-        assert_eq!(super::assumed_role_name("arn:aws:iam::1:user/me"), None);
-    }
-
     #[test]
     fn template_values_become_reads_only_when_one_parameter_holds_them_and_hashes_are_dropped() {
         use crate::collect::{Collected, ValueHasher};

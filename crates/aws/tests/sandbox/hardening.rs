@@ -91,6 +91,7 @@ const BATCHED: [(&str, &[&str]); 2] = [
             "iam:ListAttachedRolePolicies",
             "iam:ListRolePolicies",
             "iam:ListRoleTags",
+            "iam:ListPolicies",
         ],
     ),
 ];

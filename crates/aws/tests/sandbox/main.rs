@@ -6,6 +6,7 @@
 mod audit;
 mod hardening;
 mod inventory;
+mod replay;
 mod scan;
 mod signin;
 mod spread;

@@ -14,8 +14,10 @@ and, in s3:ListBuckets, what moto leaves out when the request has a parameter (`
 contains at least one valid parameter, it is included in the response") and pages of at most
 `max-buckets` (1 to 10,000) joined by an opaque `ContinuationToken`;
 
-and one bug fixed: a role CloudFormation created with inline `Policies` keeps each document as a
-dict, on which iam:GetAccountAuthorizationDetails fails; AWS keeps and returns the JSON text.
+and two bugs fixed: a role CloudFormation created with inline `Policies` keeps each document as a
+dict, on which iam:GetAccountAuthorizationDetails fails (AWS keeps and returns the JSON text); and
+the customer managed policies that answer (`Policies`, each a `ManagedPolicyDetail`) come without
+their `PolicyName` and `PolicyId`, which AWS always returns.
 
 AWS's documented defaults apply unless `limits.json` beside this file (read on every call) sets
 other values, per account id or for every account under "*":
@@ -39,7 +41,7 @@ from moto.awslambda.models import lambda_backends
 from moto.awslambda.responses import LambdaResponse
 from moto.cloudformation.models import ChangeSet, cloudformation_backends
 from moto.cloudformation.responses import CloudFormationResponse
-from moto.iam.models import Role
+from moto.iam.models import ManagedPolicy, Role
 from moto.s3.responses import S3Response
 from moto.server import main
 
@@ -173,6 +175,11 @@ def put_policy(self, policy_name, policy_json):
 
 
 Role.put_policy = put_policy
+
+# moto serializes a `ManagedPolicyDetail` from the policy's attributes by the member names
+# (`policy_name`, `policy_id`); its policies keep them as `name` and `id`.
+ManagedPolicy.policy_name = property(lambda self: self.name)
+ManagedPolicy.policy_id = property(lambda self: self.id)
 
 # Properties whose change replaces the resource ("Update requires: Replacement" in the AWS
 # CloudFormation resource reference), for the types Serverless and SAM templates hold; "*": every one.

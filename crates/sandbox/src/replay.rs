@@ -1,0 +1,1234 @@
+//! A replaying endpoint: the answers a scan of the seeded organization got, recorded once through
+//! the proxy ([`crate::proxy::ProxyOptions::record`]), served again with exactly the injected
+//! latency at any concurrency and without the emulator, so a benchmark measures round trips and
+//! not an emulator's queue. Requests are matched by account, region, service and the request's
+//! canonical parameters. The organization can be scaled: recorded member accounts are served again
+//! under new ids, rewritten consistently in requests and answers. AWS's throttling can be replayed
+//! too: a token bucket per account, region and API, answering as AWS does when it is empty.
+//!
+//! [`Recording::critical_path`] reads, from the recording, which call needed which earlier call's
+//! output: the least number of dependent round trips any client making those calls must wait for.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+use crate::proxy::{classify, coded_error, error_response, Call, Fault, Scope};
+use crate::Error;
+
+/// One request the proxy forwarded, and its answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Exchange {
+    pub access_key: Option<String>,
+    pub region: String,
+    pub service: String,
+    pub action: String,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub target: Option<String>,
+    pub body: String,
+    pub status: u16,
+    /// The answer's `content-type` and `x-amz*` headers.
+    pub headers: Vec<(String, String)>,
+    pub answer: String,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+/// What a recording proxy saw.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Recording {
+    /// In the order the requests arrived.
+    pub exchanges: Vec<Exchange>,
+    /// The account each access key acted for.
+    pub accounts: BTreeMap<String, String>,
+}
+
+impl Recording {
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let text = serde_json::to_vec(self)
+            .map_err(|e| Error::Sandbox(format!("writing the recording: {e}")))?;
+        std::fs::write(path, text)
+            .map_err(|e| Error::io(format!("writing the recording {}", path.display()), e))
+    }
+
+    pub fn load(path: &Path) -> Result<Recording, Error> {
+        let text = std::fs::read(path)
+            .map_err(|e| Error::io(format!("reading the recording {}", path.display()), e))?;
+        serde_json::from_slice(&text).map_err(|e| {
+            Error::Sandbox(format!(
+                "{} is not a recording ({e}); record it again",
+                path.display()
+            ))
+        })
+    }
+
+    /// Both recordings' exchanges (another client's calls against the same organization).
+    pub fn merge(&mut self, other: Recording) {
+        self.exchanges.extend(other.exchanges);
+        self.exchanges.sort_by_key(|e| e.start_ms);
+        self.accounts.extend(other.accounts);
+    }
+
+    fn account_of(&self, key: Option<&str>) -> String {
+        let key = key.unwrap_or("unsigned");
+        self.accounts
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| key.to_owned())
+    }
+
+    /// The member accounts the management account assumed a role in, in the order it did.
+    fn members(&self) -> Vec<String> {
+        let mut seen = Vec::new();
+        for e in self.exchanges.iter().filter(|e| e.action == "AssumeRole") {
+            let arn = form_value(&e.body, "RoleArn").unwrap_or_default();
+            if let Some(id) = arn.split(':').nth(4).filter(|a| is_account_id(a)) {
+                if !seen.iter().any(|s| s == id) {
+                    seen.push(id.to_owned());
+                }
+            }
+        }
+        seen
+    }
+
+    /// The longest chain of calls where each needed a value only an earlier answer held (a
+    /// page's token, a listed name, an assumed role's key, a region learnt from `ListRegions`).
+    /// A value counts as needed only when no request carried it before an answer did (the
+    /// configured region, page sizes and the profile's own key are known up front). Each call
+    /// takes its values from the earliest-chained answer that held them, so the chain is the
+    /// least any client making these calls must wait for, whatever its concurrency.
+    pub fn critical_path(&self) -> CriticalPath {
+        let n = self.exchanges.len();
+        let asks: Vec<HashSet<String>> = self.exchanges.iter().map(request_values).collect();
+        let tells: Vec<HashSet<String>> = self.exchanges.iter().map(answer_values).collect();
+        // A value is known up front when a request carried it before any answer had.
+        let mut first_told: HashMap<&str, u64> = HashMap::new();
+        for (e, told) in self.exchanges.iter().zip(&tells) {
+            for v in told {
+                let t = first_told.entry(v.as_str()).or_insert(u64::MAX);
+                *t = (*t).min(e.end_ms);
+            }
+        }
+        let mut known: HashSet<&str> = HashSet::new();
+        for (e, asked) in self.exchanges.iter().zip(&asks) {
+            for v in asked {
+                if first_told.get(v.as_str()).is_none_or(|t| e.start_ms < *t) {
+                    known.insert(v.as_str());
+                }
+            }
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| self.exchanges[i].start_ms);
+        let mut depth = vec![0usize; n];
+        let mut parent: Vec<Option<usize>> = vec![None; n];
+        let mut answered: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
+        // Each value with the shallowest answer that held it so far.
+        let mut source: HashMap<&str, (usize, usize)> = HashMap::new();
+        for i in order {
+            let e = &self.exchanges[i];
+            while let Some(Reverse((end, j))) = answered.peek().copied() {
+                if end > e.start_ms {
+                    break;
+                }
+                answered.pop();
+                for v in &tells[j] {
+                    let s = source.entry(v.as_str()).or_insert((depth[j], j));
+                    if depth[j] < s.0 {
+                        *s = (depth[j], j);
+                    }
+                }
+            }
+            let mut needs: Option<(usize, usize)> = None;
+            for v in asks[i].iter().filter(|v| !known.contains(v.as_str())) {
+                if let Some(&(d, j)) = source.get(v.as_str()) {
+                    if needs.is_none_or(|(nd, _)| d > nd) {
+                        needs = Some((d, j));
+                    }
+                }
+            }
+            depth[i] = needs.map_or(0, |(d, _)| d) + 1;
+            parent[i] = needs.map(|(_, j)| j);
+            answered.push(Reverse((e.end_ms, i)));
+        }
+        let Some(deepest) = (0..n).max_by_key(|&i| depth[i]) else {
+            return CriticalPath::default();
+        };
+        let mut chain = Vec::new();
+        let mut at = Some(deepest);
+        while let Some(i) = at {
+            let e = &self.exchanges[i];
+            chain.push(format!("{}:{}", e.service, e.action));
+            at = parent[i];
+        }
+        chain.reverse();
+        CriticalPath {
+            calls: depth[deepest],
+            chain,
+        }
+    }
+}
+
+/// The longest chain of dependent calls in a recording.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CriticalPath {
+    pub calls: usize,
+    /// `service:Action` of each call along it, first to last.
+    pub chain: Vec<String>,
+}
+
+/// How the replaying endpoint behaves.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    pub latency: Duration,
+    /// Up to this much more, at random.
+    pub jitter: Duration,
+    pub seed: u64,
+    /// Serve this many member accounts: the recorded ones, then copies of them under new ids.
+    pub members: Option<usize>,
+    /// Answer as AWS does past its published request rates ([`rate`]).
+    pub throttle: bool,
+}
+
+/// A request rate: tokens per second and the bucket's size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub per_second: f64,
+    pub burst: f64,
+    /// Whether each action has its own bucket, or the service's actions share one.
+    pub per_action: bool,
+}
+
+/// The request rate AWS allows per account and region for an API, as the service's quota page
+/// publishes it. A service that publishes none gets 10 a second with a burst of 20, below every
+/// published control-plane read rate here.
+pub fn rate(service: &str, action: &str) -> Rate {
+    let own = |per_second: f64, burst: f64| Rate {
+        per_second,
+        burst,
+        per_action: true,
+    };
+    match (service, action) {
+        // API Gateway quotas: GetResources 5 requests every 2 seconds; every management
+        // operation together 10 a second with a burst of 40.
+        ("apigateway", "GetResources") => own(2.5, 5.0),
+        ("apigateway", _) => Rate {
+            per_second: 10.0,
+            burst: 40.0,
+            per_action: false,
+        },
+        // Lambda quotas: GetFunction 100 a second; the other control-plane APIs 15 a second.
+        ("lambda", "GetFunction") => own(100.0, 100.0),
+        ("lambda", _) => own(15.0, 15.0),
+        // STS: AssumeRole and GetCallerIdentity, 600 a second per account.
+        ("sts", _) => own(600.0, 600.0),
+        _ => own(10.0, 20.0),
+    }
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// The copies of one recorded member account served under other ids.
+#[derive(Debug, Clone)]
+struct Copy {
+    recorded: String,
+    /// The recorded access keys of that account, each with the key its copy is given.
+    keys: Vec<(String, String)>,
+    name_suffix: String,
+    id: String,
+    /// Names AWS keeps unique beyond the account (buckets, API ids, custom domains), each with
+    /// the copy's own, longest first.
+    names: Vec<(String, String)>,
+}
+
+impl Copy {
+    /// A request about the copy, as the recorded account's.
+    fn to_recorded(&self, s: &str) -> String {
+        let mut s = s.replace(&self.id, &self.recorded);
+        let mut names: Vec<&(String, String)> = self.names.iter().collect();
+        names.sort_by_key(|(_, copy)| std::cmp::Reverse(copy.len()));
+        for (recorded, copy) in names {
+            s = s.replace(copy.as_str(), recorded);
+        }
+        s
+    }
+
+    /// A recorded answer, as the copy's.
+    fn to_copy(&self, s: &str) -> String {
+        let mut s = s.replace(&self.recorded, &self.id);
+        for (recorded, copy) in &self.names {
+            s = s.replace(recorded.as_str(), copy);
+        }
+        for (recorded, given) in &self.keys {
+            s = s.replace(recorded.as_str(), given);
+        }
+        s
+    }
+}
+
+/// The names in `account`'s recorded answers that AWS keeps unique beyond one account: bucket
+/// names, REST and HTTP API ids, custom domain names. A copy needs its own.
+fn global_names(recording: &Recording, account: &str) -> Vec<String> {
+    let mut out = HashSet::new();
+    for e in recording
+        .exchanges
+        .iter()
+        .filter(|e| e.status < 400 && recording.account_of(e.access_key.as_deref()) == account)
+    {
+        match (e.service.as_str(), e.action.as_str()) {
+            ("s3", "ListBuckets") => {
+                for piece in e.answer.split("<Name>").skip(1) {
+                    if let Some(name) = piece.split("</Name>").next() {
+                        out.insert(name.to_owned());
+                    }
+                }
+            }
+            ("apigateway", "GetRestApis" | "GetApis" | "GetDomainNames") => {
+                let v: serde_json::Value = serde_json::from_str(&e.answer).unwrap_or_default();
+                // REST APIs list under `item` on the wire, HTTP APIs under `items`.
+                let lists = ["item", "items", "Items"].map(|k| v[k].as_array());
+                for item in lists.into_iter().flatten().flatten() {
+                    for key in ["id", "apiId", "ApiId", "domainName", "DomainName"] {
+                        if let Some(name) = item[key].as_str() {
+                            out.insert(name.to_owned());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut names: Vec<String> = out.into_iter().filter(|n| n.len() >= 4).collect();
+    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    names
+}
+
+/// A copy's own name for a recorded one: an id keeps its length, a bucket or a domain gains a
+/// mark.
+fn copied_name(name: &str, copy: usize) -> String {
+    let mark = format!("c{copy}");
+    if name.contains('.') {
+        format!("{mark}-{name}")
+    } else if name.len() <= 12 && name.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        format!("{mark}{}", name.get(mark.len()..).unwrap_or_default())
+    } else {
+        format!("{name}-{mark}")
+    }
+}
+
+struct State {
+    opts: ReplayOptions,
+    recording: Recording,
+    /// Canonical request → index of the answer to give.
+    answers: HashMap<String, usize>,
+    /// Virtual account id → its copy.
+    copies: HashMap<String, Copy>,
+    /// A copy's access key → its account id.
+    copy_keys: HashMap<String, String>,
+    /// Per parent: the accounts `ListAccountsForParent` lists (as JSON), copies included.
+    listed: HashMap<String, Vec<serde_json::Value>>,
+    buckets: Mutex<HashMap<String, Bucket>>,
+    calls: Mutex<Vec<Call>>,
+    misses: Mutex<Vec<String>>,
+    rng: Mutex<u64>,
+    started: Instant,
+}
+
+/// A running replaying endpoint; stops when dropped.
+pub struct Replay {
+    pub endpoint: String,
+    state: Arc<State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Replay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replay")
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl Drop for Replay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Replay {
+    /// Serves `recording` on a free loopback port.
+    pub async fn start(recording: Recording, opts: ReplayOptions) -> Result<Replay, Error> {
+        let (copies, listed) = scale(&recording, opts.members)?;
+        let mut answers = HashMap::new();
+        for (i, e) in recording.exchanges.iter().enumerate() {
+            let key = request_key(
+                &recording.account_of(e.access_key.as_deref()),
+                &e.region,
+                &e.service,
+                &e.method,
+                &e.path,
+                &e.query,
+                e.target.as_deref(),
+                &e.body,
+            );
+            // A later answer to the same request (a retry that succeeded) wins over an error.
+            let keep = answers
+                .get(&key)
+                .is_none_or(|&j: &usize| recording.exchanges[j].status >= 400 || e.status < 400);
+            if keep {
+                answers.insert(key, i);
+            }
+        }
+        let copy_keys = copies
+            .values()
+            .flat_map(|c| c.keys.iter().map(|(_, k)| (k.clone(), c.id.clone())))
+            .collect();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| Error::io("binding the replaying endpoint to a loopback port", e))?;
+        let addr: SocketAddr = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the replaying endpoint's port", e))?;
+        let state = Arc::new(State {
+            rng: Mutex::new(opts.seed.max(1)),
+            opts,
+            recording,
+            answers,
+            copies,
+            copy_keys,
+            listed,
+            buckets: Mutex::default(),
+            calls: Mutex::default(),
+            misses: Mutex::default(),
+            started: Instant::now(),
+        });
+        let serving = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let state = serving.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let state = state.clone();
+                        async move { serve(state, req).await }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Replay {
+            endpoint: format!("http://{addr}"),
+            state,
+            task,
+        })
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn calls(&self) -> Vec<Call> {
+        let mut calls = self
+            .state
+            .calls
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default();
+        calls.sort_by_key(|c| c.start_ms);
+        calls
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut c) = self.state.calls.lock() {
+            c.clear();
+        }
+    }
+
+    /// Requests the recording held no answer for (`service action account`), each once.
+    pub fn misses(&self) -> Vec<String> {
+        let mut m = self
+            .state
+            .misses
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
+        m.sort();
+        m.dedup();
+        m
+    }
+
+    /// The member accounts served beyond the recorded ones, each with the recorded account it
+    /// copies.
+    pub fn copied_accounts(&self) -> Vec<(String, String)> {
+        let mut ids: Vec<(String, String)> = self
+            .state
+            .copies
+            .values()
+            .map(|c| (c.id.clone(), c.recorded.clone()))
+            .collect();
+        ids.sort();
+        ids
+    }
+}
+
+impl State {
+    fn ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn random(&self) -> f64 {
+        let Ok(mut s) = self.rng.lock() else {
+            return 1.0;
+        };
+        *s ^= *s >> 12;
+        *s ^= *s << 25;
+        *s ^= *s >> 27;
+        (s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Takes a token from the bucket of `key`; `false` when it is empty.
+    fn admit(&self, key: String, rate: Rate) -> bool {
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return true;
+        };
+        let now = Instant::now();
+        let b = buckets.entry(key).or_insert(Bucket {
+            tokens: rate.burst,
+            at: now,
+        });
+        b.tokens =
+            (b.tokens + now.duration_since(b.at).as_secs_f64() * rate.per_second).min(rate.burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The copies of the recorded members that make `members` accounts, and what each parent lists.
+#[allow(clippy::type_complexity)]
+fn scale(
+    recording: &Recording,
+    members: Option<usize>,
+) -> Result<
+    (
+        HashMap<String, Copy>,
+        HashMap<String, Vec<serde_json::Value>>,
+    ),
+    Error,
+> {
+    let mut copies = HashMap::new();
+    let mut listed = HashMap::new();
+    let Some(wanted) = members else {
+        return Ok((copies, listed));
+    };
+    let recorded = recording.members();
+    if recorded.is_empty() {
+        return Err(Error::Sandbox(
+            "the recording assumed no role in any member account: nothing to copy".into(),
+        ));
+    }
+    // Each recorded parent's accounts, in listing order.
+    let mut parents: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
+    for e in recording
+        .exchanges
+        .iter()
+        .filter(|e| e.action == "ListAccountsForParent" && e.status < 400)
+    {
+        let parent = serde_json::from_str::<serde_json::Value>(&e.body)
+            .ok()
+            .and_then(|b| b["ParentId"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let answer: serde_json::Value = serde_json::from_str(&e.answer).unwrap_or_default();
+        let at = match parents.iter().position(|(p, _)| *p == parent) {
+            Some(at) => at,
+            None => {
+                parents.push((parent, Vec::new()));
+                parents.len() - 1
+            }
+        };
+        for a in answer["Accounts"].as_array().into_iter().flatten() {
+            if !parents[at].1.iter().any(|b| b["Id"] == a["Id"]) {
+                parents[at].1.push(a.clone());
+            }
+        }
+    }
+    let mut served = recorded.len().min(wanted);
+    for (parent, accounts) in &parents {
+        listed.insert(parent.clone(), accounts.clone());
+    }
+    // Keep only the first `wanted` recorded members listed.
+    let dropped: HashSet<&String> = recorded.iter().skip(wanted).collect();
+    for accounts in listed.values_mut() {
+        accounts.retain(|a| {
+            a["Id"]
+                .as_str()
+                .is_none_or(|id| !dropped.contains(&id.to_owned()))
+        });
+    }
+    let mut copy = 1usize;
+    while served < wanted {
+        for r in &recorded {
+            if served == wanted {
+                break;
+            }
+            let id = format!("9{copy:03}{}", &r[r.len().saturating_sub(8)..]);
+            if !is_account_id(&id) || recorded.contains(&id) || copies.contains_key(&id) {
+                return Err(Error::Sandbox(format!(
+                    "cannot copy account {r} as {id}: ids would clash"
+                )));
+            }
+            let keys = recording
+                .accounts
+                .iter()
+                .filter(|(_, a)| *a == r)
+                .map(|(k, _)| {
+                    let tail = k.get(7..).unwrap_or_default();
+                    (k.clone(), format!("ASIV{copy:03}{tail}"))
+                })
+                .collect();
+            let c = Copy {
+                recorded: r.clone(),
+                keys,
+                name_suffix: format!("-copy{copy}"),
+                id: id.clone(),
+                names: global_names(recording, r)
+                    .into_iter()
+                    .map(|n| {
+                        let theirs = copied_name(&n, copy);
+                        (n, theirs)
+                    })
+                    .collect(),
+            };
+            for accounts in listed.values_mut() {
+                if let Some(a) = accounts
+                    .iter()
+                    .find(|a| a["Id"].as_str() == Some(r.as_str()))
+                    .cloned()
+                {
+                    let text = a.to_string().replace(r.as_str(), &id);
+                    let mut a: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                    if let Some(name) = a["Name"].as_str().map(str::to_owned) {
+                        a["Name"] = serde_json::Value::String(format!("{name}{}", c.name_suffix));
+                    }
+                    accounts.push(a);
+                }
+            }
+            copies.insert(id, c);
+            served += 1;
+        }
+        copy += 1;
+    }
+    Ok((copies, listed))
+}
+
+async fn serve(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let start_ms = state.ms();
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let scope = Scope::of(&header("authorization").unwrap_or_default());
+    let target = header("x-amz-target");
+    let method = parts.method.as_str().to_owned();
+    let mut path = parts.uri.path().to_owned();
+    let mut query = parts.uri.query().unwrap_or_default().to_owned();
+    let mut text = String::from_utf8_lossy(&body).into_owned();
+    let (protocol, action) = classify(
+        &scope.service,
+        &method,
+        &path,
+        &query,
+        target.as_deref(),
+        &body,
+    );
+
+    // Which copy of a recorded account this request is about: its key, or an id it names.
+    let copy = scope
+        .key
+        .as_ref()
+        .and_then(|k| state.copy_keys.get(k))
+        .or_else(|| {
+            account_ids(&format!("{path} {query} {text}"))
+                .into_iter()
+                .find_map(|id| state.copies.get_key_value(&id).map(|(k, _)| k))
+        })
+        .and_then(|id| state.copies.get(id))
+        .cloned();
+    let mut key = scope.key.clone();
+    if let Some(c) = &copy {
+        path = c.to_recorded(&path);
+        query = c.to_recorded(&query);
+        text = c.to_recorded(&text);
+        if let Some(k) = &key {
+            if let Some((recorded, _)) = c.keys.iter().find(|(_, v)| v == k) {
+                key = Some(recorded.clone());
+            }
+        }
+    }
+    let account = state.recording.account_of(key.as_deref());
+    let served_as = copy.as_ref().map_or(account.clone(), |c| c.id.clone());
+
+    let opts = &state.opts;
+    let jitter = opts.jitter.mul_f64(state.random());
+    if !(opts.latency + jitter).is_zero() {
+        tokio::time::sleep(opts.latency + jitter).await;
+    }
+    let record = |fault: Option<&str>, status: u16| {
+        if let Ok(mut calls) = state.calls.lock() {
+            calls.push(Call {
+                service: scope.service.clone(),
+                action: action.clone(),
+                account: Some(served_as.clone()),
+                method: method.clone(),
+                path: parts.uri.path().to_owned(),
+                with_decryption: false,
+                fingerprint: format!("{}/{}", scope.region, fingerprint(&body, &parts.uri)),
+                fault: fault.map(str::to_owned),
+                status,
+                start_ms,
+                end_ms: state.ms(),
+            });
+        }
+    };
+    if opts.throttle {
+        let limit = rate(&scope.service, &action);
+        let which = if limit.per_action {
+            action.as_str()
+        } else {
+            "*"
+        };
+        let bucket = format!("{served_as}/{}/{}/{which}", scope.region, scope.service);
+        if !state.admit(bucket, limit) {
+            record(Some("throttle"), Fault::Throttle.status(protocol));
+            return Ok(error_response(protocol, Fault::Throttle));
+        }
+    }
+
+    if action == "ListAccountsForParent" && !state.copies.is_empty() {
+        record(None, 200);
+        return Ok(list_accounts(&state, &text));
+    }
+    let wanted = request_key(
+        &account,
+        &scope.region,
+        &scope.service,
+        &method,
+        &path,
+        &query,
+        target.as_deref(),
+        &text,
+    );
+    let Some(&i) = state.answers.get(&wanted) else {
+        if let Ok(mut m) = state.misses.lock() {
+            m.push(format!(
+                "{} {action} in {account} ({method} {path}?{query} {text})",
+                scope.service
+            ));
+        }
+        record(Some("not_recorded"), 400);
+        return Ok(coded_error(
+            protocol,
+            400,
+            "NotRecorded",
+            "the replaying endpoint holds no answer to this request: record the scan again",
+        ));
+    };
+    let e = &state.recording.exchanges[i];
+    let mut answer = e.answer.clone();
+    let mut rewritten = false;
+    if let Some(c) = &copy {
+        answer = c.to_copy(&answer);
+        rewritten = true;
+    }
+    if e.service == "sts" {
+        // Credentials expire an hour from now, not from when they were recorded.
+        answer = fresh_expiration(&answer);
+        rewritten = true;
+    }
+    let mut r = Response::new(Full::new(Bytes::from(answer)));
+    *r.status_mut() = StatusCode::from_u16(e.status).unwrap_or(StatusCode::OK);
+    for (name, value) in &e.headers {
+        // A checksum of the recorded body no longer holds for a rewritten one.
+        if rewritten && (name.contains("crc32") || name.contains("checksum")) {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            hyper::header::HeaderValue::from_str(value),
+        ) {
+            r.headers_mut().insert(n, v);
+        }
+    }
+    record(None, e.status);
+    Ok(r)
+}
+
+/// `ListAccountsForParent` over the recorded accounts and their copies, paged as asked.
+fn list_accounts(state: &State, request: &str) -> Response<Full<Bytes>> {
+    let request: serde_json::Value = serde_json::from_str(request).unwrap_or_default();
+    let parent = request["ParentId"].as_str().unwrap_or_default();
+    let accounts = state.listed.get(parent).cloned().unwrap_or_default();
+    let size = request["MaxResults"].as_u64().unwrap_or(20).clamp(1, 20) as usize;
+    let from = request["NextToken"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("replay-"))
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(0);
+    let page: Vec<_> = accounts.iter().skip(from).take(size).cloned().collect();
+    let mut answer = serde_json::json!({ "Accounts": page });
+    if from + size < accounts.len() {
+        answer["NextToken"] = serde_json::Value::String(format!("replay-{}", from + size));
+    }
+    let mut r = Response::new(Full::new(Bytes::from(answer.to_string())));
+    if let Ok(v) = hyper::header::HeaderValue::from_str("application/x-amz-json-1.1") {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+fn fingerprint(body: &[u8], uri: &hyper::Uri) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(uri.to_string().as_bytes());
+    h.update([0]);
+    h.update(body);
+    hex::encode(&h.finalize()[..8])
+}
+
+/// An STS answer with its credentials' `<Expiration>` an hour from now.
+fn fresh_expiration(answer: &str) -> String {
+    let Some(start) = answer
+        .find("<Expiration>")
+        .map(|s| s + "<Expiration>".len())
+    else {
+        return answer.to_owned();
+    };
+    let Some(end) = answer[start..].find("</Expiration>").map(|e| e + start) else {
+        return answer.to_owned();
+    };
+    let later = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let stamp = later
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    format!("{}{stamp}{}", &answer[..start], &answer[end..])
+}
+
+/// The key a request is matched by: account, region, service, method, path, and its parameters
+/// in a canonical order (query pairs and form fields sorted, JSON with sorted keys). A role
+/// session's name is left out: clients name sessions by the time.
+#[allow(clippy::too_many_arguments)]
+fn request_key(
+    account: &str,
+    region: &str,
+    service: &str,
+    method: &str,
+    path: &str,
+    query: &str,
+    target: Option<&str>,
+    body: &str,
+) -> String {
+    let sorted_pairs = |s: &str| {
+        let mut pairs: Vec<&str> = s
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("RoleSessionName="))
+            .collect();
+        pairs.sort_unstable();
+        pairs.join("&")
+    };
+    let body = match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(v) if body.trim_start().starts_with('{') => canonical_json(&v),
+        _ if body.contains('=') && !body.contains(['<', '{', '\n']) => sorted_pairs(body),
+        _ => body.to_owned(),
+    };
+    format!(
+        "{account}|{region}|{service}|{method}|{path}|{}|{}|{body}",
+        sorted_pairs(query),
+        target.unwrap_or_default()
+    )
+}
+
+fn canonical_json(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let inner: Vec<String> = keys
+                .into_iter()
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        serde_json::Value::String(k.clone()),
+                        canonical_json(&m[k])
+                    )
+                })
+                .collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        serde_json::Value::Array(a) => {
+            format!(
+                "[{}]",
+                a.iter().map(canonical_json).collect::<Vec<_>>().join(",")
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Every run of exactly 12 digits in `s`.
+fn account_ids(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_digit() {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i - start == 12 {
+                out.push(s[start..i].to_owned());
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn form_value(body: &str, name: &str) -> Option<String> {
+    body.split('&')
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .map(percent_decode)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
+                if let Ok(v) = u8::from_str_radix(hex, 16) {
+                    out.push(v);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A value worth following: long enough not to be a flag or a count.
+fn worth(v: &str) -> bool {
+    v.len() >= 3
+        && !matches!(v, "true" | "false" | "null")
+        && !(v.bytes().all(|b| b.is_ascii_digit()) && v.len() < 12)
+}
+
+/// A value and the parts of it an ARN or a path is made of.
+fn with_parts(v: &str, into: &mut HashSet<String>) {
+    let v = v.trim();
+    if worth(v) {
+        into.insert(v.to_owned());
+    }
+    if v.contains([':', '/']) {
+        for part in v.split([':', '/']).filter(|p| worth(p)) {
+            into.insert(part.to_owned());
+        }
+    }
+}
+
+fn json_leaves(v: &serde_json::Value, into: &mut HashSet<String>) {
+    match v {
+        serde_json::Value::String(s) => with_parts(s, into),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| json_leaves(x, into)),
+        serde_json::Value::Object(m) => m.values().for_each(|x| json_leaves(x, into)),
+        _ => {}
+    }
+}
+
+/// The values a request carries: path segments, query and form values, JSON strings, the
+/// signing key and the region.
+fn request_values(e: &Exchange) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for seg in e.path.split('/') {
+        with_parts(&percent_decode(seg), &mut out);
+    }
+    for form in [e.query.as_str(), e.body.as_str()] {
+        if form.trim_start().starts_with('{') {
+            continue;
+        }
+        for kv in form.split('&') {
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            if !matches!(k, "Action" | "Version" | "RoleSessionName") {
+                with_parts(&percent_decode(v), &mut out);
+            }
+        }
+    }
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&e.body) {
+        json_leaves(&v, &mut out);
+    }
+    if let Some(k) = &e.access_key {
+        out.insert(k.clone());
+    }
+    if !e.region.is_empty() {
+        out.insert(e.region.clone());
+    }
+    out
+}
+
+/// The values an answer holds: JSON strings, or XML text.
+fn answer_values(e: &Exchange) -> HashSet<String> {
+    let mut out = HashSet::new();
+    if e.status >= 400 {
+        return out;
+    }
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&e.answer) {
+        json_leaves(&v, &mut out);
+        return out;
+    }
+    for piece in e.answer.split('>').filter_map(|p| p.split('<').next()) {
+        let text = piece
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&");
+        with_parts(&text, &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exchange(action: &str, start: u64, end: u64, body: &str, answer: &str) -> Exchange {
+        Exchange {
+            access_key: Some("AKIDMANAGEMENT".into()),
+            region: "us-east-1".into(),
+            service: "svc".into(),
+            action: action.into(),
+            method: "POST".into(),
+            path: "/".into(),
+            query: String::new(),
+            target: Some(format!("Svc.{action}")),
+            body: body.into(),
+            status: 200,
+            headers: Vec::new(),
+            answer: answer.into(),
+            start_ms: start,
+            end_ms: end,
+        }
+    }
+
+    #[test]
+    fn a_call_depends_on_the_answer_that_held_its_values() {
+        // List (page 1) → List (page 2, its token) → Describe (an item of page 2); a second
+        // Describe of an item of page 1 is one deeper than page 1 only; a call carrying only
+        // values known up front starts a chain of its own.
+        let rec = Recording {
+            exchanges: vec![
+                exchange(
+                    "List",
+                    0,
+                    10,
+                    r#"{"MaxResults":50}"#,
+                    r#"{"Items":["alpha-one"],"NextToken":"tok-123"}"#,
+                ),
+                exchange(
+                    "List",
+                    10,
+                    20,
+                    r#"{"MaxResults":50,"NextToken":"tok-123"}"#,
+                    r#"{"Items":["beta-two"]}"#,
+                ),
+                exchange(
+                    "Describe",
+                    20,
+                    30,
+                    r#"{"Name":"beta-two"}"#,
+                    r#"{"Thing":{"Arn":"arn:aws:svc:us-east-1:123456789012:thing/beta-two"}}"#,
+                ),
+                exchange("Describe", 25, 35, r#"{"Name":"alpha-one"}"#, r#"{}"#),
+                exchange("Other", 40, 50, r#"{"Filter":"us-east-1"}"#, r#"{}"#),
+            ],
+            accounts: BTreeMap::new(),
+        };
+        let path = rec.critical_path();
+        assert_eq!(path.calls, 3);
+        assert_eq!(path.chain, ["svc:List", "svc:List", "svc:Describe"]);
+    }
+
+    #[test]
+    fn the_chain_counts_the_earliest_answer_that_held_a_value_not_the_one_used() {
+        // "gamma" is in page 1's answer and, later, in a deep call's answer: the call using it
+        // needs only page 1.
+        let rec = Recording {
+            exchanges: vec![
+                exchange("A", 0, 10, "{}", r#"{"X":"first-value"}"#),
+                exchange(
+                    "B",
+                    10,
+                    20,
+                    r#"{"V":"first-value"}"#,
+                    r#"{"Y":"second-value"}"#,
+                ),
+                exchange(
+                    "C",
+                    20,
+                    30,
+                    r#"{"V":"second-value"}"#,
+                    r#"{"Z":"gamma-name"}"#,
+                ),
+                exchange("D", 30, 40, r#"{"V":"gamma-name"}"#, r#"{}"#),
+            ],
+            accounts: BTreeMap::new(),
+        };
+        assert_eq!(rec.critical_path().calls, 4);
+        let mut shortcut = rec.clone();
+        shortcut.exchanges[0].answer = r#"{"X":"first-value","W":"gamma-name"}"#.into();
+        assert_eq!(shortcut.critical_path().calls, 3);
+    }
+
+    #[test]
+    fn requests_match_whatever_order_their_parameters_come_in() {
+        let a = request_key(
+            "1",
+            "r",
+            "s",
+            "POST",
+            "/",
+            "b=2&a=1",
+            None,
+            r#"{"y":1,"x":{"k":2,"j":3}}"#,
+        );
+        let b = request_key(
+            "1",
+            "r",
+            "s",
+            "POST",
+            "/",
+            "a=1&b=2",
+            None,
+            r#"{"x":{"j":3,"k":2},"y":1}"#,
+        );
+        assert_eq!(a, b);
+        let form1 = request_key(
+            "1",
+            "r",
+            "sts",
+            "POST",
+            "/",
+            "",
+            None,
+            "Action=AssumeRole&RoleArn=x&RoleSessionName=botocore-session-1",
+        );
+        let form2 = request_key(
+            "1",
+            "r",
+            "sts",
+            "POST",
+            "/",
+            "",
+            None,
+            "RoleSessionName=botocore-session-2&RoleArn=x&Action=AssumeRole",
+        );
+        assert_eq!(form1, form2);
+        assert_ne!(
+            a,
+            request_key(
+                "2",
+                "r",
+                "s",
+                "POST",
+                "/",
+                "a=1&b=2",
+                None,
+                r#"{"x":{"j":3,"k":2},"y":1}"#
+            )
+        );
+    }
+
+    #[test]
+    fn credentials_are_fresh_whenever_they_are_replayed() {
+        let answer = "<Credentials><AccessKeyId>K</AccessKeyId><Expiration>2020-01-01T00:00:00Z</Expiration></Credentials>";
+        let fresh = fresh_expiration(answer);
+        assert!(!fresh.contains("2020-01-01"), "{fresh}");
+        assert!(fresh.starts_with("<Credentials><AccessKeyId>K</AccessKeyId><Expiration>"));
+        assert!(fresh.ends_with("</Expiration></Credentials>"));
+    }
+
+    #[test]
+    fn an_empty_bucket_refuses_until_it_refills() {
+        let state = State {
+            opts: ReplayOptions::default(),
+            recording: Recording::default(),
+            answers: HashMap::new(),
+            copies: HashMap::new(),
+            copy_keys: HashMap::new(),
+            listed: HashMap::new(),
+            buckets: Mutex::default(),
+            calls: Mutex::default(),
+            misses: Mutex::default(),
+            rng: Mutex::new(1),
+            started: Instant::now(),
+        };
+        let r = Rate {
+            per_second: 50.0,
+            burst: 3.0,
+            per_action: true,
+        };
+        let admitted = (0..5).filter(|_| state.admit("a".into(), r)).count();
+        assert_eq!(admitted, 3);
+        assert!(state.admit("b".into(), r), "each key has its own bucket");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(state.admit("a".into(), r), "refilled at 50 a second");
+    }
+}
