@@ -10,6 +10,7 @@
 pub mod harness;
 mod moto;
 pub mod proxy;
+pub mod recording;
 pub mod replay;
 pub mod seed;
 pub mod services;

@@ -78,7 +78,7 @@ pub struct ProxyOptions {
     pub seed: u64,
     /// Answer IAM Identity Center (`sso-oidc`, `sso`) for these accounts (see [`crate::sso`]).
     pub sso: Option<crate::sso::Directory>,
-    /// Keep every request and its answer, for [`crate::replay`] to serve again. Refused with
+    /// Keep every request and its answer (a [`crate::recording::Recording`]), to be served again. Refused with
     /// random faults: a recording holds the answers the emulator gave, not injected ones.
     pub record: bool,
 }
@@ -125,7 +125,7 @@ struct State {
     /// Who may read the organization's accounts, learned from the answers that pass through.
     org: Mutex<OrgAdmins>,
     /// Every exchange, when recording.
-    exchanges: Mutex<Vec<crate::replay::Exchange>>,
+    exchanges: Mutex<Vec<crate::recording::Exchange>>,
 }
 
 /// The organization's management account and delegated administrators, as the proxy has seen
@@ -286,7 +286,7 @@ impl Proxy {
 
     /// Every request and answer so far (when started with `record`), with the account each
     /// access key acted for.
-    pub fn recording(&self) -> crate::replay::Recording {
+    pub fn recording(&self) -> crate::recording::Recording {
         let mut exchanges = self
             .state
             .exchanges
@@ -294,7 +294,7 @@ impl Proxy {
             .map(|e| e.clone())
             .unwrap_or_default();
         exchanges.sort_by_key(|e| e.start_ms);
-        crate::replay::Recording {
+        crate::recording::Recording {
             exchanges,
             accounts: self.accounts().into_iter().collect(),
         }
@@ -377,7 +377,7 @@ async fn recorded(
         .filter_map(|(name, v)| Some((name.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
     if let Ok(mut exchanges) = state.exchanges.lock() {
-        exchanges.push(crate::replay::Exchange {
+        exchanges.push(crate::recording::Exchange {
             access_key: scope.key,
             region: scope.region,
             service: scope.service,

@@ -15,7 +15,7 @@ use crate::Error;
 
 pub use stage::infer_stage;
 
-/// How many tag look-ups run at once during discovery.
+/// How many tag look-ups (and tree listings) run at once during discovery.
 const TAG_CONCURRENCY: usize = 8;
 
 /// The organization and its accounts, before any account is scanned.
@@ -44,11 +44,11 @@ pub async fn discover(
     workspace: &Workspace,
 ) -> Result<Discovered, Error> {
     let client = Client::new(mgmt);
-    let org = client
-        .describe_organization()
-        .send()
-        .await
-        .map_err(|e| {
+    // The organization, who this profile is, and the root: three independent calls, at once.
+    // Their errors are read in that order, so a member's profile says "not the management
+    // account" whichever answer came first.
+    let described = async {
+        client.describe_organization().send().await.map_err(|e| {
             let message = aws_message(&e);
             // Credentials that lapsed say nothing about the account: say what to do instead.
             if crate::credentials::signed_out(&message) {
@@ -62,7 +62,23 @@ pub async fn discover(
                     message,
                 }
             }
-        })?
+        })
+    };
+    let roots = async {
+        client
+            .list_roots()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| org_error(profile, "organizations:ListRoots")(aws_message(&e)))
+    };
+    let (described, identity, roots) = futures::join!(
+        described,
+        crate::credentials::identity_and_clock(mgmt),
+        roots
+    );
+    let org = described?
         .organization
         .ok_or_else(|| Error::NotManagement {
             profile: profile.to_owned(),
@@ -70,9 +86,7 @@ pub async fn discover(
         })?;
     let management_account_id = org.master_account_id.clone().unwrap_or_default();
     // Members may call DescribeOrganization too: make sure this profile really is the management account.
-    let (me, clock) = crate::credentials::identity_and_clock(mgmt)
-        .await
-        .map_err(org_error(profile, "sts:GetCallerIdentity"))?;
+    let (me, clock) = identity.map_err(org_error(profile, "sts:GetCallerIdentity"))?;
     if me.account != management_account_id {
         return Err(Error::NotManagement {
             profile: profile.to_owned(),
@@ -82,75 +96,78 @@ pub async fn discover(
             ),
         });
     }
-
-    let roots: Vec<_> = client
-        .list_roots()
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| org_error(profile, "organizations:ListRoots")(aws_message(&e)))?
+    let root_id = roots?
         .into_iter()
         .flat_map(|page| page.roots.unwrap_or_default())
-        .collect();
-    let root_id = roots
-        .first()
-        .and_then(|r| r.id.clone())
+        .next()
+        .and_then(|r| r.id)
         .ok_or_else(|| org_error(profile, "organizations:ListRoots")("no root".to_owned()))?;
 
     let mut ous = Vec::new();
     let mut raw_accounts = Vec::new();
-    // (parent id, path of OU names down to the parent)
-    let mut queue = vec![(root_id.clone(), Vec::<String>::new())];
-    while let Some((parent, path)) = queue.pop() {
-        let children: Vec<_> = client
-            .list_organizational_units_for_parent()
-            .parent_id(&parent)
-            .max_results(20)
-            .into_paginator()
-            .send()
+    // The tree a level at a time: each node's OUs and accounts are listed at once, and the nodes
+    // of a level [`TAG_CONCURRENCY`] at a time. (parent id, path of OU names down to the parent)
+    let mut level = vec![(root_id.clone(), Vec::<String>::new())];
+    while !level.is_empty() {
+        let listed: Vec<_> = stream::iter(level)
+            .map(|(parent, path)| {
+                let client = client.clone();
+                async move {
+                    let children = client
+                        .list_organizational_units_for_parent()
+                        .parent_id(&parent)
+                        .max_results(20)
+                        .into_paginator()
+                        .send()
+                        .try_collect();
+                    let accounts = client
+                        .list_accounts_for_parent()
+                        .parent_id(&parent)
+                        .max_results(20)
+                        .into_paginator()
+                        .send()
+                        .try_collect();
+                    let (children, accounts) = futures::join!(children, accounts);
+                    let children = children.map_err(|e| {
+                        org_error(profile, "organizations:ListOrganizationalUnitsForParent")(
+                            aws_message(&e),
+                        )
+                    })?;
+                    let accounts = accounts.map_err(|e| {
+                        org_error(profile, "organizations:ListAccountsForParent")(aws_message(&e))
+                    })?;
+                    Ok::<_, Error>((parent, path, children, accounts))
+                }
+            })
+            .buffer_unordered(TAG_CONCURRENCY)
             .try_collect()
-            .await
-            .map_err(|e| {
-                org_error(profile, "organizations:ListOrganizationalUnitsForParent")(aws_message(
-                    &e,
-                ))
-            })?
-            .into_iter()
-            .flat_map(|page| page.organizational_units.unwrap_or_default())
-            .collect();
-        for ou in children {
-            let id = ou.id.unwrap_or_default();
-            let name = ou.name.unwrap_or_else(|| id.clone());
-            let mut ou_path = path.clone();
-            ou_path.push(name.clone());
-            queue.push((id.clone(), ou_path.clone()));
-            ous.push(OrgUnit {
-                id,
-                name,
-                parent_id: parent.clone(),
-                path: ou_path,
-            });
-        }
-        let accounts: Vec<_> = client
-            .list_accounts_for_parent()
-            .parent_id(&parent)
-            .max_results(20)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| {
-                org_error(profile, "organizations:ListAccountsForParent")(aws_message(&e))
-            })?
-            .into_iter()
-            .flat_map(|page| page.accounts.unwrap_or_default())
-            .collect();
-        raw_accounts.extend(
-            accounts
+            .await?;
+        let mut next = Vec::new();
+        for (parent, path, children, accounts) in listed {
+            for ou in children
                 .into_iter()
-                .map(|a| (a, parent.clone(), path.clone())),
-        );
+                .flat_map(|page| page.organizational_units.unwrap_or_default())
+            {
+                let id = ou.id.unwrap_or_default();
+                let name = ou.name.unwrap_or_else(|| id.clone());
+                let mut ou_path = path.clone();
+                ou_path.push(name.clone());
+                next.push((id.clone(), ou_path.clone()));
+                ous.push(OrgUnit {
+                    id,
+                    name,
+                    parent_id: parent.clone(),
+                    path: ou_path,
+                });
+            }
+            raw_accounts.extend(
+                accounts
+                    .into_iter()
+                    .flat_map(|page| page.accounts.unwrap_or_default())
+                    .map(|a| (a, parent.clone(), path.clone())),
+            );
+        }
+        level = next;
     }
     ous.sort_by(|a, b| a.path.cmp(&b.path));
 

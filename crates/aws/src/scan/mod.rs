@@ -901,41 +901,63 @@ impl AccountCtx<'_> {
         account.identity = Some(identity);
         report("identity".to_owned(), 1);
 
-        let in_use = match self.regions {
-            Some(fixed) => regions::InUse {
-                regions: fixed.to_vec(),
-                ..regions::InUse::default()
-            },
-            None => {
-                report("regions in use".to_owned(), 1);
-                match tokio::time::timeout_at(deadline, regions::in_use(&config, self.home)).await {
-                    Ok(in_use) => in_use,
-                    Err(_) => {
-                        let error = self.silent(&account, &access, "the regions in use");
-                        return self.failed(account, error);
-                    }
-                }
-            }
-        };
-        let first_region = in_use
+        // The first region's collectors (the home region's, or the first named) start at once;
+        // the other regions' once the regions in use are known.
+        let first_region = self
             .regions
-            .first()
-            .cloned()
-            .unwrap_or_else(|| aws::FALLBACK_REGION.to_owned());
-        // Owned regions: the futures below must not borrow from the job list (they cross threads).
-        let jobs: Vec<(Collector, String)> = in_use
-            .regions
+            .and_then(|fixed| fixed.first().cloned())
+            .unwrap_or_else(|| self.home.to_owned());
+        let first_jobs: Vec<(Collector, String)> = Collector::REGIONAL
             .iter()
-            .flat_map(|r| Collector::REGIONAL.iter().map(move |c| (*c, r.clone())))
-            .chain(Collector::GLOBAL.iter().map(|c| (*c, first_region.clone())))
+            .chain(Collector::GLOBAL.iter())
+            .map(|c| (*c, first_region.clone()))
             .collect();
-        total.store(1 + jobs.len() as u32, std::sync::atomic::Ordering::Relaxed);
-        let total = 1 + jobs.len() as u32;
+        total.store(
+            1 + first_jobs.len() as u32,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let found: std::sync::Mutex<Option<regions::InUse>> = std::sync::Mutex::new(None);
+        let finding = async {
+            let in_use = match self.regions {
+                Some(fixed) => regions::InUse {
+                    regions: fixed.to_vec(),
+                    ..regions::InUse::default()
+                },
+                None => {
+                    report("regions in use".to_owned(), 1);
+                    tokio::time::timeout_at(deadline, regions::in_use(&config, self.home))
+                        .await
+                        .unwrap_or_else(|_| regions::InUse {
+                            regions: vec![self.home.to_owned()],
+                            calls: 1,
+                            note: Some(format!(
+                                "account:ListRegions did not answer within the account's {} s, so \
+                                 only {} was scanned",
+                                self.account_timeout.as_secs(),
+                                self.home
+                            )),
+                        })
+                }
+            };
+            let later: Vec<(Collector, String)> = in_use
+                .regions
+                .iter()
+                .filter(|r| **r != first_region)
+                .flat_map(|r| Collector::REGIONAL.iter().map(move |c| (*c, r.clone())))
+                .collect();
+            total.fetch_add(later.len() as u32, std::sync::atomic::Ordering::Relaxed);
+            if let Ok(mut f) = found.lock() {
+                *f = Some(in_use);
+            }
+            stream::iter(later)
+        };
+        let jobs = stream::iter(first_jobs).chain(stream::once(finding).flatten());
 
         let done = std::sync::atomic::AtomicU32::new(1);
         let account_id = account.id.clone();
         let breaker = Breaker::default();
-        let results: Vec<Result<Collected, CollectError>> = stream::iter(jobs)
+        let total = &total;
+        let results: Vec<Result<Collected, CollectError>> = jobs
             .map(|(collector, region): (Collector, String)| {
                 let config = aws::in_region(&config, &region);
                 let account_id = account_id.clone();
@@ -995,7 +1017,7 @@ impl AccountCtx<'_> {
                         account_id: account_id.clone(),
                         step,
                         done: n,
-                        total,
+                        total: total.load(std::sync::atomic::Ordering::Relaxed),
                     });
                     out
                 }
@@ -1090,6 +1112,7 @@ impl AccountCtx<'_> {
         (self.progress)(ScanEvent::AccountFinished {
             account: Box::new(account.clone()),
         });
+        let in_use = found.into_inner().ok().flatten().unwrap_or_default();
         Fresh {
             account,
             collected,
