@@ -14,7 +14,8 @@
 //! 4. The critical-path bound: the longest chain of calls in the recorded scan where each needed
 //!    an earlier answer's values ([`Recording::critical_path`]), times the mean latency.
 //! 5. The scan again on the replaying endpoint with AWS's request rates enforced (a token bucket
-//!    per account, region and API): how many calls were throttled and retried.
+//!    per account, region and API), at the published rates and at a quarter of them: how many
+//!    calls were throttled and retried.
 //! 6. Calls per service against the fewest calls that read what the scan reads, computed from the
 //!    counts the boto3 script found and each API's documented page size, not from the scan's log.
 //! 7. With `--scale-accounts N`, the scan of N member accounts on the replaying endpoint
@@ -441,7 +442,7 @@ async fn main() {
     let resources = resources_of(&emulated);
 
     // 2. Replay, with the latency and no queue.
-    let replaying = |throttle: bool, members: Option<usize>| {
+    let replaying = |throttle: Option<f64>, members: Option<usize>| {
         let recording = recording.clone();
         async move {
             Replay::start(
@@ -459,7 +460,7 @@ async fn main() {
         }
     };
     eprintln!("replaying…");
-    let replay = replaying(false, None).await;
+    let replay = replaying(None, None).await;
     let config = dir.path().join("aws-config-replay");
     sb.aws_env_through(&replay.endpoint, &config)
         .expect("aws config");
@@ -470,6 +471,12 @@ async fn main() {
         resources,
         "the replayed scan sees what the recorded one did"
     );
+    replay.clear();
+    // Every account at once instead of the default 16.
+    let mut wide = scan(&config, "bench-wide.db");
+    wide.args(["--parallelism", &(a.accounts + 1).to_string()]);
+    let wide_run = timed(wide, "the scan of every account at once").await;
+    let wide_calls = replay.calls();
     replay.clear();
     let narrow_run = timed(narrow(&config, "bench-narrow.db"), "the narrow scan").await;
     let narrow_calls = replay.calls().len();
@@ -492,26 +499,37 @@ async fn main() {
     );
     drop(replay);
 
-    // 3. AWS's request rates.
-    eprintln!("replaying with AWS's request rates…");
-    let throttled = replaying(true, None).await;
-    let tconfig = dir.path().join("aws-config-throttled");
-    sb.aws_env_through(&throttled.endpoint, &tconfig)
-        .expect("aws config");
-    let trun = timed(scan(&tconfig, "bench-throttled.db"), "the throttled scan").await;
-    assert_eq!(
-        resources_of(&trun),
-        resources,
-        "the throttled scan sees everything"
-    );
-    let tcalls = throttled.calls();
-    let refused = tcalls.iter().filter(|c| c.fault.is_some()).count();
-    drop(throttled);
+    // 3. AWS's request rates: as published, and a quarter of them (an account whose other clients
+    // take the rest).
+    let mut throttling = Vec::new();
+    for share in [1.0, 0.25] {
+        eprintln!(
+            "replaying with {:.0} % of AWS's request rates…",
+            share * 100.0
+        );
+        let throttled = replaying(Some(share), None).await;
+        let tconfig = dir.path().join(format!("aws-config-throttled-{share}"));
+        sb.aws_env_through(&throttled.endpoint, &tconfig)
+            .expect("aws config");
+        let trun = timed(
+            scan(&tconfig, &format!("bench-throttled-{share}.db")),
+            "the throttled scan",
+        )
+        .await;
+        assert_eq!(
+            resources_of(&trun),
+            resources,
+            "the throttled scan sees everything"
+        );
+        let tcalls = throttled.calls();
+        let refused = tcalls.iter().filter(|c| c.fault.is_some()).count();
+        throttling.push((share, trun.wall, refused, tcalls.len()));
+    }
 
     // 4. More accounts than were recorded.
     let scaled = if a.scale_accounts > 0 {
         eprintln!("replaying {} accounts…", a.scale_accounts);
-        let big = replaying(false, Some(a.scale_accounts)).await;
+        let big = replaying(None, Some(a.scale_accounts)).await;
         let bconfig = dir.path().join("aws-config-scaled");
         sb.aws_env_through(&big.endpoint, &bconfig)
             .expect("aws config");
@@ -574,13 +592,14 @@ async fn main() {
         path.calls,
         wall / bound.max(0.001)
     );
-    let retried = refused as f64 / tcalls.len().max(1) as f64;
-    println!(
-        "| with AWS's request rates enforced: calls throttled and retried | {refused} of {} | {:.1} s wall | {:.1} % (≤ 10 %) |",
-        tcalls.len(),
-        trun.wall.as_secs_f64(),
-        retried * 100.0
-    );
+    for (share, twall, refused, tcalls) in &throttling {
+        println!(
+            "| with {:.0} % of AWS's published request rates: calls throttled and retried | {refused} of {tcalls} | {:.1} s wall | {:.1} % (≤ 10 %) |",
+            share * 100.0,
+            twall.as_secs_f64(),
+            *refused as f64 * 100.0 / (*tcalls).max(1) as f64
+        );
+    }
     let first = calls.iter().map(|c| c.start_ms).min().unwrap_or(0);
     let last = calls.iter().map(|c| c.end_ms).max().unwrap_or(0);
     let api_phase = (last - first) as f64 / 1000.0;
@@ -591,6 +610,16 @@ async fn main() {
     println!(
         "| before the first request and after the last answer (start-up, reading code and state, analysis, storing) | {:.1} s | | |",
         (wall - api_phase).max(0.0)
+    );
+    let wide_first = wide_calls.iter().map(|c| c.start_ms).min().unwrap_or(0);
+    let wide_last = wide_calls.iter().map(|c| c.end_ms).max().unwrap_or(0);
+    println!(
+        "| every account at once (`--parallelism {}`): wall, and first request to last answer | {:.1} s, {:.1} s | {bound:.1} s | {:.2}, {:.2} |",
+        a.accounts + 1,
+        wide_run.wall.as_secs_f64(),
+        (wide_last - wide_first) as f64 / 1000.0,
+        wide_run.wall.as_secs_f64() / bound.max(0.001),
+        (wide_last - wide_first) as f64 / 1000.0 / bound.max(0.001)
     );
     println!(
         "| API calls | {} | | |",

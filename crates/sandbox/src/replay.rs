@@ -32,8 +32,10 @@ pub struct ReplayOptions {
     pub seed: u64,
     /// Serve this many member accounts: the recorded ones, then copies of them under new ids.
     pub members: Option<usize>,
-    /// Answer as AWS does past its published request rates ([`rate`]).
-    pub throttle: bool,
+    /// Answer as AWS does past its published request rates ([`rate`]), each scaled by this
+    /// share (1.0: the published rates; 0.25: a quarter left, the rest taken by the account's other
+    /// clients).
+    pub throttle: Option<f64>,
 }
 
 /// A request rate: tokens per second and the bucket's size.
@@ -46,7 +48,7 @@ pub struct Rate {
 }
 
 /// The request rate AWS allows per account and region for an API, as the service's quota page
-/// publishes it. A service that publishes none gets 10 a second with a burst of 20, below every
+/// publishes it (API Gateway, Lambda and Account Management publish theirs). A service that publishes none gets 10 a second with a burst of 20, below every
 /// published control-plane read rate here.
 pub fn rate(service: &str, action: &str) -> Rate {
     let own = |per_second: f64, burst: f64| Rate {
@@ -66,6 +68,8 @@ pub fn rate(service: &str, action: &str) -> Rate {
         // Lambda quotas: GetFunction 100 a second; the other control-plane APIs 15 a second.
         ("lambda", "GetFunction") => own(100.0, 100.0),
         ("lambda", _) => own(15.0, 15.0),
+        // Account Management quotas: ListRegions 5 a second, burst 5.
+        ("account", "ListRegions") => own(5.0, 5.0),
         // STS: AssumeRole and GetCallerIdentity, 600 a second per account.
         ("sts", _) => own(600.0, 600.0),
         _ => own(10.0, 20.0),
@@ -558,8 +562,13 @@ async fn serve(
             });
         }
     };
-    if opts.throttle {
-        let limit = rate(&scope.service, &action);
+    if let Some(share) = opts.throttle {
+        let published = rate(&scope.service, &action);
+        let limit = Rate {
+            per_second: published.per_second * share,
+            burst: (published.burst * share).max(1.0),
+            ..published
+        };
         let which = if limit.per_action {
             action.as_str()
         } else {
