@@ -92,11 +92,26 @@ fn peak_in_flight(calls: &[Call]) -> usize {
     peak.max(0) as usize
 }
 
-/// A finished command: what it printed, how long it took, its peak resident memory.
+/// A finished command: what it printed, how long it took, its peak resident memory, and the CPU
+/// time it and this process (the replaying endpoint) used meanwhile.
 struct Run {
     stdout: Vec<u8>,
     wall: Duration,
     peak_kib: u64,
+    cpu: Duration,
+    endpoint_cpu: Duration,
+}
+
+/// User + system CPU time of this process or of its waited-for children.
+fn cpu_time(who: nix::sys::resource::UsageWho) -> Duration {
+    nix::sys::resource::getrusage(who)
+        .map(|u| {
+            let t = |tv: nix::sys::time::TimeVal| {
+                Duration::from_secs(tv.tv_sec() as u64) + Duration::from_micros(tv.tv_usec() as u64)
+            };
+            t(u.user_time()) + t(u.system_time())
+        })
+        .unwrap_or_default()
 }
 
 /// The high-water mark of a process's resident memory, from `/proc`.
@@ -119,7 +134,10 @@ async fn timed(command: tokio::process::Command, what: &str) -> Run {
 
 /// [`timed`], with a failure returned (its stderr) instead of failing the benchmark.
 async fn attempt(mut command: tokio::process::Command, what: &str) -> Result<Run, String> {
+    use nix::sys::resource::UsageWho;
     use tokio::io::AsyncReadExt as _;
+    let children_before = cpu_time(UsageWho::RUSAGE_CHILDREN);
+    let self_before = cpu_time(UsageWho::RUSAGE_SELF);
     let started = Instant::now();
     let mut child = command
         .stdout(std::process::Stdio::piped())
@@ -150,6 +168,8 @@ async fn attempt(mut command: tokio::process::Command, what: &str) -> Result<Run
         }
     };
     let wall = started.elapsed();
+    let cpu = cpu_time(UsageWho::RUSAGE_CHILDREN).saturating_sub(children_before);
+    let endpoint_cpu = cpu_time(UsageWho::RUSAGE_SELF).saturating_sub(self_before);
     let stdout = out.await.unwrap_or_default();
     let stderr = err.await.unwrap_or_default();
     if !status.success() {
@@ -159,6 +179,8 @@ async fn attempt(mut command: tokio::process::Command, what: &str) -> Result<Run
         stdout,
         wall,
         peak_kib,
+        cpu,
+        endpoint_cpu,
     })
 }
 
@@ -634,6 +656,12 @@ async fn main() {
         (wide_last - wide_first) as f64 / 1000.0,
         wide_run.wall.as_secs_f64() / bound.max(0.001),
         (wide_last - wide_first) as f64 / 1000.0 / bound.max(0.001)
+    );
+    println!(
+        "| CPU time of the scan process, and of the replaying endpoint meanwhile (2 cores) | {:.1} s ({:.2} cores busy on average) | endpoint {:.1} s | |",
+        run.cpu.as_secs_f64(),
+        run.cpu.as_secs_f64() / wall,
+        run.endpoint_cpu.as_secs_f64()
     );
     println!(
         "| API calls | {} | | |",
