@@ -8,6 +8,7 @@
 //! (what to export). Stagecraft then reaches the sandbox exactly as it reaches a real organization.
 
 pub mod harness;
+mod loopback;
 mod moto;
 pub mod proxy;
 pub mod recording;

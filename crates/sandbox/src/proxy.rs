@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use tokio::net::TcpListener;
 
@@ -117,7 +117,7 @@ struct State {
     uses: Mutex<HashMap<String, usize>>,
     /// Accounts whose credentials expired while the proxy ran ([`Proxy::expire`]).
     expired: Mutex<std::collections::HashSet<String>>,
-    rng: Mutex<u64>,
+    choices: crate::loopback::Choices,
     started: Instant,
     /// The proxy's own address (the sign-in page's URL names it).
     endpoint: String,
@@ -138,17 +138,8 @@ struct OrgAdmins {
 }
 
 impl State {
-    /// xorshift64*: a small, seeded, repeatable source of choices.
     fn random(&self) -> f64 {
-        let Ok(mut s) = self.rng.lock() else {
-            return 1.0;
-        };
-        let mut x = *s;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        *s = x;
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+        self.choices.next()
     }
 
     fn ms(&self) -> u64 {
@@ -207,39 +198,14 @@ impl Proxy {
             accounts: Mutex::new(HashMap::new()),
             uses: Mutex::new(HashMap::new()),
             expired: Mutex::new(std::collections::HashSet::new()),
-            rng: Mutex::new(seed),
+            choices: crate::loopback::Choices::new(seed),
             started: Instant::now(),
             endpoint: format!("http://{addr}"),
             sessions: crate::sso::Sessions::default(),
             org: Mutex::default(),
             exchanges: Mutex::default(),
         });
-        let serving = state.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let state = serving.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let state = state.clone();
-                        async move {
-                            if state.opts.record {
-                                recorded(state, req).await
-                            } else {
-                                handle(state, req).await
-                            }
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let task = crate::loopback::serve(listener, state.clone(), dispatch);
         Ok(Proxy {
             endpoint: format!("http://{addr}"),
             state,
@@ -259,10 +225,13 @@ impl Proxy {
         calls
     }
 
-    /// Forgets the requests recorded so far.
+    /// Forgets the requests (and, when recording, the exchanges) seen so far.
     pub fn clear(&self) {
         if let Ok(mut c) = self.state.calls.lock() {
             c.clear();
+        }
+        if let Ok(mut e) = self.state.exchanges.lock() {
+            e.clear();
         }
     }
 
@@ -333,6 +302,17 @@ pub(crate) enum Protocol {
     RestJson,
     /// REST with XML (S3).
     RestXml,
+}
+
+async fn dispatch(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Dropped> {
+    if state.opts.record {
+        recorded(state, req).await
+    } else {
+        handle(state, req).await
+    }
 }
 
 /// [`handle`], keeping the request and its answer.

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+
 use tokio::net::TcpListener;
 
 use crate::proxy::{classify, coded_error, error_response, Call, Fault, Scope};
@@ -183,7 +183,7 @@ struct State {
     buckets: Mutex<HashMap<String, Bucket>>,
     calls: Mutex<Vec<Call>>,
     misses: Mutex<Vec<String>>,
-    rng: Mutex<u64>,
+    choices: crate::loopback::Choices,
     started: Instant,
 }
 
@@ -243,7 +243,7 @@ impl Replay {
             .local_addr()
             .map_err(|e| Error::io("reading the replaying endpoint's port", e))?;
         let state = Arc::new(State {
-            rng: Mutex::new(opts.seed.max(1)),
+            choices: crate::loopback::Choices::new(opts.seed),
             opts,
             recording,
             answers,
@@ -255,26 +255,7 @@ impl Replay {
             misses: Mutex::default(),
             started: Instant::now(),
         });
-        let serving = state.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let state = serving.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let state = state.clone();
-                        async move { serve(state, req).await }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let task = crate::loopback::serve(listener, state.clone(), serve);
         Ok(Replay {
             endpoint: format!("http://{addr}"),
             state,
@@ -333,13 +314,7 @@ impl State {
     }
 
     fn random(&self) -> f64 {
-        let Ok(mut s) = self.rng.lock() else {
-            return 1.0;
-        };
-        *s ^= *s >> 12;
-        *s ^= *s << 25;
-        *s ^= *s >> 27;
-        (s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+        self.choices.next()
     }
 
     /// Takes a token from the bucket of `key`; `false` when it is empty.
@@ -856,7 +831,7 @@ mod tests {
             buckets: Mutex::default(),
             calls: Mutex::default(),
             misses: Mutex::default(),
-            rng: Mutex::new(1),
+            choices: crate::loopback::Choices::new(1),
             started: Instant::now(),
         };
         let r = Rate {
