@@ -22,6 +22,12 @@ use stagecraft_model::signin::{ProfileInfo, ProfileKind, SsoTarget};
 
 pub use stagecraft_model::FALLBACK_REGION;
 
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
 /// Where AWS profiles come from.
 #[derive(Debug, Clone, Default)]
 pub struct AwsEnv {
@@ -29,6 +35,55 @@ pub struct AwsEnv {
     config_file: Option<PathBuf>,
     /// Where IAM Identity Center tokens are cached; `None`: `~/.aws/sso/cache`, the AWS CLI's.
     sso_cache: Option<PathBuf>,
+    /// One HTTPS client for every AWS client made from these profiles.
+    http: Https,
+}
+
+/// The HTTPS client (connection pool and TLS setup) every AWS client of an [`AwsEnv`] shares. Left
+/// to itself, the SDK gives each service client a new one: a collector's client would parse the
+/// trust store again and open its own connections instead of reusing the pool (a fifth of a scan's
+/// CPU time, BENCHMARKS.md; against AWS, a TLS handshake per client).
+#[derive(Debug, Clone)]
+struct Https(SharedHttpClient);
+
+impl Default for Https {
+    fn default() -> Self {
+        use aws_smithy_http_client::proxy::ProxyConfig;
+        use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+        use aws_smithy_http_client::{Builder, ConnectorBuilder};
+        // As the SDK's own default client (rustls with aws-lc, the proxy from the environment).
+        let hyper = Builder::new().build_with_connector_fn(|settings, components| {
+            let mut connector =
+                ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
+            connector.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                connector.set_sleep_impl(components.sleep_impl());
+            }
+            connector.set_proxy_config(Some(ProxyConfig::from_env()));
+            connector.build()
+        });
+        Https(SharedHttpClient::new(Pooled(hyper)))
+    }
+}
+
+/// The SDK's HTTPS client without its check at client construction: that check builds a TLS
+/// connector (parsing the trust store) every time a service client is made, outside the client's
+/// cache. Connectors are built once, on first use, and cached.
+#[derive(Debug)]
+struct Pooled(SharedHttpClient);
+
+impl HttpClient for Pooled {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 impl AwsEnv {
@@ -41,7 +96,7 @@ impl AwsEnv {
     pub fn with_config_file(path: impl Into<PathBuf>) -> Self {
         AwsEnv {
             config_file: Some(path.into()),
-            sso_cache: None,
+            ..AwsEnv::default()
         }
     }
 
@@ -193,6 +248,7 @@ impl AwsEnv {
     pub async fn sdk_config(&self, profile: &str, region: Option<&str>) -> SdkConfig {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .profile_name(profile)
+            .http_client(self.http.0.clone())
             .retry_config(retries())
             .timeout_config(timeouts());
         if let Some(files) = self.profile_files() {
@@ -222,9 +278,34 @@ impl AwsEnv {
     }
 }
 
+/// A retry quota for one client (one collector's service in one account and region). The SDK's
+/// default quota is one per service for the whole process (500 tokens; 5 per throttled retry, 14
+/// per other retry), but AWS throttles per account, region and API: one throttled account spent
+/// every account's retries, and the scan failed at a quarter of the published rates
+/// (BENCHMARKS.md). Here throttling is retried against the client's own 100 retries, while any
+/// other failure (a refused connection, a timeout, a 5xx) may be retried twice per client: an
+/// endpoint that went away fails each client in about a second instead of every call waiting out
+/// eight attempts; the breaker per region then stops the rest.
+pub(crate) fn own_retries(service: &'static str) -> aws_sdk_sts::config::retry::RetryPartition {
+    use aws_sdk_sts::config::retry::{RetryPartition, TokenBucket};
+    RetryPartition::custom(service)
+        .token_bucket(
+            TokenBucket::builder()
+                .capacity(500)
+                .throttling_retry_cost(5)
+                .retry_cost(250)
+                .timeout_retry_cost(250)
+                .build(),
+        )
+        .build()
+}
+
 /// Throttling and transient failures are retried with jittered exponential backoff, 8 attempts from
 /// 200 ms: an organization-wide scan under 20 % throttling still completes (the chance one of ~300
 /// calls fails all attempts is below 1 in 10,000), and an unreachable account gives up in seconds.
+/// Each client has a retry quota of its own ([`own_retries`]). Not the adaptive mode: its rate
+/// limiter starts from the rate it has measured, which right after a burst is near nothing, so one
+/// throttled burst held a client's next calls for 20 s (measured, BENCHMARKS.md).
 fn retries() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(8)
@@ -258,7 +339,7 @@ pub async fn assume_role(base: &SdkConfig, role_arn: &str) -> SdkConfig {
 /// endpoint kept), and who it acts as, read from the answer (so no `GetCallerIdentity` follows).
 /// The keys last as long as AWS grants them (an hour); a scan of one account ends well before.
 pub async fn assumed(base: &SdkConfig, role_arn: &str) -> Result<(SdkConfig, Identity), String> {
-    let out = aws_sdk_sts::Client::new(base)
+    let out = crate::client!(aws_sdk_sts, base)
         .assume_role()
         .role_arn(role_arn)
         .role_session_name("stagecraft")
@@ -316,7 +397,7 @@ pub async fn identity_and_clock(
     config: &SdkConfig,
 ) -> Result<(Identity, Option<crate::clock::ClockOffset>), String> {
     let probe = crate::clock::ClockProbe::default();
-    let out = aws_sdk_sts::Client::new(config)
+    let out = crate::client!(aws_sdk_sts, config)
         .get_caller_identity()
         .customize()
         .interceptor(probe.clone())
@@ -383,7 +464,7 @@ pub async fn check_profile(env: &AwsEnv, profile: &str) -> stagecraft_model::sig
         }
     };
     check.identity = Some(identity.clone());
-    let org = aws_sdk_organizations::Client::new(&config);
+    let org = crate::client!(aws_sdk_organizations, &config);
     let described = match org.describe_organization().send().await {
         Ok(out) => out.organization,
         Err(e) => {

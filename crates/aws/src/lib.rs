@@ -4,6 +4,19 @@
 //!
 //! Read-only by construction: List/Describe/Get metadata calls only (`docs/read-only-policy.json`).
 
+/// A client of an AWS SDK crate (`client!(aws_sdk_s3, &config)`) with a retry quota of its own
+/// ([`credentials::own_retries`]).
+macro_rules! client {
+    ($sdk:ident, $config:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($config)
+                .retry_partition($crate::credentials::own_retries(stringify!($sdk)))
+                .build(),
+        )
+    };
+}
+pub(crate) use client;
+
 pub mod clock;
 pub mod collect;
 pub mod credentials;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_config::SdkConfig;
 use futures::stream::{self, StreamExt};
-use stagecraft_iac::config::{discovers_state, state_source, Workspace};
+use stagecraft_iac::config::{state_source, Workspace};
 use stagecraft_iac::terraform::{
     backend, load_local, loaded, lock_info, parse_state, summary, LoadedState, LockInfo, S3Backend,
     StateError, StateSource,
@@ -22,6 +22,8 @@ use crate::sdk_error::aws_message;
 
 /// Buckets searched at once per account.
 const PROBES_AT_ONCE: usize = 8;
+/// States (each with its lock) read at once from one bucket.
+const STATES_AT_ONCE: usize = 8;
 
 /// One scanned account's buckets and lock tables, and credentials to read them.
 #[derive(Debug, Clone)]
@@ -42,76 +44,124 @@ pub struct Found {
     pub warnings: Vec<UiError>,
     /// Buckets that could not be searched, each with the reason.
     pub skipped: Vec<String>,
+    /// The configured backend's bucket.
+    pub configured_bucket: Option<String>,
 }
 
-/// Reads the configured backend's workspaces, then searches every account's buckets (unless
-/// `[terraform] discover = false`). A location is read once: the configured backend's reading wins.
-pub async fn load_states(
-    env: &AwsEnv,
-    ws: &Workspace,
-    mgmt: &SdkConfig,
-    profiles: &BTreeSet<String>,
-    accounts: &[AccountStores],
-) -> Found {
-    let mut found = Found::default();
-    match state_source(ws) {
-        Err(e) => found.warnings.push(e),
-        Ok(None) => {}
-        Ok(Some(StateSource::Local(path))) => {
-            found.coverage.configured = Some(path.display().to_string());
-            found.states = load_local(&path);
-        }
-        Ok(Some(StateSource::S3(backend))) => {
-            found.coverage.configured = Some(format!("s3://{}/{}", backend.bucket, backend.key));
-            let config = match &backend.profile {
-                Some(p) if profiles.contains(p) => {
-                    env.sdk_config(p, backend.region.as_deref()).await
+/// The backend `stagecraft.toml` names, with its workspaces' keys listed: listed first (two calls),
+/// so that the search of every account can leave those locations to it.
+#[derive(Debug)]
+pub enum Configured {
+    None,
+    Invalid(UiError),
+    Local(std::path::PathBuf),
+    S3 {
+        backend: S3Backend,
+        config: Box<SdkConfig>,
+        /// workspace → key, or why the bucket could not be listed.
+        keys: Result<BTreeMap<String, String>, UiError>,
+    },
+}
+
+impl Configured {
+    /// Lists the configured backend's workspaces.
+    pub async fn list(
+        env: &AwsEnv,
+        ws: &Workspace,
+        mgmt: &SdkConfig,
+        profiles: &BTreeSet<String>,
+    ) -> Configured {
+        match state_source(ws) {
+            Err(e) => Configured::Invalid(e),
+            Ok(None) => Configured::None,
+            Ok(Some(StateSource::Local(path))) => Configured::Local(path),
+            Ok(Some(StateSource::S3(backend))) => {
+                let config = match &backend.profile {
+                    Some(p) if profiles.contains(p) => {
+                        env.sdk_config(p, backend.region.as_deref()).await
+                    }
+                    _ => match &backend.region {
+                        Some(r) => aws::in_region(mgmt, r),
+                        None => mgmt.clone(),
+                    },
+                };
+                let keys = workspaces(&crate::client!(aws_sdk_s3, &config), &backend).await;
+                Configured::S3 {
+                    backend,
+                    config: Box::new(config),
+                    keys,
                 }
-                _ => match &backend.region {
-                    Some(r) => aws::in_region(mgmt, r),
-                    None => mgmt.clone(),
-                },
-            };
-            match load_s3(&config, &backend).await {
-                Ok(states) => found.states = states,
-                Err(e) => {
-                    found.skipped.push(format!(
-                        "the configured backend s3://{}/{}: {}",
-                        backend.bucket, backend.key, e.message
-                    ));
-                    found.warnings.push(e);
-                }
-            }
-            // The configured bucket's account, when a scanned account holds it.
-            let owner = accounts
-                .iter()
-                .find(|a| a.buckets.iter().any(|(b, _)| *b == backend.bucket));
-            for s in &mut found.states {
-                s.summary.account_id = owner.map(|a| a.account_id.clone());
             }
         }
     }
-    if discovers_state(ws) {
+
+    /// The locations the configured backend reads; the search leaves them to it.
+    pub fn locations(&self) -> BTreeSet<String> {
+        match self {
+            Configured::S3 {
+                backend,
+                keys: Ok(keys),
+                ..
+            } => keys
+                .values()
+                .map(|k| format!("s3://{}/{k}", backend.bucket))
+                .collect(),
+            _ => BTreeSet::new(),
+        }
+    }
+
+    /// Reads every workspace's state and lock, all at once.
+    pub async fn read(&self) -> Found {
+        let mut found = Found::default();
+        match self {
+            Configured::None => {}
+            Configured::Invalid(e) => found.warnings.push(e.clone()),
+            Configured::Local(path) => {
+                found.coverage.configured = Some(path.display().to_string());
+                found.states = load_local(path);
+            }
+            Configured::S3 {
+                backend,
+                config,
+                keys,
+            } => {
+                found.coverage.configured =
+                    Some(format!("s3://{}/{}", backend.bucket, backend.key));
+                found.configured_bucket = Some(backend.bucket.clone());
+                match keys {
+                    Ok(keys) => found.states = read_workspaces(config, backend, keys).await,
+                    Err(e) => {
+                        found.skipped.push(format!(
+                            "the configured backend s3://{}/{}: {}",
+                            backend.bucket, backend.key, e.message
+                        ));
+                        found.warnings.push(e.clone());
+                    }
+                }
+            }
+        }
+        found
+    }
+}
+
+/// Puts together the configured backend's reading and every account's search (`None` when the
+/// search is turned off); `owner` names the scanned account that holds a bucket.
+pub fn assemble(
+    mut found: Found,
+    searched: Option<Vec<Searched>>,
+    owner: impl Fn(&str) -> Option<String>,
+) -> Found {
+    if let Some(bucket) = &found.configured_bucket {
+        let owner = owner(bucket);
+        for s in &mut found.states {
+            s.summary.account_id = owner.clone();
+        }
+    }
+    if let Some(searched) = searched {
         found.coverage.discovery = true;
-        let known: BTreeSet<String> = found
-            .states
-            .iter()
-            .map(|s| s.summary.location.clone())
-            .collect();
-        let calls = AtomicU32::new(0);
-        // The futures are built first: a closure inside the stream would make the scan's future
-        // lose `Send` (its borrow would have to hold for every lifetime).
-        let searches: Vec<_> = accounts
-            .iter()
-            .map(|a| search_account(a, &known, &calls))
-            .collect();
-        let searched: Vec<Searched> = stream::iter(searches)
-            .buffer_unordered(PROBES_AT_ONCE)
-            .collect()
-            .await;
-        found.coverage.accounts_searched = accounts.len() as u32;
-        found.coverage.calls = calls.load(Ordering::Relaxed);
+        found.coverage.accounts_searched = searched.len() as u32;
         for s in searched {
+            found.coverage.calls += s.calls;
             found.coverage.buckets_probed += s.probed;
             found.coverage.state_buckets.extend(s.buckets);
             found.states.extend(s.states);
@@ -134,93 +184,108 @@ pub async fn load_states(
 
 /// What one account's buckets held.
 #[derive(Debug, Default)]
-struct Searched {
+pub struct Searched {
+    calls: u32,
     probed: u32,
     buckets: Vec<StateBucket>,
     states: Vec<LoadedState>,
     skipped: Vec<String>,
 }
 
-async fn search_account(
-    account: &AccountStores,
-    known: &BTreeSet<String>,
-    calls: &AtomicU32,
-) -> Searched {
+/// Searches one account's buckets for `*.tfstate` objects and reads each state found that the
+/// configured backend (`known`) does not, with its lock.
+pub async fn search_account(account: &AccountStores, known: &BTreeSet<String>) -> Searched {
+    let calls = AtomicU32::new(0);
+    let calls = &calls;
     let probes: Vec<_> = account
         .buckets
         .iter()
         .map(|(bucket, region)| async move {
             let config = aws::in_region(&account.config, region);
-            let client = aws_sdk_s3::Client::new(&config);
+            let client = crate::client!(aws_sdk_s3, &config);
             let keys = probe(&client, bucket, calls).await;
-            (bucket, region, config, keys)
+            let keys = match keys {
+                Ok(keys) => keys,
+                Err(e) => return Err(e),
+            };
+            let states: Vec<&String> = keys.iter().filter(|k| k.ends_with(".tfstate")).collect();
+            if states.is_empty() {
+                return Ok(None);
+            }
+            let lock_tables: Vec<String> = account
+                .lock_tables
+                .iter()
+                .filter(|(_, r)| r == region)
+                .map(|(t, _)| t.clone())
+                .collect();
+            let n = states.len() as u32;
+            let reads: Vec<_> = states
+                .into_iter()
+                .filter(|key| !known.contains(&format!("s3://{bucket}/{key}")))
+                .map(|key| {
+                    let (config, client, keys, lock_tables) =
+                        (&config, &client, &keys, &lock_tables);
+                    async move {
+                        let ws = key
+                            .strip_prefix(&format!("{}/", backend::DEFAULT_WORKSPACE_PREFIX))
+                            .and_then(|rest| rest.split_once('/'))
+                            .map(|(ws, _)| ws.to_owned())
+                            .unwrap_or_else(|| "default".to_owned());
+                        calls.fetch_add(1, Ordering::Relaxed);
+                        let (mut s, lock) = futures::join!(
+                            read_s3_state(client, bucket, key, ws),
+                            read_lock(
+                                config,
+                                client,
+                                bucket,
+                                key,
+                                lock_tables,
+                                keys.contains(&format!("{key}.tflock")),
+                                calls,
+                            )
+                        );
+                        s.summary.account_id = Some(account.account_id.clone());
+                        s.summary.lock = lock;
+                        s
+                    }
+                })
+                .collect();
+            let states: Vec<LoadedState> =
+                stream::iter(reads).buffered(STATES_AT_ONCE).collect().await;
+            Ok(Some((
+                StateBucket {
+                    bucket: bucket.clone(),
+                    account_id: account.account_id.clone(),
+                    region: region.clone(),
+                    states: n,
+                    lock_tables,
+                },
+                states,
+            )))
         })
         .collect();
     let probes: Vec<_> = stream::iter(probes)
-        .buffer_unordered(PROBES_AT_ONCE)
+        .buffered(PROBES_AT_ONCE)
         .collect()
         .await;
     let mut out = Searched {
         probed: account.buckets.len() as u32,
         ..Searched::default()
     };
-    for (bucket, region, config, keys) in probes {
-        let keys = match keys {
-            Ok(keys) => keys,
-            Err(e) => {
-                out.skipped.push(format!(
-                    "state search in account {}: {}",
-                    account.account_id, e.message
-                ));
-                continue;
+    for probed in probes {
+        match probed {
+            Ok(None) => {}
+            Ok(Some((bucket, states))) => {
+                out.buckets.push(bucket);
+                out.states.extend(states);
             }
-        };
-        let states: Vec<&String> = keys.iter().filter(|k| k.ends_with(".tfstate")).collect();
-        if states.is_empty() {
-            continue;
+            Err(e) => out.skipped.push(format!(
+                "state search in account {}: {}",
+                account.account_id, e.message
+            )),
         }
-        let client = aws_sdk_s3::Client::new(&config);
-        let lock_tables: Vec<String> = account
-            .lock_tables
-            .iter()
-            .filter(|(_, r)| r == region)
-            .map(|(t, _)| t.clone())
-            .collect();
-        let mut n = 0;
-        for key in states {
-            let location = format!("s3://{bucket}/{key}");
-            n += 1;
-            if known.contains(&location) {
-                continue;
-            }
-            let ws = key
-                .strip_prefix(&format!("{}/", backend::DEFAULT_WORKSPACE_PREFIX))
-                .and_then(|rest| rest.split_once('/'))
-                .map(|(ws, _)| ws.to_owned())
-                .unwrap_or_else(|| "default".to_owned());
-            calls.fetch_add(1, Ordering::Relaxed);
-            let mut s = read_s3_state(&client, bucket, key, ws).await;
-            s.summary.account_id = Some(account.account_id.clone());
-            s.summary.lock = read_lock(
-                &config,
-                &client,
-                bucket,
-                key,
-                &lock_tables,
-                keys.contains(&format!("{key}.tflock")),
-                calls,
-            )
-            .await;
-            out.states.push(s);
-        }
-        out.buckets.push(StateBucket {
-            bucket: bucket.clone(),
-            account_id: account.account_id.clone(),
-            region: region.clone(),
-            states: n,
-            lock_tables,
-        });
     }
+    out.calls = calls.load(Ordering::Relaxed);
     out
 }
 
@@ -279,7 +344,7 @@ async fn read_lock(
     calls: &AtomicU32,
 ) -> Option<LockInfo> {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let ddb = aws_sdk_dynamodb::Client::new(config);
+    let ddb = crate::client!(aws_sdk_dynamodb, config);
     for table in tables {
         calls.fetch_add(1, Ordering::Relaxed);
         let item = ddb
@@ -338,33 +403,51 @@ async fn list_keys(
         .collect())
 }
 
-/// Every workspace of an S3 backend, each read and checked for a lock.
-pub async fn load_s3(config: &SdkConfig, backend: &S3Backend) -> Result<Vec<LoadedState>, UiError> {
-    let client = aws_sdk_s3::Client::new(config);
+/// Every workspace of an S3 backend (workspace → key): the default key and the workspace prefix are
+/// listed at once.
+async fn workspaces(
+    client: &aws_sdk_s3::Client,
+    backend: &S3Backend,
+) -> Result<BTreeMap<String, String>, UiError> {
+    let prefix = format!("{}/", backend.workspace_key_prefix);
+    let (default, named) = futures::try_join!(
+        list_keys(client, &backend.bucket, &backend.key),
+        list_keys(client, &backend.bucket, &prefix)
+    )?;
     let mut keys: BTreeMap<String, String> = BTreeMap::new();
-    for key in list_keys(&client, &backend.bucket, &backend.key).await? {
+    for key in default {
         if key == backend.key {
             keys.insert("default".to_owned(), key);
         }
     }
-    for key in list_keys(
-        &client,
-        &backend.bucket,
-        &format!("{}/", backend.workspace_key_prefix),
-    )
-    .await?
-    {
+    for key in named {
         if let Some(ws) = backend.workspace_of(&key) {
             keys.insert(ws, key);
         }
     }
-    let mut out = Vec::new();
-    for (ws, key) in keys {
-        let mut s = read_s3_state(&client, &backend.bucket, &key, ws).await;
-        s.summary.lock = lock_of(config, &client, backend, &key).await;
-        out.push(s);
-    }
-    Ok(out)
+    Ok(keys)
+}
+
+/// Each workspace's state read and checked for a lock, [`STATES_AT_ONCE`] at a time.
+async fn read_workspaces(
+    config: &SdkConfig,
+    backend: &S3Backend,
+    keys: &BTreeMap<String, String>,
+) -> Vec<LoadedState> {
+    let client = crate::client!(aws_sdk_s3, config);
+    let client = &client;
+    let reads: Vec<_> = keys
+        .iter()
+        .map(|(ws, key)| async move {
+            let (mut s, lock) = futures::join!(
+                read_s3_state(client, &backend.bucket, key, ws.clone()),
+                lock_of(config, client, backend, key)
+            );
+            s.summary.lock = lock;
+            s
+        })
+        .collect();
+    stream::iter(reads).buffered(STATES_AT_ONCE).collect().await
 }
 
 async fn read_s3_state(

@@ -173,7 +173,25 @@ async fn attempt(mut command: tokio::process::Command, what: &str) -> Result<Run
     let stdout = out.await.unwrap_or_default();
     let stderr = err.await.unwrap_or_default();
     if !status.success() {
-        return Err(String::from_utf8_lossy(&stderr).trim().to_owned());
+        let said = String::from_utf8_lossy(&stderr);
+        let mut why = said.lines().last().unwrap_or_default().trim().to_owned();
+        // What the accounts reported, grouped by collector and error kind, one example each.
+        if let Ok(report) = serde_json::from_slice::<serde_json::Value>(&stdout) {
+            let mut kinds: BTreeMap<(String, String), (usize, String)> = BTreeMap::new();
+            for a in report["accounts"].as_array().into_iter().flatten() {
+                for e in a["collect_errors"].as_array().into_iter().flatten() {
+                    let key = (e["collector"].to_string(), e["code"].to_string());
+                    let entry = kinds
+                        .entry(key)
+                        .or_insert((0, e["message"].as_str().unwrap_or_default().to_owned()));
+                    entry.0 += 1;
+                }
+            }
+            for ((collector, code), (n, example)) in kinds {
+                why.push_str(&format!(" — {n} × {collector} {code}: {example}"));
+            }
+        }
+        return Err(why);
     }
     Ok(Run {
         stdout,
@@ -182,6 +200,20 @@ async fn attempt(mut command: tokio::process::Command, what: &str) -> Result<Run
         cpu,
         endpoint_cpu,
     })
+}
+
+/// With `STAGECRAFT_BENCH_CALLS=<path>`, every call of a replayed scan, one JSON object a line (the
+/// path with `suffix` added), for a timeline.
+fn dump(calls: &[Call], suffix: &str) {
+    if let Some(path) = std::env::var_os("STAGECRAFT_BENCH_CALLS") {
+        let mut path = path;
+        path.push(suffix);
+        let lines: Vec<String> = calls
+            .iter()
+            .filter_map(|c| serde_json::to_string(c).ok())
+            .collect();
+        std::fs::write(path, lines.join("\n")).expect("writing the calls");
+    }
 }
 
 fn resources_of(run: &Run) -> usize {
@@ -494,6 +526,25 @@ async fn main() {
         .expect("aws config");
     let run = timed(scan(&config, "bench.db"), "the scan").await;
     let calls = replay.calls();
+    if let Some(out) = std::env::var_os("STAGECRAFT_BENCH_PERF") {
+        // The same scan again under `perf record`, for a profile of where its CPU goes.
+        let probe = scan(&config, "bench-perf.db");
+        let std = probe.as_std();
+        let mut c = tokio::process::Command::new("perf");
+        c.args(["record", "-F", "2000", "--call-graph", "dwarf,16384", "-o"])
+            .arg(&out)
+            .arg("--")
+            .arg(std.get_program())
+            .args(std.get_args());
+        for (k, v) in std.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+        timed(c, "the profiled scan").await;
+        replay.clear();
+    }
+    dump(&calls, "");
     assert_eq!(
         resources_of(&run),
         resources,
@@ -552,6 +603,7 @@ async fn main() {
             );
         }
         let tcalls = throttled.calls();
+        dump(&tcalls, &format!("-throttled-{:.0}", share * 100.0));
         let refused = tcalls.iter().filter(|c| c.fault.is_some()).count();
         throttling.push((share, trun.map(|r| r.wall), refused, tcalls.len()));
     }
@@ -625,10 +677,7 @@ async fn main() {
     for (share, twall, refused, tcalls) in &throttling {
         let outcome = match twall {
             Ok(w) => format!("{:.1} s wall", w.as_secs_f64()),
-            Err(why) => format!(
-                "**the scan failed**: {}",
-                why.lines().last().unwrap_or_default().replace('|', "/")
-            ),
+            Err(why) => format!("**the scan failed**: {}", why.replace('|', "/")),
         };
         println!(
             "| with {:.0} % of AWS's published request rates: calls throttled and retried | {refused} of {tcalls} | {outcome} | {:.1} % (≤ 10 %) |",

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{failure, follow, timestamp, ApiGatewayOut, CollectError, Collector, Target};
+use aws_sdk_apigateway::types::{BasePathMapping, DomainName, RestApi};
+
+use super::{each, failure, follow, timestamp, ApiGatewayOut, CollectError, Collector, Target};
 use crate::model::Resource;
 
 pub use stagecraft_model::types::apigateway::{
@@ -13,18 +15,51 @@ pub use stagecraft_model::types::apigateway::{
 
 pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     let c = Collector::Apigateway;
-    let client = aws_sdk_apigateway::Client::new(t.config);
+    let client = crate::client!(aws_sdk_apigateway, t.config);
     let mut out = ApiGatewayOut::new(t);
 
-    let apis: Vec<_> = client
-        .get_rest_apis()
-        .limit(500)
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| failure(c, t.region, "apigateway:GetRestApis", &e))?;
-    for api in apis.iter().flat_map(|p| p.items()) {
+    // The REST APIs and the custom domains are independent listings: read at once, and so are each
+    // API's resources, stages, authorizers and gateway responses, and each domain's mappings.
+    let apis = async {
+        let pages: Vec<_> = client
+            .get_rest_apis()
+            .limit(500)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| failure(c, t.region, "apigateway:GetRestApis", &e))?;
+        let apis: Vec<RestApi> = pages
+            .into_iter()
+            .flat_map(|p| p.items.unwrap_or_default())
+            .collect();
+        each(apis, |api| api_parts(&client, t, api)).await
+    };
+    let domains = async {
+        let pages: Vec<_> = client
+            .get_domain_names()
+            .limit(500)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| failure(c, t.region, "apigateway:GetDomainNames", &e))?;
+        let domains: Vec<DomainName> = pages
+            .into_iter()
+            .flat_map(|p| p.items.unwrap_or_default())
+            .collect();
+        each(domains, |d| domain_parts(&client, t, d)).await
+    };
+    let (apis, domains) = futures::try_join!(apis, domains)?;
+
+    for ApiParts {
+        api,
+        resources,
+        stages,
+        authorizers,
+        responses,
+    } in &apis
+    {
         let Some(api_id) = api.id() else { continue };
         let r = out.push(
             REST_API,
@@ -45,17 +80,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
                 api.root_resource_id().map(str::to_owned),
             );
 
-        let resources: Vec<_> = client
-            .get_resources()
-            .rest_api_id(api_id)
-            .limit(500)
-            .embed("methods")
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| failure(c, t.region, "apigateway:GetResources", &e))?;
-        for res in resources.iter().flat_map(|p| p.items()) {
+        for res in resources {
             let Some(res_id) = res.id() else { continue };
             let path = res.path().unwrap_or("/").to_owned();
             let r = out.push(
@@ -95,13 +120,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
             }
         }
 
-        let stages = client
-            .get_stages()
-            .rest_api_id(api_id)
-            .send()
-            .await
-            .map_err(|e| failure(c, t.region, "apigateway:GetStages", &e))?;
-        for s in stages.item() {
+        for s in stages {
             let Some(stage) = s.stage_name() else {
                 continue;
             };
@@ -116,23 +135,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
                 .attr("created", timestamp(s.created_date()));
         }
 
-        // No SDK paginator for authorizers and gateway responses: follow `position` by hand.
-        let authorizers = follow(|position| {
-            let request = client
-                .get_authorizers()
-                .rest_api_id(api_id)
-                .limit(500)
-                .set_position(position);
-            async move {
-                let page = request
-                    .send()
-                    .await
-                    .map_err(|e| failure(c, t.region, "apigateway:GetAuthorizers", &e))?;
-                Ok((page.items().to_vec(), page.position().map(str::to_owned)))
-            }
-        })
-        .await?;
-        for a in &authorizers {
+        for a in authorizers {
             let Some(id) = a.id() else { continue };
             let r = out.push(
                 AUTHORIZER,
@@ -146,22 +149,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
                 .attr("identity_source", a.identity_source().map(str::to_owned));
         }
 
-        let responses = follow(|position| {
-            let request = client
-                .get_gateway_responses()
-                .rest_api_id(api_id)
-                .limit(500)
-                .set_position(position);
-            async move {
-                let page = request
-                    .send()
-                    .await
-                    .map_err(|e| failure(c, t.region, "apigateway:GetGatewayResponses", &e))?;
-                Ok((page.items().to_vec(), page.position().map(str::to_owned)))
-            }
-        })
-        .await?;
-        for g in &responses {
+        for g in responses {
             // AWS lists every response type; only the customised ones are somebody's resource.
             if g.default_response() {
                 continue;
@@ -190,15 +178,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         }
     }
 
-    let domains: Vec<_> = client
-        .get_domain_names()
-        .limit(500)
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| failure(c, t.region, "apigateway:GetDomainNames", &e))?;
-    for d in domains.iter().flat_map(|p| p.items()) {
+    for (d, mappings) in &domains {
         let Some(domain) = d.domain_name() else {
             continue;
         };
@@ -214,16 +194,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
                 .or(d.certificate_arn())
                 .map(str::to_owned),
         );
-        let mappings: Vec<_> = client
-            .get_base_path_mappings()
-            .domain_name(domain)
-            .limit(500)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| failure(c, t.region, "apigateway:GetBasePathMappings", &e))?;
-        for m in mappings.iter().flat_map(|p| p.items()) {
+        for m in mappings {
             let base = m
                 .base_path()
                 .filter(|b| !b.is_empty())
@@ -243,4 +214,117 @@ pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
         }
     }
     Ok(out.list)
+}
+
+/// One REST API with what is read per API.
+struct ApiParts {
+    api: RestApi,
+    resources: Vec<aws_sdk_apigateway::types::Resource>,
+    stages: Vec<aws_sdk_apigateway::types::Stage>,
+    authorizers: Vec<aws_sdk_apigateway::types::Authorizer>,
+    responses: Vec<aws_sdk_apigateway::types::GatewayResponse>,
+}
+
+async fn api_parts(
+    client: &aws_sdk_apigateway::Client,
+    t: &Target<'_>,
+    api: RestApi,
+) -> Result<ApiParts, CollectError> {
+    let c = Collector::Apigateway;
+    let api_id = api.id().unwrap_or_default();
+    let resources = async {
+        let pages: Vec<_> = client
+            .get_resources()
+            .rest_api_id(api_id)
+            .limit(500)
+            .embed("methods")
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| failure(c, t.region, "apigateway:GetResources", &e))?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|p| p.items.unwrap_or_default())
+            .collect())
+    };
+    let stages = async {
+        let stages = client
+            .get_stages()
+            .rest_api_id(api_id)
+            .send()
+            .await
+            .map_err(|e| failure(c, t.region, "apigateway:GetStages", &e))?;
+        Ok(stages.item.unwrap_or_default())
+    };
+    // No SDK paginator for authorizers and gateway responses: follow `position` by hand.
+    let authorizers = follow(|position| {
+        let request = client
+            .get_authorizers()
+            .rest_api_id(api_id)
+            .limit(500)
+            .set_position(position);
+        async move {
+            let page = request
+                .send()
+                .await
+                .map_err(|e| failure(c, t.region, "apigateway:GetAuthorizers", &e))?;
+            Ok((page.items().to_vec(), page.position().map(str::to_owned)))
+        }
+    });
+    let responses = follow(|position| {
+        let request = client
+            .get_gateway_responses()
+            .rest_api_id(api_id)
+            .limit(500)
+            .set_position(position);
+        async move {
+            let page = request
+                .send()
+                .await
+                .map_err(|e| failure(c, t.region, "apigateway:GetGatewayResponses", &e))?;
+            Ok((page.items().to_vec(), page.position().map(str::to_owned)))
+        }
+    });
+    let (resources, stages, authorizers, responses) =
+        futures::try_join!(resources, stages, authorizers, responses)?;
+    Ok(ApiParts {
+        api,
+        resources,
+        stages,
+        authorizers,
+        responses,
+    })
+}
+
+/// A custom domain with its base path mappings.
+async fn domain_parts(
+    client: &aws_sdk_apigateway::Client,
+    t: &Target<'_>,
+    d: DomainName,
+) -> Result<(DomainName, Vec<BasePathMapping>), CollectError> {
+    let Some(domain) = d.domain_name() else {
+        return Ok((d, Vec::new()));
+    };
+    let pages: Vec<_> = client
+        .get_base_path_mappings()
+        .domain_name(domain)
+        .limit(500)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| {
+            failure(
+                Collector::Apigateway,
+                t.region,
+                "apigateway:GetBasePathMappings",
+                &e,
+            )
+        })?;
+    let mappings = pages
+        .into_iter()
+        .flat_map(|p| p.items.unwrap_or_default())
+        .collect();
+    Ok((d, mappings))
 }

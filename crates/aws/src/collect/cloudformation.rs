@@ -36,16 +36,22 @@ pub const IDENTIFYING_PROPERTIES: [&str; 14] = [
 
 pub async fn collect(t: &Target<'_>) -> Result<Collected, CollectError> {
     let c = Collector::Cloudformation;
-    let client = aws_sdk_cloudformation::Client::new(t.config);
+    let client = crate::client!(aws_sdk_cloudformation, t.config);
     // DescribeStacks without a name pages through every live stack with its outputs and tags: one
     // listing, not a listing plus a call per stack.
-    let pages: Vec<_> = client
-        .describe_stacks()
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| failure(c, t.region, "cloudformation:DescribeStacks", &e))?;
+    // The stack quota is asked alongside.
+    let stack_pages = async {
+        client
+            .describe_stacks()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| failure(c, t.region, "cloudformation:DescribeStacks", &e))
+    };
+    let (pages, account_limits): (Result<Vec<_>, _>, _) =
+        futures::join!(stack_pages, client.describe_account_limits().send());
+    let pages = pages?;
     let stacks: Vec<_> = pages
         .iter()
         .flat_map(|p| p.stacks())
@@ -170,7 +176,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Collected, CollectError> {
         out.resources.push(r);
         out.stacks.push(facts);
     }
-    match client.describe_account_limits().send().await {
+    match account_limits {
         Ok(o) => {
             limits.stack_limit = o
                 .account_limits()

@@ -7,7 +7,7 @@ pub use stagecraft_model::types::dynamodb::TYPE;
 
 pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     let c = Collector::Dynamodb;
-    let client = aws_sdk_dynamodb::Client::new(t.config);
+    let client = crate::client!(aws_sdk_dynamodb, t.config);
     let pages: Vec<_> = client
         .list_tables()
         .limit(100)

@@ -29,7 +29,7 @@ struct RoleFacts {
 
 pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     let c = Collector::Iam;
-    let client = aws_sdk_iam::Client::new(t.config);
+    let client = crate::client!(aws_sdk_iam, t.config);
     let mut out = Vec::new();
 
     let roles = async {

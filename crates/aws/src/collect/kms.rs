@@ -11,23 +11,28 @@ pub use stagecraft_model::types::kms::TYPE;
 
 pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     let c = Collector::Kms;
-    let client = aws_sdk_kms::Client::new(t.config);
-    let pages: Vec<_> = client
-        .list_keys()
-        .limit(1000)
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| failure(c, t.region, "kms:ListKeys", &e))?;
-    let alias_pages: Vec<_> = client
-        .list_aliases()
-        .limit(100)
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| failure(c, t.region, "kms:ListAliases", &e))?;
+    let client = crate::client!(aws_sdk_kms, t.config);
+    let keys = async {
+        client
+            .list_keys()
+            .limit(1000)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| failure(c, t.region, "kms:ListKeys", &e))
+    };
+    let aliases = async {
+        client
+            .list_aliases()
+            .limit(100)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| failure(c, t.region, "kms:ListAliases", &e))
+    };
+    let (pages, alias_pages): (Vec<_>, Vec<_>) = futures::try_join!(keys, aliases)?;
     let aliases: Vec<_> = alias_pages.iter().flat_map(|p| p.aliases()).collect();
 
     let items: Vec<_> = pages.iter().flat_map(|p| p.keys()).cloned().collect();

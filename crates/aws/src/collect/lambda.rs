@@ -4,6 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_lambda::error::SdkError;
+use aws_sdk_lambda::operation::get_account_settings::{
+    GetAccountSettingsError, GetAccountSettingsOutput,
+};
 use stagecraft_model::limits::RegionLimits;
 
 use super::{failure, CollectError, Collected, Collector, Target};
@@ -14,14 +18,20 @@ pub use stagecraft_model::types::lambda::TYPE;
 
 pub async fn collect(t: &Target<'_>) -> Result<Collected, CollectError> {
     let c = Collector::Lambda;
-    let client = aws_sdk_lambda::Client::new(t.config);
-    let pages: Vec<_> = client
-        .list_functions()
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| failure(c, t.region, "lambda:ListFunctions", &e))?;
+    let client = crate::client!(aws_sdk_lambda, t.config);
+    // The region's settings do not depend on the functions: asked at once.
+    let functions = async {
+        client
+            .list_functions()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| failure(c, t.region, "lambda:ListFunctions", &e))
+    };
+    let (pages, settings): (Result<Vec<_>, _>, _) =
+        futures::join!(functions, client.get_account_settings().send());
+    let pages = pages?;
     let resources: Vec<Resource> = pages
         .iter()
         .flat_map(|p| p.functions())
@@ -49,7 +59,7 @@ pub async fn collect(t: &Target<'_>) -> Result<Collected, CollectError> {
             r
         })
         .collect();
-    let limits = limits(&client, t, &resources).await;
+    let limits = limits(&client, t, settings, &resources).await;
     Ok(Collected {
         resources,
         limits: vec![limits],
@@ -63,13 +73,14 @@ pub async fn collect(t: &Target<'_>) -> Result<Collected, CollectError> {
 async fn limits(
     client: &aws_sdk_lambda::Client,
     t: &Target<'_>,
+    settings: Result<GetAccountSettingsOutput, SdkError<GetAccountSettingsError>>,
     functions: &[Resource],
 ) -> RegionLimits {
     let mut out = RegionLimits {
         region: t.region.to_owned(),
         ..RegionLimits::default()
     };
-    let settings = match client.get_account_settings().send().await {
+    let settings = match settings {
         Ok(s) => s,
         Err(e) => {
             out.errors

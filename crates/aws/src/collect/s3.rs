@@ -8,7 +8,7 @@ pub use stagecraft_model::types::s3::TYPE;
 
 pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     let c = Collector::S3;
-    let client = aws_sdk_s3::Client::new(t.config);
+    let client = crate::client!(aws_sdk_s3, t.config);
     // With a parameter, ListBuckets names each bucket's region (`BucketRegion`): one call per
     // 10,000 buckets instead of a GetBucketLocation per bucket. That call stays the fallback for an
     // endpoint that leaves the region out (AWS never does, so the read-only policy omits it).

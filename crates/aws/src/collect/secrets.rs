@@ -8,7 +8,7 @@ pub use stagecraft_model::types::secrets::TYPE;
 
 pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     let c = Collector::Secretsmanager;
-    let client = aws_sdk_secretsmanager::Client::new(t.config);
+    let client = crate::client!(aws_sdk_secretsmanager, t.config);
     let pages: Vec<_> = client
         .list_secrets()
         .include_planned_deletion(true)

@@ -19,7 +19,7 @@ pub fn parameter_arn(region: &str, account_id: &str, name: &str) -> String {
 
 pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {
     let c = Collector::Ssm;
-    let client = aws_sdk_ssm::Client::new(t.config);
+    let client = crate::client!(aws_sdk_ssm, t.config);
     let pages: Vec<_> = client
         .describe_parameters()
         .max_results(50)

@@ -43,7 +43,7 @@ pub struct Sweep {
 
 /// `tag:GetResources` over the swept types in one account and region.
 pub async fn collect(t: &Target<'_>) -> Result<Collected, CollectError> {
-    let client = aws_sdk_resourcegroupstagging::Client::new(t.config);
+    let client = crate::client!(aws_sdk_resourcegroupstagging, t.config);
     let mut request = client.get_resources().resources_per_page(100);
     for (_, filter) in SWEPT {
         request = request.resource_type_filters(filter);
@@ -147,7 +147,7 @@ async fn read_one(
     let c = Collector::Tags;
     let (arn, name, region) = (r.id.as_str(), r.name.as_str(), r.region.as_str());
     let tags = match r.type_name.as_str() {
-        lambda::TYPE => aws_sdk_lambda::Client::new(config)
+        lambda::TYPE => crate::client!(aws_sdk_lambda, config)
             .list_tags()
             .resource(arn)
             .send()
@@ -157,7 +157,7 @@ async fn read_one(
             .unwrap_or_default()
             .into_iter()
             .collect(),
-        dynamodb::TYPE => aws_sdk_dynamodb::Client::new(config)
+        dynamodb::TYPE => crate::client!(aws_sdk_dynamodb, config)
             .list_tags_of_resource()
             .resource_arn(arn)
             .send()
@@ -167,7 +167,7 @@ async fn read_one(
             .iter()
             .map(|t| (t.key().to_owned(), t.value().to_owned()))
             .collect(),
-        ssm::TYPE => aws_sdk_ssm::Client::new(config)
+        ssm::TYPE => crate::client!(aws_sdk_ssm, config)
             .list_tags_for_resource()
             .resource_type(ResourceTypeForTagging::Parameter)
             .resource_id(name)
@@ -178,7 +178,7 @@ async fn read_one(
             .iter()
             .map(|t| (t.key().to_owned(), t.value().to_owned()))
             .collect(),
-        kms::TYPE => aws_sdk_kms::Client::new(config)
+        kms::TYPE => crate::client!(aws_sdk_kms, config)
             .list_resource_tags()
             .key_id(arn)
             .send()
@@ -188,7 +188,7 @@ async fn read_one(
             .iter()
             .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
             .collect(),
-        s3::TYPE => match aws_sdk_s3::Client::new(config)
+        s3::TYPE => match crate::client!(aws_sdk_s3, config)
             .get_bucket_tagging()
             .bucket(name)
             .send()

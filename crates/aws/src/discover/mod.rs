@@ -43,7 +43,7 @@ pub async fn discover(
     profile: &str,
     workspace: &Workspace,
 ) -> Result<Discovered, Error> {
-    let client = Client::new(mgmt);
+    let client = crate::client!(aws_sdk_organizations, mgmt);
     // The organization, who this profile is, and the root: three independent calls, at once.
     // Their errors are read in that order, so a member's profile says "not the management
     // account" whichever answer came first.

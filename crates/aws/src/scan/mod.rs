@@ -7,10 +7,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use aws_config::SdkConfig;
 use futures::stream::{self, StreamExt};
+use futures::FutureExt as _;
+use stagecraft_iac::config::discovers_state;
 
 use crate::collect::{self, CollectError, Collected, Collector, StackFacts, ValueHasher};
 use crate::config::Workspace;
@@ -148,21 +151,22 @@ pub async fn scan(
         .map(|a| (a.id.clone(), a.stage.clone()))
         .collect();
     let mgmt_identity = discovered.identity.clone();
-    let ctx = AccountCtx {
-        env,
-        stages: &stages,
-        mgmt_identity: &mgmt_identity,
-        workspace,
-        mgmt: &mgmt,
-        mgmt_profile: &profile,
-        profiles: &profiles,
-        sso: sso.as_ref().map(|s| (s, &opts.sso_roles)),
-        regions: fixed_regions.as_deref(),
-        home: &home,
-        hasher: &hasher,
+    let (events, mut progressed) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = Arc::new(AccountCtx {
+        env: env.clone(),
+        stages,
+        mgmt_identity,
+        workspace: workspace.clone(),
+        mgmt: mgmt.clone(),
+        mgmt_profile: profile.clone(),
+        profiles: profiles.clone(),
+        sso: sso.map(|s| (s, opts.sso_roles.clone())),
+        regions: fixed_regions.clone(),
+        home: home.clone(),
+        hasher: hasher.clone(),
         account_timeout: std::time::Duration::from_secs(workspace.config.scan.account_timeout),
-        progress,
-    };
+        events,
+    });
     if let Some(r) = &opts.rescan {
         if r.previous.organization.id != discovered.organization.id {
             return Err(Error::Input(format!(
@@ -176,11 +180,60 @@ pub async fn scan(
         None => (discovered.accounts, Vec::new()),
         Some(r) => keep_all_but(discovered.accounts, r, progress)?,
     };
-    let fresh: Vec<Fresh> = stream::iter(to_scan)
-        .map(|account| ctx.scan_account(account))
-        .buffer_unordered(parallelism)
-        .collect()
-        .await;
+    // The configured backend is listed while the accounts are scanned; each account's buckets are
+    // searched for state as soon as it is scanned, leaving the configured locations to the backend.
+    let searching = discovers_state(workspace);
+    let configured = {
+        let (env, workspace, mgmt, profiles) = (
+            env.clone(),
+            workspace.clone(),
+            mgmt.clone(),
+            profiles.clone(),
+        );
+        async move {
+            Arc::new(remote_state::Configured::list(&env, &workspace, &mgmt, &profiles).await)
+        }
+        .boxed()
+        .shared()
+    };
+    // Each account is a task of its own, so that the work of reading answers spreads over the
+    // runtime's threads; dropping the scan aborts them.
+    let gate = Arc::new(tokio::sync::Semaphore::new(parallelism));
+    let mut tasks = tokio::task::JoinSet::new();
+    for account in to_scan {
+        let (ctx, gate) = (ctx.clone(), gate.clone());
+        let configured = searching.then(|| configured.clone());
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            ctx.scan_and_search(account, configured).await
+        });
+    }
+    let scanning = async {
+        let mut done = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(pair) => done.push(pair),
+                // A panic in an account's task is a bug: raised here, as without the task.
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => {}
+            }
+        }
+        done
+    };
+    let reading = async { configured.clone().await.read().await };
+    let both = futures::future::join(scanning, reading);
+    tokio::pin!(both);
+    let (fresh, from_backend) = loop {
+        tokio::select! {
+            done = &mut both => break done,
+            Some(event) = progressed.recv() => progress(event),
+        }
+    };
+    while let Ok(event) = progressed.try_recv() {
+        progress(event);
+    }
+    let (fresh, mut searched): (Vec<Fresh>, Vec<Option<remote_state::Searched>>) =
+        fresh.into_iter().unzip();
     let mut configs: HashMap<String, SdkConfig> = HashMap::new();
     let mut scanned: Vec<Scanned> = Vec::new();
     let mut scanned_regions: BTreeMap<String, (Vec<String>, u32)> = BTreeMap::new();
@@ -223,8 +276,32 @@ pub async fn scan(
         all.sort_by_key(|r| (*r != home, r.clone()));
         all
     };
+    if searching && !kept.is_empty() {
+        // Accounts kept from an earlier snapshot are searched now, with fresh credentials.
+        let known = configured.clone().await.locations();
+        let stores = ctx.kept_stores(&kept).await;
+        let known = &known;
+        let searches: Vec<_> = stores
+            .iter()
+            .map(|s| remote_state::search_account(s, known))
+            .collect();
+        let more: Vec<remote_state::Searched> = stream::iter(searches)
+            .buffer_unordered(parallelism)
+            .collect()
+            .await;
+        searched.extend(more.into_iter().map(Some));
+    }
     scanned.append(&mut kept);
-    let stores = ctx.state_stores(&scanned, &configs).await;
+    // Which scanned account holds each bucket (the configured backend's is named by it).
+    let bucket_owners: HashMap<String, String> = scanned
+        .iter()
+        .flat_map(|(a, c)| {
+            c.resources
+                .iter()
+                .filter(|r| r.type_name == collect::s3::TYPE)
+                .map(|r| (r.name.clone(), a.id.clone()))
+        })
+        .collect();
 
     let mut accounts = Vec::new();
     let mut resources: Vec<Resource> = Vec::new();
@@ -265,7 +342,10 @@ pub async fn scan(
         name: "terraform".into(),
         detail: "reading Terraform state".into(),
     });
-    let mut found = remote_state::load_states(env, workspace, &mgmt, &profiles, &stores).await;
+    let searched = searching.then(|| searched.into_iter().flatten().collect());
+    let mut found = remote_state::assemble(from_backend, searched, |bucket| {
+        bucket_owners.get(bucket).cloned()
+    });
     warnings.append(&mut found.warnings);
     let mut states = std::mem::take(&mut found.states);
     for s in &mut states {
@@ -627,32 +707,35 @@ fn load_services(
     out
 }
 
-struct AccountCtx<'a> {
-    env: &'a AwsEnv,
+struct AccountCtx {
+    env: AwsEnv,
     /// Every account of the organization with its stage.
-    stages: &'a HashMap<String, Option<String>>,
+    stages: HashMap<String, Option<String>>,
     /// Who the management profile acts as (discovery asked).
-    mgmt_identity: &'a crate::model::Identity,
-    workspace: &'a Workspace,
-    mgmt: &'a SdkConfig,
-    mgmt_profile: &'a str,
-    profiles: &'a BTreeSet<String>,
+    mgmt_identity: crate::model::Identity,
+    workspace: Workspace,
+    mgmt: SdkConfig,
+    mgmt_profile: String,
+    profiles: BTreeSet<String>,
     /// The management profile's sign-in and the roles chosen through it.
-    sso: Option<(
-        &'a crate::sso::Session,
-        &'a stagecraft_model::signin::SsoRoles,
-    )>,
+    sso: Option<(crate::sso::Session, stagecraft_model::signin::SsoRoles)>,
     /// The regions to scan in every account; `None`: the regions each account uses.
-    regions: Option<&'a [String]>,
+    regions: Option<Vec<String>>,
     /// The management profile's region, always scanned.
-    home: &'a str,
-    hasher: &'a ValueHasher,
+    home: String,
+    hasher: ValueHasher,
     /// How long one account may take; what it has not answered by then is given up on.
     account_timeout: std::time::Duration,
-    progress: &'a (dyn Fn(ScanEvent) + Send + Sync),
+    /// Progress, passed on by the scan's own task (accounts are scanned in tasks of their own).
+    events: tokio::sync::mpsc::UnboundedSender<ScanEvent>,
 }
 
-impl AccountCtx<'_> {
+impl AccountCtx {
+    fn report(&self, event: ScanEvent) {
+        // The receiver lives as long as the scan; after it, nobody is listening.
+        let _ = self.events.send(event);
+    }
+
     /// How to get credentials for an account: the profile its stage names in the workspace, else
     /// the role chosen for it through the IAM Identity Center sign-in, else a profile named after its
     /// stage, else the organization's role assumed from the management profile.
@@ -675,6 +758,7 @@ impl AccountCtx<'_> {
         }
         if let Some(role) = self
             .sso
+            .as_ref()
             .and_then(|(_, roles)| roles.for_account(&account.id))
         {
             return Access::Sso {
@@ -702,11 +786,11 @@ impl AccountCtx<'_> {
         account: &Account,
         access: &Access,
     ) -> Result<(SdkConfig, crate::model::Identity), UiError> {
-        if matches!(access, Access::Profile { profile } if profile == self.mgmt_profile) {
+        if matches!(access, Access::Profile { profile } if *profile == self.mgmt_profile) {
             return Ok((self.mgmt.clone(), self.mgmt_identity.clone()));
         }
         if let Access::AssumeRole { role_arn, .. } = access {
-            return aws::assumed(self.mgmt, role_arn)
+            return aws::assumed(&self.mgmt, role_arn)
                 .await
                 .map_err(|m| UiError {
                     code: stagecraft_model::ErrorCode::RoleMissing,
@@ -769,79 +853,53 @@ impl AccountCtx<'_> {
 
     async fn credentials(&self, account_id: &str, access: &Access) -> SdkConfig {
         match access {
-            Access::Profile { profile } if profile == self.mgmt_profile => self.mgmt.clone(),
+            Access::Profile { profile } if *profile == self.mgmt_profile => self.mgmt.clone(),
             Access::Profile { profile } => {
                 let region = self.mgmt.region().map(|r| r.to_string());
                 self.env.sdk_config(profile, region.as_deref()).await
             }
-            Access::AssumeRole { role_arn, .. } => aws::assume_role(self.mgmt, role_arn).await,
-            Access::Sso { role_name, .. } => match self.sso {
+            Access::AssumeRole { role_arn, .. } => aws::assume_role(&self.mgmt, role_arn).await,
+            Access::Sso { role_name, .. } => match &self.sso {
                 Some((session, _)) => {
-                    aws::with_credentials(self.mgmt, session.role(account_id, role_name))
+                    aws::with_credentials(&self.mgmt, session.role(account_id, role_name))
                 }
                 None => self.mgmt.clone(),
             },
         }
     }
 
-    /// Each healthy account's buckets and lock tables, with credentials for them (accounts kept from
-    /// an earlier snapshot get theirs now).
-    async fn state_stores(
+    /// Scans an account, then (given the configured backend's listing) searches its buckets for
+    /// Terraform state.
+    async fn scan_and_search(
         &self,
-        scanned: &[Scanned],
-        configs: &HashMap<String, SdkConfig>,
-    ) -> Vec<remote_state::AccountStores> {
-        // An account that stopped answering during the scan is not searched: every read would
-        // wait out the retries again (coverage lists it as not completely scanned).
-        let healthy: Vec<&Scanned> = scanned
-            .iter()
-            .filter(|(a, _)| {
-                a.status != AccountStatus::Error
-                    && !a.collect_errors.iter().any(|e| {
-                        e.code == stagecraft_model::ErrorCode::Unreachable
-                            || e.code == stagecraft_model::ErrorCode::Timeout
-                    })
-            })
-            .collect();
-        // Accounts kept from an earlier snapshot have no credentials yet: all fetched at once.
-        let fetched = futures::future::join_all(
-            healthy
-                .iter()
-                .filter(|(a, _)| !configs.contains_key(&a.id))
-                .map(|(a, _)| async move {
-                    let access = self.access_for(a);
-                    (a.id.clone(), self.credentials(&a.id, &access).await)
-                }),
-        )
-        .await;
-        let fetched: HashMap<String, SdkConfig> = fetched.into_iter().collect();
-        let mut out = Vec::new();
-        for (account, collected) in healthy {
-            let Some(config) = configs
-                .get(&account.id)
-                .or_else(|| fetched.get(&account.id))
-            else {
-                continue;
-            };
-            let of_type = |ty: &'static str| {
-                collected
-                    .resources
-                    .iter()
-                    .filter(move |r| r.type_name == ty)
-            };
-            out.push(remote_state::AccountStores {
-                account_id: account.id.clone(),
-                config: config.clone(),
-                buckets: of_type(collect::s3::TYPE)
-                    .map(|r| (r.name.clone(), r.region.clone()))
-                    .collect(),
-                lock_tables: of_type(collect::dynamodb::TYPE)
-                    .filter(|r| r.attr_str("hash_key") == Some("LockID"))
-                    .map(|r| (r.name.clone(), r.region.clone()))
-                    .collect(),
-            });
+        account: Account,
+        configured: Option<ConfiguredListing>,
+    ) -> (Fresh, Option<remote_state::Searched>) {
+        let fresh = self.scan_account(account).await;
+        let (Some(configured), Some(config)) = (configured, &fresh.config) else {
+            return (fresh, None);
+        };
+        if !searchable(&fresh.account) {
+            return (fresh, None);
         }
-        out
+        let stores = stores_of(&fresh.account, &fresh.collected, config.clone());
+        let known = configured.await.locations();
+        let searched = remote_state::search_account(&stores, &known).await;
+        (fresh, Some(searched))
+    }
+
+    /// The buckets and lock tables of accounts kept from an earlier snapshot, with credentials
+    /// for them (fetched now, all at once).
+    async fn kept_stores(&self, kept: &[Scanned]) -> Vec<remote_state::AccountStores> {
+        let fetched = futures::future::join_all(kept.iter().filter(|(a, _)| searchable(a)).map(
+            |(a, collected)| async move {
+                let access = self.access_for(a);
+                let config = self.credentials(&a.id, &access).await;
+                stores_of(a, collected, config)
+            },
+        ))
+        .await;
+        fetched
     }
 
     async fn scan_account(&self, mut account: Account) -> Fresh {
@@ -850,7 +908,7 @@ impl AccountCtx<'_> {
         let global = Collector::GLOBAL.len() as u32;
         let total = std::sync::atomic::AtomicU32::new(1 + per_region + global);
         let report = |step: String, done: u32| {
-            (self.progress)(ScanEvent::AccountProgress {
+            self.report(ScanEvent::AccountProgress {
                 account_id: account.id.clone(),
                 step,
                 done,
@@ -905,6 +963,7 @@ impl AccountCtx<'_> {
         // the other regions' once the regions in use are known.
         let first_region = self
             .regions
+            .as_ref()
             .and_then(|fixed| fixed.first().cloned())
             .unwrap_or_else(|| self.home.to_owned());
         let first_jobs: Vec<(Collector, String)> = Collector::REGIONAL
@@ -918,14 +977,14 @@ impl AccountCtx<'_> {
         );
         let found: std::sync::Mutex<Option<regions::InUse>> = std::sync::Mutex::new(None);
         let finding = async {
-            let in_use = match self.regions {
+            let in_use = match &self.regions {
                 Some(fixed) => regions::InUse {
                     regions: fixed.to_vec(),
                     ..regions::InUse::default()
                 },
                 None => {
                     report("regions in use".to_owned(), 1);
-                    tokio::time::timeout_at(deadline, regions::in_use(&config, self.home))
+                    tokio::time::timeout_at(deadline, regions::in_use(&config, &self.home))
                         .await
                         .unwrap_or_else(|_| regions::InUse {
                             regions: vec![self.home.to_owned()],
@@ -968,7 +1027,7 @@ impl AccountCtx<'_> {
                         config: &config,
                         account_id: &account_id,
                         region: &region,
-                        hasher: self.hasher,
+                        hasher: &self.hasher,
                     };
                     let out = match breaker.tripped(&region) {
                         Some(why) => Err(CollectError {
@@ -1013,7 +1072,7 @@ impl AccountCtx<'_> {
                     } else {
                         format!("{} {region}", collector.name())
                     };
-                    (self.progress)(ScanEvent::AccountProgress {
+                    self.report(ScanEvent::AccountProgress {
                         account_id: account_id.clone(),
                         step,
                         done: n,
@@ -1109,7 +1168,7 @@ impl AccountCtx<'_> {
             });
         }
         account.collect_errors = errors;
-        (self.progress)(ScanEvent::AccountFinished {
+        self.report(ScanEvent::AccountFinished {
             account: Box::new(account.clone()),
         });
         let in_use = found.into_inner().ok().flatten().unwrap_or_default();
@@ -1142,7 +1201,7 @@ impl AccountCtx<'_> {
     fn failed(&self, mut account: Account, error: UiError) -> Fresh {
         account.status = AccountStatus::Error;
         account.error = Some(error);
-        (self.progress)(ScanEvent::AccountFinished {
+        self.report(ScanEvent::AccountFinished {
             account: Box::new(account.clone()),
         });
         Fresh {
@@ -1159,6 +1218,45 @@ impl AccountCtx<'_> {
 /// Matches the keyed hashes of every template string against the account's parameter values (in
 /// any of its regions), keeps the matches as the stacks' parameter reads and drops the hashes. A
 /// value two parameters share names neither: the read would be a guess.
+/// The configured backend's listing, shared by every account's state search.
+type ConfiguredListing =
+    futures::future::Shared<futures::future::BoxFuture<'static, Arc<remote_state::Configured>>>;
+
+/// An account that stopped answering during the scan is not searched for state: every read would
+/// wait out the retries again (coverage lists it as not completely scanned).
+fn searchable(account: &Account) -> bool {
+    account.status != AccountStatus::Error
+        && !account.collect_errors.iter().any(|e| {
+            e.code == stagecraft_model::ErrorCode::Unreachable
+                || e.code == stagecraft_model::ErrorCode::Timeout
+        })
+}
+
+/// An account's buckets and lock tables, as its scan found them.
+fn stores_of(
+    account: &Account,
+    collected: &Collected,
+    config: SdkConfig,
+) -> remote_state::AccountStores {
+    let of_type = |ty: &'static str| {
+        collected
+            .resources
+            .iter()
+            .filter(move |r| r.type_name == ty)
+    };
+    remote_state::AccountStores {
+        account_id: account.id.clone(),
+        config,
+        buckets: of_type(collect::s3::TYPE)
+            .map(|r| (r.name.clone(), r.region.clone()))
+            .collect(),
+        lock_tables: of_type(collect::dynamodb::TYPE)
+            .filter(|r| r.attr_str("hash_key") == Some("LockID"))
+            .map(|r| (r.name.clone(), r.region.clone()))
+            .collect(),
+    }
+}
+
 fn template_reads(collected: &mut Collected) {
     let mut by_hash: HashMap<&str, Vec<&str>> = HashMap::new();
     for p in collected

@@ -21,7 +21,7 @@ pub(super) struct InUse {
 }
 
 pub(super) async fn in_use(config: &SdkConfig, home: &str) -> InUse {
-    let client = aws_sdk_account::Client::new(config);
+    let client = crate::client!(aws_sdk_account, config);
     let listed: Result<Vec<_>, _> = client
         .list_regions()
         .region_opt_status_contains(RegionOptStatus::Enabled)
@@ -53,12 +53,12 @@ pub(super) async fn in_use(config: &SdkConfig, home: &str) -> InUse {
         .collect();
     let probes = enabled.iter().map(|region| async move {
         let config = aws::in_region(config, region);
-        let stacks = aws_sdk_cloudformation::Client::new(&config)
+        let stacks = crate::client!(aws_sdk_cloudformation, &config)
             .describe_stacks()
             .send()
             .await
             .map(|o| !o.stacks().is_empty());
-        let tagged = aws_sdk_resourcegroupstagging::Client::new(&config)
+        let tagged = crate::client!(aws_sdk_resourcegroupstagging, &config)
             .get_resources()
             .resources_per_page(1)
             .send()
