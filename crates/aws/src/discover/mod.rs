@@ -1,10 +1,12 @@
 //! Discovers the organization from the management account: root, OUs, accounts, their tags and stages.
 
+mod pace;
 mod stage;
 
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
+use aws_sdk_organizations::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_organizations::Client;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
@@ -18,15 +20,30 @@ pub use stage::infer_stage;
 /// How many tag look-ups (and tree listings) run at once during discovery.
 const TAG_CONCURRENCY: usize = 8;
 
-/// The organization and its accounts, before any account is scanned.
-#[derive(Debug, Clone)]
-pub struct Discovered {
+/// The organization's tree and who the management profile is: what discovery knows before any
+/// account's tags are read.
+#[derive(Debug)]
+pub struct Tree {
     pub organization: Organization,
-    pub accounts: Vec<Account>,
+    /// Every account of the organization, in the order it was listed.
+    pub members: Vec<Member>,
     /// How far AWS's clock is from this machine's, from the management account's answer.
     pub clock: Option<crate::clock::ClockOffset>,
     /// Who the management profile acts as.
     pub identity: crate::model::Identity,
+    profile: String,
+    /// Organizations without the SDK's retries: tag reads are retried here, paced by [`pace::Pacer`].
+    tags: Client,
+}
+
+/// An account as the tree lists it.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub parent_id: String,
+    pub ou_path: Vec<String>,
 }
 
 fn org_error<'a>(profile: &'a str, operation: &'static str) -> impl Fn(String) -> Error + 'a {
@@ -37,12 +54,9 @@ fn org_error<'a>(profile: &'a str, operation: &'static str) -> impl Fn(String) -
     }
 }
 
-/// Walks the organization tree breadth-first (two list calls per node) and reads every account's tags.
-pub async fn discover(
-    mgmt: &SdkConfig,
-    profile: &str,
-    workspace: &Workspace,
-) -> Result<Discovered, Error> {
+/// Walks the organization tree breadth-first (two list calls per node); [`Tree::accounts`] reads
+/// the accounts' tags.
+pub async fn tree(mgmt: &SdkConfig, profile: &str) -> Result<Tree, Error> {
     let client = crate::client!(aws_sdk_organizations, mgmt);
     // The organization, who this profile is, and the root: three independent calls, at once.
     // Their errors are read in that order, so a member's profile says "not the management
@@ -171,74 +185,132 @@ pub async fn discover(
     }
     ous.sort_by(|a, b| a.path.cmp(&b.path));
 
-    let accounts: Vec<Account> = stream::iter(raw_accounts)
+    let members = raw_accounts
+        .into_iter()
         .map(|(a, parent_id, ou_path)| {
-            let client = client.clone();
-            let management_account_id = management_account_id.clone();
-            async move {
-                let id = a.id.unwrap_or_default();
-                let tags = account_tags(&client, &id)
-                    .await
-                    .map_err(org_error(profile, "organizations:ListTagsForResource"))?;
-                let name = a.name.unwrap_or_else(|| id.clone());
-                let is_management = id == management_account_id;
-                let (stage, stage_source) =
-                    infer_stage(&id, &name, &tags, is_management, workspace);
-                Ok::<_, Error>(Account {
-                    email: a.email.unwrap_or_default(),
-                    parent_id,
-                    ou_path,
-                    is_management,
-                    stage,
-                    stage_source,
-                    tags,
-                    status: AccountStatus::Pending,
-                    access: None,
-                    identity: None,
-                    error: None,
-                    collect_errors: Vec::new(),
-                    limits: Vec::new(),
-                    counts: BTreeMap::new(),
-                    id,
-                    name,
-                })
+            let id = a.id.unwrap_or_default();
+            Member {
+                name: a.name.unwrap_or_else(|| id.clone()),
+                email: a.email.unwrap_or_default(),
+                parent_id,
+                ou_path,
+                id,
             }
         })
-        .buffer_unordered(TAG_CONCURRENCY)
-        .try_collect()
-        .await
-        .map(|mut v: Vec<Account>| {
-            v.sort_by(Account::display_order);
-            v
-        })?;
-
-    Ok(Discovered {
+        .collect();
+    let tags = Client::from_conf(
+        aws_sdk_organizations::config::Builder::from(mgmt)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    Ok(Tree {
         organization: Organization {
             id: org.id.unwrap_or_default(),
             management_account_id,
             root_id,
             ous,
         },
-        accounts,
+        members,
         clock,
         identity: me,
+        profile: profile.to_owned(),
+        tags,
     })
 }
 
-async fn account_tags(
+impl Tree {
+    /// Every account with its tags and stage, each as soon as its tags are read,
+    /// [`TAG_CONCURRENCY`] reads at a time, paced once AWS throttles them ([`pace::Pacer`]).
+    pub fn accounts<'a>(
+        &'a self,
+        workspace: &'a Workspace,
+    ) -> impl futures::Stream<Item = Result<Account, Error>> + 'a {
+        let pacer = std::sync::Arc::new(pace::Pacer::default());
+        stream::iter(&self.members)
+            .map(move |m| {
+                let pacer = pacer.clone();
+                async move {
+                    let tags = pacer
+                        .call(|| read_tags(&self.tags, &m.id), judge)
+                        .await
+                        .map_err(|e| {
+                            org_error(&self.profile, "organizations:ListTagsForResource")(
+                                aws_message(&e),
+                            )
+                        })?;
+                    let is_management = m.id == self.organization.management_account_id;
+                    let (stage, stage_source) =
+                        infer_stage(&m.id, &m.name, &tags, is_management, workspace);
+                    Ok::<_, Error>(Account {
+                        id: m.id.clone(),
+                        name: m.name.clone(),
+                        email: m.email.clone(),
+                        parent_id: m.parent_id.clone(),
+                        ou_path: m.ou_path.clone(),
+                        is_management,
+                        stage,
+                        stage_source,
+                        tags,
+                        status: AccountStatus::Pending,
+                        access: None,
+                        identity: None,
+                        error: None,
+                        collect_errors: Vec::new(),
+                        limits: Vec::new(),
+                        counts: BTreeMap::new(),
+                    })
+                }
+            })
+            .buffer_unordered(TAG_CONCURRENCY)
+    }
+}
+
+type TagsError = SdkError<
+    aws_sdk_organizations::operation::list_tags_for_resource::ListTagsForResourceError,
+    crate::sdk_error::HttpResponse,
+>;
+
+/// What a failed tag read deserves: throttling is paced and tried again; a 5xx, a lost connection
+/// or a refused signing time tried again; anything else is final.
+fn judge(e: &TagsError) -> pace::Failure {
+    match e {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or_default();
+            let message = se.err().message().unwrap_or_default();
+            if crate::collect::classify(code) == stagecraft_model::ErrorCode::Throttled {
+                pace::Failure::Throttled
+            } else if se.raw().status().is_server_error()
+                // AWS refused the time this machine signed with: the SDK has learnt AWS's time
+                // from the answer and signs the next try with it.
+                || crate::clock::is_clock_error(code, message)
+            {
+                pace::Failure::Transient
+            } else {
+                pace::Failure::Final
+            }
+        }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            pace::Failure::Transient
+        }
+        _ => pace::Failure::Final,
+    }
+}
+
+/// One read of an account's tags, every page.
+async fn read_tags(
     client: &Client,
     account_id: &str,
-) -> Result<BTreeMap<String, String>, String> {
-    let tags: Vec<_> = client
+) -> Result<BTreeMap<String, String>, TagsError> {
+    let pages: Vec<_> = client
         .list_tags_for_resource()
         .resource_id(account_id)
         .into_paginator()
         .send()
         .try_collect()
-        .await
-        .map_err(|e| aws_message(&e))?
+        .await?;
+    Ok(pages
         .into_iter()
         .flat_map(|page| page.tags.unwrap_or_default())
-        .collect();
-    Ok(tags.into_iter().map(|t| (t.key, t.value)).collect())
+        .map(|t| (t.key, t.value))
+        .collect())
 }

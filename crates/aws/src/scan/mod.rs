@@ -119,14 +119,20 @@ pub async fn scan(
         (None, "in use")
     };
 
-    let discovered = discover::discover(&mgmt, &profile, workspace).await?;
-    let clock = discovered.clock.filter(|c| c.matters());
-    progress(ScanEvent::Discovered {
-        organization: discovered.organization.clone(),
-        accounts: discovered.accounts.clone(),
-    });
+    let tree = discover::tree(&mgmt, &profile).await?;
+    let clock = tree.clock.filter(|c| c.matters());
+    if let Some(r) = &opts.rescan {
+        if r.previous.organization.id != tree.organization.id {
+            return Err(Error::Input(format!(
+                "the snapshot to refresh is of organization {}, but profile `{profile}` reaches \
+                 organization {}: scan the whole organization, or switch back to it",
+                r.previous.organization.id, tree.organization.id
+            )));
+        }
+    }
 
-    let profiles = env.profile_names().await?;
+    let profile_set = env.profile_set().await?;
+    let profiles: BTreeSet<String> = profile_set.profiles().map(str::to_owned).collect();
     let sso = if opts.sso_roles.is_empty() {
         None
     } else {
@@ -145,21 +151,17 @@ pub async fn scan(
         .unwrap_or(workspace.config.scan.parallelism)
         .max(1);
     let hasher = opts.hasher.clone().unwrap_or_else(ValueHasher::ephemeral);
-    let stages: HashMap<String, Option<String>> = discovered
-        .accounts
-        .iter()
-        .map(|a| (a.id.clone(), a.stage.clone()))
-        .collect();
-    let mgmt_identity = discovered.identity.clone();
     let (events, mut progressed) = tokio::sync::mpsc::unbounded_channel();
+    let (stages, known_stages) = tokio::sync::watch::channel(None);
     let ctx = Arc::new(AccountCtx {
         env: env.clone(),
-        stages,
-        mgmt_identity,
+        stages: known_stages,
+        mgmt_identity: tree.identity.clone(),
         workspace: workspace.clone(),
         mgmt: mgmt.clone(),
         mgmt_profile: profile.clone(),
         profiles: profiles.clone(),
+        roles: aws::profile_roles(&profile_set),
         sso: sso.map(|s| (s, opts.sso_roles.clone())),
         regions: fixed_regions.clone(),
         home: home.clone(),
@@ -167,19 +169,6 @@ pub async fn scan(
         account_timeout: std::time::Duration::from_secs(workspace.config.scan.account_timeout),
         events,
     });
-    if let Some(r) = &opts.rescan {
-        if r.previous.organization.id != discovered.organization.id {
-            return Err(Error::Input(format!(
-                "the snapshot to refresh is of organization {}, but profile `{profile}` reaches \
-                 organization {}: scan the whole organization, or switch back to it",
-                r.previous.organization.id, discovered.organization.id
-            )));
-        }
-    }
-    let (to_scan, mut kept) = match &opts.rescan {
-        None => (discovered.accounts, Vec::new()),
-        Some(r) => keep_all_but(discovered.accounts, r, progress)?,
-    };
     // The configured backend is listed while the accounts are scanned; each account's buckets are
     // searched for state as soon as it is scanned, leaving the configured locations to the backend.
     let searching = discovers_state(workspace);
@@ -200,14 +189,47 @@ pub async fn scan(
     // runtime's threads; dropping the scan aborts them.
     let gate = Arc::new(tokio::sync::Semaphore::new(parallelism));
     let mut tasks = tokio::task::JoinSet::new();
-    for account in to_scan {
+    let mut start = |account: Account| {
         let (ctx, gate) = (ctx.clone(), gate.clone());
         let configured = searching.then(|| configured.clone());
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await;
             ctx.scan_and_search(account, configured).await
         });
+    };
+    // Each account starts as soon as its tags (and so its stage) are known; its progress waits in
+    // the channel until the window has the whole organization. A refresh of one account waits
+    // for all of them, to choose the one.
+    let mut discovered = Vec::new();
+    {
+        let mut tagged = std::pin::pin!(tree.accounts(workspace));
+        while let Some(account) = tagged.next().await {
+            let account = account?;
+            if opts.rescan.is_none() {
+                start(account.clone());
+            }
+            discovered.push(account);
+        }
     }
+    discovered.sort_by(Account::display_order);
+    stages.send_replace(Some(Arc::new(
+        discovered
+            .iter()
+            .map(|a| (a.id.clone(), a.stage.clone()))
+            .collect(),
+    )));
+    progress(ScanEvent::Discovered {
+        organization: tree.organization.clone(),
+        accounts: discovered.clone(),
+    });
+    let mut kept = match &opts.rescan {
+        None => Vec::new(),
+        Some(r) => {
+            let (to_scan, kept) = keep_all_but(discovered, r, progress)?;
+            to_scan.into_iter().for_each(&mut start);
+            kept
+        }
+    };
     let scanning = async {
         let mut done = Vec::new();
         while let Some(joined) = tasks.join_next().await {
@@ -430,7 +452,7 @@ pub async fn scan(
         coverage,
         profile,
         regions,
-        organization: discovered.organization,
+        organization: tree.organization,
         accounts,
         resources,
         stacks,
@@ -707,16 +729,22 @@ fn load_services(
     out
 }
 
+/// Each account's stage, by account id.
+type StageOf = HashMap<String, Option<String>>;
+
 struct AccountCtx {
     env: AwsEnv,
-    /// Every account of the organization with its stage.
-    stages: HashMap<String, Option<String>>,
+    /// Every account of the organization with its stage, once every account's tags are read.
+    stages: tokio::sync::watch::Receiver<Option<Arc<StageOf>>>,
     /// Who the management profile acts as (discovery asked).
     mgmt_identity: crate::model::Identity,
     workspace: Workspace,
     mgmt: SdkConfig,
     mgmt_profile: String,
     profiles: BTreeSet<String>,
+    /// The profiles whose role is assumed here rather than by the SDK: AssumeRole's answer names
+    /// the account, so no `sts:GetCallerIdentity` round trip follows it.
+    roles: HashMap<String, aws::ProfileRole>,
     /// The management profile's sign-in and the roles chosen through it.
     sso: Option<(crate::sso::Session, stagecraft_model::signin::SsoRoles)>,
     /// The regions to scan in every account; `None`: the regions each account uses.
@@ -806,46 +834,52 @@ impl AccountCtx {
                     ),
                 });
         }
-        let config = self.credentials(&account.id, access).await;
-        let identity = aws::caller_identity(&config).await.map_err(|m| {
-            // AWS refuses a profile's `role_arn` that is missing or does not trust its source.
-            if m.contains("sts:AssumeRole") {
-                UiError {
-                    code: stagecraft_model::ErrorCode::RoleMissing,
-                    message: format!(
-                        "{}: {m} — the role the profile names is missing in account {} ({}) or \
-                         does not trust the profile's source; create it or fix the profile's role_arn",
-                        describe_access(access),
-                        account.id,
-                        account.name
-                    ),
-                }
+        let profile_role = match access {
+            Access::Profile { profile } => self.roles.get(profile),
+            _ => None,
+        };
+        if let Some(role) = profile_role {
+            let base = if role.source_profile == self.mgmt_profile {
+                self.mgmt.clone()
             } else {
-                UiError {
-                    code: stagecraft_model::ErrorCode::Credentials,
-                    message: format!(
-                        "{}: {m}; check that the profile works (`aws sts get-caller-identity --profile …`) \
-                         or that the role exists in the account",
-                        describe_access(access)
-                    ),
-                }
-            }
-        })?;
+                let region = self.mgmt.region().map(|r| r.to_string());
+                self.env
+                    .sdk_config(&role.source_profile, region.as_deref())
+                    .await
+            };
+            return aws::assumed_role(&base, role)
+                .await
+                .map_err(|m| unreached(account, access, m));
+        }
+        let config = self.credentials(&account.id, access).await;
+        let identity = aws::caller_identity(&config)
+            .await
+            .map_err(|m| unreached(account, access, m))?;
         Ok((config, identity))
     }
 
     /// When a stage's profile reached another account of the same stage (a stage of several
     /// accounts, one of them the profile's), the organization's role assumed from the management
     /// profile reaches this one. Any other mismatch is a wrong profile and stays an error.
-    fn sibling_fallback(
+    async fn sibling_fallback(
         &self,
         account: &Account,
         access: &Access,
         reached: &str,
     ) -> Option<Access> {
-        let by_profile = matches!(access, Access::Profile { .. });
-        let sibling = account.stage.is_some() && self.stages.get(reached) == Some(&account.stage);
-        (by_profile && sibling).then(|| Access::AssumeRole {
+        if !matches!(access, Access::Profile { .. }) || account.stage.is_none() {
+            return None;
+        }
+        // The other accounts' stages: known once discovery has read every account's tags.
+        let stages = self
+            .stages
+            .clone()
+            .wait_for(Option::is_some)
+            .await
+            .ok()?
+            .clone()?;
+        let sibling = stages.get(reached) == Some(&account.stage);
+        sibling.then(|| Access::AssumeRole {
             role_arn: aws::role_arn(&account.id, self.workspace.config.assume_role()),
             source_profile: self.mgmt_profile.to_owned(),
         })
@@ -933,7 +967,10 @@ impl AccountCtx {
                 Err(error) => return self.failed(account, error),
             };
             if identity.account != account.id {
-                if let Some(other) = self.sibling_fallback(&account, &access, &identity.account) {
+                if let Some(other) = self
+                    .sibling_fallback(&account, &access, &identity.account)
+                    .await
+                {
                     access = other;
                     continue;
                 }
@@ -1142,13 +1179,25 @@ impl AccountCtx {
         account.status = if errors.is_empty() {
             AccountStatus::Ok
         } else if errors.len() == attempted {
-            account.error = Some(UiError {
-                code: errors[0].code,
-                message: format!(
-                    "every collector failed; first: {} ({})",
-                    errors[0].message,
-                    errors[0].collector.name()
-                ),
+            use stagecraft_model::ErrorCode::{Timeout, Unreachable};
+            let silent = errors
+                .iter()
+                .all(|e| matches!(e.code, Timeout | Unreachable))
+                && errors.iter().any(|e| e.code == Timeout);
+            account.error = Some(if silent {
+                self.silent(&account, &access, "any of its collectors")
+            } else {
+                UiError {
+                    code: errors[0].code,
+                    message: format!(
+                        "account {} ({}) through {}: every collector failed; first: {} ({})",
+                        account.id,
+                        account.name,
+                        describe_access(&access),
+                        errors[0].message,
+                        errors[0].collector.name()
+                    ),
+                }
             });
             AccountStatus::Error
         } else {
@@ -1221,6 +1270,32 @@ impl AccountCtx {
 /// The configured backend's listing, shared by every account's state search.
 type ConfiguredListing =
     futures::future::Shared<futures::future::BoxFuture<'static, Arc<remote_state::Configured>>>;
+
+/// Why a profile or an IAM Identity Center role did not reach its account.
+fn unreached(account: &Account, access: &Access, m: String) -> UiError {
+    // AWS refuses a profile's `role_arn` that is missing or does not trust its source.
+    if m.contains("sts:AssumeRole") {
+        UiError {
+            code: stagecraft_model::ErrorCode::RoleMissing,
+            message: format!(
+                "{}: {m} — the role the profile names is missing in account {} ({}) or does not \
+                 trust the profile's source; create it or fix the profile's role_arn",
+                describe_access(access),
+                account.id,
+                account.name
+            ),
+        }
+    } else {
+        UiError {
+            code: stagecraft_model::ErrorCode::Credentials,
+            message: format!(
+                "{}: {m}; check that the profile works (`aws sts get-caller-identity --profile …`) \
+                 or that the role exists in the account",
+                describe_access(access)
+            ),
+        }
+    }
+}
 
 /// An account that stopped answering during the scan is not searched for state: every read would
 /// wait out the retries again (coverage lists it as not completely scanned).

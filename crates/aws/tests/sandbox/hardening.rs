@@ -127,6 +127,19 @@ async fn a_scan_only_reads_metadata_and_needs_exactly_the_documented_policy() {
         }
     }
 
+    // The members are reached through profiles that name a role: AssumeRole's answer names the
+    // account, so only the management profile is asked who it is, and every identity is still
+    // checked against its account.
+    let asked: Vec<_> = calls
+        .iter()
+        .filter(|c| c.action == "GetCallerIdentity")
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    for a in &report.accounts {
+        let identity = a.identity.as_ref().expect("an identity");
+        assert_eq!(identity.account, a.id, "{}", identity.arn);
+    }
+
     // Each bucket's region comes with ListBuckets (asked with a parameter, as AWS then names it).
     assert!(
         !clean_actions.contains("s3:GetBucketLocation"),
@@ -347,8 +360,14 @@ async fn an_unreachable_account_fails_alone_with_its_reason() {
         if a.id == qa {
             assert_eq!(a.status, AccountStatus::Error, "{a:?}");
             let error = a.error.as_ref().expect("a reason");
-            assert_eq!(error.code, stagecraft_model::ErrorCode::Credentials);
-            assert!(error.message.contains("profile `qa`"), "{}", error.message);
+            // Its role is assumed with the management account's keys, which answer; every
+            // request signed with its own keys is dropped.
+            assert_eq!(error.code, stagecraft_model::ErrorCode::Unreachable);
+            assert!(
+                error.message.contains(&qa) && error.message.contains("profile `qa`"),
+                "{}",
+                error.message
+            );
         } else {
             assert_eq!(a.status, AccountStatus::Ok, "{} {:?}", a.name, a.error);
         }

@@ -150,6 +150,41 @@ async fn a_recorded_scan_replays_the_same_picture_without_the_emulator_and_at_an
         }
     }
 
+    // Throttled as AWS throttles, at a quarter of the rates (Organizations: 2.5 a second, burst 5,
+    // for the whole organization's tag reads): every account is discovered with its stage, and
+    // the tag reads keep to the rate instead of retrying into it.
+    let throttled = Replay::start(
+        recording.clone(),
+        ReplayOptions {
+            members: Some(members + 20),
+            throttle: Some(0.25),
+            ..ReplayOptions::default()
+        },
+    )
+    .await
+    .expect("replay");
+    let env = sb
+        .aws_env_through(&throttled.endpoint, &dir.path().join("throttled"))
+        .expect("aws config");
+    let slow = scan_through(&env).await;
+    assert_eq!(slow.accounts.len(), recorded.accounts.len() + 20);
+    for a in &recorded.accounts {
+        let same = slow.accounts.iter().find(|b| b.id == a.id).expect("found");
+        assert_eq!((&same.stage, &same.tags), (&a.stage, &a.tags), "{}", a.id);
+    }
+    let tag_reads: Vec<_> = throttled
+        .calls()
+        .into_iter()
+        .filter(|c| c.action == "ListTagsForResource")
+        .collect();
+    let refused = tag_reads.iter().filter(|c| c.fault.is_some()).count();
+    assert_eq!(tag_reads.len() - refused, slow.accounts.len());
+    assert!(
+        refused * 10 <= tag_reads.len(),
+        "{refused} of {} tag reads throttled",
+        tag_reads.len()
+    );
+
     // The chain of dependent calls: discovery, the role in each account, listings and their pages.
     let path = recording.critical_path();
     assert!(path.calls >= 4, "{path:?}");
