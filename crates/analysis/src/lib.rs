@@ -6,6 +6,7 @@
 //! rules be tested on hand-built organizations (`testkit`) in milliseconds.
 
 pub mod audit;
+pub mod change;
 pub mod deletion;
 pub mod graph;
 pub mod link;

@@ -225,6 +225,10 @@ pub struct ScanConfig {
     /// that swallows its traffic must not hold the whole scan).
     #[serde(default = "default_account_timeout")]
     pub account_timeout: u64,
+    /// Days of CloudTrail event history the first scan of an account reads (1–90); later scans
+    /// read on from where the last one stopped.
+    #[serde(default = "default_history_days")]
+    pub history_days: u32,
 }
 
 impl Default for ScanConfig {
@@ -232,8 +236,17 @@ impl Default for ScanConfig {
         ScanConfig {
             parallelism: DEFAULT_PARALLELISM,
             account_timeout: DEFAULT_ACCOUNT_TIMEOUT,
+            history_days: DEFAULT_HISTORY_DAYS,
         }
     }
+}
+
+/// A week: enough to see who touched what lately without paging through a busy account's 90 days
+/// (50 events a request, two requests a second) on the first scan.
+pub const DEFAULT_HISTORY_DAYS: u32 = 7;
+
+fn default_history_days() -> u32 {
+    DEFAULT_HISTORY_DAYS
 }
 
 /// Five minutes: the largest sandbox account takes under a second, a real one with every region
@@ -394,6 +407,12 @@ impl WorkspaceConfig {
                 "[history] keep must be at least 1: the newest snapshot is what the window opens on"
                     .to_owned(),
             );
+        }
+        if !(1..=90).contains(&self.scan.history_days) {
+            return Err(format!(
+                "[scan] history_days is {}; CloudTrail's event history holds 1 to 90 days",
+                self.scan.history_days
+            ));
         }
         if self.scan.account_timeout == 0 {
             return Err(

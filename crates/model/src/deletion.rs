@@ -56,6 +56,17 @@ pub struct PendingDeletion {
     /// The action the core offers: `restore_secret`, `cancel_key_deletion`, or none.
     pub action: Option<String>,
     pub blocks: Vec<Blocker>,
+    /// Who scheduled it, with which tool and when, from the account's CloudTrail history.
+    #[serde(default)]
+    pub scheduled_by: Option<String>,
+    /// Whether `deletion_date` is exact: from the scheduling call's time and window, or an API
+    /// that documents it as the deletion date. `false`: read from a field AWS documents two ways.
+    #[serde(default = "certain")]
+    pub date_certain: bool,
+}
+
+fn certain() -> bool {
+    true
 }
 
 impl PendingDeletion {
@@ -80,6 +91,8 @@ impl PendingDeletion {
             owner: r.owner.clone(),
             action: action.map(str::to_owned),
             blocks: Vec::new(),
+            scheduled_by: None,
+            date_certain: true,
         }
     }
 }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 pub mod action;
+pub mod change;
 pub mod collector;
 pub mod coverage;
 pub mod deletion;
@@ -207,6 +208,13 @@ pub struct ScanReport {
     /// What the scan saw and what it did not.
     #[serde(default)]
     pub coverage: Coverage,
+    /// The write events read from each account's CloudTrail event history, with those the
+    /// previous snapshots held (newest first, the last [`change::HISTORY_DAYS`] days).
+    #[serde(default)]
+    pub changes: Vec<change::ChangeEvent>,
+    /// How much of each account and region's history has been read.
+    #[serde(default)]
+    pub feed: Vec<change::FeedRead>,
     /// RFC 3339 time the scan started.
     pub started_at: String,
     #[ts(type = "number")]

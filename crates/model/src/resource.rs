@@ -25,6 +25,10 @@ pub struct Resource {
     /// values appear only as keyed hashes, SecureString parameters never carry a value.
     pub attributes: BTreeMap<String, serde_json::Value>,
     pub owner: Owner,
+    /// Its creation and latest change, from the event history read (none when it holds none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub changed: Option<crate::change::Provenance>,
 }
 
 impl Resource {
@@ -39,6 +43,7 @@ impl Resource {
             tags: BTreeMap::new(),
             attributes: BTreeMap::new(),
             owner: Owner::Unmanaged,
+            changed: None,
         }
     }
 

@@ -20,6 +20,7 @@ pub mod sso;
 pub mod synthetic;
 pub mod terraform;
 pub mod tfstate;
+mod trail;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

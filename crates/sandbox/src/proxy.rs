@@ -126,6 +126,11 @@ struct State {
     org: Mutex<OrgAdmins>,
     /// Every exchange, when recording.
     exchanges: Mutex<Vec<crate::recording::Exchange>>,
+    /// Who each access key is (account and principal), learnt from STS answers or asked of the
+    /// emulator.
+    callers: Mutex<HashMap<String, crate::trail::Caller>>,
+    /// The write calls forwarded: CloudTrail's event history, which the emulator lacks.
+    trail: crate::trail::Trail,
 }
 
 /// The organization's management account and delegated administrators, as the proxy has seen
@@ -204,6 +209,8 @@ impl Proxy {
             sessions: crate::sso::Sessions::default(),
             org: Mutex::default(),
             exchanges: Mutex::default(),
+            callers: Mutex::default(),
+            trail: crate::trail::Trail::default(),
         });
         let task = crate::loopback::serve(listener, state.clone(), dispatch);
         Ok(Proxy {
@@ -398,7 +405,17 @@ async fn answer(
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let Scope { key, service, .. } = Scope::of(auth);
+    let Scope {
+        key,
+        service,
+        region,
+    } = Scope::of(auth);
+    let user_agent = parts
+        .headers
+        .get(hyper::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let target = parts
         .headers
         .get("x-amz-target")
@@ -552,6 +569,36 @@ async fn answer(
         }
     }
 
+    let now = aws_now.unwrap_or_else(time::OffsetDateTime::now_utc);
+    if service == "cloudtrail" && action == "LookupEvents" {
+        let caller = match key.as_deref() {
+            Some(k) => caller_of(&state, k).await,
+            None => None,
+        };
+        let Some(caller) = caller else {
+            record(Some("unknown_caller"), 400);
+            return Ok(coded_error(
+                protocol,
+                400,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            ));
+        };
+        let answer = match state.trail.lookup(&caller.account, &region, &body, now) {
+            Ok(json) => {
+                let mut r = Response::new(Full::new(Bytes::from(json)));
+                r.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
+                );
+                r
+            }
+            Err((code, message)) => coded_error(protocol, 400, code, &message),
+        };
+        record(None, answer.status().as_u16());
+        return Ok(dated(answer, aws_now));
+    }
+
     let uri = format!(
         "{}{}",
         state.upstream,
@@ -592,6 +639,30 @@ async fn answer(
     }
     if service == "organizations" && rparts.status.is_success() {
         learn_administrators(&state, &action, &body, &rbody);
+    }
+    if rparts.status.is_success() && crate::trail::writes(&service, &action, &method) {
+        if let Some(k) = key.as_deref() {
+            if let Some(caller) = caller_of(&state, k).await {
+                state.trail.record(&crate::trail::Write {
+                    caller: &caller,
+                    access_key: k,
+                    region: &region,
+                    service: &service,
+                    action: &action,
+                    encoding: match protocol {
+                        Protocol::Json | Protocol::RestJson => crate::trail::Encoding::Json,
+                        Protocol::Query => crate::trail::Encoding::Form,
+                        Protocol::RestXml => crate::trail::Encoding::Other,
+                    },
+                    method: &method,
+                    path: &path,
+                    query: &query,
+                    body: &body,
+                    user_agent: &user_agent,
+                    at: now,
+                });
+            }
+        }
     }
     record(slowed.then_some("slow"), rparts.status.as_u16());
     Ok(dated(
@@ -800,11 +871,8 @@ async fn missing_role(
     request: &[u8],
     answer: &[u8],
 ) -> Option<Response<Full<Bytes>>> {
-    let request = String::from_utf8_lossy(request);
-    let role_arn = request
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("RoleArn="))
-        .map(|v| v.replace("%3A", ":").replace("%2F", "/"))?;
+    let role_arn = form_urlencoded::parse(request)
+        .find_map(|(k, v)| (k == "RoleArn").then(|| v.into_owned()))?;
     let role_name = role_arn.rsplit('/').next()?.to_owned();
     let text = String::from_utf8_lossy(answer);
     let key = text
@@ -854,25 +922,56 @@ fn learn_accounts(state: &State, signing_key: Option<&str>, action: &str, body: 
         let end = text[start..].find(&format!("</{name}>"))? + start;
         Some(text[start..end].trim().to_owned())
     };
-    let Ok(mut accounts) = state.accounts.lock() else {
+    let learnt = match action {
+        // arn:aws:sts::<account>:assumed-role/…
+        "AssumeRole" => tag("AccessKeyId").zip(tag("Arn")).and_then(|(key, arn)| {
+            let account = arn.split(':').nth(4).filter(|a| !a.is_empty())?.to_owned();
+            Some((key, crate::trail::Caller { account, arn }))
+        }),
+        "GetCallerIdentity" => signing_key.zip(tag("Account")).map(|(key, account)| {
+            let arn = tag("Arn").unwrap_or_else(|| format!("arn:aws:iam::{account}:root"));
+            (key.to_owned(), crate::trail::Caller { account, arn })
+        }),
+        _ => None,
+    };
+    let Some((key, caller)) = learnt else {
         return;
     };
-    match action {
-        "AssumeRole" => {
-            // arn:aws:sts::<account>:assumed-role/…
-            if let (Some(key), Some(arn)) = (tag("AccessKeyId"), tag("Arn")) {
-                if let Some(acct) = arn.split(':').nth(4).filter(|a| !a.is_empty()) {
-                    accounts.insert(key, acct.to_owned());
-                }
-            }
-        }
-        "GetCallerIdentity" => {
-            if let (Some(key), Some(acct)) = (signing_key, tag("Account")) {
-                accounts.insert(key.to_owned(), acct);
-            }
-        }
-        _ => {}
+    if let Ok(mut accounts) = state.accounts.lock() {
+        accounts.insert(key.clone(), caller.account.clone());
     }
+    if let Ok(mut callers) = state.callers.lock() {
+        callers.insert(key, caller);
+    }
+}
+
+/// Who signed with `key`: learnt from the STS answers that passed through, else asked of the
+/// emulator (`GetCallerIdentity` with that key; the emulator checks no signature).
+async fn caller_of(state: &State, key: &str) -> Option<crate::trail::Caller> {
+    if let Some(c) = state.callers.lock().ok()?.get(key).cloned() {
+        return Some(c);
+    }
+    let probe = Request::builder()
+        .method("POST")
+        .uri(format!("{}/", state.upstream))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0"
+            ),
+        )
+        .body(Full::new(Bytes::from_static(
+            b"Action=GetCallerIdentity&Version=2011-06-15",
+        )))
+        .ok()?;
+    let answer = state.client.request(probe).await.ok()?;
+    if !answer.status().is_success() {
+        return None;
+    }
+    let body = answer.into_body().collect().await.ok()?.to_bytes();
+    learn_accounts(state, Some(key), "GetCallerIdentity", &body);
+    state.callers.lock().ok()?.get(key).cloned()
 }
 
 /// Organizations actions any member account may call; every other one AWS answers only to the
@@ -1011,6 +1110,13 @@ fn rest_action(method: &str, path: &str) -> Option<String> {
         ("GET", ["2017-03-31", "tags", ..]) => "ListTags",
         ("GET", ["2016-08-19", "account-settings"]) => "GetAccountSettings",
         ("GET", ["2019-09-30", "functions", _, "concurrency"]) => "GetFunctionConcurrency",
+        ("POST", ["2015-03-31", "functions"]) => "CreateFunction",
+        ("DELETE", ["2015-03-31", "functions", _]) => "DeleteFunction",
+        ("PUT", ["2015-03-31", "functions", _, "configuration"]) => "UpdateFunctionConfiguration",
+        ("PUT", ["2015-03-31", "functions", _, "code"]) => "UpdateFunctionCode",
+        ("POST", ["2015-03-31", "functions", _, "policy"]) => "AddPermission",
+        ("POST", ["2017-03-31", "tags", ..]) => "TagResource",
+        ("DELETE", ["2017-03-31", "tags", ..]) => "UntagResource",
         // Account (REST-JSON, every action a POST to its name)
         ("POST", ["listRegions"]) => "ListRegions",
         // API Gateway v2
@@ -1039,6 +1145,13 @@ fn rest_action(method: &str, path: &str) -> Option<String> {
         ("GET", ["tags", ..]) => "GetTags",
         ("GET", ["apikeys"]) => "GetApiKeys",
         ("GET", ["usageplans"]) => "GetUsagePlans",
+        ("POST", ["restapis"]) => "CreateRestApi",
+        ("PATCH", ["restapis", _]) => "UpdateRestApi",
+        ("DELETE", ["restapis", _]) => "DeleteRestApi",
+        ("POST", ["restapis", _, "deployments"]) => "CreateDeployment",
+        ("POST", ["v2", "apis"]) => "CreateApi",
+        ("PATCH", ["v2", "apis", _]) => "UpdateApi",
+        ("DELETE", ["v2", "apis", _]) => "DeleteApi",
         _ => return None,
     };
     Some(name.to_owned())
@@ -1095,12 +1208,13 @@ pub fn iam_action(service: &str, action: &str) -> String {
 }
 
 /// Whether a recorded call only reads: a `List`/`Describe`/`Get`/`Head` action (or the two STS calls
-/// that reach an account), a `GET`/`HEAD` for REST services, never a secret's value, never decryption.
+/// that reach an account, or CloudTrail's event history), a `GET`/`HEAD` for REST services, never a secret's value, never decryption.
 pub fn is_read_only(call: &Call) -> bool {
     let reads = ["List", "Describe", "Get", "Head"]
         .iter()
         .any(|p| call.action.starts_with(p))
-        || (call.service == "sts" && call.action == "AssumeRole");
+        || (call.service == "sts" && call.action == "AssumeRole")
+        || (call.service == "cloudtrail" && call.action == "LookupEvents");
     let rest_method_ok = match call.service.as_str() {
         "lambda" | "apigateway" | "s3" => matches!(call.method.as_str(), "GET" | "HEAD"),
         _ => true,
@@ -1275,7 +1389,19 @@ mod tests {
                 b""
             )
             .1,
-            "PUT /2015-03-31/functions/f/configuration"
+            "UpdateFunctionConfiguration"
+        );
+        assert_eq!(
+            classify(
+                "lambda",
+                "PUT",
+                "/2015-03-31/functions/f/unheard-of",
+                "",
+                None,
+                b""
+            )
+            .1,
+            "PUT /2015-03-31/functions/f/unheard-of"
         );
     }
 }

@@ -667,7 +667,8 @@ fn fresh_expiration(answer: &str) -> String {
 
 /// The key a request is matched by: account, region, service, method, path, and its parameters
 /// in a canonical order (query pairs and form fields sorted, JSON with sorted keys). A role
-/// session's name is left out: clients name sessions by the time.
+/// session's name and an event history read's time window are left out: clients choose them by
+/// the time.
 #[allow(clippy::too_many_arguments)]
 fn request_key(
     account: &str,
@@ -688,7 +689,15 @@ fn request_key(
         pairs.join("&")
     };
     let body = match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(v) if body.trim_start().starts_with('{') => canonical_json(&v),
+        Ok(mut v) if body.trim_start().starts_with('{') => {
+            if target.is_some_and(|t| t.ends_with(".LookupEvents")) {
+                if let Some(m) = v.as_object_mut() {
+                    m.remove("StartTime");
+                    m.remove("EndTime");
+                }
+            }
+            canonical_json(&v)
+        }
         _ if body.contains('=') && !body.contains(['<', '{', '\n']) => sorted_pairs(body),
         _ => body.to_owned(),
     };

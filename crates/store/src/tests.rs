@@ -19,6 +19,8 @@ fn report(resources: Vec<Resource>) -> ScanReport {
         declared: Vec::new(),
         warnings: Vec::new(),
         coverage: Default::default(),
+        changes: Vec::new(),
+        feed: Vec::new(),
         started_at: "2026-11-29T00:00:00Z".into(),
         duration_ms: 12,
     }

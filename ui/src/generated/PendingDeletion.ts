@@ -21,4 +21,13 @@ detail: string, owner: Owner,
 /**
  * The action the core offers: `restore_secret`, `cancel_key_deletion`, or none.
  */
-action: string | null, blocks: Array<Blocker>, };
+action: string | null, blocks: Array<Blocker>, 
+/**
+ * Who scheduled it, with which tool and when, from the account's CloudTrail history.
+ */
+scheduled_by: string | null, 
+/**
+ * Whether `deletion_date` is exact: from the scheduling call's time and window, or an API
+ * that documents it as the deletion date. `false`: read from a field AWS documents two ways.
+ */
+date_certain: boolean, };

@@ -77,6 +77,11 @@ export function DeletionsView({ refresh, protectedStages, accountName, onRescan,
               <tr key={p.id} data-testid="pending" data-name={p.name} data-stage={p.stage ?? ""}>
                 <td class="countdown" data-testid="countdown" title={p.deletion_date ?? ""}>
                   {p.deletion_date ? countdown(p.deletion_date, now) : p.state}
+                  {p.deletion_date && !p.date_certain && (
+                    <div class="muted" data-testid="uncertain" title="No scheduling call in the CloudTrail history read; the date is read from a field AWS documents two ways">
+                      uncertain
+                    </div>
+                  )}
                 </td>
                 <td>
                   <code>{p.name}</code>
@@ -89,6 +94,11 @@ export function DeletionsView({ refresh, protectedStages, accountName, onRescan,
                 <td>{p.owner.kind === "terraform" ? `Terraform ${p.owner.address}` : p.owner.kind}</td>
                 <td>
                   <Rich text={p.detail} />
+                  {p.scheduled_by && (
+                    <div class="muted" data-testid="scheduled-by">
+                      scheduled by {p.scheduled_by}
+                    </div>
+                  )}
                   {p.blocks.map((b, i) => (
                     <div key={i} class="blocker" data-testid="blocker">
                       ✗ <Rich text={b.message} />

@@ -8,6 +8,8 @@ import type { Finding } from "../generated/Finding";
 import type { Link } from "../generated/Link";
 import type { Node } from "../generated/Node";
 import type { Resource } from "../generated/Resource";
+import type { ChangeEvent } from "../generated/ChangeEvent";
+import type { Tool } from "../generated/Tool";
 import type { ScanReport } from "../generated/ScanReport";
 import { asUiError, saveExport } from "../ipc";
 import { Rich } from "../rich";
@@ -432,6 +434,24 @@ function ownerEvidence(r: Resource): string[] {
   }
 }
 
+const TOOL_LABEL: Record<Tool, string> = {
+  terraform: "Terraform",
+  cloudformation: "CloudFormation",
+  serverless: "the Serverless CLI",
+  cdk: "the CDK CLI",
+  sam: "the SAM CLI",
+  console: "the AWS console",
+  cli: "the AWS CLI",
+  sdk: "an AWS SDK",
+  aws_service: "an AWS service",
+  unknown: "an unknown client",
+};
+
+/** "UpdateFunctionConfiguration by role Admin (session alice) with the AWS console, 2026-12-04 10:00 UTC". */
+export function changeLine(c: ChangeEvent): string {
+  return `${c.action} by ${c.who} with ${TOOL_LABEL[c.tool]}, ${c.at.slice(0, 16).replace("T", " ")} UTC`;
+}
+
 function DetailsPanel({ node, resource, adj, nodes, findings, onSelect, closable, onClose }: DetailsProps) {
   if (!node) {
     return (
@@ -472,6 +492,15 @@ function DetailsPanel({ node, resource, adj, nodes, findings, onSelect, closable
             {ownerEvidence(resource).map((l) => (
               <li key={l}>{l}</li>
             ))}
+          </ul>
+        </>
+      )}
+      {resource?.changed && (
+        <>
+          <h4>Changes</h4>
+          <ul class="plain" data-testid="details-changes">
+            {resource.changed.last_change && <li data-testid="details-last-change">Last: {changeLine(resource.changed.last_change)}</li>}
+            {resource.changed.created && <li>Created: {changeLine(resource.changed.created)}</li>}
           </ul>
         </>
       )}

@@ -127,9 +127,14 @@ pub const NEAR_LIMIT: Rule = Rule {
     severity: Severity::Medium,
     title: "An account is at 80 % of a limit one account per stage exists for",
 };
+pub const CHANGED_OUTSIDE_OWNER: Rule = Rule {
+    id: "changed-outside-owner",
+    severity: Severity::Medium,
+    title: "A resource was last changed by a tool other than the one that owns it",
+};
 
 /// Every rule, in the order findings are reported.
-pub const RULES: [Rule; 13] = [
+pub const RULES: [Rule; 14] = [
     REST_API_NOT_SHARED,
     BASE_PATH_MAPPING,
     GATEWAY_RESPONSE_CORS,
@@ -143,6 +148,7 @@ pub const RULES: [Rule; 13] = [
     UNMANAGED,
     STAGE_DRIFT,
     NEAR_LIMIT,
+    CHANGED_OUTSIDE_OWNER,
 ];
 
 /// One finding.
@@ -307,6 +313,7 @@ pub fn audit(report: &ScanReport, graph: &Graph) -> Vec<Finding> {
     unmanaged(&cx, &mut out);
     stage_drift(&cx, &mut out);
     near_limit(&cx, &mut out);
+    changed_outside_owner(&cx, &mut out);
     let order: HashMap<&str, usize> = RULES.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
     // Stages in the order the organization view shows them (dev, qa, prod), then the rest.
     let stage_rank = |s: &Option<String>| {
@@ -1189,6 +1196,49 @@ fn unmanaged(cx: &Cx<'_>, out: &mut Vec<Finding>) {
                 "Import into Terraform (`terraform import`) or a service's resources if it is needed, else delete it; either way it will not be recreated in another stage".to_owned(),
             )
             .with(rs.iter().map(|r| r.id.clone())),
+        );
+    }
+}
+
+fn changed_outside_owner(cx: &Cx<'_>, out: &mut Vec<Finding>) {
+    for r in &cx.report.resources {
+        let Some(last) = r.changed.as_ref().and_then(|p| p.last_change.as_ref()) else {
+            continue;
+        };
+        if crate::change::by_owner(&r.owner, last.tool) != Some(false) {
+            continue;
+        }
+        let at = last.at.replace('T', " ").trim_end_matches('Z').to_owned();
+        let fix = match &r.owner {
+            Owner::Terraform(c) => format!(
+                "Run `terraform plan` in workspace `{}`: apply to put back what the code says, or write the change into the code (and `terraform apply`) if it is to stay",
+                c.workspace
+            ),
+            Owner::Serverless(c) => format!(
+                "Deploy service `{}` to stage `{}` to put back what serverless.yml says, or write the change into serverless.yml if it is to stay",
+                c.service, c.stage
+            ),
+            _ => format!(
+                "Update stack `{}` to put back what its template says, or write the change into the template; if this tool is to own it from now on, move the resource out of its owner first",
+                cx.stack_of(r).map(|s| s.name.as_str()).unwrap_or("its stack")
+            ),
+        };
+        out.push(
+            Finding::new(
+                CHANGED_OUTSIDE_OWNER,
+                r.stage.as_deref(),
+                format!(
+                    "{} `{}` is owned by {}, but was last changed with {} by {} at {at} UTC ({}); the next run of its owner may undo the change, or fail on it",
+                    r.type_name,
+                    r.name,
+                    Cx::owner_words(r),
+                    last.tool.label(),
+                    last.who,
+                    last.action
+                ),
+                fix,
+            )
+            .with([r.id.clone()]),
         );
     }
 }

@@ -39,6 +39,43 @@ pub fn time_left(date: &str, now: OffsetDateTime) -> String {
     }
 }
 
+fn parse(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The call that scheduled `r`'s deletion: the newest `schedule` event naming it, unless an
+/// `undo` event (a restore, a cancel) came after it.
+fn scheduled<'a>(
+    report: &'a ScanReport,
+    r: &crate::model::Resource,
+    schedule: &str,
+    undo: &str,
+) -> Option<&'a crate::model::change::ChangeEvent> {
+    let names = |c: &crate::model::change::ChangeEvent| {
+        c.account_id == r.account_id
+            && c.region == r.region
+            && c.targets.iter().any(|t| {
+                t.name == r.id || t.name == r.name || r.id.ends_with(&format!("/{}", t.name))
+            })
+    };
+    // Newest first.
+    let last = report
+        .changes
+        .iter()
+        .filter(|c| c.action == schedule || c.action == undo)
+        .find(|c| names(c))?;
+    (last.action == schedule).then_some(last)
+}
+
+fn by_whom(c: &crate::model::change::ChangeEvent) -> String {
+    format!("{} with {}, {}", c.who, c.tool.label(), day(&c.at))
+}
+
 /// Everything pending deletion in `report` (and buckets earlier snapshots saw that are gone), with the
 /// names each blocks. Soonest first; undated ones last.
 pub fn pending(report: &ScanReport, gone: &[GoneBucket]) -> Vec<PendingDeletion> {
@@ -50,21 +87,46 @@ pub fn pending(report: &ScanReport, gone: &[GoneBucket]) -> Vec<PendingDeletion>
             };
         match r.type_name.as_str() {
             "AWS::SecretsManager::Secret" => {
-                if let Some(date) = r.attr_str("deleted_date") {
-                    out.push(item(
-                        Some(date),
-                        "scheduled",
-                        format!(
-                            "deleted, recoverable until {}; its name cannot be reused until then",
-                            day(date)
+                if let Some(listed) = r.attr_str("deleted_date") {
+                    let scheduling = scheduled(report, r, "DeleteSecret", "RestoreSecret");
+                    let exact = scheduling.and_then(|c| {
+                        let at = parse(&c.at)?;
+                        let days = i64::from(c.window_days?);
+                        Some(rfc3339(at + time::Duration::days(days)))
+                    });
+                    let mut p = match (&exact, scheduling) {
+                        (Some(deadline), Some(c)) => item(
+                            Some(deadline),
+                            "scheduled",
+                            format!(
+                                "deleted at {} with a {}-day recovery window: recoverable until {}; its name cannot be reused until then",
+                                day(&c.at),
+                                c.window_days.unwrap_or(30),
+                                day(deadline)
+                            ),
+                            Some("restore_secret"),
                         ),
-                        Some("restore_secret"),
-                    ));
+                        _ => {
+                            let mut p = item(
+                                Some(listed),
+                                "scheduled",
+                                format!(
+                                    "deleted, recoverable until about {} (uncertain: read from ListSecrets' DeletedDate, which AWS documents both as the time of the deletion and as the date it takes effect; the account's CloudTrail history read holds no DeleteSecret call for it to count from); its name cannot be reused until then",
+                                    day(listed)
+                                ),
+                                Some("restore_secret"),
+                            );
+                            p.date_certain = false;
+                            p
+                        }
+                    };
+                    p.scheduled_by = scheduling.map(by_whom);
+                    out.push(p);
                 }
             }
             "AWS::KMS::Key" if r.attr_str("key_state") == Some("PendingDeletion") => {
                 let date = r.attr_str("deletion_date");
-                out.push(item(
+                let mut p = item(
                     date,
                     "scheduled",
                     format!(
@@ -72,7 +134,10 @@ pub fn pending(report: &ScanReport, gone: &[GoneBucket]) -> Vec<PendingDeletion>
                         date.map(|d| format!(" on {}", day(d))).unwrap_or_default()
                     ),
                     Some("cancel_key_deletion"),
-                ));
+                );
+                p.scheduled_by =
+                    scheduled(report, r, "ScheduleKeyDeletion", "CancelKeyDeletion").map(by_whom);
+                out.push(p);
             }
             crate::model::types::cloudformation::STACK_TYPE => {
                 let status = r.attr_str("status").unwrap_or_default();

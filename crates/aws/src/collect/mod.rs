@@ -11,6 +11,7 @@
 pub mod apigateway;
 pub mod apigatewayv2;
 pub mod cloudformation;
+pub mod cloudtrail;
 pub mod dynamodb;
 pub mod iam;
 pub mod kms;

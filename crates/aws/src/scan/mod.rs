@@ -47,6 +47,9 @@ pub struct ScanOptions {
     /// Roles taken through the management profile's IAM Identity Center sign-in, instead of a
     /// profile per account or the organization's role.
     pub sso_roles: stagecraft_model::signin::SsoRoles,
+    /// The organization's last snapshot: each account's CloudTrail history is read on from where
+    /// it stopped, and the changes it holds are kept.
+    pub last: Option<Arc<ScanReport>>,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +99,7 @@ pub async fn scan(
     progress: &(dyn Fn(ScanEvent) + Send + Sync),
 ) -> Result<ScanReport, Error> {
     let started = Instant::now();
+    let now = time::OffsetDateTime::now_utc();
     let started_at = now_rfc3339();
     let profile = management_profile(opts, workspace);
     env.require_profile(&profile).await?;
@@ -168,6 +172,9 @@ pub async fn scan(
         hasher: hasher.clone(),
         account_timeout: std::time::Duration::from_secs(workspace.config.scan.account_timeout),
         events,
+        history_from: history_cursors(opts.last.as_deref(), &tree.organization.id, now),
+        first_history: now - time::Duration::days(i64::from(workspace.config.scan.history_days)),
+        now,
     });
     // The configured backend is listed while the accounts are scanned; each account's buckets are
     // searched for state as soon as it is scanned, leaving the configured locations to the backend.
@@ -258,6 +265,7 @@ pub async fn scan(
         fresh.into_iter().unzip();
     let mut configs: HashMap<String, SdkConfig> = HashMap::new();
     let mut scanned: Vec<Scanned> = Vec::new();
+    let mut histories = Vec::new();
     let mut scanned_regions: BTreeMap<String, (Vec<String>, u32)> = BTreeMap::new();
     let mut region_notes = Vec::new();
     for f in fresh {
@@ -271,6 +279,7 @@ pub async fn scan(
             ));
         }
         scanned_regions.insert(f.account.id.clone(), (f.regions, f.probe_calls));
+        histories.extend(f.history);
         scanned.push((f.account, f.collected));
     }
     if let Some(r) = &opts.rescan {
@@ -402,6 +411,13 @@ pub async fn scan(
             account_stages: &account_stages,
         },
     );
+    let earlier = opts
+        .last
+        .as_deref()
+        .or(opts.rescan.as_ref().map(|r| r.previous.as_ref()))
+        .filter(|l| l.organization.id == tree.organization.id);
+    let (changes, feed) = merge_history(histories, earlier, now);
+    stagecraft_analysis::change::attach(&mut resources, &changes);
     for account in &mut accounts {
         let mut counts = BTreeMap::new();
         for r in resources.iter().filter(|r| r.account_id == account.id) {
@@ -448,6 +464,7 @@ pub async fn scan(
     });
     coverage.partial |= !region_notes.is_empty();
     coverage.skipped.extend(region_notes);
+    coverage.skipped.extend(history_gaps(&feed));
     let report = ScanReport {
         coverage,
         profile,
@@ -460,6 +477,8 @@ pub async fn scan(
         declared: declared_names(workspace, &stages, &services, &mut warnings),
         services,
         warnings,
+        changes,
+        feed,
         started_at,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
@@ -487,8 +506,25 @@ pub async fn scan_and_store(
     store: &mut Store,
     progress: &(dyn Fn(ScanEvent) + Send + Sync),
 ) -> Result<Stored, Error> {
+    // The organization's last snapshot: its history reads go on from where they stopped. One that
+    // cannot be read only means reading the history from the start again.
+    let last = match &opts.last {
+        Some(l) => Some(l.clone()),
+        None => store
+            .organization_of_profile(&management_profile(opts, workspace))
+            .and_then(|org| match org {
+                Some(org) => store.latest_in(Some(&org)),
+                None => Ok(None),
+            })
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the last snapshot could not be read; the CloudTrail history is read from the start");
+                None
+            })
+            .map(Arc::new),
+    };
     let opts = ScanOptions {
         hasher: Some(ValueHasher::new(store.hash_key()?)),
+        last,
         ..opts.clone()
     };
     let report = scan(env, workspace, &opts, progress).await?;
@@ -520,6 +556,8 @@ struct Fresh {
     probe_calls: u32,
     /// Why the regions were narrowed, if they were.
     note: Option<String>,
+    /// The write events of its regions' CloudTrail history, and how much of it was read.
+    history: Vec<collect::cloudtrail::History>,
 }
 
 /// One account's regions that stopped answering. Once a call in a region could not reach AWS after
@@ -756,6 +794,12 @@ struct AccountCtx {
     account_timeout: std::time::Duration,
     /// Progress, passed on by the scan's own task (accounts are scanned in tasks of their own).
     events: tokio::sync::mpsc::UnboundedSender<ScanEvent>,
+    /// Where each account and region's CloudTrail history is read from (the last snapshot's read,
+    /// less the delivery lag), and from how far back when no snapshot read it.
+    history_from: HashMap<(String, String), time::OffsetDateTime>,
+    first_history: time::OffsetDateTime,
+    /// The scan's start: every history read ends here.
+    now: time::OffsetDateTime,
 }
 
 impl AccountCtx {
@@ -1053,7 +1097,7 @@ impl AccountCtx {
         let account_id = account.id.clone();
         let breaker = Breaker::default();
         let total = &total;
-        let results: Vec<Result<Collected, CollectError>> = jobs
+        let collecting = jobs
             .map(|(collector, region): (Collector, String)| {
                 let config = aws::in_region(&config, &region);
                 let account_id = account_id.clone();
@@ -1119,8 +1163,31 @@ impl AccountCtx {
                 }
             })
             .buffer_unordered(COLLECTORS_PER_ACCOUNT)
-            .collect()
-            .await;
+            .collect::<Vec<Result<Collected, CollectError>>>();
+        // The first region's history beside its collectors; the other regions' (and us-east-1's,
+        // where CloudTrail records the global services) once the regions in use are known.
+        let (results, first_history) = tokio::join!(
+            collecting,
+            self.history(&config, &account.id, &first_region, deadline)
+        );
+        let mut history = vec![first_history];
+        let mut later: Vec<String> = found
+            .lock()
+            .ok()
+            .and_then(|f| f.as_ref().map(|f| f.regions.clone()))
+            .unwrap_or_default();
+        later.push(aws::FALLBACK_REGION.to_owned());
+        later.sort();
+        later.dedup();
+        later.retain(|r| *r != first_region);
+        history.extend(
+            futures::future::join_all(
+                later
+                    .iter()
+                    .map(|r| self.history(&config, &account.id, r, deadline)),
+            )
+            .await,
+        );
 
         let mut collected = Collected::default();
         let mut errors = Vec::new();
@@ -1228,6 +1295,7 @@ impl AccountCtx {
             regions: in_use.regions,
             probe_calls: in_use.calls,
             note: in_use.note,
+            history,
         }
     }
 
@@ -1247,6 +1315,43 @@ impl AccountCtx {
         }
     }
 
+    /// The write events of one region's CloudTrail history since the last read.
+    async fn history(
+        &self,
+        config: &SdkConfig,
+        account_id: &str,
+        region: &str,
+        deadline: tokio::time::Instant,
+    ) -> collect::cloudtrail::History {
+        let since = self
+            .history_from
+            .get(&(account_id.to_owned(), region.to_owned()))
+            .copied()
+            .unwrap_or(self.first_history);
+        let config = aws::in_region(config, region);
+        let reading = collect::cloudtrail::read(&config, account_id, region, since, self.now);
+        match tokio::time::timeout_at(deadline, reading).await {
+            Ok(h) => h,
+            Err(_) => collect::cloudtrail::History {
+                changes: Vec::new(),
+                read: stagecraft_model::change::FeedRead {
+                    account_id: account_id.to_owned(),
+                    region: region.to_owned(),
+                    since: collect::cloudtrail::rfc3339(since),
+                    until: collect::cloudtrail::rfc3339(self.now),
+                    events: 0,
+                    error: Some(UiError {
+                        code: stagecraft_model::ErrorCode::Timeout,
+                        message: format!(
+                            "cloudtrail:LookupEvents in account {account_id}, {region}: no answer within the account's {} s ([scan] account_timeout)",
+                            self.account_timeout.as_secs()
+                        ),
+                    }),
+                },
+            },
+        }
+    }
+
     fn failed(&self, mut account: Account, error: UiError) -> Fresh {
         account.status = AccountStatus::Error;
         account.error = Some(error);
@@ -1260,6 +1365,7 @@ impl AccountCtx {
             regions: Vec::new(),
             probe_calls: 0,
             note: None,
+            history: Vec::new(),
         }
     }
 }
@@ -1370,6 +1476,105 @@ fn describe_access(access: &Access) -> String {
             "role {role_name} through the IAM Identity Center sign-in of profile `{profile}`"
         ),
     }
+}
+
+/// What the CloudTrail history reads did not see, one line per reason: who changed the
+/// resources of those accounts and regions is not known.
+fn history_gaps(feed: &[stagecraft_model::change::FeedRead]) -> Vec<String> {
+    let mut by_code: BTreeMap<String, Vec<&stagecraft_model::change::FeedRead>> = BTreeMap::new();
+    for f in feed {
+        if let Some(e) = &f.error {
+            by_code.entry(format!("{:?}", e.code)).or_default().push(f);
+        }
+    }
+    by_code
+        .into_values()
+        .map(|reads| {
+            let places: Vec<String> = reads
+                .iter()
+                .take(5)
+                .map(|f| format!("{} {}", f.account_id, f.region))
+                .collect();
+            let more = reads.len().saturating_sub(places.len());
+            format!(
+                "CloudTrail history not read in {} place{} ({}{}): who changed what there is not known. {}",
+                reads.len(),
+                if reads.len() == 1 { "" } else { "s" },
+                places.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() },
+                reads[0].error.as_ref().map(|e| e.message.as_str()).unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// Where each account and region's history is read from: where the last snapshot's read of it
+/// ended, less the time CloudTrail may take to deliver an event. Regions whose read failed are
+/// read again from the first read's start.
+fn history_cursors(
+    last: Option<&ScanReport>,
+    organization: &str,
+    now: time::OffsetDateTime,
+) -> HashMap<(String, String), time::OffsetDateTime> {
+    let oldest = now - time::Duration::days(stagecraft_model::change::HISTORY_DAYS);
+    last.filter(|l| l.organization.id == organization)
+        .map(|l| l.feed.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|f| f.error.is_none())
+        .filter_map(|f| {
+            let until = collect::cloudtrail::parse_time(&f.until)?;
+            let from = (until - collect::cloudtrail::DELIVERY_LAG)
+                .max(oldest)
+                .min(now);
+            Some(((f.account_id.clone(), f.region.clone()), from))
+        })
+        .collect()
+}
+
+/// The changes read now with those an earlier snapshot held (each once, newest first, none older
+/// than the history reaches), and how far each account and region has been read.
+fn merge_history(
+    fresh: Vec<collect::cloudtrail::History>,
+    earlier: Option<&ScanReport>,
+    now: time::OffsetDateTime,
+) -> (
+    Vec<stagecraft_model::change::ChangeEvent>,
+    Vec<stagecraft_model::change::FeedRead>,
+) {
+    let oldest = collect::cloudtrail::rfc3339(
+        now - time::Duration::days(stagecraft_model::change::HISTORY_DAYS),
+    );
+    let mut feed: BTreeMap<(String, String), stagecraft_model::change::FeedRead> = BTreeMap::new();
+    let mut changes = Vec::new();
+    for h in fresh {
+        changes.extend(h.changes);
+        feed.insert((h.read.account_id.clone(), h.read.region.clone()), h.read);
+    }
+    if let Some(earlier) = earlier {
+        for read in &earlier.feed {
+            let key = (read.account_id.clone(), read.region.clone());
+            match feed.get_mut(&key) {
+                // Read on from the earlier read: together they reach back to its start.
+                Some(now_read) if now_read.error.is_none() && read.error.is_none() => {
+                    if read.since < now_read.since {
+                        now_read.since = read.since.clone();
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    feed.insert(key, read.clone());
+                }
+            }
+        }
+        changes.extend(earlier.changes.iter().cloned());
+    }
+    // RFC 3339 in UTC with whole seconds orders as text.
+    changes.retain(|c| c.at >= oldest);
+    changes.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.id.cmp(&b.id)));
+    let mut seen = HashSet::new();
+    changes.retain(|c| seen.insert(c.id.clone()));
+    (changes, feed.into_values().collect())
 }
 
 pub(crate) fn now_rfc3339() -> String {

@@ -5,6 +5,7 @@
 
 mod audit;
 mod hardening;
+mod history;
 mod inventory;
 mod replay;
 mod scan;

@@ -101,6 +101,7 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         ("config", "keys in a Terraform init argument", b"[terraform.by_workspace.qa]\ninit_args = [\"-backend-config=secret_key=abc\"]\n".to_vec()),
         ("config", "credentials in the deploy environment", b"[deploy.env]\nAWS_ACCESS_KEY_ID = \"AKIA\"\n".to_vec()),
         ("config", "an account deadline of zero", b"[scan]\naccount_timeout = 0\n".to_vec()),
+        ("config", "a history of 0 or over 90 days", b"[scan]\nhistory_days = 120\n".to_vec()),
         ("config", "a history that keeps nothing", b"[history]\nkeep = 0\n".to_vec()),
     ]
 }

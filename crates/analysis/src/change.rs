@@ -1,0 +1,224 @@
+//! Which resource each recorded change touched, and so each resource's creation and latest change
+//! (who, when, with which tool); and whether that tool is the resource's owner.
+
+use std::collections::HashMap;
+
+use crate::model::change::{ChangeEvent, ChangeTarget, Provenance, Tool};
+use crate::model::{Owner, Resource};
+
+/// Sets each resource's [`Provenance`] from `changes` (newest first): its latest change and the
+/// call that created it, when the history read holds them. A change is matched to a resource of
+/// its account by ARN, or by the name or id the request gave with the type the event implies, in
+/// the event's region (IAM's events, recorded in us-east-1, match its global resources).
+pub fn attach(resources: &mut [Resource], changes: &[ChangeEvent]) {
+    // (account, key) → resources, keyed by id, name and the id's last segment.
+    let mut index: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (i, r) in resources.iter().enumerate() {
+        let last =
+            r.id.rsplit(['/', ':'])
+                .next()
+                .filter(|s| !s.is_empty() && *s != r.id && *s != r.name);
+        for key in [Some(r.id.as_str()), Some(r.name.as_str()), last]
+            .into_iter()
+            .flatten()
+        {
+            index
+                .entry((r.account_id.as_str(), key))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut found: Vec<Option<Provenance>> = vec![None; resources.len()];
+    for change in changes {
+        let mut touched: Vec<usize> = change
+            .targets
+            .iter()
+            .flat_map(|t| matches(&index, resources, change, t))
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for i in touched {
+            let p = found[i].get_or_insert(Provenance {
+                created: None,
+                last_change: None,
+            });
+            // Newest first: the first change seen is the latest; a later create is older.
+            if p.last_change.is_none() {
+                p.last_change = Some(change.clone());
+            }
+            if is_creation(&change.action) {
+                p.created = Some(change.clone());
+            }
+        }
+    }
+    for (r, p) in resources.iter_mut().zip(found) {
+        r.changed = p;
+    }
+}
+
+fn matches(
+    index: &HashMap<(&str, &str), Vec<usize>>,
+    resources: &[Resource],
+    change: &ChangeEvent,
+    target: &ChangeTarget,
+) -> Vec<usize> {
+    // An ARN names its account; a bare name is the event's account's.
+    let account = arn_account(&target.name).unwrap_or(&change.account_id);
+    let Some(candidates) = index.get(&(account, target.name.as_str())) else {
+        return Vec::new();
+    };
+    candidates
+        .iter()
+        .copied()
+        .filter(|&i| {
+            let r = &resources[i];
+            let type_ok = target
+                .type_name
+                .as_deref()
+                .is_none_or(|t| same_kind(t, &r.type_name));
+            let region_ok =
+                r.region == change.region || r.region == "global" || r.id == target.name;
+            type_ok && region_ok
+        })
+        .collect()
+}
+
+fn arn_account(s: &str) -> Option<&str> {
+    s.strip_prefix("arn:")?
+        .split(':')
+        .nth(3)
+        .filter(|a| !a.is_empty())
+}
+
+/// CloudTrail's and CloudFormation's names for a type differ in places.
+fn same_kind(event_type: &str, resource_type: &str) -> bool {
+    event_type == resource_type
+        || matches!(
+            (event_type, resource_type),
+            ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+                | (
+                    "AWS::ApiGateway::DomainName",
+                    "AWS::ApiGatewayV2::DomainName"
+                )
+        )
+}
+
+fn is_creation(action: &str) -> bool {
+    action.starts_with("Create") || action == "RunInstances"
+}
+
+/// Whether a change made with `tool` is one `owner` makes: Terraform's own runs, a stack's
+/// changes made by CloudFormation (and the CLI that drives it). `None` when it cannot be said:
+/// nothing owns the resource, or the event does not say which tool it was.
+pub fn by_owner(owner: &Owner, tool: Tool) -> Option<bool> {
+    if matches!(tool, Tool::Unknown | Tool::AwsService) {
+        return None;
+    }
+    match owner {
+        Owner::Terraform(_) => Some(tool == Tool::Terraform),
+        Owner::Serverless(_) => Some(matches!(tool, Tool::Cloudformation | Tool::Serverless)),
+        Owner::Cloudformation(_) => {
+            Some(matches!(tool, Tool::Cloudformation | Tool::Cdk | Tool::Sam))
+        }
+        Owner::Unmanaged | Owner::Conflict { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TerraformClaim;
+
+    fn change(id: &str, at: &str, action: &str, tool: Tool, target: (&str, &str)) -> ChangeEvent {
+        ChangeEvent {
+            id: id.into(),
+            at: at.into(),
+            account_id: "111111111111".into(),
+            region: "eu-west-1".into(),
+            source: "lambda.amazonaws.com".into(),
+            action: action.into(),
+            who: "role Admin (session alice)".into(),
+            who_arn: None,
+            tool,
+            user_agent: String::new(),
+            targets: vec![ChangeTarget {
+                type_name: Some(target.0.into()),
+                name: target.1.into(),
+            }],
+            window_days: None,
+        }
+    }
+
+    fn function(name: &str, account: &str, region: &str) -> Resource {
+        Resource::new(
+            "AWS::Lambda::Function",
+            format!("arn:aws:lambda:{region}:{account}:function:{name}"),
+            name.into(),
+            account,
+            region,
+        )
+    }
+
+    #[test]
+    fn latest_change_and_creation_are_the_resources_own() {
+        let mut rs = vec![
+            function("api", "111111111111", "eu-west-1"),
+            // Same name, another account and another region: not touched.
+            function("api", "222222222222", "eu-west-1"),
+            function("api", "111111111111", "us-east-1"),
+        ];
+        let changes = vec![
+            change(
+                "3",
+                "2026-12-03T00:00:00Z",
+                "UpdateFunctionConfiguration",
+                Tool::Console,
+                ("AWS::Lambda::Function", "api"),
+            ),
+            change(
+                "2",
+                "2026-12-02T00:00:00Z",
+                "UpdateFunctionCode",
+                Tool::Terraform,
+                (
+                    "AWS::Lambda::Function",
+                    "arn:aws:lambda:eu-west-1:111111111111:function:api",
+                ),
+            ),
+            change(
+                "1",
+                "2026-12-01T00:00:00Z",
+                "CreateFunction",
+                Tool::Terraform,
+                ("AWS::Lambda::Function", "api"),
+            ),
+            change(
+                "0",
+                "2026-12-01T00:00:00Z",
+                "CreateTable",
+                Tool::Terraform,
+                ("AWS::DynamoDB::Table", "api"),
+            ),
+        ];
+        attach(&mut rs, &changes);
+        let p = rs[0].changed.as_ref().expect("changes");
+        assert_eq!(p.last_change.as_ref().map(|c| c.id.as_str()), Some("3"));
+        assert_eq!(p.created.as_ref().map(|c| c.id.as_str()), Some("1"));
+        assert!(rs[1].changed.is_none());
+        assert!(rs[2].changed.is_none());
+    }
+
+    #[test]
+    fn owners_accept_their_own_tools_only() {
+        let tf = Owner::Terraform(TerraformClaim {
+            address: "aws_lambda_function.api".into(),
+            workspace: "dev".into(),
+            state: "s3://b/k".into(),
+            matched_by: "arn".into(),
+        });
+        assert_eq!(by_owner(&tf, Tool::Terraform), Some(true));
+        assert_eq!(by_owner(&tf, Tool::Console), Some(false));
+        assert_eq!(by_owner(&tf, Tool::Unknown), None);
+        assert_eq!(by_owner(&Owner::Unmanaged, Tool::Console), None);
+    }
+}

@@ -1,0 +1,117 @@
+//! Who changed what, with which tool: the write events of each account's CloudTrail event
+//! history, reduced to what identifies the change. Never a request's values: only the names of
+//! what it touched and the deletion windows it set.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// The tool a change was made with, read from the event's `userAgent`, `invokedBy` and session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Tool {
+    Terraform,
+    /// CloudFormation acting for a stack (`invokedBy: cloudformation.amazonaws.com`), or a stack
+    /// operation made by a client it does not name.
+    Cloudformation,
+    /// The Serverless Framework's CLI.
+    Serverless,
+    /// The AWS CDK's CLI.
+    Cdk,
+    /// The AWS SAM CLI.
+    Sam,
+    /// The AWS Management Console.
+    Console,
+    /// The AWS CLI.
+    Cli,
+    /// An AWS SDK called by a program (boto3, the SDKs for JavaScript, Go, Java, Rust, …).
+    Sdk,
+    /// An AWS service acting on its own (`invokedBy` another service).
+    AwsService,
+    /// Nothing in the event says.
+    Unknown,
+}
+
+impl Tool {
+    pub fn label(self) -> &'static str {
+        match self {
+            Tool::Terraform => "Terraform",
+            Tool::Cloudformation => "CloudFormation",
+            Tool::Serverless => "the Serverless CLI",
+            Tool::Cdk => "the CDK CLI",
+            Tool::Sam => "the SAM CLI",
+            Tool::Console => "the AWS console",
+            Tool::Cli => "the AWS CLI",
+            Tool::Sdk => "an AWS SDK",
+            Tool::AwsService => "an AWS service",
+            Tool::Unknown => "an unknown client",
+        }
+    }
+}
+
+/// What a change touched: a resource's ARN, or its name with the type the event implies.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ChangeTarget {
+    /// CloudFormation type name, when the event says which kind of resource it names.
+    #[serde(rename = "type")]
+    pub type_name: Option<String>,
+    /// An ARN, a name, or an id (an API's id, a key's id or alias).
+    pub name: String,
+}
+
+/// One write call recorded in an account's event history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ChangeEvent {
+    /// CloudTrail's `eventID`.
+    pub id: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub account_id: String,
+    pub region: String,
+    /// `lambda.amazonaws.com`, …
+    pub source: String,
+    /// The API action (`UpdateFunctionConfiguration20150331v2`, `DeleteSecret`, …).
+    pub action: String,
+    /// Who, in words: `role OrganizationAccountAccessRole (session alice)`, `user bob`, `root`,
+    /// or the service that acted.
+    pub who: String,
+    /// The principal's ARN, when the event has one.
+    pub who_arn: Option<String>,
+    pub tool: Tool,
+    /// The client's `userAgent`, cut to 200 characters.
+    pub user_agent: String,
+    pub targets: Vec<ChangeTarget>,
+    /// `DeleteSecret`'s `recoveryWindowInDays` (30 when the request left it out),
+    /// `ScheduleKeyDeletion`'s `pendingWindowInDays`.
+    pub window_days: Option<u32>,
+}
+
+/// A resource's creation and latest change, as far as the history read reaches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Provenance {
+    pub created: Option<ChangeEvent>,
+    pub last_change: Option<ChangeEvent>,
+}
+
+/// How much of one account and region's history a scan read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FeedRead {
+    pub account_id: String,
+    pub region: String,
+    /// RFC 3339: the history was read from here (exclusive of events already held)…
+    pub since: String,
+    /// …to here.
+    pub until: String,
+    /// Write events read in this pass.
+    pub events: u32,
+    /// Why the history could not be read; the resources of this account and region then have
+    /// no known changes.
+    pub error: Option<crate::UiError>,
+}
+
+/// How far back CloudTrail's event history reaches.
+pub const HISTORY_DAYS: i64 = 90;
