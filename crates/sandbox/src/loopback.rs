@@ -42,6 +42,24 @@ where
     })
 }
 
+/// `name`'s value in a form (`a=1&b=x%2Fy`), decoded.
+pub(crate) fn form_param(form: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(form.as_bytes()).find_map(|(k, v)| (k == name).then(|| v.into_owned()))
+}
+
+/// A form value, percent-decoded (`+` is a space).
+pub(crate) fn form_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_owned())
+}
+
+/// A path segment, percent-decoded (`+` is itself).
+pub(crate) fn path_decode(s: &str) -> String {
+    form_decode(&s.replace('+', "%2B"))
+}
+
 /// xorshift64*: a small, seeded, repeatable source of choices in `[0, 1)`.
 #[derive(Debug)]
 pub(crate) struct Choices(Mutex<u64>);

@@ -862,6 +862,29 @@ impl Scope {
     }
 }
 
+/// A Query-protocol request of the proxy's own to the emulator, made as the holder of `key` (the
+/// emulator checks no signature, only whose key it is).
+async fn ask_emulator(
+    state: &State,
+    key: &str,
+    service: &str,
+    form: String,
+) -> Option<Response<Incoming>> {
+    let probe = Request::builder()
+        .method("POST")
+        .uri(format!("{}/", state.upstream))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+            ),
+        )
+        .body(Full::new(Bytes::from(form)))
+        .ok()?;
+    state.client.request(probe).await.ok()
+}
+
 /// AWS's refusal of an `AssumeRole` into a role that does not exist, which moto grants: the
 /// proxy asks the emulator for the role (`iam:GetRole`, with the keys just issued, which moto
 /// attributes to the role's account) and answers as AWS does when it is missing.
@@ -882,20 +905,13 @@ async fn missing_role(
         .next()?
         .trim()
         .to_owned();
-    let body = format!("Action=GetRole&Version=2010-05-08&RoleName={role_name}");
-    let probe = Request::builder()
-        .method("POST")
-        .uri(format!("{}/", state.upstream))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header(
-            "authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0"
-            ),
-        )
-        .body(Full::new(Bytes::from(body)))
-        .ok()?;
-    let found = state.client.request(probe).await.ok()?;
+    let found = ask_emulator(
+        state,
+        &key,
+        "iam",
+        format!("Action=GetRole&Version=2010-05-08&RoleName={role_name}"),
+    )
+    .await?;
     if found.status() != StatusCode::NOT_FOUND {
         return None;
     }
@@ -951,21 +967,13 @@ async fn caller_of(state: &State, key: &str) -> Option<crate::trail::Caller> {
     if let Some(c) = state.callers.lock().ok()?.get(key).cloned() {
         return Some(c);
     }
-    let probe = Request::builder()
-        .method("POST")
-        .uri(format!("{}/", state.upstream))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header(
-            "authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0"
-            ),
-        )
-        .body(Full::new(Bytes::from_static(
-            b"Action=GetCallerIdentity&Version=2011-06-15",
-        )))
-        .ok()?;
-    let answer = state.client.request(probe).await.ok()?;
+    let answer = ask_emulator(
+        state,
+        key,
+        "sts",
+        "Action=GetCallerIdentity&Version=2011-06-15".to_owned(),
+    )
+    .await?;
     if !answer.status().is_success() {
         return None;
     }

@@ -78,7 +78,7 @@ impl Recording {
     pub(crate) fn members(&self) -> Vec<String> {
         let mut seen = Vec::new();
         for e in self.exchanges.iter().filter(|e| e.action == "AssumeRole") {
-            let arn = form_value(&e.body, "RoleArn").unwrap_or_default();
+            let arn = crate::loopback::form_param(&e.body, "RoleArn").unwrap_or_default();
             if let Some(id) = arn.split(':').nth(4).filter(|a| is_account_id(a)) {
                 if !seen.iter().any(|s| s == id) {
                     seen.push(id.to_owned());
@@ -177,35 +177,6 @@ pub(crate) fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn form_value(body: &str, name: &str) -> Option<String> {
-    body.split('&')
-        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-        .map(percent_decode)
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
-                if let Ok(v) = u8::from_str_radix(hex, 16) {
-                    out.push(v);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'%');
-            }
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// A value worth following: long enough not to be a flag or a count.
 fn worth(v: &str) -> bool {
     v.len() >= 3
@@ -240,7 +211,7 @@ fn json_leaves(v: &serde_json::Value, into: &mut HashSet<String>) {
 fn request_values(e: &Exchange) -> HashSet<String> {
     let mut out = HashSet::new();
     for seg in e.path.split('/') {
-        with_parts(&percent_decode(seg), &mut out);
+        with_parts(&crate::loopback::form_decode(seg), &mut out);
     }
     for form in [e.query.as_str(), e.body.as_str()] {
         if form.trim_start().starts_with('{') {
@@ -251,7 +222,7 @@ fn request_values(e: &Exchange) -> HashSet<String> {
                 continue;
             };
             if !matches!(k, "Action" | "Version" | "RoleSessionName") {
-                with_parts(&percent_decode(v), &mut out);
+                with_parts(&crate::loopback::form_decode(v), &mut out);
             }
         }
     }

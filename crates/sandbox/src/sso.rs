@@ -224,45 +224,6 @@ fn html(text: String) -> Response<Full<Bytes>> {
     r
 }
 
-fn param(query: &str, name: &str) -> Option<String> {
-    query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k == name).then(|| percent_decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The role a permission set stands for in `account`, as IAM Identity Center names the roles it
 /// provisions.
 pub fn role_arn(account: &str, permission_set: &str) -> String {
@@ -475,7 +436,7 @@ pub(crate) fn answer(dir: &Directory, sessions: &Sessions, req: &Asked<'_>) -> A
             if !req.bearer.is_some_and(|t| sessions.valid(t)) {
                 return unauthorized();
             }
-            let account = param(req.query, "account_id").unwrap_or_default();
+            let account = crate::loopback::form_param(req.query, "account_id").unwrap_or_default();
             if !dir.accounts.iter().any(|a| a.id == account) {
                 return Answer::Ready(error(
                     404,
@@ -498,8 +459,8 @@ pub(crate) fn answer(dir: &Directory, sessions: &Sessions, req: &Asked<'_>) -> A
             if !req.bearer.is_some_and(|t| sessions.valid(t)) {
                 return unauthorized();
             }
-            let account = param(req.query, "account_id").unwrap_or_default();
-            let role = param(req.query, "role_name").unwrap_or_default();
+            let account = crate::loopback::form_param(req.query, "account_id").unwrap_or_default();
+            let role = crate::loopback::form_param(req.query, "role_name").unwrap_or_default();
             if !dir.accounts.iter().any(|a| a.id == account) || !dir.roles.contains(&role) {
                 return Answer::Ready(error(403, "ForbiddenException", "forbidden", "No access"));
             }
@@ -515,7 +476,7 @@ pub(crate) fn answer(dir: &Directory, sessions: &Sessions, req: &Asked<'_>) -> A
             Answer::Ready(json(StatusCode::OK, &serde_json::json!({})))
         }
         ("GET", "/_sandbox/sso/device") | ("GET", START_PATH) => {
-            let code = param(req.query, "user_code").unwrap_or_default();
+            let code = crate::loopback::form_param(req.query, "user_code").unwrap_or_default();
             Answer::Ready(html(format!(
                 "<!doctype html><title>Sandbox sign-in</title>\
                  <h1>Stagecraft sandbox: IAM Identity Center</h1>\
@@ -526,8 +487,10 @@ pub(crate) fn answer(dir: &Directory, sessions: &Sessions, req: &Asked<'_>) -> A
             )))
         }
         ("POST", "/_sandbox/sso/approve") => {
-            let code = param(req.query, "user_code")
-                .or_else(|| param(&String::from_utf8_lossy(req.body), "user_code"))
+            let code = crate::loopback::form_param(req.query, "user_code")
+                .or_else(|| {
+                    crate::loopback::form_param(&String::from_utf8_lossy(req.body), "user_code")
+                })
                 .unwrap_or_default();
             if sessions.approve(&code) {
                 Answer::Ready(html(
@@ -590,10 +553,14 @@ mod tests {
     #[test]
     fn query_values_are_decoded() {
         assert_eq!(
-            param("account_id=1&role_name=Read%2BOnly", "role_name").as_deref(),
+            crate::loopback::form_param("account_id=1&role_name=Read%2BOnly", "role_name")
+                .as_deref(),
             Some("Read+Only")
         );
-        assert_eq!(param("user_code=AB%", "user_code").as_deref(), Some("AB%"));
+        assert_eq!(
+            crate::loopback::form_param("user_code=AB%", "user_code").as_deref(),
+            Some("AB%")
+        );
     }
 
     #[test]

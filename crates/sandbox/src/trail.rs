@@ -488,7 +488,7 @@ fn request_parameters(w: &Write<'_>) -> Value {
         .trim_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(percent_decode)
+        .map(crate::loopback::path_decode)
         .collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let path_params: Vec<(&str, &str)> = match (w.service, segs.as_slice()) {
@@ -514,13 +514,6 @@ fn request_parameters(w: &Write<'_>) -> Value {
         }
     }
     params
-}
-
-fn percent_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_owned())
 }
 
 /// The resources an event names, `(ResourceType, ResourceName)`, from its request parameters.

@@ -970,13 +970,17 @@ impl Store {
         }
     }
 
-    /// A stored report, resources in their original order.
-    pub fn load(&self, id: i64) -> Result<ScanReport, StoreError> {
-        let corrupt = |message: String| StoreError::Corrupt {
-            path: self.path.clone(),
-            id,
-            message,
-        };
+    /// The newest snapshot of one organization without its resources: the organization, its
+    /// accounts, coverage and CloudTrail history (what a scan reads on from), read at a fraction of
+    /// a whole snapshot's cost.
+    pub fn latest_head_in(&self, organization: &str) -> Result<Option<ScanReport>, StoreError> {
+        match self.latest_id_in(Some(organization))? {
+            Some(id) => self.head(id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn head(&self, id: i64) -> Result<ScanReport, StoreError> {
         let head: Option<String> = self
             .conn
             .query_row("SELECT report FROM snapshots WHERE id = ?1", [id], |r| {
@@ -985,8 +989,21 @@ impl Store {
             .optional()
             .map_err(|e| self.sql(e))?;
         let head = head.ok_or(StoreError::NoSuchSnapshot(id))?;
-        let mut report: ScanReport =
-            serde_json::from_str(&head).map_err(|e| corrupt(e.to_string()))?;
+        serde_json::from_str(&head).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            id,
+            message: e.to_string(),
+        })
+    }
+
+    /// A stored report, resources in their original order.
+    pub fn load(&self, id: i64) -> Result<ScanReport, StoreError> {
+        let corrupt = |message: String| StoreError::Corrupt {
+            path: self.path.clone(),
+            id,
+            message,
+        };
+        let mut report = self.head(id)?;
         let mut stmt = self
             .conn
             .prepare("SELECT body FROM resources WHERE snapshot_id = ?1 ORDER BY position")

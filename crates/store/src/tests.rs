@@ -56,6 +56,48 @@ fn snapshots_round_trip_through_a_real_file_and_survive_reopening() {
 }
 
 #[test]
+fn the_last_snapshots_history_is_read_without_its_resources() {
+    use stagecraft_model::change::{ChangeEvent, FeedRead, Provenance, Tool};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+    let change = ChangeEvent {
+        id: "e1".into(),
+        at: "2026-11-29T00:00:00Z".into(),
+        account_id: "1".into(),
+        region: "us-east-1".into(),
+        source: "s3.amazonaws.com".into(),
+        action: "PutBucketTagging".into(),
+        who: "user bob".into(),
+        who_arn: None,
+        tool: Tool::Cli,
+        user_agent: "aws-cli/2".into(),
+        targets: Vec::new(),
+        window_days: None,
+    };
+    let mut changed = res("a", Owner::Unmanaged);
+    changed.changed = Some(Provenance {
+        created: None,
+        last_change: Some(change.clone()),
+    });
+    let mut first = report(vec![changed]);
+    first.changes = vec![change];
+    first.feed = vec![FeedRead {
+        account_id: "1".into(),
+        region: "us-east-1".into(),
+        since: "2026-11-22T00:00:00Z".into(),
+        until: "2026-11-29T00:00:00Z".into(),
+        events: 1,
+        error: None,
+    }];
+    let id = store.save(&first).unwrap();
+    assert_eq!(store.load(id).unwrap(), first, "the history round-trips");
+    let head = store.latest_head_in("o-1").unwrap().unwrap();
+    assert!(head.resources.is_empty());
+    assert_eq!((head.changes, head.feed), (first.changes, first.feed));
+    assert!(store.latest_head_in("o-other").unwrap().is_none());
+}
+
+#[test]
 fn a_diff_lists_added_removed_and_changed_fields() {
     let a = report(vec![
         res("keep", Owner::Unmanaged),

@@ -47,8 +47,8 @@ pub struct ScanOptions {
     /// Roles taken through the management profile's IAM Identity Center sign-in, instead of a
     /// profile per account or the organization's role.
     pub sso_roles: stagecraft_model::signin::SsoRoles,
-    /// The organization's last snapshot: each account's CloudTrail history is read on from where
-    /// it stopped, and the changes it holds are kept.
+    /// The organization's last snapshot (its resources are not needed): each account's CloudTrail
+    /// history is read on from where it stopped, and the changes it holds are kept.
     pub last: Option<Arc<ScanReport>>,
 }
 
@@ -172,7 +172,13 @@ pub async fn scan(
         hasher: hasher.clone(),
         account_timeout: std::time::Duration::from_secs(workspace.config.scan.account_timeout),
         events,
-        history_from: history_cursors(opts.last.as_deref(), &tree.organization.id, now),
+        history_from: history_cursors(
+            opts.last
+                .as_deref()
+                .or(opts.rescan.as_ref().map(|r| r.previous.as_ref())),
+            &tree.organization.id,
+            now,
+        ),
         first_history: now - time::Duration::days(i64::from(workspace.config.scan.history_days)),
         now,
     });
@@ -513,7 +519,7 @@ pub async fn scan_and_store(
         None => store
             .organization_of_profile(&management_profile(opts, workspace))
             .and_then(|org| match org {
-                Some(org) => store.latest_in(Some(&org)),
+                Some(org) => store.latest_head_in(&org),
                 None => Ok(None),
             })
             .unwrap_or_else(|e| {

@@ -31,6 +31,18 @@ async fn as_app(env: &AwsEnv, app: &str) -> aws_config::SdkConfig {
         .build()
 }
 
+/// Writes a parameter's value again, unchanged: only who wrote it last changes.
+async fn write_again(config: &aws_config::SdkConfig, name: &str, value: &str) {
+    aws_sdk_ssm::Client::new(config)
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("PutParameter");
+}
+
 fn terraform_owned<'a>(
     report: &'a ScanReport,
     type_name: &str,
@@ -90,13 +102,7 @@ async fn a_console_change_and_a_deletion_are_seen_with_who_when_and_the_exact_de
     let t0 = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .expect("time");
-    ssm.put_parameter()
-        .name(&parameter.name)
-        .value(&value)
-        .overwrite(true)
-        .send()
-        .await
-        .expect("PutParameter");
+    write_again(&console, &parameter.name, &value).await;
     let sm = aws_sdk_secretsmanager::Client::new(&console);
     sm.delete_secret()
         .secret_id(&secret.name)
@@ -190,14 +196,7 @@ async fn a_console_change_and_a_deletion_are_seen_with_who_when_and_the_exact_de
         .send()
         .await
         .expect("RestoreSecret");
-    aws_sdk_ssm::Client::new(&terraform)
-        .put_parameter()
-        .name(&parameter.name)
-        .value(&value)
-        .overwrite(true)
-        .send()
-        .await
-        .expect("PutParameter");
+    write_again(&terraform, &parameter.name, &value).await;
     let restored = scan_of(&env, &ws, Some(after)).await;
     let graph = graph::Graph::build(&restored);
     assert!(

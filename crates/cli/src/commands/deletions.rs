@@ -27,7 +27,14 @@ pub(crate) async fn deletions_cmd(args: DeletionsArgs) -> Result<ExitCode, Error
             let left = p
                 .deletion_date
                 .as_deref()
-                .map(|d| format!("{} left", stagecraft_analysis::deletion::time_left(d, now)))
+                .map(|d| {
+                    let left = stagecraft_analysis::deletion::time_left(d, now);
+                    if p.date_certain {
+                        format!("{left} left")
+                    } else {
+                        format!("about {left} left")
+                    }
+                })
                 .unwrap_or_else(|| p.state.clone());
             println!(
                 "{:<6} {:<28} {:<30} {:<20} {}",
@@ -37,6 +44,9 @@ pub(crate) async fn deletions_cmd(args: DeletionsArgs) -> Result<ExitCode, Error
                 left,
                 p.detail
             );
+            if let Some(who) = &p.scheduled_by {
+                println!("       scheduled by {who}");
+            }
             for b in &p.blocks {
                 println!("       ✗ {}", b.message);
             }
