@@ -1561,9 +1561,10 @@ fn merge_history(
         for read in &earlier.feed {
             let key = (read.account_id.clone(), read.region.clone());
             match feed.get_mut(&key) {
-                // Read on from the earlier read: together they reach back to its start.
+                // Read on from the earlier read: together they reach back to its start, unless
+                // this read stopped short of where the earlier one ended (too many events).
                 Some(now_read) if now_read.error.is_none() && read.error.is_none() => {
-                    if read.since < now_read.since {
+                    if read.since < now_read.since && read.until >= now_read.since {
                         now_read.since = read.since.clone();
                     }
                 }
