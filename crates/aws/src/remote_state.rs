@@ -76,15 +76,7 @@ impl Configured {
             Ok(None) => Configured::None,
             Ok(Some(StateSource::Local(path))) => Configured::Local(path),
             Ok(Some(StateSource::S3(backend))) => {
-                let config = match &backend.profile {
-                    Some(p) if profiles.contains(p) => {
-                        env.sdk_config(p, backend.region.as_deref()).await
-                    }
-                    _ => match &backend.region {
-                        Some(r) => aws::in_region(mgmt, r),
-                        None => mgmt.clone(),
-                    },
-                };
+                let config = backend_config(env, &backend, mgmt, profiles).await;
                 let keys = workspaces(&crate::client!(aws_sdk_s3, &config), &backend).await;
                 Configured::S3 {
                     backend,
@@ -494,4 +486,62 @@ async fn lock_of(
         &calls,
     )
     .await
+}
+
+/// A state whose location an earlier scan found, with what reading it again needs.
+#[derive(Debug, Clone)]
+pub struct KnownState {
+    pub bucket: String,
+    pub key: String,
+    pub workspace: String,
+    /// Credentials that read the bucket, in its region.
+    pub config: SdkConfig,
+    /// Lock tables to check (the backend's `dynamodb_table`, or the tables of the bucket's account).
+    pub lock_tables: Vec<String>,
+    /// Whether a `<key>.tflock` object may hold the lock.
+    pub lockfile: bool,
+}
+
+/// Reads again states at known locations: no listing, no search (a refresh reads again only the
+/// states of the stages that changed). Each costs its `GetObject` and its lock's read.
+pub async fn read_known(states: Vec<KnownState>) -> Vec<LoadedState> {
+    let reads: Vec<_> = states
+        .into_iter()
+        .map(|k| async move {
+            let client = crate::client!(aws_sdk_s3, &k.config);
+            let calls = AtomicU32::new(0);
+            let (mut s, lock) = futures::join!(
+                read_s3_state(&client, &k.bucket, &k.key, k.workspace.clone()),
+                read_lock(
+                    &k.config,
+                    &client,
+                    &k.bucket,
+                    &k.key,
+                    &k.lock_tables,
+                    k.lockfile,
+                    &calls
+                )
+            );
+            s.summary.lock = lock;
+            s
+        })
+        .collect();
+    stream::iter(reads).buffered(STATES_AT_ONCE).collect().await
+}
+
+/// The credentials that read the configured backend (its profile, else the management profile's),
+/// in its region.
+pub async fn backend_config(
+    env: &AwsEnv,
+    backend: &S3Backend,
+    mgmt: &SdkConfig,
+    profiles: &BTreeSet<String>,
+) -> SdkConfig {
+    match &backend.profile {
+        Some(p) if profiles.contains(p) => env.sdk_config(p, backend.region.as_deref()).await,
+        _ => match &backend.region {
+            Some(r) => aws::in_region(mgmt, r),
+            None => mgmt.clone(),
+        },
+    }
 }

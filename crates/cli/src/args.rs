@@ -20,6 +20,10 @@ pub struct Cli {
 pub enum Command {
     /// Discover the organization, scan every account, decide every resource's owner, store a snapshot.
     Scan(ScanArgs),
+    /// Follow the organization as it changes: each account's CloudTrail history read every
+    /// --interval seconds, each change printed with who made it and with which tool, what it
+    /// touched read again and stored as a snapshot.
+    Watch(WatchArgs),
     /// List the stored snapshots of an organization, newest first (`--all`: every organization's).
     Snapshots(SnapshotsArgs),
     /// What changed between two snapshots of one organization (default: its latest and the one
@@ -76,6 +80,25 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// One incremental pass: read each account's CloudTrail history since the latest snapshot
+    /// and read again only what changed (a full scan when the history cannot say what did).
+    #[arg(long, conflicts_with_all = ["account", "no_store"])]
+    pub since_last: bool,
+}
+
+#[derive(Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Seconds between two reads of the history (at least 5).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(5..))]
+    pub interval: u64,
+    /// Stop after this many passes (default: until interrupted).
+    #[arg(long)]
+    pub passes: Option<u64>,
+    /// Print each change as a JSON line on stdout.
     #[arg(long)]
     pub json: bool,
 }

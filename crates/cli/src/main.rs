@@ -29,6 +29,7 @@ fn main() -> ExitCode {
     };
     let json = match &cli.command {
         Command::Scan(a) => a.json,
+        Command::Watch(a) => a.json,
         Command::Snapshots(a) => a.store.json,
         Command::Diff(a) => a.store.json,
         Command::Graph(a) => matches!(a.format, GraphFormat::Json),
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Scan(args) => commands::scan::scan_cmd(args).await,
+        Command::Watch(args) => commands::watch::watch_cmd(args).await,
         Command::Snapshots(args) => commands::snapshots::snapshots_cmd(&args),
         Command::Diff(args) => commands::diff::diff_cmd(&args),
         Command::Graph(args) => commands::graph::graph_cmd(args).await,

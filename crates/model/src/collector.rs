@@ -51,6 +51,46 @@ impl Collector {
             Collector::S3 => "s3",
         }
     }
+
+    /// The collector that reads resources of a CloudFormation type (`AWS::Lambda::Function`, …).
+    pub fn of_type(type_name: &str) -> Option<Collector> {
+        let service = type_name.strip_prefix("AWS::")?.split("::").next()?;
+        Some(match service {
+            "CloudFormation" => Collector::Cloudformation,
+            "Lambda" => Collector::Lambda,
+            "ApiGateway" => Collector::Apigateway,
+            "ApiGatewayV2" => Collector::Apigatewayv2,
+            "SSM" => Collector::Ssm,
+            "SecretsManager" => Collector::Secretsmanager,
+            "DynamoDB" => Collector::Dynamodb,
+            "KMS" => Collector::Kms,
+            "IAM" => Collector::Iam,
+            "S3" => Collector::S3,
+            _ => return None,
+        })
+    }
+
+    /// The collectors that read what a CloudTrail event of `source` (`lambda.amazonaws.com`) can
+    /// change; none for a service no collector reads. API Gateway's v1 and v2 share one source.
+    pub fn for_event_source(source: &str) -> &'static [Collector] {
+        match source.strip_suffix(".amazonaws.com").unwrap_or(source) {
+            "cloudformation" => &[Collector::Cloudformation],
+            "lambda" => &[Collector::Lambda],
+            "apigateway" => &[Collector::Apigateway, Collector::Apigatewayv2],
+            "ssm" => &[Collector::Ssm],
+            "secretsmanager" => &[Collector::Secretsmanager],
+            "dynamodb" => &[Collector::Dynamodb],
+            "kms" => &[Collector::Kms],
+            "tagging" => &[Collector::Tags],
+            "iam" => &[Collector::Iam],
+            "s3" => &[Collector::S3],
+            _ => &[],
+        }
+    }
+
+    pub fn is_global(self) -> bool {
+        Collector::GLOBAL.contains(&self)
+    }
 }
 
 /// A collector that failed on an account: which one, where, and why.
@@ -64,4 +104,36 @@ pub struct CollectError {
     pub code: crate::ErrorCode,
     /// The AWS operation and the service's own message.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Collector;
+
+    #[test]
+    fn every_collected_type_and_event_source_maps_back_to_its_collector() {
+        for c in Collector::REGIONAL.iter().chain(Collector::GLOBAL.iter()) {
+            let source = format!("{}.amazonaws.com", c.name());
+            let mapped = Collector::for_event_source(&source);
+            if *c == Collector::Apigatewayv2 {
+                // v2's events come from apigateway.amazonaws.com.
+                assert!(mapped.is_empty());
+                assert!(Collector::for_event_source("apigateway.amazonaws.com").contains(c));
+            } else if *c == Collector::Tags {
+                assert!(Collector::for_event_source("tagging.amazonaws.com").contains(c));
+            } else {
+                assert!(mapped.contains(c), "{source}");
+            }
+        }
+        assert_eq!(
+            Collector::of_type("AWS::ApiGatewayV2::Stage"),
+            Some(Collector::Apigatewayv2)
+        );
+        assert_eq!(
+            Collector::of_type("AWS::ApiGateway::Stage"),
+            Some(Collector::Apigateway)
+        );
+        assert_eq!(Collector::of_type("AWS::EC2::Instance"), None);
+        assert!(Collector::for_event_source("ec2.amazonaws.com").is_empty());
+    }
 }

@@ -215,6 +215,10 @@ pub struct ScanReport {
     /// How much of each account and region's history has been read.
     #[serde(default)]
     pub feed: Vec<change::FeedRead>,
+    /// Whether this snapshot is an earlier one refreshed from the CloudTrail history (only what
+    /// changed read again) rather than a full scan.
+    #[serde(default)]
+    pub refreshed: bool,
     /// RFC 3339 time the scan started.
     pub started_at: String,
     #[ts(type = "number")]

@@ -162,6 +162,7 @@ pub fn report(size: Size) -> ScanReport {
         coverage: Default::default(),
         changes: Vec::new(),
         feed: Vec::new(),
+        refreshed: false,
         started_at: "2026-11-29T00:00:00Z".into(),
         duration_ms: 0,
     }

@@ -21,6 +21,7 @@ fn report(resources: Vec<Resource>) -> ScanReport {
         coverage: Default::default(),
         changes: Vec::new(),
         feed: Vec::new(),
+        refreshed: false,
         started_at: "2026-11-29T00:00:00Z".into(),
         duration_ms: 12,
     }

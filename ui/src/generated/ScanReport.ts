@@ -58,6 +58,11 @@ changes: Array<ChangeEvent>,
  */
 feed: Array<FeedRead>, 
 /**
+ * Whether this snapshot is an earlier one refreshed from the CloudTrail history (only what
+ * changed read again) rather than a full scan.
+ */
+refreshed: boolean, 
+/**
  * RFC 3339 time the scan started.
  */
 started_at: string, duration_ms: number, };

@@ -29,6 +29,9 @@ pub struct Inputs<'a> {
     pub stages: &'a BTreeSet<String>,
     /// Account id → stage.
     pub account_stages: &'a BTreeMap<String, String>,
+    /// Claims decided earlier from states not read again (a refresh reads again only the states
+    /// of the stages that changed), by resource id.
+    pub carried: &'a HashMap<String, Vec<Claim>>,
 }
 
 /// Sets `owner` on every resource and records unmatched state instances.
@@ -48,6 +51,11 @@ pub fn assign(resources: &mut [Resource], inputs: Inputs<'_>) {
             inputs.account_stages,
             &mut claims,
         );
+    }
+    for (r, c) in resources.iter().zip(claims.iter_mut()) {
+        if let Some(carried) = inputs.carried.get(&r.id) {
+            c.extend(carried.iter().cloned());
+        }
     }
 
     for (r, c) in resources.iter_mut().zip(claims) {

@@ -186,6 +186,7 @@ fn owners_come_from_state_stack_lists_templates_and_tags_and_two_claims_conflict
             services: &services,
             stages: &stages,
             account_stages: &account_stages,
+            carried: &Default::default(),
         },
     );
 

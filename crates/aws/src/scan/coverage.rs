@@ -21,6 +21,32 @@ pub(super) struct Seen<'a> {
     pub account_stages: &'a BTreeMap<String, String>,
 }
 
+/// What each account's scan did not see, one line per failure.
+pub(super) fn account_lines(accounts: &[Account]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for a in accounts {
+        match (&a.status, &a.error) {
+            (AccountStatus::Error, Some(e)) => {
+                lines.push(format!("account {} ({}): {}", a.id, a.name, e.message))
+            }
+            (AccountStatus::Partial, _) => {
+                for e in &a.collect_errors {
+                    lines.push(format!(
+                        "account {} ({}): {} in {}: {}",
+                        a.id,
+                        a.name,
+                        e.collector.name(),
+                        e.region,
+                        e.message
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    lines
+}
+
 pub(super) fn build(seen: Seen<'_>) -> Coverage {
     let mut skipped = Vec::new();
     let mut accounts = Vec::new();
@@ -43,25 +69,8 @@ pub(super) fn build(seen: Seen<'_>) -> Coverage {
             failed: a.collect_errors.len() as u32,
             region_probe_calls: probe_calls,
         });
-        match (&a.status, &a.error) {
-            (AccountStatus::Error, Some(e)) => {
-                skipped.push(format!("account {} ({}): {}", a.id, a.name, e.message))
-            }
-            (AccountStatus::Partial, _) => {
-                for e in &a.collect_errors {
-                    skipped.push(format!(
-                        "account {} ({}): {} in {}: {}",
-                        a.id,
-                        a.name,
-                        e.collector.name(),
-                        e.region,
-                        e.message
-                    ));
-                }
-            }
-            _ => {}
-        }
     }
+    skipped.extend(account_lines(seen.accounts));
 
     let scanned = |account: &str, region: &str| {
         seen.regions

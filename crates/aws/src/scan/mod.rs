@@ -24,8 +24,10 @@ use crate::{discover, own, remote_state, Error, UiError};
 use stagecraft_store::Store;
 
 mod coverage;
+pub mod refresh;
 mod regions;
 
+pub use refresh::{Refresh, Refreshed, Refresher, Reread};
 pub use stagecraft_model::ScanEvent;
 
 /// Collectors running at once inside one account (accounts themselves are bounded by `parallelism`).
@@ -135,21 +137,11 @@ pub async fn scan(
         }
     }
 
-    let profile_set = env.profile_set().await?;
-    let profiles: BTreeSet<String> = profile_set.profiles().map(str::to_owned).collect();
-    let sso = if opts.sso_roles.is_empty() {
-        None
-    } else {
-        let session = env.sso_session(&profile).await?;
-        if session.is_none() {
-            return Err(Error::Input(format!(
-                "roles through IAM Identity Center were chosen, but profile `{profile}` does not \
-                 sign in through IAM Identity Center; choose its IAM Identity Center profile or \
-                 clear the roles"
-            )));
-        }
-        session
-    };
+    let Signin {
+        profiles,
+        roles,
+        sso,
+    } = signin(env, &profile, opts).await?;
     let parallelism = opts
         .parallelism
         .unwrap_or(workspace.config.scan.parallelism)
@@ -165,8 +157,8 @@ pub async fn scan(
         mgmt: mgmt.clone(),
         mgmt_profile: profile.clone(),
         profiles: profiles.clone(),
-        roles: aws::profile_roles(&profile_set),
-        sso: sso.map(|s| (s, opts.sso_roles.clone())),
+        roles,
+        sso,
         regions: fixed_regions.clone(),
         home: home.clone(),
         hasher: hasher.clone(),
@@ -415,6 +407,7 @@ pub async fn scan(
             services: &service_names,
             stages: &stages,
             account_stages: &account_stages,
+            carried: &Default::default(),
         },
     );
     let earlier = opts
@@ -485,6 +478,7 @@ pub async fn scan(
         warnings,
         changes,
         feed,
+        refreshed: false,
         started_at,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
@@ -492,6 +486,36 @@ pub async fn scan(
         duration_ms: report.duration_ms,
     });
     Ok(report)
+}
+
+/// What every account's credentials are made from: the profiles, the roles they name, and the
+/// IAM Identity Center sign-in with the roles chosen through it.
+struct Signin {
+    profiles: BTreeSet<String>,
+    roles: HashMap<String, aws::ProfileRole>,
+    sso: Option<(crate::sso::Session, stagecraft_model::signin::SsoRoles)>,
+}
+
+async fn signin(env: &AwsEnv, profile: &str, opts: &ScanOptions) -> Result<Signin, Error> {
+    let profile_set = env.profile_set().await?;
+    let sso = if opts.sso_roles.is_empty() {
+        None
+    } else {
+        let session = env.sso_session(profile).await?;
+        if session.is_none() {
+            return Err(Error::Input(format!(
+                "roles through IAM Identity Center were chosen, but profile `{profile}` does not \
+                 sign in through IAM Identity Center; choose its IAM Identity Center profile or \
+                 clear the roles"
+            )));
+        }
+        session.map(|s| (s, opts.sso_roles.clone()))
+    };
+    Ok(Signin {
+        profiles: profile_set.profiles().map(str::to_owned).collect(),
+        roles: aws::profile_roles(&profile_set),
+        sso,
+    })
 }
 
 /// A scan stored as a snapshot.
@@ -548,6 +572,73 @@ pub async fn scan_and_store(
         );
     }
     Ok(Stored { report, id, pruned })
+}
+
+/// One pass of the incremental refresh, stored.
+#[derive(Debug)]
+pub enum Pass {
+    /// The snapshot patched with what changed; stored as a snapshot when anything did.
+    Refreshed {
+        refreshed: Box<Refreshed>,
+        stored: Option<i64>,
+    },
+    /// What changed could not be followed from the history, so the organization was scanned in
+    /// full: why, and the scan.
+    Scanned { why: String, stored: Box<Stored> },
+}
+
+impl Pass {
+    pub fn report(&self) -> &ScanReport {
+        match self {
+            Pass::Refreshed { refreshed, .. } => &refreshed.report,
+            Pass::Scanned { stored, .. } => &stored.report,
+        }
+    }
+}
+
+/// The options a refresh with `store` needs: its hash key, so its values compare with the
+/// snapshots'.
+pub fn with_store_key(opts: &ScanOptions, store: &Store) -> Result<ScanOptions, Error> {
+    Ok(ScanOptions {
+        hasher: Some(ValueHasher::new(store.hash_key()?)),
+        ..opts.clone()
+    })
+}
+
+/// Refreshes `previous` (the organization's latest snapshot) from the history and stores what
+/// changed; with no snapshot, or when the history cannot say what changed, scans in full.
+pub async fn refresh_and_store(
+    env: &AwsEnv,
+    workspace: &Workspace,
+    opts: &ScanOptions,
+    refresher: &Refresher,
+    previous: Option<&ScanReport>,
+    store: &mut Store,
+    progress: &(dyn Fn(ScanEvent) + Send + Sync),
+) -> Result<Pass, Error> {
+    let why = match previous {
+        None => "there is no snapshot of the organization yet".to_owned(),
+        Some(previous) => match refresher.refresh(previous).await? {
+            Refresh::Patched(refreshed) => {
+                let stored = if refreshed.changed() {
+                    Some(store.save(&refreshed.report)?)
+                } else {
+                    None
+                };
+                return Ok(Pass::Refreshed { refreshed, stored });
+            }
+            Refresh::FullScan(why) => why,
+        },
+    };
+    let opts = ScanOptions {
+        last: previous.map(|p| Arc::new(p.clone())),
+        ..opts.clone()
+    };
+    let stored = scan_and_store(env, workspace, &opts, store, progress).await?;
+    Ok(Pass::Scanned {
+        why,
+        stored: Box::new(stored),
+    })
 }
 
 /// An account with what was collected in it.
@@ -1503,7 +1594,7 @@ fn history_gaps(feed: &[stagecraft_model::change::FeedRead]) -> Vec<String> {
                 .collect();
             let more = reads.len().saturating_sub(places.len());
             format!(
-                "CloudTrail history not read in {} place{} ({}{}): who changed what there is not known. {}",
+                "CloudTrail history not read in {} place{} ({}{}): who changed what there is not known, and a refresh (`scan --since-last`, Live) does not see changes there; a full scan does. {}",
                 reads.len(),
                 if reads.len() == 1 { "" } else { "s" },
                 places.join(", "),

@@ -7,6 +7,7 @@ mod audit;
 mod hardening;
 mod history;
 mod inventory;
+mod refresh;
 mod replay;
 mod scan;
 mod signin;

@@ -11,3 +11,4 @@ pub(crate) mod sandbox;
 pub(crate) mod scan;
 pub(crate) mod snapshots;
 pub(crate) mod undelete;
+pub(crate) mod watch;

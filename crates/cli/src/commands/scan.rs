@@ -9,6 +9,9 @@ use crate::output::{print_json, print_table};
 use crate::source::{incomplete_accounts, scan_now};
 
 pub(crate) async fn scan_cmd(args: ScanArgs) -> Result<ExitCode, Error> {
+    if args.since_last {
+        return super::watch::since_last(args).await;
+    }
     let report = scan_now(&args.source).await?;
     if args.json {
         print_json(&report)?;

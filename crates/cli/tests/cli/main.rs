@@ -11,6 +11,7 @@ mod secrets;
 mod signin;
 mod store;
 mod terraform;
+mod watch;
 
 /// Runs the real `stagecraft` binary with `env` (the sandbox's variables), never touching the user's
 /// own snapshot store: one per test process unless the arguments name one.

@@ -1,0 +1,253 @@
+// The incremental refresh: after a change, only the collectors of what changed are read again,
+// and the patched snapshot is the picture a full scan would give.
+
+use std::collections::BTreeMap;
+
+use aws_types::app_name::AppName;
+use stagecraft_analysis::{audit, deletion, graph};
+use stagecraft_aws::collect::ValueHasher;
+use stagecraft_aws::credentials::AwsEnv;
+use stagecraft_aws::scan::{self, Refresh, Refresher, ScanOptions};
+use stagecraft_iac::config::Workspace;
+use stagecraft_model::change::Tool;
+use stagecraft_model::{Collector, Owner, ScanReport};
+use stagecraft_sandbox::harness;
+
+fn options() -> ScanOptions {
+    ScanOptions {
+        hasher: Some(ValueHasher::new([7; 32])),
+        ..ScanOptions::default()
+    }
+}
+
+async fn full_scan(env: &AwsEnv, ws: &Workspace, last: &ScanReport) -> ScanReport {
+    let opts = ScanOptions {
+        last: Some(std::sync::Arc::new(last.clone())),
+        ..options()
+    };
+    scan::scan(env, ws, &opts, &|_| {}).await.expect("scan")
+}
+
+async fn as_app(env: &AwsEnv, app: &str) -> aws_config::SdkConfig {
+    env.sdk_config("dev", None)
+        .await
+        .into_builder()
+        .app_name(AppName::new(app.to_owned()).expect("app name"))
+        .build()
+}
+
+/// What a user compares between two pictures: each resource with its owner, attributes and tags.
+fn picture(r: &ScanReport) -> BTreeMap<String, String> {
+    r.resources
+        .iter()
+        .map(|r| {
+            (
+                r.id.clone(),
+                format!(
+                    "{} {} {:?} {:?} {:?}",
+                    r.owner.kind(),
+                    r.stage.as_deref().unwrap_or("-"),
+                    r.attributes,
+                    r.tags,
+                    r.changed
+                        .as_ref()
+                        .and_then(|c| c.last_change.as_ref())
+                        .map(|c| &c.id)
+                ),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_console_change_is_read_again_alone_and_gives_the_picture_a_full_scan_gives() {
+    let (_turn, running) = harness::scratch().await;
+    let sb = &running.sandbox;
+    let env = sb.aws_env();
+    let ws = Workspace::load(&sb.workspace_file()).expect("workspace");
+    let before = scan::scan(&env, &ws, &options(), &|_| {})
+        .await
+        .expect("scan");
+    let refresher = Refresher::new(&env, &ws, &options())
+        .await
+        .expect("refresher");
+
+    // Nothing changed: nothing is read again.
+    let Refresh::Patched(quiet) = refresher.refresh(&before).await.expect("refresh") else {
+        panic!("a refresh right after a scan needs no full scan")
+    };
+    assert!(quiet.reread.is_empty(), "{:?}", quiet.reread);
+    assert!(quiet.new_changes.is_empty(), "{:?}", quiet.new_changes);
+    assert!(quiet.unread.is_empty(), "{:?}", quiet.unread);
+    assert_eq!(picture(&quiet.report), picture(&before));
+
+    // In the console: a Serverless-owned function's handler changed, a secret deleted with a
+    // 12-day window.
+    let function = before
+        .resources
+        .iter()
+        .find(|r| {
+            r.type_name == "AWS::Lambda::Function"
+                && r.stage.as_deref() == Some("dev")
+                && matches!(r.owner, Owner::Serverless(_))
+        })
+        .expect("a Serverless function in dev")
+        .clone();
+    let secret = before
+        .resources
+        .iter()
+        .find(|r| {
+            r.type_name == "AWS::SecretsManager::Secret"
+                && r.stage.as_deref() == Some("dev")
+                && matches!(r.owner, Owner::Terraform(_))
+                && !r.attributes.contains_key("deleted_date")
+        })
+        .expect("a Terraform secret in dev")
+        .clone();
+    let console = as_app(&env, "console.amazonaws.com").await;
+    aws_sdk_lambda::Client::new(&console)
+        .update_function_configuration()
+        .function_name(&function.name)
+        .handler("edited.in_console")
+        .send()
+        .await
+        .expect("UpdateFunctionConfiguration");
+    aws_sdk_secretsmanager::Client::new(&console)
+        .delete_secret()
+        .secret_id(&secret.name)
+        .recovery_window_in_days(12)
+        .send()
+        .await
+        .expect("DeleteSecret");
+
+    let Refresh::Patched(refreshed) = refresher.refresh(&before).await.expect("refresh") else {
+        panic!("a console change needs no full scan")
+    };
+    let mut read: Vec<(String, &str)> = refreshed
+        .reread
+        .iter()
+        .map(|r| (r.account_id.clone(), r.collector.name()))
+        .collect();
+    read.dedup();
+    let dev = &function.account_id;
+    assert_eq!(
+        read,
+        [
+            (dev.clone(), Collector::Lambda.name()),
+            (dev.clone(), Collector::Secretsmanager.name()),
+            (dev.clone(), Collector::Tags.name()),
+        ],
+        "only the dev account's Lambda, Secrets Manager and tags are read again"
+    );
+    assert_eq!(
+        refreshed.new_changes.len(),
+        2,
+        "{:?}",
+        refreshed.new_changes
+    );
+    let after = &refreshed.report;
+    let changed = after
+        .resources
+        .iter()
+        .find(|r| r.id == function.id)
+        .expect("the function");
+    assert_eq!(changed.attr_str("handler"), Some("edited.in_console"));
+    assert!(
+        matches!(changed.owner, Owner::Serverless(_)),
+        "still its stack's"
+    );
+    let last = changed
+        .changed
+        .as_ref()
+        .and_then(|c| c.last_change.as_ref())
+        .expect("its change is known");
+    assert_eq!(last.tool, Tool::Console);
+    let graph = graph::Graph::build(after);
+    assert!(
+        audit::audit(after, &graph)
+            .iter()
+            .any(|f| f.rule == "changed-outside-owner" && f.resources.contains(&function.id)),
+        "the finding appears"
+    );
+    let pending = deletion::pending(after, &[]);
+    let deleted = pending
+        .iter()
+        .find(|p| p.id == secret.id)
+        .expect("the secret is pending deletion");
+    assert!(deleted.date_certain);
+
+    // The same picture as a full scan read on from the same snapshot.
+    let full = full_scan(&env, &ws, &before).await;
+    let (patched, scanned) = (picture(after), picture(&full));
+    let differ: Vec<(&String, Option<&String>, Option<&String>)> = patched
+        .keys()
+        .chain(scanned.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| patched.get(*k) != scanned.get(*k))
+        .map(|k| (k, patched.get(k), scanned.get(k)))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "refresh and full scan differ: {differ:#?}"
+    );
+
+    // Put back.
+    aws_sdk_lambda::Client::new(&console)
+        .update_function_configuration()
+        .function_name(&function.name)
+        .handler(function.attr_str("handler").unwrap_or("handler.main"))
+        .send()
+        .await
+        .expect("UpdateFunctionConfiguration");
+    aws_sdk_secretsmanager::Client::new(&console)
+        .restore_secret()
+        .secret_id(&secret.name)
+        .send()
+        .await
+        .expect("RestoreSecret");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_to_the_organization_asks_for_a_full_scan() {
+    let (_turn, running) = harness::scratch().await;
+    let sb = &running.sandbox;
+    let env = sb.aws_env();
+    let ws = Workspace::load(&sb.workspace_file()).expect("workspace");
+    let before = scan::scan(&env, &ws, &options(), &|_| {})
+        .await
+        .expect("scan");
+    let refresher = Refresher::new(&env, &ws, &options())
+        .await
+        .expect("refresher");
+    let dev = before
+        .accounts
+        .iter()
+        .find(|a| a.stage.as_deref() == Some("dev"))
+        .expect("dev");
+    let mgmt = env.sdk_config(&before.profile, None).await;
+    aws_sdk_organizations::Client::new(&mgmt)
+        .tag_resource()
+        .resource_id(&dev.id)
+        .tags(
+            aws_sdk_organizations::types::Tag::builder()
+                .key("team")
+                .value("payments")
+                .build()
+                .expect("tag"),
+        )
+        .send()
+        .await
+        .expect("TagResource");
+    match refresher.refresh(&before).await.expect("refresh") {
+        Refresh::FullScan(why) => assert!(why.contains("organization changed"), "{why}"),
+        Refresh::Patched(p) => panic!("patched: {:?}", p.new_changes),
+    }
+    aws_sdk_organizations::Client::new(&mgmt)
+        .untag_resource()
+        .resource_id(&dev.id)
+        .tag_keys("team")
+        .send()
+        .await
+        .expect("UntagResource");
+}
