@@ -1,4 +1,7 @@
 fn main() {
+    // The front end is embedded at compile time (`custom-protocol`); a rebuilt bundle must rebuild the
+    // app, which Tauri's build script does not ask for. Cargo scans the folder's files' times.
+    println!("cargo:rerun-if-changed=../ui/dist");
     // Declaring the app's commands makes Tauri generate `allow-<command>` permissions, so the capability
     // file can grant exactly these and nothing else.
     let attributes =
@@ -8,6 +11,8 @@ fn main() {
             "painted",
             "scan",
             "rescan_account",
+            "live_refresh",
+            "set_live_interval",
             "analysis",
             "snapshots",
             "snapshot_diff",

@@ -4,6 +4,7 @@ use stagecraft_analysis::views::{analyse, Analysis};
 use stagecraft_aws::credentials::AwsEnv;
 use stagecraft_aws::scan::{self, ScanEvent, ScanOptions};
 use stagecraft_iac::config::Workspace;
+use stagecraft_model::change::LiveUpdate;
 use stagecraft_model::UiError;
 use stagecraft_model::{ScanReport, ScanTarget};
 use stagecraft_store::{SnapshotDiff, SnapshotSummary, Store};
@@ -50,6 +51,7 @@ fn options(settings: &Settings) -> ScanOptions {
 pub fn app_info(settings: State<'_, Settings>) -> Result<ScanTarget, UiError> {
     let mut target = scan::target(&workspace(&settings)?, &options(&settings));
     target.scan_on_open = settings.scan_on_open();
+    target.live_interval = settings.live_interval();
     Ok(target)
 }
 
@@ -444,6 +446,86 @@ pub async fn rescan_account(
         ..options(&settings)
     };
     run_scan(&settings, &current, opts, on_event).await
+}
+
+/// The Live mode's refresher: each account's credentials kept from pass to pass, for the profile
+/// and workspace they were made for.
+#[derive(Default)]
+pub struct Live(tokio::sync::Mutex<Option<(String, scan::Refresher)>>);
+
+/// One pass of the Live mode: each account's CloudTrail history read since the snapshot on screen,
+/// only what changed read again, the patched snapshot stored and put on screen; a full scan (its
+/// progress on `on_event`) when the history cannot say what changed.
+#[tauri::command]
+pub async fn live_refresh(
+    settings: State<'_, Settings>,
+    current: State<'_, Current>,
+    live: State<'_, Live>,
+    on_event: Channel<ScanEvent>,
+) -> Result<LiveUpdate, UiError> {
+    let ws = workspace(&settings)?;
+    let mut store = Store::open(&settings.store).map_err(stagecraft_model::Error::from)?;
+    let opts = scan::with_store_key(&options(&settings), &store)?;
+    let profile = scan::management_profile(&opts, &ws);
+    let previous = current.get();
+    if let Some(p) = previous.as_deref().filter(|p| p.profile != profile) {
+        return Err(UiError {
+            code: stagecraft_model::ErrorCode::InvalidInput,
+            message: format!(
+                "Live follows the organization profile `{profile}` reaches, but the window shows \
+                 organization {} as scanned through `{}`: scan it first, or switch back",
+                p.organization.id, p.profile
+            ),
+        });
+    }
+    let env = AwsEnv::from_environment();
+    let key = format!("{profile}\n{:?}", settings.config());
+    // One pass at a time; the refresher is kept for the next while the profile and workspace stay.
+    let mut held = live.0.lock().await;
+    let refresher = match held.take() {
+        Some((k, r)) if k == key => r,
+        _ => scan::Refresher::new(&env, &ws, &opts).await?,
+    };
+    let progress = move |event: ScanEvent| {
+        let _ = on_event.send(event);
+    };
+    let pass = scan::refresh_and_store(
+        &env,
+        &ws,
+        &opts,
+        &refresher,
+        previous.as_deref(),
+        &mut store,
+        &progress,
+    )
+    .await?;
+    *held = Some((key, refresher));
+    let summary = pass.summary();
+    let report = (summary.snapshot.is_some()).then(|| pass.report().clone());
+    if let Some(r) = &report {
+        current.set(r.clone());
+    }
+    Ok(LiveUpdate {
+        pass: summary,
+        report,
+    })
+}
+
+/// Saves the Live mode's interval (seconds, at least 5).
+#[tauri::command]
+pub fn set_live_interval(settings: State<'_, Settings>, seconds: u32) -> Result<u32, UiError> {
+    if seconds < crate::settings::MIN_LIVE_INTERVAL {
+        return Err(UiError {
+            code: stagecraft_model::ErrorCode::InvalidInput,
+            message: format!(
+                "a Live pass every {seconds} s is too often: each reads every account's CloudTrail \
+                 history; take {} s or more",
+                crate::settings::MIN_LIVE_INTERVAL
+            ),
+        });
+    }
+    settings.update(|s| s.live_interval = Some(seconds))?;
+    Ok(settings.live_interval())
 }
 
 /// Scans the organization and stores the result as a snapshot.

@@ -109,6 +109,7 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .manage(Settings::from_environment())
         .manage(Current::default())
+        .manage(commands::Live::default())
         .manage(Running::default())
         .manage(Previews::default())
         .manage(setup::Waiting::default())
@@ -123,6 +124,8 @@ pub fn run() {
             commands::painted,
             commands::scan,
             commands::rescan_account,
+            commands::live_refresh,
+            commands::set_live_interval,
             commands::analysis,
             commands::snapshots,
             commands::snapshot_diff,

@@ -8,6 +8,9 @@ use std::sync::Mutex;
 use stagecraft_model::signin::{SavedSettings, SsoRoles};
 use stagecraft_model::{ErrorCode, UiError};
 
+/// The shortest Live interval the window takes, in seconds.
+pub const MIN_LIVE_INTERVAL: u32 = 5;
+
 /// How many recent workspaces the menu keeps.
 const RECENT: usize = 8;
 
@@ -23,6 +26,8 @@ pub struct Settings {
     env_config: Option<PathBuf>,
     /// `STAGECRAFT_SCAN_ON_OPEN`.
     env_scan_on_open: Option<bool>,
+    /// `STAGECRAFT_LIVE_INTERVAL` (seconds).
+    env_live_interval: Option<u32>,
     /// `settings.json`.
     file: PathBuf,
     saved: Mutex<SavedSettings>,
@@ -60,6 +65,9 @@ impl Settings {
             env_scan_on_open: std::env::var("STAGECRAFT_SCAN_ON_OPEN")
                 .ok()
                 .map(|v| v != "0"),
+            env_live_interval: std::env::var("STAGECRAFT_LIVE_INTERVAL")
+                .ok()
+                .and_then(|v| v.parse().ok()),
             file,
             saved: Mutex::new(saved),
             load_warning,
@@ -132,6 +140,15 @@ impl Settings {
         self.env_scan_on_open
             .or(self.saved().scan_on_open)
             .unwrap_or(true)
+    }
+
+    /// Seconds between two Live passes: `STAGECRAFT_LIVE_INTERVAL`, else the saved one, else 30;
+    /// never under 5 (each pass reads every account's history, paced by CloudTrail's limits).
+    pub fn live_interval(&self) -> u32 {
+        self.env_live_interval
+            .or(self.saved().live_interval)
+            .unwrap_or(stagecraft_model::LIVE_INTERVAL)
+            .max(MIN_LIVE_INTERVAL)
     }
 
     pub fn file(&self) -> &Path {

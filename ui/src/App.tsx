@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useReducer, useState } from "preact/hooks";
+import { useCallback, useEffect, useReducer, useRef, useState } from "preact/hooks";
 import type { Analysis } from "./generated/Analysis";
 import type { ErrorCode } from "./generated/ErrorCode";
 import type { UiError } from "./generated/UiError";
@@ -7,12 +7,15 @@ import {
   analysis as fetchAnalysis,
   asUiError,
   lastSnapshot,
+  liveRefresh,
   painted,
   rescanAccount,
   scan,
   scanTarget,
+  setLiveInterval,
   setupState,
 } from "./ipc";
+import { LiveFeed, type LiveState } from "./views/LiveFeed";
 import { SetupView } from "./views/SetupView";
 import { DeletionsView } from "./views/DeletionsView";
 import { DeployView } from "./views/DeployView";
@@ -39,6 +42,7 @@ const VIEWS = [
 type ViewId = (typeof VIEWS)[number]["id"];
 
 const LAST_VIEW = "stagecraft.view";
+const LIVE = "stagecraft.live";
 
 export function App() {
   const [state, dispatch] = useReducer(reduce, initialState);
@@ -52,6 +56,22 @@ export function App() {
   // The profile and workspace: the first-run screen until a scan can start, then the header's menu.
   const [setup, setSetup] = useState<SetupState | null>(null);
   const [setupOpen, setSetupOpen] = useState(false);
+
+  const [live, setLive] = useState<LiveState>(() => ({
+    on: localStorage.getItem(LIVE) === "1",
+    interval: 30,
+    busy: false,
+    last: null,
+    lastAt: null,
+    changes: [],
+    error: null,
+  }));
+  // What the Live loop reads between passes without restarting.
+  const scanningRef = useRef(false);
+  scanningRef.current = state.scanning;
+  const hasReport = useRef(false);
+  hasReport.current = state.report !== null;
+  const liveNow = useRef(false);
 
   const show = (v: ViewId) => {
     setView(v);
@@ -80,6 +100,78 @@ export function App() {
       })
       .catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }));
   }, [refreshAnalysis]);
+
+  const livePass = useCallback(() => {
+    setLive((l) => ({ ...l, busy: true }));
+    const onEvent = (event: Parameters<Parameters<typeof liveRefresh>[0]>[0]) => {
+      // The history could not say what changed: the pass scans in full, and shows it.
+      if (event.type === "started") dispatch({ type: "scan_started" });
+      dispatch({ type: "event", event });
+    };
+    return liveRefresh(onEvent)
+      .then((u) => {
+        if (u.report) {
+          dispatch({ type: "scan_done", report: u.report });
+          setScans((n) => n + 1);
+          refreshAnalysis();
+        }
+        setLive((l) => ({
+          ...l,
+          busy: false,
+          last: u.pass,
+          lastAt: Date.now(),
+          error: null,
+          changes: [...u.pass.changes, ...l.changes].slice(0, 50),
+        }));
+      })
+      .catch((e) => {
+        if (scanningRef.current) dispatch({ type: "scan_failed", error: asUiError(e) });
+        setLive((l) => ({ ...l, busy: false, lastAt: Date.now(), error: asUiError(e) }));
+      });
+  }, [refreshAnalysis]);
+
+  const toggleLive = () => {
+    const on = !live.on;
+    localStorage.setItem(LIVE, on ? "1" : "0");
+    liveNow.current = on;
+    setLive((l) => ({ ...l, on, error: null, changes: on ? [] : l.changes }));
+  };
+
+  const liveInterval = state.target?.live_interval;
+  useEffect(() => {
+    if (liveInterval) setLive((l) => ({ ...l, interval: liveInterval }));
+  }, [liveInterval]);
+
+  const blocked = setupOpen || !!setup?.needs_setup;
+  useEffect(() => {
+    if (!live.on || blocked) return;
+    let cancelled = false;
+    let timer: number | undefined;
+    const tick = () => {
+      if (cancelled) return;
+      // After a scan, not beside it; and only once a snapshot is on screen to refresh.
+      if (scanningRef.current || !hasReport.current) {
+        timer = window.setTimeout(tick, 1000);
+        return;
+      }
+      void livePass().finally(() => {
+        if (!cancelled) timer = window.setTimeout(tick, live.interval * 1000);
+      });
+    };
+    // Turned on now: a pass at once; restored at start: after one interval (the window scans first).
+    timer = window.setTimeout(tick, liveNow.current ? 0 : live.interval * 1000);
+    liveNow.current = false;
+    return () => {
+      cancelled = true;
+      window.clearTimeout(timer);
+    };
+  }, [live.on, live.interval, blocked, livePass]);
+
+  const changeInterval = (seconds: number) => {
+    setLiveInterval(seconds)
+      .then((s) => setLive((l) => ({ ...l, interval: s })))
+      .catch((e) => setLive((l) => ({ ...l, error: asUiError(e) })));
+  };
 
   const loadTarget = useCallback(() => {
     const target = scanTarget().then((t) => {
@@ -228,6 +320,16 @@ export function App() {
               : ""}
         </span>
         <button
+          class={`ghost live-toggle${live.on ? " on" : ""}`}
+          data-testid="live-toggle"
+          aria-pressed={live.on}
+          disabled={!!setup?.needs_setup}
+          onClick={toggleLive}
+          title={`Follow changes as they happen: each account's CloudTrail history every ${live.interval} s, only what changed read again`}
+        >
+          {live.on ? "● Live" : "○ Live"}
+        </button>
+        <button
           class="primary"
           data-testid="scan-button"
           disabled={state.scanning || !!setup?.needs_setup}
@@ -260,6 +362,24 @@ export function App() {
         </div>
       )}
       <CoverageBanner report={state.report} />
+      {live.on && !setupOpen && (
+        <LiveFeed
+          live={live}
+          now={now}
+          accountName={(id) => {
+            const a = state.accounts.find((x) => x.id === id);
+            return a ? (a.stage ?? a.name) : id;
+          }}
+          onInterval={changeInterval}
+          onOpen={(c) => {
+            const names = new Set(c.targets.map((t) => t.name));
+            const r = state.report?.resources.find(
+              (x) => x.account_id === c.account_id && (names.has(x.id) || names.has(x.name)),
+            );
+            if (r) openResource(r.id);
+          }}
+        />
+      )}
       {setupOpen && setup && (
         <SetupView
           setup={setup}

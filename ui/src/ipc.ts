@@ -4,6 +4,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type { ActionRecord } from "./generated/ActionRecord";
 import type { ActionRequest } from "./generated/ActionRequest";
 import type { Analysis } from "./generated/Analysis";
+import type { LiveUpdate } from "./generated/LiveUpdate";
 import type { DeployPreview } from "./generated/DeployPreview";
 import type { StageChanges } from "./generated/StageChanges";
 import type { DeployRun } from "./generated/DeployRun";
@@ -210,4 +211,16 @@ export function openWorkspace(dir: string | null): Promise<WorkspaceProposal | n
 
 export function saveWorkspace(dir: string, text: string): Promise<WorkspaceProposal> {
   return invoke<WorkspaceProposal>("save_workspace", { dir, text });
+}
+
+/** One Live pass: each account's history since the snapshot on screen, only what changed read again. */
+export function liveRefresh(onEvent: (e: ScanEvent) => void): Promise<LiveUpdate> {
+  const channel = new Channel<ScanEvent>();
+  channel.onmessage = onEvent;
+  return invoke<LiveUpdate>("live_refresh", { onEvent: channel });
+}
+
+/** Saves the Live interval (seconds, at least 5); resolves to the interval now in use. */
+export function setLiveInterval(seconds: number): Promise<number> {
+  return invoke<number>("set_live_interval", { seconds });
 }

@@ -115,3 +115,39 @@ pub struct FeedRead {
 
 /// How far back CloudTrail's event history reaches.
 pub const HISTORY_DAYS: i64 = 90;
+
+/// One collector a refresh ran again, in one account and region (`global` for IAM and S3).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Reread {
+    pub account_id: String,
+    pub region: String,
+    pub collector: crate::Collector,
+}
+
+/// One pass of the incremental refresh (the window's Live mode, `stagecraft watch`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct LivePass {
+    /// RFC 3339: when the pass ended.
+    pub at: String,
+    /// The write events the pass found, newest first.
+    pub changes: Vec<ChangeEvent>,
+    /// The collectors it ran again.
+    pub read_again: Vec<Reread>,
+    /// Why it scanned the whole organization instead, when it did.
+    pub full_scan: Option<String>,
+    /// The snapshot it stored; none when nothing changed.
+    #[ts(type = "number | null")]
+    pub snapshot: Option<i64>,
+    /// Where the history cannot be read: changes there are not seen until a full scan.
+    pub unwatched: Vec<FeedRead>,
+}
+
+/// What one Live pass found, with the snapshot now on screen when it changed.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct LiveUpdate {
+    pub pass: LivePass,
+    pub report: Option<crate::ScanReport>,
+}

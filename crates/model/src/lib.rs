@@ -269,4 +269,14 @@ pub struct ScanTarget {
     pub scan_on_open: bool,
     /// Stages whose name must be typed to confirm an action (the config's `protected`, else `prod`).
     pub protected_stages: Vec<String>,
+    /// Seconds between two passes of the Live mode.
+    #[serde(default = "default_live_interval")]
+    pub live_interval: u32,
+}
+
+/// The Live mode's default: a pass every 30 s.
+pub const LIVE_INTERVAL: u32 = 30;
+
+fn default_live_interval() -> u32 {
+    LIVE_INTERVAL
 }

@@ -67,6 +67,28 @@ impl RegionLimits {
         out
     }
 
+    /// Drops what `collector` found (CloudFormation's stacks, Lambda's concurrency), before it
+    /// is read again.
+    pub fn forget(&mut self, collector: crate::Collector) {
+        let prefix = match collector {
+            crate::Collector::Cloudformation => {
+                self.stacks = 0;
+                self.stack_limit = None;
+                self.largest_stack = None;
+                self.largest_stack_resources = 0;
+                "cloudformation:"
+            }
+            crate::Collector::Lambda => {
+                self.concurrency_limit = None;
+                self.unreserved_concurrency = None;
+                self.reserved.clear();
+                "lambda:"
+            }
+            _ => return,
+        };
+        self.errors.retain(|e| !e.starts_with(prefix));
+    }
+
     /// Folds what another collector found in the same region into this one.
     pub fn merge(&mut self, other: RegionLimits) {
         if other.stack_limit.is_some() || other.stacks > 0 {

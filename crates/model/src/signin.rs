@@ -162,6 +162,8 @@ pub struct SavedSettings {
     pub recent_workspaces: Vec<String>,
     /// Scan when the window opens (else show the last snapshot until asked).
     pub scan_on_open: Option<bool>,
+    /// Seconds between two passes of the Live mode (default 30).
+    pub live_interval: Option<u32>,
 }
 
 /// A folder opened as the workspace: its `stagecraft.toml`, or the one Stagecraft would write for

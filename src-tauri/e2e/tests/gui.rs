@@ -55,6 +55,14 @@ fn main() -> std::process::ExitCode {
             || Box::pin(the_header_switches_between_two_organizations_and_their_histories()),
         ),
         trial(
+            "live_mode_shows_a_console_change_who_made_it_its_finding_and_a_deletions_exact_deadline",
+            || {
+                Box::pin(
+                    live_mode_shows_a_console_change_who_made_it_its_finding_and_a_deletions_exact_deadline(),
+                )
+            },
+        ),
+        trial(
             "one_click_deploys_qa_with_a_live_log_and_green_steps",
             || Box::pin(one_click_deploys_qa_with_a_live_log_and_green_steps()),
         ),
@@ -1124,4 +1132,167 @@ async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
     assert_eq!(name, "reports-qa-daily");
     screenshot(&client, "deploy-graph").await;
     client.close().await.expect("close session");
+}
+
+/// A team lead turns Live on. Someone changes a function's handler in the console and deletes a
+/// secret with a 12-day recovery window. Within one Live interval the change is listed with who made
+/// it and with which tool; the function's details say so; the finding `changed-outside-owner`
+/// appears with who and when; the Deletions view counts down 12 days from the call, scheduled by
+/// the console, no longer "uncertain".
+async fn live_mode_shows_a_console_change_who_made_it_its_finding_and_a_deletions_exact_deadline() {
+    const INTERVAL: u64 = 5;
+    let running = sandbox_of(SeedSpec {
+        stages: vec!["dev".into()],
+        ..SeedSpec::default()
+    })
+    .await;
+    let sb = &running.sandbox;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut env = sb.env_vars();
+    env.push((
+        "STAGECRAFT_STORE".into(),
+        dir.path().join("stagecraft.db").display().to_string(),
+    ));
+    env.push(("STAGECRAFT_LIVE_INTERVAL".into(), INTERVAL.to_string()));
+    let (_driver, client) = open_app(&env).await;
+    wait_text(&client, "[data-testid=scan-age]", |t| t.contains("scanned")).await;
+    click(&client, "[data-testid=live-toggle]").await;
+    wait_text(&client, "[data-testid=live-status]", |t| {
+        t.contains("checked")
+    })
+    .await;
+
+    // In the console: a Serverless function's handler changed, a secret deleted for 12 days.
+    let console = sb
+        .aws_env()
+        .sdk_config("dev", None)
+        .await
+        .into_builder()
+        .app_name(aws_types::app_name::AppName::new("console.amazonaws.com").expect("app"))
+        .build();
+    let lambda = aws_sdk_lambda::Client::new(&console);
+    let function = lambda
+        .list_functions()
+        .send()
+        .await
+        .expect("ListFunctions")
+        .functions()
+        .iter()
+        .filter_map(|f| f.function_name())
+        .find(|n| n.contains("-dev-"))
+        .expect("a dev function")
+        .to_owned();
+    let sm = aws_sdk_secretsmanager::Client::new(&console);
+    let secret = sm
+        .list_secrets()
+        .send()
+        .await
+        .expect("ListSecrets")
+        .secret_list()
+        .iter()
+        .filter(|s| s.deleted_date().is_none())
+        .filter_map(|s| s.name())
+        .next()
+        .expect("a secret")
+        .to_owned();
+    let t0 = time::OffsetDateTime::now_utc();
+    lambda
+        .update_function_configuration()
+        .function_name(&function)
+        .handler("edited.in_console")
+        .send()
+        .await
+        .expect("UpdateFunctionConfiguration");
+    sm.delete_secret()
+        .secret_id(&secret)
+        .recovery_window_in_days(12)
+        .send()
+        .await
+        .expect("DeleteSecret");
+    let changed = Instant::now();
+
+    let change = wait_text(
+        &client,
+        "[data-testid=live-change][data-action=UpdateFunctionConfiguration]",
+        |t| !t.is_empty(),
+    )
+    .await;
+    let seen_after = changed.elapsed();
+    assert!(
+        seen_after < Duration::from_secs(INTERVAL + 15),
+        "the change took {seen_after:?} to appear with a {INTERVAL} s interval"
+    );
+    assert!(change.contains(&function), "{change}");
+    assert!(change.contains("the AWS console"), "{change}");
+    assert!(
+        change.contains("OrganizationAccountAccessRole"),
+        "who: {change}"
+    );
+    wait_for(
+        &client,
+        "[data-testid=live-change][data-action=DeleteSecret]",
+    )
+    .await;
+    screenshot(&client, "live-feed").await;
+
+    // The function's details: its last change, by whom, with the console.
+    let name = find_in_graph(&client, &function).await;
+    assert_eq!(name, function);
+    let last = wait_text(&client, "[data-testid=details-last-change]", |t| {
+        t.contains("UpdateFunctionConfiguration")
+    })
+    .await;
+    assert!(last.contains("the AWS console"), "{last}");
+    screenshot(&client, "live-details-changes").await;
+
+    // The finding, with who and when.
+    click(&client, "[data-testid=tab-findings]").await;
+    let finding = wait_text(
+        &client,
+        "[data-testid=finding][data-rule=changed-outside-owner]",
+        |t| t.contains(&function),
+    )
+    .await;
+    assert!(finding.contains("the AWS console"), "{finding}");
+    assert!(
+        finding.contains("OrganizationAccountAccessRole"),
+        "{finding}"
+    );
+    screenshot(&client, "live-finding").await;
+
+    // The secret's deadline: 12 days after the call, not a reading of DeletedDate.
+    click(&client, "[data-testid=tab-deletions]").await;
+    let row = format!("[data-testid=pending][data-name='{secret}']");
+    wait_for(&client, &format!("{row} [data-testid=scheduled-by]")).await;
+    let countdown = client
+        .find(Locator::Css(&format!("{row} [data-testid=countdown]")))
+        .await
+        .expect("countdown");
+    let deadline = countdown
+        .attr("title")
+        .await
+        .expect("attr")
+        .unwrap_or_default();
+    let deadline =
+        time::OffsetDateTime::parse(&deadline, &time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|e| panic!("deadline `{deadline}`: {e}"));
+    let twelve = time::Duration::days(12);
+    let t1 = t0 + time::Duration::seconds(INTERVAL as i64 + 30);
+    assert!(
+        deadline >= t0 - time::Duration::seconds(1) + twelve && deadline <= t1 + twelve,
+        "deadline {deadline}: 12 days after the call at {t0}"
+    );
+    let text = countdown.text().await.expect("text");
+    assert!(text.starts_with("11 d 23 h"), "{text}");
+    assert_eq!(
+        count(&client, &format!("{row} [data-testid=uncertain]")).await,
+        0,
+        "the date is certain"
+    );
+    let by = wait_text(&client, &format!("{row} [data-testid=scheduled-by]"), |t| {
+        !t.is_empty()
+    })
+    .await;
+    assert!(by.contains("the AWS console"), "{by}");
+    screenshot(&client, "live-deletions").await;
 }

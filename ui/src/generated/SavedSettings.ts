@@ -25,4 +25,8 @@ recent_workspaces: Array<string>,
 /**
  * Scan when the window opens (else show the last snapshot until asked).
  */
-scan_on_open: boolean | null, };
+scan_on_open: boolean | null, 
+/**
+ * Seconds between two passes of the Live mode (default 30).
+ */
+live_interval: number | null, };

@@ -27,4 +27,8 @@ scan_on_open: boolean,
 /**
  * Stages whose name must be typed to confirm an action (the config's `protected`, else `prod`).
  */
-protected_stages: Array<string>, };
+protected_stages: Array<string>, 
+/**
+ * Seconds between two passes of the Live mode.
+ */
+live_interval: number, };

@@ -8,8 +8,7 @@ import type { Finding } from "../generated/Finding";
 import type { Link } from "../generated/Link";
 import type { Node } from "../generated/Node";
 import type { Resource } from "../generated/Resource";
-import type { ChangeEvent } from "../generated/ChangeEvent";
-import type { Tool } from "../generated/Tool";
+import { changeLine } from "../changes";
 import type { ScanReport } from "../generated/ScanReport";
 import { asUiError, saveExport } from "../ipc";
 import { Rich } from "../rich";
@@ -432,24 +431,6 @@ function ownerEvidence(r: Resource): string[] {
         c.kind === "terraform" ? `Terraform ${c.address} (${c.workspace})` : `stack ${c.stack} · ${c.logical_id ?? ""}`,
       );
   }
-}
-
-const TOOL_LABEL: Record<Tool, string> = {
-  terraform: "Terraform",
-  cloudformation: "CloudFormation",
-  serverless: "the Serverless CLI",
-  cdk: "the CDK CLI",
-  sam: "the SAM CLI",
-  console: "the AWS console",
-  cli: "the AWS CLI",
-  sdk: "an AWS SDK",
-  aws_service: "an AWS service",
-  unknown: "an unknown client",
-};
-
-/** "UpdateFunctionConfiguration by role Admin (session alice) with the AWS console, 2026-12-04 10:00 UTC". */
-export function changeLine(c: ChangeEvent): string {
-  return `${c.action} by ${c.who} with ${TOOL_LABEL[c.tool]}, ${c.at.slice(0, 16).replace("T", " ")} UTC`;
 }
 
 function DetailsPanel({ node, resource, adj, nodes, findings, onSelect, closable, onClose }: DetailsProps) {

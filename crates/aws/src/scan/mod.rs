@@ -79,6 +79,7 @@ pub fn target(workspace: &Workspace, opts: &ScanOptions) -> ScanTarget {
             .filter(|s| !s.is_empty()),
         stages: workspace.config.stages.keys().cloned().collect(),
         scan_on_open: true,
+        live_interval: stagecraft_model::LIVE_INTERVAL,
         protected_stages: workspace
             .config
             .stages
@@ -592,6 +593,35 @@ impl Pass {
         match self {
             Pass::Refreshed { refreshed, .. } => &refreshed.report,
             Pass::Scanned { stored, .. } => &stored.report,
+        }
+    }
+
+    /// What the pass did, as the window and `watch --json` show it.
+    pub fn summary(&self) -> stagecraft_model::change::LivePass {
+        let at = collect::cloudtrail::rfc3339(time::OffsetDateTime::now_utc());
+        match self {
+            Pass::Refreshed { refreshed, stored } => stagecraft_model::change::LivePass {
+                at,
+                changes: refreshed.new_changes.clone(),
+                read_again: refreshed.reread.clone(),
+                full_scan: None,
+                snapshot: *stored,
+                unwatched: refreshed.unread.clone(),
+            },
+            Pass::Scanned { why, stored } => stagecraft_model::change::LivePass {
+                at,
+                changes: Vec::new(),
+                read_again: Vec::new(),
+                full_scan: Some(why.clone()),
+                snapshot: Some(stored.id),
+                unwatched: stored
+                    .report
+                    .feed
+                    .iter()
+                    .filter(|f| f.error.is_some())
+                    .cloned()
+                    .collect(),
+            },
         }
     }
 }

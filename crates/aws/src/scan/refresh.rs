@@ -74,13 +74,7 @@ impl Refreshed {
     }
 }
 
-/// One collector run again in one account and region (`global` for IAM and S3).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-pub struct Reread {
-    pub account_id: String,
-    pub region: String,
-    pub collector: Collector,
-}
+pub use stagecraft_model::change::Reread;
 
 impl Refresher {
     pub async fn new(
@@ -172,17 +166,20 @@ impl Refresher {
         }
         let cursors = history_cursors(Some(previous), &previous.organization.id, now);
         let places = places(previous);
-        let reads = places.iter().map(|(account, region)| {
-            let since = cursors
-                .get(&(account.id.clone(), region.clone()))
-                .copied()
-                // Not read before (a failed read, a region added): from the snapshot's start.
-                .unwrap_or(taken - collect::cloudtrail::DELIVERY_LAG);
-            async move {
-                let config = aws::in_region(&self.config(account).await, region);
-                collect::cloudtrail::read(&config, &account.id, region, since, now).await
-            }
-        });
+        let reads: Vec<_> = places
+            .iter()
+            .map(|(account, region)| {
+                let since = cursors
+                    .get(&(account.id.clone(), region.clone()))
+                    .copied()
+                    // Not read before (a failed read, a region added): from the snapshot's start.
+                    .unwrap_or(taken - collect::cloudtrail::DELIVERY_LAG);
+                async move {
+                    let config = aws::in_region(&self.config(account).await, region);
+                    collect::cloudtrail::read(&config, &account.id, region, since, now).await
+                }
+            })
+            .collect();
         let histories: Vec<collect::cloudtrail::History> = stream::iter(reads)
             .buffer_unordered(READS_AT_ONCE)
             .collect()
@@ -262,14 +259,17 @@ impl Refresher {
                 m.entry(r.account_id.as_str()).or_default().push(r);
                 m
             });
-        let runs = by_account.iter().filter_map(|(id, jobs)| {
-            let account = previous.accounts.iter().find(|a| a.id == *id)?.clone();
-            Some(async move {
-                let config = self.config(&account).await;
-                let read = self.read_again(&config, &account, jobs).await;
-                (account, config, read)
+        let runs: Vec<_> = by_account
+            .iter()
+            .filter_map(|(id, jobs)| {
+                let account = previous.accounts.iter().find(|a| a.id == *id)?.clone();
+                Some(async move {
+                    let config = self.config(&account).await;
+                    let read = self.read_again(&config, &account, jobs).await;
+                    (account, config, read)
+                })
             })
-        });
+            .collect();
         let done: Vec<(Account, SdkConfig, Collected, Vec<CollectError>)> =
             futures::future::join_all(runs)
                 .await
@@ -425,36 +425,39 @@ impl Refresher {
     ) -> (Collected, Vec<CollectError>) {
         let deadline = tokio::time::Instant::now() + self.ctx.account_timeout;
         let home = self.ctx.home.clone();
-        let runs = jobs.iter().map(|job| {
-            let region = if job.collector.is_global() {
-                home.clone()
-            } else {
-                job.region.clone()
-            };
-            let config = aws::in_region(config, &region);
-            let collector = job.collector;
-            async move {
-                let target = collect::Target {
-                    config: &config,
-                    account_id: &account.id,
-                    region: &region,
-                    hasher: &self.ctx.hasher,
+        let runs: Vec<_> = jobs
+            .iter()
+            .map(|job| {
+                let region = if job.collector.is_global() {
+                    home.clone()
+                } else {
+                    job.region.clone()
                 };
-                tokio::time::timeout_at(deadline, collect::run(collector, &target))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(CollectError {
-                            collector,
-                            region: region.clone(),
-                            code: stagecraft_model::ErrorCode::Timeout,
-                            message: format!(
-                                "no answer within the account's {} s ([scan] account_timeout)",
-                                self.ctx.account_timeout.as_secs()
-                            ),
+                let config = aws::in_region(config, &region);
+                let collector = job.collector;
+                async move {
+                    let target = collect::Target {
+                        config: &config,
+                        account_id: &account.id,
+                        region: &region,
+                        hasher: &self.ctx.hasher,
+                    };
+                    tokio::time::timeout_at(deadline, collect::run(collector, &target))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(CollectError {
+                                collector,
+                                region: region.clone(),
+                                code: stagecraft_model::ErrorCode::Timeout,
+                                message: format!(
+                                    "no answer within the account's {} s ([scan] account_timeout)",
+                                    self.ctx.account_timeout.as_secs()
+                                ),
+                            })
                         })
-                    })
-            }
-        });
+                }
+            })
+            .collect();
         let results: Vec<Result<Collected, CollectError>> = stream::iter(runs)
             .buffer_unordered(super::COLLECTORS_PER_ACCOUNT)
             .collect()
@@ -693,9 +696,16 @@ fn patch(
     held.collect_errors.extend(errors);
     held.collect_errors
         .sort_by(|a, b| (a.collector, &a.region).cmp(&(b.collector, &b.region)));
+    for known in &mut held.limits {
+        for c in [Collector::Cloudformation, Collector::Lambda] {
+            if replaced(c, &known.region) {
+                known.forget(c);
+            }
+        }
+    }
     for l in collected.limits {
         match held.limits.iter_mut().find(|k| k.region == l.region) {
-            Some(known) => *known = l,
+            Some(known) => known.merge(l),
             None => held.limits.push(l),
         }
     }

@@ -191,6 +191,20 @@ async fn a_console_change_is_read_again_alone_and_gives_the_picture_a_full_scan_
         differ.is_empty(),
         "refresh and full scan differ: {differ:#?}"
     );
+    // And the accounts: their status, counts and limits.
+    let accounts = |r: &ScanReport| -> Vec<String> {
+        r.accounts
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} {:?} {:?} {:?} {:?}",
+                    a.id, a.status, a.counts, a.limits, a.collect_errors
+                )
+            })
+            .collect()
+    };
+    assert_eq!(accounts(after), accounts(&full));
+    assert_eq!(after.stacks.len(), full.stacks.len());
 
     // Put back.
     aws_sdk_lambda::Client::new(&console)

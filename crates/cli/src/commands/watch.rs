@@ -150,28 +150,19 @@ fn report_pass(pass: &Pass, before: Option<&ScanReport>, store: &std::path::Path
             .filter(|f| before.is_some() && !old.contains(&f.message))
             .collect()
     };
-    let (changes, reread, stored, full): (&[ChangeEvent], _, Option<i64>, Option<&str>) = match pass
-    {
-        Pass::Refreshed { refreshed, stored } => (
-            &refreshed.new_changes,
-            refreshed.reread.as_slice(),
-            *stored,
-            None,
-        ),
-        Pass::Scanned { why, stored } => (&[], &[][..], Some(stored.id), Some(why.as_str())),
-    };
+    let summary = pass.summary();
     if json {
-        let line = serde_json::json!({
-            "at": now(),
-            "changes": changes,
-            "read_again": reread,
-            "findings": new_findings,
-            "snapshot": stored,
-            "full_scan": full,
-        });
+        let mut line = serde_json::to_value(&summary).unwrap_or_default();
+        line["findings"] = serde_json::to_value(&new_findings).unwrap_or_default();
         println!("{line}");
         return;
     }
+    let (changes, reread, stored, full) = (
+        &summary.changes,
+        &summary.read_again,
+        summary.snapshot,
+        summary.full_scan.as_deref(),
+    );
     for c in changes.iter().rev() {
         println!("{}", describe(c, report));
     }
