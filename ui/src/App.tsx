@@ -405,7 +405,7 @@ export function App() {
       {!setupOpen && view === "graph" && analysis && (
         <GraphView analysis={analysis} report={state.report} focus={focus} onFocus={setFocus} />
       )}
-      {!setupOpen && view === "matrix" && analysis && <MatrixView analysis={analysis} onOpen={openResource} />}
+      {!setupOpen && view === "matrix" && analysis && <MatrixView analysis={analysis} report={state.report} onOpen={openResource} />}
       {!setupOpen && view === "findings" && analysis && (
         <FindingsView
           analysis={analysis}

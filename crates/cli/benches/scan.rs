@@ -244,7 +244,7 @@ fn per_action(calls: &[Call]) -> BTreeMap<String, usize> {
 fn minimum(
     counts: &serde_json::Value,
     state_objects: usize,
-    by_profile: usize,
+    home: &str,
 ) -> BTreeMap<String, (usize, String)> {
     let pages = |n: u64, size: u64| n.div_ceil(size).max(1) as usize;
     let org = &counts["_organization"];
@@ -287,11 +287,21 @@ fn minimum(
     m.insert(
         "sts".into(),
         (
-            1 + members + by_profile,
-            "the management account's identity; a role per member (its answer names the account); the identity of each member reached through a profile (a profile may point at any account)".into(),
+            1 + members,
+            "the management account's identity; a role per member, the organization's or the one its profile names (AssumeRole's answer names the account)".into(),
         ),
     );
     m.insert("account".into(), (n, "ListRegions per account".into()));
+    // CloudTrail records IAM and the organization in us-east-1: read there too when it is not home.
+    let trail_regions = 1 + other_regions + usize::from(home != "us-east-1");
+    m.insert(
+        "cloudtrail".into(),
+        (
+            n * trail_regions,
+            "LookupEvents (write events, 50 a page) per account and region read, and us-east-1"
+                .into(),
+        ),
+    );
     let largest = accounts
         .iter()
         .map(|a| c(a, "largest_stack"))
@@ -623,6 +633,10 @@ async fn main() {
         None
     };
 
+    // 5. After one change: the incremental refresh against a full rescan, in calls and wall time,
+    // both against the emulator through one counting proxy (no latency added).
+    let incremental = incremental(sb, &dir, &stages).await;
+
     // The report.
     let wall = run.wall.as_secs_f64();
     let mean_latency = a.latency as f64 + a.jitter as f64 / 2.0;
@@ -636,17 +650,7 @@ async fn main() {
         .count();
     let counts: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&counts_file).expect("counts")).expect("counts JSON");
-    // Members the workspace reaches through a profile of their own, as the scan reported them.
-    let report: serde_json::Value = serde_json::from_slice(&emulated.stdout).expect("scan JSON");
-    let by_profile = report["accounts"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|a| a["is_management"] != true && a["access"]["kind"] == "profile")
-                .count()
-        })
-        .unwrap_or(0);
-    let fewest = minimum(&counts, state_objects, by_profile);
+    let fewest = minimum(&counts, state_objects, &sb.region);
 
     println!(
         "\nScan of {} accounts + management, {resources} resources; the replaying endpoint answers in {} ms + up to {} ms:\n",
@@ -782,4 +786,216 @@ async fn main() {
     );
     let seen: HashSet<&str> = calls.iter().map(|c| c.fingerprint.as_str()).collect();
     println!("\n{} calls, {} distinct requests.", calls.len(), seen.len());
+    incremental.print();
+}
+
+/// Calls and wall time of one step of the incremental benchmark.
+struct Step {
+    calls: Vec<Call>,
+    wall: Duration,
+}
+
+/// The incremental benchmark's steps.
+struct Incremental {
+    full: Step,
+    since_last: Step,
+    quiet: Step,
+    changed: Step,
+    reread: Vec<String>,
+}
+
+impl Incremental {
+    fn print(&self) {
+        let full = self.full.calls.len().max(1) as f64;
+        println!(
+            "\nAfter one change (one function's handler changed in the console), against the emulator through one counting proxy, no latency added:\n"
+        );
+        println!(
+            "| pass | API calls | share of the full scan's calls (target < 1 %) | wall time |"
+        );
+        println!("|---|---:|---:|---:|");
+        let row = |what: &str, s: &Step| {
+            println!(
+                "| {what} | {} | {:.2} % | {:.2} s |",
+                s.calls.len(),
+                s.calls.len() as f64 * 100.0 / full,
+                s.wall.as_secs_f64()
+            );
+        };
+        row(
+            "full rescan (`stagecraft scan`, in the process)",
+            &self.full,
+        );
+        row(
+            "`stagecraft scan --since-last`, a new process (each member's role assumed again)",
+            &self.since_last,
+        );
+        row(
+            "a Live or `watch` pass, credentials kept, nothing changed",
+            &self.quiet,
+        );
+        row(
+            "a Live or `watch` pass, credentials kept, after the change",
+            &self.changed,
+        );
+        println!(
+            "\nThat pass's calls by action: {}; read again: {}.",
+            per_action(&self.changed.calls)
+                .iter()
+                .map(|(a, n)| format!("{a} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.reread.join(", ")
+        );
+    }
+}
+
+/// A full scan stored; one function changed in the console; then `scan --since-last` in a new
+/// process, and two passes of one refresher (as `watch` and the window's Live mode keep it).
+async fn incremental(
+    sb: &sandbox::Sandbox,
+    dir: &tempfile::TempDir,
+    stages: &[String],
+) -> Incremental {
+    use stagecraft_aws::scan::{self, Pass, Refresher, ScanOptions};
+    eprintln!("the incremental refresh…");
+    let counter = Proxy::start(&sb.endpoint, ProxyOptions::default())
+        .await
+        .expect("counting proxy");
+    let config = dir.path().join("aws-config-incremental");
+    let env = sb
+        .aws_env_through(&counter.endpoint, &config)
+        .expect("aws config");
+    let ws = stagecraft_iac::config::Workspace::load(&sb.workspace_file()).expect("workspace");
+    let store_path = dir.path().join("incremental.db");
+    let mut store = stagecraft_store::Store::open(&store_path).expect("store");
+    let opts = scan::with_store_key(
+        &ScanOptions {
+            profile: Some("master".into()),
+            ..ScanOptions::default()
+        },
+        &store,
+    )
+    .expect("options");
+    let step = |started: Instant| Step {
+        calls: counter.calls(),
+        wall: started.elapsed(),
+    };
+
+    counter.clear();
+    let t = Instant::now();
+    let stored = scan::scan_and_store(&env, &ws, &opts, &mut store, &|_| {})
+        .await
+        .expect("full scan");
+    let full = step(t);
+
+    // One function of the first stage, changed in the console.
+    let first = stages.first().expect("a stage");
+    let change = |handler: &'static str| {
+        let env = env.clone();
+        let first = first.clone();
+        async move {
+            let console = env
+                .sdk_config(&first, None)
+                .await
+                .into_builder()
+                .app_name(aws_types::app_name::AppName::new("console.amazonaws.com").expect("app"))
+                .build();
+            let lambda = aws_sdk_lambda::Client::new(&console);
+            let name = lambda
+                .list_functions()
+                .send()
+                .await
+                .expect("ListFunctions")
+                .functions()
+                .first()
+                .and_then(|f| f.function_name())
+                .expect("a function")
+                .to_owned();
+            lambda
+                .update_function_configuration()
+                .function_name(name)
+                .handler(handler)
+                .send()
+                .await
+                .expect("UpdateFunctionConfiguration");
+        }
+    };
+    change("edited.first").await;
+
+    counter.clear();
+    let t = Instant::now();
+    let mut cli = tokio::process::Command::new(env!("CARGO_BIN_EXE_stagecraft"));
+    cli.args(["scan", "--since-last", "--json"])
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", sb.dir.join("credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PROFILE", "master")
+        .env("STAGECRAFT_CONFIG", sb.workspace_file())
+        .env("STAGECRAFT_STORE", &store_path);
+    timed(cli, "scan --since-last").await;
+    let since_last = step(t);
+    let latest = store
+        .latest_in(Some(&stored.report.organization.id))
+        .expect("store")
+        .expect("the refreshed snapshot");
+
+    let refresher = Refresher::new(&env, &ws, &opts).await.expect("refresher");
+    counter.clear();
+    let t = Instant::now();
+    let first_pass = scan::refresh_and_store(
+        &env,
+        &ws,
+        &opts,
+        &refresher,
+        Some(&latest),
+        &mut store,
+        &|_| {},
+    )
+    .await
+    .expect("first pass");
+    let quiet = step(t);
+    assert!(
+        matches!(&first_pass, Pass::Refreshed { refreshed, .. } if !refreshed.changed()),
+        "nothing changed since --since-last"
+    );
+
+    change("edited.second").await;
+    counter.clear();
+    let t = Instant::now();
+    let pass = scan::refresh_and_store(
+        &env,
+        &ws,
+        &opts,
+        &refresher,
+        Some(&latest),
+        &mut store,
+        &|_| {},
+    )
+    .await
+    .expect("second pass");
+    let changed = step(t);
+    let reread = match &pass {
+        Pass::Refreshed { refreshed, .. } => {
+            assert_eq!(
+                refreshed.new_changes.len(),
+                1,
+                "one change: {:?}",
+                refreshed.new_changes
+            );
+            refreshed
+                .reread
+                .iter()
+                .map(|r| format!("{} in {} {}", r.collector.name(), r.account_id, r.region))
+                .collect()
+        }
+        Pass::Scanned { why, .. } => panic!("the pass scanned in full: {why}"),
+    };
+    Incremental {
+        full,
+        since_last,
+        quiet,
+        changed,
+        reread,
+    }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ts_rs::TS;
 
+use stagecraft_model::change::ChangeEvent;
 use stagecraft_model::{Resource, ScanReport};
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq)]
@@ -24,6 +25,10 @@ pub struct SnapshotDiff {
     pub changed: Vec<ResourceChange>,
     /// Accounts whose status changed: `(account id, before, after)`.
     pub accounts: Vec<FieldChange>,
+    /// The call that deleted each removed resource (by its id), when the newer snapshot's
+    /// CloudTrail history holds it.
+    #[serde(default)]
+    pub removed_by: BTreeMap<String, ChangeEvent>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq)]
@@ -35,6 +40,9 @@ pub struct ResourceChange {
     pub name: String,
     pub account_id: String,
     pub changes: Vec<FieldChange>,
+    /// Its latest change between the two snapshots, when the history holds it: who, with which tool.
+    #[serde(default)]
+    pub by: Option<ChangeEvent>,
 }
 
 /// `field` is `owner`, `name`, `stage`, `tags.<key>` or `attributes.<key>` (for accounts: the id).
@@ -71,7 +79,7 @@ pub fn diff(
         .filter(|r| !before.contains_key(r.id.as_str()))
         .cloned()
         .collect();
-    let removed = from
+    let removed: Vec<Resource> = from
         .resources
         .iter()
         .filter(|r| !after.contains_key(r.id.as_str()))
@@ -90,6 +98,11 @@ pub fn diff(
                 name: r.name.clone(),
                 account_id: r.account_id.clone(),
                 changes,
+                by: r
+                    .changed
+                    .as_ref()
+                    .and_then(|p| p.last_change.clone())
+                    .filter(|c| since(c, from)),
             });
         }
     }
@@ -116,6 +129,7 @@ pub fn diff(
             })
         })
         .collect();
+    let removed_by = deleted_by(&removed, to, from);
     SnapshotDiff {
         from: from_id,
         to: to_id,
@@ -125,7 +139,39 @@ pub fn diff(
         removed,
         changed,
         accounts,
+        removed_by,
     }
+}
+
+/// Whether a change came after the older snapshot began (to the second: CloudTrail's times are
+/// whole seconds).
+fn since(c: &ChangeEvent, from: &ScanReport) -> bool {
+    let second = |s: &str| s.get(..19).unwrap_or(s).to_owned();
+    second(&c.at) >= second(&from.started_at)
+}
+
+/// For each removed resource, the newest `Delete…` call after the older snapshot that named it (by
+/// ARN, name or the id's last part) in its account.
+fn deleted_by(
+    removed: &[Resource],
+    to: &ScanReport,
+    from: &ScanReport,
+) -> BTreeMap<String, ChangeEvent> {
+    let mut out = BTreeMap::new();
+    for r in removed {
+        let last = r.id.rsplit(['/', ':']).next().unwrap_or(&r.id);
+        let names = [r.id.as_str(), r.name.as_str(), last];
+        let found = to.changes.iter().find(|c| {
+            c.account_id == r.account_id
+                && c.action.starts_with("Delete")
+                && since(c, from)
+                && c.targets.iter().any(|t| names.contains(&t.name.as_str()))
+        });
+        if let Some(c) = found {
+            out.insert(r.id.clone(), c.clone());
+        }
+    }
+    out
 }
 
 fn resource_changes(a: &Resource, b: &Resource) -> Vec<FieldChange> {

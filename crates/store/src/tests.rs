@@ -127,6 +127,51 @@ fn a_diff_lists_added_removed_and_changed_fields() {
 }
 
 #[test]
+fn a_diff_says_who_changed_and_who_deleted_since_the_older_snapshot() {
+    use stagecraft_model::change::{ChangeEvent, ChangeTarget, Provenance, Tool};
+    let event = |id: &str, at: &str, action: &str, target: &str| ChangeEvent {
+        id: id.into(),
+        at: at.into(),
+        account_id: "1".into(),
+        region: "us-east-1".into(),
+        source: "s3.amazonaws.com".into(),
+        action: action.into(),
+        who: "user alice".into(),
+        who_arn: None,
+        tool: Tool::Console,
+        user_agent: String::new(),
+        targets: vec![ChangeTarget {
+            type_name: None,
+            name: target.into(),
+        }],
+        window_days: None,
+    };
+    let a = report(vec![
+        res("keep", Owner::Unmanaged),
+        res("gone", Owner::Unmanaged),
+        res("old-news", Owner::Unmanaged),
+    ]);
+    let mut keep = res("keep", Owner::Unmanaged);
+    keep.tags.insert("team".into(), "core".into());
+    let tagged = event("e1", "2026-11-29T10:00:00Z", "PutBucketTagging", "keep");
+    keep.changed = Some(Provenance {
+        created: None,
+        last_change: Some(tagged.clone()),
+    });
+    let mut b = report(vec![keep]);
+    b.changes = vec![
+        tagged.clone(),
+        event("e2", "2026-11-29T09:00:00Z", "DeleteBucket", "gone"),
+        // Deleted before the older snapshot was taken: not this diff's.
+        event("e3", "2026-11-28T09:00:00Z", "DeleteBucket", "old-news"),
+    ];
+    let d = diff(&a, &b, Some(1), Some(2));
+    assert_eq!(d.changed[0].by.as_ref(), Some(&tagged));
+    assert_eq!(d.removed_by.get("gone").map(|c| c.id.as_str()), Some("e2"));
+    assert!(!d.removed_by.contains_key("old-news"));
+}
+
+#[test]
 fn a_damaged_or_newer_store_is_a_clear_error_and_is_not_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stagecraft.db");

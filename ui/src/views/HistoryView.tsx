@@ -2,7 +2,26 @@
 import { useEffect, useState } from "preact/hooks";
 import type { SnapshotDiff } from "../generated/SnapshotDiff";
 import type { SnapshotSummary } from "../generated/SnapshotSummary";
+import type { ChangeEvent } from "../generated/ChangeEvent";
+import type { Resource } from "../generated/Resource";
 import { asUiError, snapshotDiff, snapshots } from "../ipc";
+import { changeLine } from "../changes";
+
+/** Who made a change the diff lists, when the history holds it. */
+function By({ change }: { change: ChangeEvent | null | undefined }) {
+  if (!change) return null;
+  return (
+    <div class="muted" data-testid="diff-by">
+      {changeLine(change)}
+    </div>
+  );
+}
+
+/** An added resource's creating call, else its latest change, if after the older snapshot. */
+function createdBy(r: Resource, since: string): ChangeEvent | null {
+  const c = r.changed?.created ?? r.changed?.last_change ?? null;
+  return c && c.at.slice(0, 19) >= since.slice(0, 19) ? c : null;
+}
 
 export function HistoryView({ refresh }: { refresh: number }) {
   const [list, setList] = useState<SnapshotSummary[] | null>(null);
@@ -78,6 +97,7 @@ export function HistoryView({ refresh }: { refresh: number }) {
               {diff.added.map((r) => (
                 <li key={r.id} class="added" data-testid="diff-added">
                   + {r.type} <code>{r.name}</code> <span class="muted">{r.stage ?? r.account_id} · {r.owner.kind}</span>
+                  <By change={createdBy(r, diff.from_started_at)} />
                 </li>
               ))}
             </ul>
@@ -86,6 +106,7 @@ export function HistoryView({ refresh }: { refresh: number }) {
               {diff.removed.map((r) => (
                 <li key={r.id} class="removed">
                   − {r.type} <code>{r.name}</code> <span class="muted">{r.stage ?? r.account_id} · {r.owner.kind}</span>
+                  <By change={diff.removed_by[r.id]} />
                 </li>
               ))}
             </ul>
@@ -94,6 +115,7 @@ export function HistoryView({ refresh }: { refresh: number }) {
               {diff.changed.map((c) => (
                 <li key={c.id} class="changed">
                   ~ {c.type} <code>{c.name}</code>
+                  <By change={c.by} />
                   <ul>
                     {c.changes.map((f) => (
                       <li key={f.field}>

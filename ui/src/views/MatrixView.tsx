@@ -1,15 +1,21 @@
 // The stage matrix: logical resources as rows, stages as columns; present, missing or different.
-import { useState } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import type { Analysis } from "../generated/Analysis";
 import type { MatrixRow } from "../generated/MatrixRow";
+import type { Resource } from "../generated/Resource";
+import type { ScanReport } from "../generated/ScanReport";
+import { TOOL_LABEL, changeLine } from "../changes";
 
 interface Props {
   analysis: Analysis;
+  /** The snapshot on screen: who last changed each cell's resource. */
+  report: ScanReport | null;
   onOpen: (id: string) => void;
 }
 
-export function MatrixView({ analysis, onOpen }: Props) {
+export function MatrixView({ analysis, report, onOpen }: Props) {
   const m = analysis.matrix;
+  const byId = useMemo(() => new Map<string, Resource>((report?.resources ?? []).map((r) => [r.id, r])), [report]);
   const [status, setStatus] = useState("changed");
   const [kind, setKind] = useState("");
   const [text, setText] = useState("");
@@ -86,6 +92,7 @@ export function MatrixView({ analysis, onOpen }: Props) {
                       {c.differs ? "≠ " : "✓ "}
                       {c.compared ?? "present"}
                     </button>
+                    <LastChange resource={byId.get(c.id)} />
                   </td>
                 );
               })}
@@ -95,5 +102,16 @@ export function MatrixView({ analysis, onOpen }: Props) {
       </table>
       {rows.length === 0 && <p class="empty">No rows match. The stages agree on everything shown here.</p>}
     </main>
+  );
+}
+
+/** Who last changed a cell's resource, and when, as far as the history read reaches. */
+function LastChange({ resource }: { resource: Resource | undefined }) {
+  const last = resource?.changed?.last_change;
+  if (!last) return null;
+  return (
+    <div class="muted cell-changed" data-testid="cell-changed" title={changeLine(last)}>
+      {TOOL_LABEL[last.tool]}, {last.at.slice(5, 10)}
+    </div>
   );
 }

@@ -63,6 +63,14 @@ pub(crate) fn diff_cmd(args: &DiffArgs) -> Result<ExitCode, Error> {
             r.account_id,
             r.owner.kind()
         );
+        let made = r
+            .changed
+            .as_ref()
+            .and_then(|p| p.created.as_ref().or(p.last_change.as_ref()))
+            .filter(|c| c.at.get(..19) >= d.from_started_at.get(..19));
+        if let Some(c) = made {
+            println!("    {}", by(c));
+        }
     }
     for r in &d.removed {
         println!(
@@ -72,9 +80,15 @@ pub(crate) fn diff_cmd(args: &DiffArgs) -> Result<ExitCode, Error> {
             r.account_id,
             r.owner.kind()
         );
+        if let Some(c) = d.removed_by.get(&r.id) {
+            println!("    {}", by(c));
+        }
     }
     for c in &d.changed {
         println!("~ {} {} ({})", c.type_name, c.name, c.account_id);
+        if let Some(e) = &c.by {
+            println!("    {}", by(e));
+        }
         for f in &c.changes {
             let show = |v: &Option<serde_json::Value>| {
                 v.as_ref()
@@ -98,4 +112,15 @@ pub(crate) fn diff_cmd(args: &DiffArgs) -> Result<ExitCode, Error> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `by role X (session y) with the AWS console, UpdateFunctionConfiguration at 2026-12-04T10:00:00Z`
+fn by(c: &stagecraft_model::change::ChangeEvent) -> String {
+    format!(
+        "by {} with {}, {} at {}",
+        c.who,
+        c.tool.label(),
+        c.action,
+        c.at
+    )
 }
