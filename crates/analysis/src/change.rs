@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::change::{ChangeEvent, ChangeTarget, Provenance, Tool};
+use crate::model::change::{arn_account, ChangeEvent, ChangeTarget, Provenance, Tool};
 use crate::model::{Owner, Resource};
 
 /// Sets each resource's [`Provenance`] from `changes` (newest first): its latest change and the
@@ -70,37 +70,8 @@ fn matches(
     candidates
         .iter()
         .copied()
-        .filter(|&i| {
-            let r = &resources[i];
-            let type_ok = target
-                .type_name
-                .as_deref()
-                .is_none_or(|t| same_kind(t, &r.type_name));
-            let region_ok =
-                r.region == change.region || r.region == "global" || r.id == target.name;
-            type_ok && region_ok
-        })
+        .filter(|&i| target.names(change, &resources[i]))
         .collect()
-}
-
-fn arn_account(s: &str) -> Option<&str> {
-    s.strip_prefix("arn:")?
-        .split(':')
-        .nth(3)
-        .filter(|a| !a.is_empty())
-}
-
-/// CloudTrail's and CloudFormation's names for a type differ in places.
-fn same_kind(event_type: &str, resource_type: &str) -> bool {
-    event_type == resource_type
-        || matches!(
-            (event_type, resource_type),
-            ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
-                | (
-                    "AWS::ApiGateway::DomainName",
-                    "AWS::ApiGatewayV2::DomainName"
-                )
-        )
 }
 
 fn is_creation(action: &str) -> bool {

@@ -292,14 +292,14 @@ fn minimum(
         ),
     );
     m.insert("account".into(), (n, "ListRegions per account".into()));
-    // CloudTrail records IAM and the organization in us-east-1: read there too when it is not home.
-    let trail_regions = 1 + other_regions + usize::from(home != "us-east-1");
+    // The history is read where the scan reads (the seeded accounts use their home region only),
+    // and in us-east-1, where CloudTrail records IAM and the organization, when it is not home.
+    let trail_regions = 1 + usize::from(home != "us-east-1");
     m.insert(
         "cloudtrail".into(),
         (
             n * trail_regions,
-            "LookupEvents (write events, 50 a page) per account and region read, and us-east-1"
-                .into(),
+            "LookupEvents (write events, 50 a page) per account and region in use, and us-east-1: one page each when fewer than 50 events wait".into(),
         ),
     );
     let largest = accounts
@@ -831,11 +831,11 @@ impl Incremental {
             &self.since_last,
         );
         row(
-            "a Live or `watch` pass, credentials kept, nothing changed",
+            "the first Live or `watch` pass, nothing changed (each member's role assumed once)",
             &self.quiet,
         );
         row(
-            "a Live or `watch` pass, credentials kept, after the change",
+            "the next pass, credentials kept, after the change",
             &self.changed,
         );
         println!(

@@ -88,6 +88,54 @@ pub struct ChangeEvent {
     pub window_days: Option<u32>,
 }
 
+impl ChangeEvent {
+    /// Whether this change named `r` (see [`ChangeTarget::names`]).
+    pub fn touches(&self, r: &crate::Resource) -> bool {
+        self.targets.iter().any(|t| t.names(self, r))
+    }
+}
+
+impl ChangeTarget {
+    /// Whether this target of `change` is `r`: its ARN, or its name, id or the id's last part (a
+    /// function's, a key's id) with the type the event implies, in the event's account (or the
+    /// ARN's) and region (IAM's global resources in any).
+    pub fn names(&self, change: &ChangeEvent, r: &crate::Resource) -> bool {
+        let account = arn_account(&self.name).unwrap_or(&change.account_id);
+        if account != r.account_id {
+            return false;
+        }
+        let last = r.id.rsplit(['/', ':']).next();
+        let named = self.name == r.id || self.name == r.name || last == Some(self.name.as_str());
+        named
+            && self
+                .type_name
+                .as_deref()
+                .is_none_or(|t| same_kind(t, &r.type_name))
+            && (r.region == change.region || r.region == "global" || r.id == self.name)
+    }
+}
+
+/// The account an ARN names, if it names one.
+pub fn arn_account(s: &str) -> Option<&str> {
+    s.strip_prefix("arn:")?
+        .split(':')
+        .nth(3)
+        .filter(|a| !a.is_empty())
+}
+
+/// CloudTrail's and CloudFormation's names for a type differ in places.
+fn same_kind(event_type: &str, resource_type: &str) -> bool {
+    event_type == resource_type
+        || matches!(
+            (event_type, resource_type),
+            ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+                | (
+                    "AWS::ApiGateway::DomainName",
+                    "AWS::ApiGatewayV2::DomainName"
+                )
+        )
+}
+
 /// A resource's creation and latest change, as far as the history read reaches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]

@@ -159,14 +159,10 @@ fn deleted_by(
 ) -> BTreeMap<String, ChangeEvent> {
     let mut out = BTreeMap::new();
     for r in removed {
-        let last = r.id.rsplit(['/', ':']).next().unwrap_or(&r.id);
-        let names = [r.id.as_str(), r.name.as_str(), last];
-        let found = to.changes.iter().find(|c| {
-            c.account_id == r.account_id
-                && c.action.starts_with("Delete")
-                && since(c, from)
-                && c.targets.iter().any(|t| names.contains(&t.name.as_str()))
-        });
+        let found = to
+            .changes
+            .iter()
+            .find(|c| c.action.starts_with("Delete") && since(c, from) && c.touches(r));
         if let Some(c) = found {
             out.insert(r.id.clone(), c.clone());
         }

@@ -56,19 +56,12 @@ fn scheduled<'a>(
     schedule: &str,
     undo: &str,
 ) -> Option<&'a crate::model::change::ChangeEvent> {
-    let names = |c: &crate::model::change::ChangeEvent| {
-        c.account_id == r.account_id
-            && c.region == r.region
-            && c.targets.iter().any(|t| {
-                t.name == r.id || t.name == r.name || r.id.ends_with(&format!("/{}", t.name))
-            })
-    };
     // Newest first.
     let last = report
         .changes
         .iter()
         .filter(|c| c.action == schedule || c.action == undo)
-        .find(|c| names(c))?;
+        .find(|c| c.touches(r))?;
     (last.action == schedule).then_some(last)
 }
 
