@@ -501,7 +501,13 @@ pub async fn live_refresh(
     .await?;
     *held = Some((key, refresher));
     let summary = pass.summary();
-    let report = (summary.snapshot.is_some()).then(|| pass.report().clone());
+    // A scan that finished during the pass put a newer picture on screen: it stays.
+    let unchanged = match (&previous, current.get()) {
+        (Some(before), Some(now)) => std::sync::Arc::ptr_eq(before, &now),
+        (None, now) => now.is_none(),
+        (Some(_), None) => false,
+    };
+    let report = (summary.snapshot.is_some() && unchanged).then(|| pass.report().clone());
     if let Some(r) = &report {
         current.set(r.clone());
     }
