@@ -21,11 +21,7 @@ fn options() -> ScanOptions {
 }
 
 async fn full_scan(env: &AwsEnv, ws: &Workspace, last: &ScanReport) -> ScanReport {
-    let opts = ScanOptions {
-        last: Some(std::sync::Arc::new(last.clone())),
-        ..options()
-    };
-    scan::scan(env, ws, &opts, &|_| {}).await.expect("scan")
+    full_scan_with(env, ws, &options(), last).await
 }
 
 async fn as_app(env: &AwsEnv, app: &str) -> aws_config::SdkConfig {
@@ -192,17 +188,6 @@ async fn a_console_change_is_read_again_alone_and_gives_the_picture_a_full_scan_
         "refresh and full scan differ: {differ:#?}"
     );
     // And the accounts: their status, counts and limits.
-    let accounts = |r: &ScanReport| -> Vec<String> {
-        r.accounts
-            .iter()
-            .map(|a| {
-                format!(
-                    "{} {:?} {:?} {:?} {:?}",
-                    a.id, a.status, a.counts, a.limits, a.collect_errors
-                )
-            })
-            .collect()
-    };
     assert_eq!(accounts(after), accounts(&full));
     assert_eq!(after.stacks.len(), full.stacks.len());
 
@@ -264,4 +249,122 @@ async fn a_change_to_the_organization_asks_for_a_full_scan() {
         .send()
         .await
         .expect("UntagResource");
+}
+
+/// The refresh on an organization not shaped like the demo: state in a tooling account, prod's
+/// service in a second region, no stagecraft.toml. A console change there is read again in that
+/// account and region only, and the patched picture is the full scan's.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_the_spread_organization_a_change_in_the_second_region_is_read_again_there() {
+    let running = tokio::task::block_in_place(|| {
+        harness::start(stagecraft_sandbox::SeedSpec {
+            shape: stagecraft_sandbox::Shape::Spread,
+            ..stagecraft_sandbox::SeedSpec::default()
+        })
+    });
+    let sb = &running.sandbox;
+    let env = sb.aws_env();
+    let ws = Workspace::default();
+    let opts = ScanOptions {
+        profile: Some("master".into()),
+        ..options()
+    };
+    let before = scan::scan(&env, &ws, &opts, &|_| {}).await.expect("scan");
+    let refresher = Refresher::new(&env, &ws, &opts).await.expect("refresher");
+    let second = stagecraft_sandbox::shape::SECOND_REGION;
+    let function = before
+        .resources
+        .iter()
+        .find(|r| r.type_name == "AWS::Lambda::Function" && r.region == second)
+        .expect("a function in the second region")
+        .clone();
+    let master = env.sdk_config("master", None).await;
+    let member = stagecraft_aws::credentials::assume_role(
+        &master,
+        &stagecraft_aws::credentials::role_arn(
+            &function.account_id,
+            "OrganizationAccountAccessRole",
+        ),
+    )
+    .await;
+    let console = stagecraft_aws::credentials::in_region(&member, second)
+        .into_builder()
+        .app_name(AppName::new("console.amazonaws.com").expect("app name"))
+        .build();
+    aws_sdk_lambda::Client::new(&console)
+        .update_function_configuration()
+        .function_name(&function.name)
+        .handler("edited.in_console")
+        .send()
+        .await
+        .expect("UpdateFunctionConfiguration");
+
+    let Refresh::Patched(refreshed) = refresher.refresh(&before).await.expect("refresh") else {
+        panic!("a console change needs no full scan")
+    };
+    let read: Vec<(String, String, &str)> = refreshed
+        .reread
+        .iter()
+        .map(|r| (r.account_id.clone(), r.region.clone(), r.collector.name()))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            (function.account_id.clone(), second.to_owned(), "lambda"),
+            (function.account_id.clone(), second.to_owned(), "tags"),
+        ]
+    );
+    let after = &refreshed.report;
+    let changed = after
+        .resources
+        .iter()
+        .find(|r| r.id == function.id)
+        .expect("the function");
+    assert_eq!(changed.attr_str("handler"), Some("edited.in_console"));
+    assert_eq!(changed.owner.kind(), function.owner.kind());
+    let full = full_scan_with(&env, &ws, &opts, &before).await;
+    assert_eq!(picture(after), picture(&full));
+    assert_eq!(accounts(after), accounts(&full));
+    // The states were read again where the scan found them: the tooling account's among them.
+    assert!(
+        refreshed
+            .states
+            .iter()
+            .any(|s| s.starts_with("s3://globex-tfstate/")),
+        "{:?}",
+        refreshed.states
+    );
+    let terraform = |r: &ScanReport| {
+        r.terraform
+            .iter()
+            .map(|t| format!("{} {:?} {:?}", t.location, t.stage, t.unmatched))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(terraform(after), terraform(&full));
+}
+
+async fn full_scan_with(
+    env: &AwsEnv,
+    ws: &Workspace,
+    opts: &ScanOptions,
+    last: &ScanReport,
+) -> ScanReport {
+    let opts = ScanOptions {
+        last: Some(std::sync::Arc::new(last.clone())),
+        ..opts.clone()
+    };
+    scan::scan(env, ws, &opts, &|_| {}).await.expect("scan")
+}
+
+/// Each account's status, counts, limits and collector errors.
+fn accounts(r: &ScanReport) -> Vec<String> {
+    r.accounts
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {:?} {:?} {:?} {:?}",
+                a.id, a.status, a.counts, a.limits, a.collect_errors
+            )
+        })
+        .collect()
 }
