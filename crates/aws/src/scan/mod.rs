@@ -1316,26 +1316,8 @@ impl AccountCtx {
             .await,
         );
 
-        let mut collected = Collected::default();
-        let mut errors = Vec::new();
-        let mut failed_sweeps = BTreeMap::new();
         let attempted = results.len();
-        for r in results {
-            match r {
-                Ok(c) => {
-                    collected.resources.extend(c.resources);
-                    collected.stacks.extend(c.stacks);
-                    collected.sweeps.extend(c.sweeps);
-                    collected.limits.extend(c.limits);
-                }
-                // A failed tag sweep is made up for per resource below; only if that fails too is
-                // it the account's error.
-                Err(e) if e.collector == Collector::Tags => {
-                    failed_sweeps.insert(e.region.clone(), e);
-                }
-                Err(e) => errors.push(e),
-            }
-        }
+        let (mut collected, mut errors, failed_sweeps) = gather(results);
         let sweeps = std::mem::take(&mut collected.sweeps);
         // A region that stopped answering is not read again resource by resource.
         let (gone, failed_sweeps): (BTreeMap<_, _>, BTreeMap<_, _>) = failed_sweeps
@@ -1495,6 +1477,32 @@ impl AccountCtx {
             history: Vec::new(),
         }
     }
+}
+
+/// One account's collectors' results folded together: what they read, the failures, and apart from
+/// those the failed tag sweeps by region (made up for per resource; only if that fails too are
+/// they the account's errors).
+fn gather(
+    results: Vec<Result<Collected, CollectError>>,
+) -> (Collected, Vec<CollectError>, BTreeMap<String, CollectError>) {
+    let mut collected = Collected::default();
+    let mut errors = Vec::new();
+    let mut failed_sweeps = BTreeMap::new();
+    for r in results {
+        match r {
+            Ok(c) => {
+                collected.resources.extend(c.resources);
+                collected.stacks.extend(c.stacks);
+                collected.sweeps.extend(c.sweeps);
+                collected.limits.extend(c.limits);
+            }
+            Err(e) if e.collector == Collector::Tags => {
+                failed_sweeps.insert(e.region.clone(), e);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    (collected, errors, failed_sweeps)
 }
 
 /// Matches the keyed hashes of every template string against the account's parameter values (in

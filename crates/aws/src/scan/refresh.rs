@@ -462,23 +462,7 @@ impl Refresher {
             .buffer_unordered(super::COLLECTORS_PER_ACCOUNT)
             .collect()
             .await;
-        let mut collected = Collected::default();
-        let mut errors = Vec::new();
-        let mut failed_sweeps = BTreeMap::new();
-        for r in results {
-            match r {
-                Ok(c) => {
-                    collected.resources.extend(c.resources);
-                    collected.stacks.extend(c.stacks);
-                    collected.sweeps.extend(c.sweeps);
-                    collected.limits.extend(c.limits);
-                }
-                Err(e) if e.collector == Collector::Tags => {
-                    failed_sweeps.insert(e.region.clone(), e);
-                }
-                Err(e) => errors.push(e),
-            }
-        }
+        let (mut collected, mut errors, failed_sweeps) = super::gather(results);
         let sweeps = std::mem::take(&mut collected.sweeps);
         errors.extend(
             collect::tags::apply(

@@ -13,6 +13,27 @@ use stagecraft_model::change::Tool;
 use stagecraft_model::{Collector, Owner, ScanReport};
 use stagecraft_sandbox::harness;
 
+/// The scratch organization (held until the test ends), scanned, with a refresher for it.
+async fn scanned_scratch() -> (
+    tokio::sync::MutexGuard<'static, ()>,
+    AwsEnv,
+    Workspace,
+    ScanReport,
+    Refresher,
+) {
+    let (turn, running) = harness::scratch().await;
+    let sb = &running.sandbox;
+    let env = sb.aws_env();
+    let ws = Workspace::load(&sb.workspace_file()).expect("workspace");
+    let before = scan::scan(&env, &ws, &options(), &|_| {})
+        .await
+        .expect("scan");
+    let refresher = Refresher::new(&env, &ws, &options())
+        .await
+        .expect("refresher");
+    (turn, env, ws, before, refresher)
+}
+
 fn options() -> ScanOptions {
     ScanOptions {
         hasher: Some(ValueHasher::new([7; 32])),
@@ -57,16 +78,7 @@ fn picture(r: &ScanReport) -> BTreeMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_console_change_is_read_again_alone_and_gives_the_picture_a_full_scan_gives() {
-    let (_turn, running) = harness::scratch().await;
-    let sb = &running.sandbox;
-    let env = sb.aws_env();
-    let ws = Workspace::load(&sb.workspace_file()).expect("workspace");
-    let before = scan::scan(&env, &ws, &options(), &|_| {})
-        .await
-        .expect("scan");
-    let refresher = Refresher::new(&env, &ws, &options())
-        .await
-        .expect("refresher");
+    let (_turn, env, ws, before, refresher) = scanned_scratch().await;
 
     // Nothing changed: nothing is read again.
     let Refresh::Patched(quiet) = refresher.refresh(&before).await.expect("refresh") else {
@@ -209,16 +221,7 @@ async fn a_console_change_is_read_again_alone_and_gives_the_picture_a_full_scan_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_change_to_the_organization_asks_for_a_full_scan() {
-    let (_turn, running) = harness::scratch().await;
-    let sb = &running.sandbox;
-    let env = sb.aws_env();
-    let ws = Workspace::load(&sb.workspace_file()).expect("workspace");
-    let before = scan::scan(&env, &ws, &options(), &|_| {})
-        .await
-        .expect("scan");
-    let refresher = Refresher::new(&env, &ws, &options())
-        .await
-        .expect("refresher");
+    let (_turn, env, _, before, refresher) = scanned_scratch().await;
     let dev = before
         .accounts
         .iter()
