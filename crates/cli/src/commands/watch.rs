@@ -219,3 +219,41 @@ fn describe(c: &ChangeEvent, report: &ScanReport) -> String {
         c.tool.label()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use stagecraft_model::change::{ChangeEvent, ChangeTarget, Tool};
+
+    #[test]
+    fn a_change_reads_as_when_where_what_and_who_with_which_tool() {
+        let report: stagecraft_model::ScanReport = serde_json::from_value(serde_json::json!({
+            "profile": "master", "regions": ["us-east-1"],
+            "organization": {"id": "o-1", "management_account_id": "1", "root_id": "r-1", "ous": []},
+            "accounts": [], "resources": [], "stacks": [], "terraform": [], "services": [],
+            "warnings": [], "started_at": "2026-12-04T10:00:00Z", "duration_ms": 1
+        }))
+        .expect("a report");
+        let change = ChangeEvent {
+            id: "e1".into(),
+            at: "2026-12-04T10:00:05Z".into(),
+            account_id: "111111111111".into(),
+            region: "eu-west-1".into(),
+            source: "lambda.amazonaws.com".into(),
+            action: "UpdateFunctionConfiguration".into(),
+            who: "role Admin (session alice)".into(),
+            who_arn: None,
+            tool: Tool::Console,
+            user_agent: String::new(),
+            targets: vec![ChangeTarget {
+                type_name: None,
+                name: "arn:aws:lambda:eu-west-1:111111111111:function:api-dev-hello".into(),
+            }],
+            window_days: None,
+        };
+        assert_eq!(
+            super::describe(&change, &report),
+            "2026-12-04T10:00:05Z - (111111111111) eu-west-1 UpdateFunctionConfiguration \
+             api-dev-hello, by role Admin (session alice) with the AWS console"
+        );
+    }
+}
