@@ -1260,6 +1260,31 @@ async fn live_mode_shows_a_console_change_who_made_it_its_finding_and_a_deletion
     );
     screenshot(&client, "live-finding").await;
 
+    // The Stages view: under the function's cell, who last changed it and with which tool.
+    click(&client, "[data-testid=tab-matrix]").await;
+    client
+        .execute(
+            "const s = document.querySelector('[data-testid=matrix-status]'); s.value = 'all'; s.dispatchEvent(new Event('change', {bubbles: true}));",
+            vec![],
+        )
+        .await
+        .expect("every row");
+    let cell = wait_text(&client, "[data-testid=cell-changed]", |t| {
+        t.contains("the AWS console")
+    })
+    .await;
+    assert!(!cell.is_empty());
+    screenshot(&client, "live-stages").await;
+
+    // History: the refreshed snapshot against the scan, with who made the change.
+    click(&client, "[data-testid=tab-history]").await;
+    let by = wait_text(&client, "[data-testid=diff-by]", |t| {
+        t.contains("UpdateFunctionConfiguration")
+    })
+    .await;
+    assert!(by.contains("the AWS console"), "{by}");
+    screenshot(&client, "live-history").await;
+
     // The secret's deadline: 12 days after the call, not a reading of DeletedDate.
     click(&client, "[data-testid=tab-deletions]").await;
     let row = format!("[data-testid=pending][data-name='{secret}']");

@@ -418,36 +418,9 @@ pub async fn scan(
         .filter(|l| l.organization.id == tree.organization.id);
     let (changes, feed) = merge_history(histories, earlier, now);
     stagecraft_analysis::change::attach(&mut resources, &changes);
-    for account in &mut accounts {
-        let mut counts = BTreeMap::new();
-        for r in resources.iter().filter(|r| r.account_id == account.id) {
-            *counts.entry("resources".to_owned()).or_insert(0) += 1;
-            *counts.entry(r.owner.kind().to_owned()).or_insert(0) += 1;
-        }
-        account.counts = counts;
-    }
+    count_owners(&mut accounts, &resources);
     accounts.sort_by(Account::display_order);
-    let order: BTreeMap<&str, usize> = accounts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.id.as_str(), i))
-        .collect();
-    resources.sort_by(|a, b| {
-        (
-            order.get(a.account_id.as_str()),
-            &a.region,
-            &a.type_name,
-            &a.name,
-            &a.id,
-        )
-            .cmp(&(
-                order.get(b.account_id.as_str()),
-                &b.region,
-                &b.type_name,
-                &b.name,
-                &b.id,
-            ))
-    });
+    sort_resources(&accounts, &mut resources);
     stacks.sort_by(|a, b| {
         (&a.account_id, &a.region, &a.name).cmp(&(&b.account_id, &b.region, &b.name))
     });
@@ -1477,6 +1450,43 @@ impl AccountCtx {
             history: Vec::new(),
         }
     }
+}
+
+/// Each account's resources, by owner kind.
+fn count_owners(accounts: &mut [Account], resources: &[Resource]) {
+    for account in accounts {
+        let mut counts = BTreeMap::new();
+        for r in resources.iter().filter(|r| r.account_id == account.id) {
+            *counts.entry("resources".to_owned()).or_insert(0) += 1;
+            *counts.entry(r.owner.kind().to_owned()).or_insert(0) += 1;
+        }
+        account.counts = counts;
+    }
+}
+
+/// Resources in the accounts' order, then by region, type, name and id.
+fn sort_resources(accounts: &[Account], resources: &mut [Resource]) {
+    let order: HashMap<&str, usize> = accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id.as_str(), i))
+        .collect();
+    resources.sort_by(|a, b| {
+        (
+            order.get(a.account_id.as_str()),
+            &a.region,
+            &a.type_name,
+            &a.name,
+            &a.id,
+        )
+            .cmp(&(
+                order.get(b.account_id.as_str()),
+                &b.region,
+                &b.type_name,
+                &b.name,
+                &b.id,
+            ))
+    });
 }
 
 /// One account's collectors' results folded together: what they read, the failures, and apart from

@@ -387,19 +387,8 @@ impl Refresher {
         stagecraft_analysis::change::attach(&mut report.resources, &changes);
         report.changes = changes;
         report.feed = feed;
-        for account in &mut report.accounts {
-            let mut counts = BTreeMap::new();
-            for r in report
-                .resources
-                .iter()
-                .filter(|r| r.account_id == account.id)
-            {
-                *counts.entry("resources".to_owned()).or_insert(0) += 1;
-                *counts.entry(r.owner.kind().to_owned()).or_insert(0) += 1;
-            }
-            account.counts = counts;
-        }
-        sort_resources(&mut report);
+        super::count_owners(&mut report.accounts, &report.resources);
+        super::sort_resources(&report.accounts, &mut report.resources);
         report.coverage = recover(previous, &report);
         report.refreshed = true;
         report.started_at = now
@@ -701,31 +690,6 @@ fn patch(
     if held.status == AccountStatus::Ok {
         held.error = None;
     }
-}
-
-fn sort_resources(report: &mut ScanReport) {
-    let order: HashMap<&str, usize> = report
-        .accounts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.id.as_str(), i))
-        .collect();
-    report.resources.sort_by(|a, b| {
-        (
-            order.get(a.account_id.as_str()),
-            &a.region,
-            &a.type_name,
-            &a.name,
-            &a.id,
-        )
-            .cmp(&(
-                order.get(b.account_id.as_str()),
-                &b.region,
-                &b.type_name,
-                &b.name,
-                &b.id,
-            ))
-    });
 }
 
 /// The patched snapshot's coverage: the accounts' lines built again, the history's gaps from this
