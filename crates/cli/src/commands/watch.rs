@@ -141,16 +141,19 @@ fn report_pass(pass: &Pass, before: Option<&ScanReport>, store: &std::path::Path
         let g = graph::Graph::build(r);
         audit::audit(r, &g)
     };
-    let new_findings: Vec<audit::Finding> = {
-        let old: std::collections::HashSet<String> = before
-            .map(|b| fresh(b).into_iter().map(|f| f.message).collect())
-            .unwrap_or_default();
-        fresh(report)
-            .into_iter()
-            .filter(|f| before.is_some() && !old.contains(&f.message))
-            .collect()
-    };
     let summary = pass.summary();
+    // Only a pass that stored a snapshot can have brought a finding: a quiet one audits nothing.
+    let new_findings: Vec<audit::Finding> = match (before, summary.snapshot) {
+        (Some(b), Some(_)) => {
+            let old: std::collections::HashSet<String> =
+                fresh(b).into_iter().map(|f| f.message).collect();
+            fresh(report)
+                .into_iter()
+                .filter(|f| !old.contains(&f.message))
+                .collect()
+        }
+        _ => Vec::new(),
+    };
     if json {
         let mut line = serde_json::to_value(&summary).unwrap_or_default();
         line["findings"] = serde_json::to_value(&new_findings).unwrap_or_default();
