@@ -10,6 +10,7 @@ export const TOOL_LABEL: Record<Tool, string> = {
   sam: "the SAM CLI",
   console: "the AWS console",
   cli: "the AWS CLI",
+  js_sdk_v2: "the Serverless CLI v3 or another JavaScript SDK v2 client",
   sdk: "an AWS SDK",
   aws_service: "an AWS service",
   unknown: "an unknown client",

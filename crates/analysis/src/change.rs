@@ -78,15 +78,19 @@ fn is_creation(action: &str) -> bool {
     action.starts_with("Create") || action == "RunInstances"
 }
 
-/// Whether a change made with `tool` is one `owner` makes: Terraform's own runs, a stack's
-/// changes made by CloudFormation (and the CLI that drives it). `None` when it cannot be said:
-/// nothing owns the resource, or the event does not say which tool it was.
-pub fn by_owner(owner: &Owner, tool: Tool) -> Option<bool> {
+/// Whether `change` is one `owner` makes: Terraform's own runs, a stack's changes made by
+/// CloudFormation (and the CLI that drives it). `None` when it cannot be said: nothing owns the
+/// resource, or the event does not say which tool it was. A service's resource changed with the
+/// JavaScript SDK v2 alone may be `serverless deploy function` (v3 adds no mark of its own): it
+/// cannot be said either.
+pub fn by_owner(owner: &Owner, change: &ChangeEvent) -> Option<bool> {
+    let tool = change.tool;
     if matches!(tool, Tool::Unknown | Tool::AwsService) {
         return None;
     }
     match owner {
         Owner::Terraform(_) => Some(tool == Tool::Terraform),
+        Owner::Serverless(_) if tool == Tool::JsSdkV2 => None,
         Owner::Serverless(_) => Some(matches!(tool, Tool::Cloudformation | Tool::Serverless)),
         Owner::Cloudformation(_) => {
             Some(matches!(tool, Tool::Cloudformation | Tool::Cdk | Tool::Sam))
@@ -187,9 +191,44 @@ mod tests {
             state: "s3://b/k".into(),
             matched_by: "arn".into(),
         });
-        assert_eq!(by_owner(&tf, Tool::Terraform), Some(true));
-        assert_eq!(by_owner(&tf, Tool::Console), Some(false));
-        assert_eq!(by_owner(&tf, Tool::Unknown), None);
-        assert_eq!(by_owner(&Owner::Unmanaged, Tool::Console), None);
+        let with = |tool: Tool, ua: &str| ChangeEvent {
+            user_agent: ua.into(),
+            ..change(
+                "e",
+                "2026-12-01T10:00:00Z",
+                "UpdateFunctionCode",
+                tool,
+                ("AWS::Lambda::Function", "api"),
+            )
+        };
+        assert_eq!(by_owner(&tf, &with(Tool::Terraform, "")), Some(true));
+        assert_eq!(by_owner(&tf, &with(Tool::Console, "")), Some(false));
+        assert_eq!(by_owner(&tf, &with(Tool::Unknown, "")), None);
+        assert_eq!(by_owner(&Owner::Unmanaged, &with(Tool::Console, "")), None);
+
+        // A service's function: `serverless deploy function` (v3) sends the JS SDK v2's agent
+        // alone, which cannot be told from a script; boto3 can.
+        let sls = Owner::Serverless(crate::model::ServerlessClaim {
+            service: "users".into(),
+            stage: "dev".into(),
+            stack: "users-dev".into(),
+            logical_id: Some("ApiLambdaFunction".into()),
+            matched_by: "stack resources".into(),
+        });
+        let v3 = with(
+            Tool::JsSdkV2,
+            "aws-sdk-nodejs/2.1693.0 linux/v18.20.4 promise",
+        );
+        assert_eq!(by_owner(&sls, &v3), None);
+        assert_eq!(by_owner(&tf, &v3), Some(false));
+        let boto = with(Tool::Sdk, "Boto3/1.34.0 md/Botocore#1.34.0");
+        assert_eq!(by_owner(&sls, &boto), Some(false));
+        assert_eq!(
+            by_owner(
+                &sls,
+                &with(Tool::Cloudformation, "cloudformation.amazonaws.com")
+            ),
+            Some(true)
+        );
     }
 }

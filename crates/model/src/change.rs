@@ -24,7 +24,10 @@ pub enum Tool {
     Console,
     /// The AWS CLI.
     Cli,
-    /// An AWS SDK called by a program (boto3, the SDKs for JavaScript, Go, Java, Rust, …).
+    /// The AWS SDK for JavaScript v2 with no other mark: what the Serverless Framework v3 sends
+    /// (it adds nothing of its own), and what any Node.js script on that SDK sends too.
+    JsSdkV2,
+    /// An AWS SDK called by a program (boto3, the SDKs for JavaScript v3, Go, Java, Rust, …).
     Sdk,
     /// An AWS service acting on its own (`invokedBy` another service).
     AwsService,
@@ -42,6 +45,7 @@ impl Tool {
             Tool::Sam => "the SAM CLI",
             Tool::Console => "the AWS console",
             Tool::Cli => "the AWS CLI",
+            Tool::JsSdkV2 => "the Serverless CLI v3 or another JavaScript SDK v2 client",
             Tool::Sdk => "an AWS SDK",
             Tool::AwsService => "an AWS service",
             Tool::Unknown => "an unknown client",

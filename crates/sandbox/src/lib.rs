@@ -7,6 +7,7 @@
 //! lacks, and refuses what AWS refuses and moto allows), `stagecraft.toml` (the demo workspace bound to this run's account ids) and `env`
 //! (what to export). Stagecraft then reaches the sandbox exactly as it reaches a real organization.
 
+pub mod agent;
 pub mod harness;
 mod loopback;
 mod moto;
@@ -139,11 +140,12 @@ struct SsoThread {
     thread: std::thread::JoinHandle<()>,
 }
 
-/// Serves IAM Identity Center for `directory` in front of `upstream` from a thread of its own
-/// (so it outlives any one test's runtime); returns its endpoint.
-fn sso_thread(upstream: &str, directory: sso::Directory) -> Result<(String, SsoThread), Error> {
+/// Serves the sandbox's proxy in front of `upstream` from a thread of its own (so it outlives any
+/// one test's runtime); returns its endpoint and where its IAM Identity Center's accounts are set.
+fn sso_thread(upstream: &str) -> Result<(String, proxy::SignInDirectory, SsoThread), Error> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (ready, endpoint) = std::sync::mpsc::channel::<Result<String, Error>>();
+    let (ready, endpoint) =
+        std::sync::mpsc::channel::<Result<(String, proxy::SignInDirectory), Error>>();
     let upstream = upstream.to_owned();
     let thread = std::thread::Builder::new()
         .name("sandbox-sso".into())
@@ -159,13 +161,9 @@ fn sso_thread(upstream: &str, directory: sso::Directory) -> Result<(String, SsoT
                 }
             };
             runtime.block_on(async move {
-                let opts = proxy::ProxyOptions {
-                    sso: Some(directory),
-                    ..proxy::ProxyOptions::default()
-                };
-                match proxy::Proxy::start(&upstream, opts).await {
+                match proxy::Proxy::start(&upstream, proxy::ProxyOptions::default()).await {
                     Ok(p) => {
-                        let _ = ready.send(Ok(p.endpoint.clone()));
+                        let _ = ready.send(Ok((p.endpoint.clone(), p.sign_in_directory())));
                         let _ = stopped.await;
                         drop(p);
                     }
@@ -176,10 +174,10 @@ fn sso_thread(upstream: &str, directory: sso::Directory) -> Result<(String, SsoT
             });
         })
         .map_err(|e| Error::io("starting the sandbox's sign-in thread", e))?;
-    let endpoint = endpoint
+    let (endpoint, directory) = endpoint
         .recv_timeout(std::time::Duration::from_secs(10))
-        .map_err(|_| Error::Sandbox("the sandbox's sign-in did not start".into()))??;
-    Ok((endpoint, SsoThread { stop, thread }))
+        .map_err(|_| Error::Sandbox("the sandbox's proxy did not start".into()))??;
+    Ok((endpoint, directory, SsoThread { stop, thread }))
 }
 
 /// Runs `stagecraft sandbox sso-serve` detached (it outlives this process, as the emulator does)
@@ -243,14 +241,11 @@ pub fn sso_directory(seeded: &Seeded) -> sso::Directory {
     }
 }
 
-/// Serves the sandbox's IAM Identity Center until the process is stopped (`sandbox sso-serve`).
+/// Serves the sandbox's proxy until the process is stopped (`sandbox sso-serve`). It starts before
+/// the organization is seeded (the seeding goes through it, so its event history holds it) and
+/// answers IAM Identity Center once `up` has written the sandbox's record.
 pub async fn serve_sso(dir: &Path, upstream: &str) -> Result<(), Error> {
-    let sandbox = Sandbox::load(dir)?;
-    let opts = proxy::ProxyOptions {
-        sso: Some(sso_directory(&sandbox.seeded)),
-        ..proxy::ProxyOptions::default()
-    };
-    let p = proxy::Proxy::start(upstream, opts).await?;
+    let p = proxy::Proxy::start(upstream, proxy::ProxyOptions::default()).await?;
     let record = SsoRecord {
         endpoint: p.endpoint.clone(),
         pid: std::process::id(),
@@ -259,6 +254,14 @@ pub async fn serve_sso(dir: &Path, upstream: &str) -> Result<(), Error> {
         &dir.join("sso.json"),
         &serde_json::to_string(&record).unwrap_or_default(),
     )?;
+    let directory = p.sign_in_directory();
+    loop {
+        if let Ok(sandbox) = Sandbox::load(dir) {
+            directory.set(sso_directory(&sandbox.seeded));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     std::future::pending::<()>().await;
     drop(p);
     Ok(())
@@ -371,6 +374,8 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
             )));
         }
     }
+    // A stale record would be read as this run's by the proxy started below.
+    let _ = std::fs::remove_file(dir.join("sandbox.json"));
     let server = moto::with_gaps(&moto::ensure_installed(&opts.venv, log)?, &dir)?;
     let port = moto::free_port()?;
     let process = moto::start(&server, port, &dir.join("moto.log"), opts.tied)?;
@@ -382,48 +387,57 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
     ));
 
     let mut sso_served = None;
+    let mut sso_pid = None;
     let result = async {
         let region = opts.spec.region.clone();
+        // The proxy in front of moto, started first so that everything reaches the emulator
+        // through it, the seeding included: it answers IAM Identity Center and CloudTrail's event
+        // history, and refuses what AWS refuses and moto allows. Without one (a CLI sandbox with
+        // no `stagecraft` binary to serve it) the profiles name moto itself.
+        let (aws_endpoint, directory) = if opts.tied {
+            let (proxy_endpoint, directory, thread) = sso_thread(&endpoint)?;
+            sso_served = Some(thread);
+            (proxy_endpoint, Some(directory))
+        } else if let Some(exe) = &opts.sso_server {
+            let (proxy_endpoint, served_by) = sso_process(exe, &dir, &endpoint)?;
+            sso_pid = Some(served_by);
+            (proxy_endpoint, None)
+        } else {
+            (endpoint.clone(), None)
+        };
+        let proxied = aws_endpoint != endpoint;
         write(&dir.join("credentials"), "")?;
         write(
             &dir.join("aws-config"),
-            &aws_config_text(&endpoint, &region, &[]),
+            &aws_config_text(&aws_endpoint, &region, &[]),
         )?;
         let env = AwsEnv::with_config_file(dir.join("aws-config"));
         let master = env.sdk_config(MASTER_PROFILE, None).await;
         log("seeding the organization…");
         let seeded = seed::seed(&master, &opts.spec).await?;
+        // CloudTrail's event times are whole seconds: once the second of the last write has
+        // passed, a scan that starts comes after every write the seeding made.
+        let into = u64::from(time::OffsetDateTime::now_utc().nanosecond());
+        tokio::time::sleep(std::time::Duration::from_nanos(
+            1_000_000_000_u64.saturating_sub(into) + 10_000_000,
+        ))
+        .await;
         let accounts = seeded.stage_profiles();
-        write(
-            &dir.join("aws-config"),
-            &aws_config_text(&endpoint, &region, &accounts),
-        )?;
-        let mut sandbox = Sandbox {
+        if let Some(directory) = &directory {
+            directory.set(sso_directory(&seeded));
+        }
+        let sandbox = Sandbox {
             dir: dir.clone(),
             endpoint: endpoint.clone(),
             port,
             pid,
             region: region.clone(),
             seeded,
-            sso_endpoint: None,
-            sso_pid: None,
+            sso_endpoint: proxied.then(|| aws_endpoint.clone()),
+            sso_pid,
         };
-        save_record(&sandbox)?;
-        // IAM Identity Center, which moto lacks, answered beside it.
-        if opts.tied {
-            let (sso_endpoint, thread) = sso_thread(&endpoint, sso_directory(&sandbox.seeded))?;
-            sso_served = Some(thread);
-            sandbox.sso_endpoint = Some(sso_endpoint);
-        } else if let Some(exe) = &opts.sso_server {
-            let (sso_endpoint, sso_pid) = sso_process(exe, &dir, &endpoint)?;
-            sandbox.sso_endpoint = Some(sso_endpoint);
-            sandbox.sso_pid = Some(sso_pid);
-        }
         let seeded = sandbox.seeded.clone();
-        // The profiles reach the emulator through the proxy when there is one: it answers as AWS
-        // where moto is laxer (a member account may not list the organization).
-        let aws_endpoint = sandbox.sso_endpoint.as_deref().unwrap_or(&endpoint);
-        let mut config = aws_config_text(aws_endpoint, &region, &accounts);
+        let mut config = aws_config_text(&aws_endpoint, &region, &accounts);
         if let Some(sso_endpoint) = &sandbox.sso_endpoint {
             config.push_str(&sso_config_text(
                 sso_endpoint,
@@ -445,12 +459,13 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
                 Some(home) => Some(terraform::write_stand_in(&home, &dir)?),
                 None => None,
             };
+            // Deploys reach the emulator through the proxy too: their writes are in the history.
             write(
                 &dir.join("stagecraft.toml"),
                 &workspace_text(
                     &accounts,
                     opts.examples.as_deref(),
-                    &endpoint,
+                    &aws_endpoint,
                     &dir,
                     stand_in.as_deref(),
                 ),
@@ -473,10 +488,18 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
             scratch: None,
         }),
         Err(e) => {
-            // Never leave an orphaned emulator behind a failed start.
+            // Never leave an orphaned emulator (or its proxy) behind a failed start.
             let _ = moto::stop(pid);
             if let Some(sso) = sso_served {
                 let _ = sso.stop.send(());
+            }
+            if let Some(sso_pid) = sso_pid.filter(|p| is_sso_server(*p)) {
+                if let Ok(sso_pid) = i32::try_from(sso_pid) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(sso_pid),
+                        nix::sys::signal::Signal::SIGTERM,
+                    );
+                }
             }
             Err(e)
         }

@@ -108,6 +108,22 @@ pub struct Call {
     pub end_ms: u64,
 }
 
+/// The accounts a proxy's IAM Identity Center answers for; empty until set.
+#[derive(Debug, Clone, Default)]
+pub struct SignInDirectory(Arc<std::sync::RwLock<Option<Arc<crate::sso::Directory>>>>);
+
+impl SignInDirectory {
+    pub fn set(&self, directory: crate::sso::Directory) {
+        if let Ok(mut d) = self.0.write() {
+            *d = Some(Arc::new(directory));
+        }
+    }
+
+    fn get(&self) -> Option<Arc<crate::sso::Directory>> {
+        self.0.read().ok().and_then(|d| d.clone())
+    }
+}
+
 struct State {
     upstream: String,
     opts: ProxyOptions,
@@ -122,6 +138,9 @@ struct State {
     /// The proxy's own address (the sign-in page's URL names it).
     endpoint: String,
     sessions: crate::sso::Sessions,
+    /// The accounts IAM Identity Center answers for: `opts.sso`, or set once the organization is
+    /// seeded through this proxy ([`Proxy::answer_sign_in`]).
+    directory: SignInDirectory,
     /// Who may read the organization's accounts, learned from the answers that pass through.
     org: Mutex<OrgAdmins>,
     /// Every exchange, when recording.
@@ -195,7 +214,12 @@ impl Proxy {
             .pool_max_idle_per_host(256)
             .build(connector);
         let seed = opts.seed.max(1);
+        let directory = SignInDirectory::default();
+        if let Some(dir) = &opts.sso {
+            directory.set(dir.clone());
+        }
         let state = Arc::new(State {
+            directory,
             upstream: upstream.trim_end_matches('/').to_owned(),
             opts,
             client,
@@ -248,6 +272,12 @@ impl Proxy {
         if let Ok(mut expired) = self.state.expired.lock() {
             expired.insert(account.to_owned());
         }
+    }
+
+    /// Where IAM Identity Center's accounts are set once they are known: a proxy started before the
+    /// organization is seeded (so that the seeding is recorded) answers sign-ins from then on.
+    pub fn sign_in_directory(&self) -> SignInDirectory {
+        self.state.directory.clone()
     }
 
     /// Approves the sign-in waiting with `user_code`, as the user would on AWS's page.
@@ -425,12 +455,11 @@ async fn answer(
     let query = parts.uri.query().unwrap_or_default().to_owned();
     let method = parts.method.as_str().to_owned();
     if let Some(dir) = state
-        .opts
-        .sso
-        .as_ref()
+        .directory
+        .get()
         .filter(|_| crate::sso::is_sso(&path, key.is_some()))
     {
-        return Ok(identity_center(&state, dir, &parts, &path, &query, &body).await);
+        return Ok(identity_center(&state, &dir, &parts, &path, &query, &body).await);
     }
     let (protocol, action) = classify(&service, &method, &path, &query, target.as_deref(), &body);
     let with_decryption = service == "ssm"
@@ -1191,9 +1220,17 @@ fn s3_action(method: &str, path: &str, query: &str) -> String {
         ("GET", _) if has("tagging") => "GetObjectTagging",
         ("GET", _) => "GetObject",
         ("HEAD", _) => "HeadObject",
-        ("PUT", 1) => "CreateBucket",
+        ("PUT", 1) if has("tagging") => "PutBucketTagging",
+        ("PUT", 1) if has("policy") => "PutBucketPolicy",
+        ("PUT", 1) if has("encryption") => "PutBucketEncryption",
+        ("PUT", 1) if has("versioning") => "PutBucketVersioning",
+        ("PUT", 1) if has("publicAccessBlock") => "PutPublicAccessBlock",
+        ("PUT", 1) if query.is_empty() => "CreateBucket",
+        ("DELETE", 1) if has("tagging") => "DeleteBucketTagging",
+        ("DELETE", 1) if has("policy") => "DeleteBucketPolicy",
+        ("PUT" | "DELETE", 1) if !query.is_empty() => return format!("{method} {path}?{query}"),
         ("PUT", _) => "PutObject",
-        ("DELETE", 1) => "DeleteBucket",
+        ("DELETE", 1) if query.is_empty() => "DeleteBucket",
         ("DELETE", _) => "DeleteObject",
         ("POST", _) => "PostObject",
         _ => return format!("{method} {path}"),

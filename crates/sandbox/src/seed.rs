@@ -18,6 +18,7 @@ use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::agent::Agent;
 use super::services::{self, Service};
 use super::tfstate::{self, TfResource};
 use crate::aws;
@@ -230,14 +231,17 @@ pub async fn seed(master: &SdkConfig, spec: &SeedSpec) -> Result<Seeded, Error> 
     if spec.shape == Shape::Spread {
         return crate::shape::seed(master, &spec.region).await;
     }
-    let (mut seeded, org) = new_organization(master, ORG_UNIT).await?;
+    // The organization, its accounts and the state backend were made by hand in the console.
+    // (Members are reached from `master` itself: each write there names its own tool.)
+    let by_hand = Agent::Console.acting(master);
+    let (mut seeded, org) = new_organization(&by_hand, ORG_UNIT).await?;
     seeded.state_bucket = STATE_BUCKET.into();
     seeded.state_key = STATE_KEY.into();
     for stage in &spec.stages {
         let name = format!("acme-{stage}");
         let id = org
             .account(
-                master,
+                &by_hand,
                 &name,
                 &format!("aws+{stage}@acme.example"),
                 &[("Stage", stage)],
@@ -251,12 +255,12 @@ pub async fn seed(master: &SdkConfig, spec: &SeedSpec) -> Result<Seeded, Error> 
     }
 
     // The management account: the state bucket and the lock table of the S3 backend.
-    let s3 = aws_sdk_s3::Client::new(master);
+    let s3 = aws_sdk_s3::Client::new(&by_hand);
     sdk(
         s3.create_bucket().bucket(STATE_BUCKET).send().await,
         "s3:CreateBucket",
     )?;
-    let ddb = aws_sdk_dynamodb::Client::new(master);
+    let ddb = aws_sdk_dynamodb::Client::new(&by_hand);
     create_table(&ddb, LOCK_TABLE, "LockID").await?;
     // The default workspace exists but holds nothing: every stage has its own workspace.
     put_state(&s3, "default", 1, &[]).await?;
@@ -341,6 +345,11 @@ pub(crate) async fn create_table(
         .unwrap_or_default())
 }
 
+/// The function Terraform owns in each stage of the demo (`infra/rotation.tf`).
+pub fn rotation_function(stage: &str) -> String {
+    format!("acme-{stage}-rotate-db-password")
+}
+
 /// Changes made after Terraform last wrote state (so state still describes the old world).
 enum AfterApply {
     DeleteSecret { name: String, days: i64 },
@@ -350,8 +359,9 @@ impl AfterApply {
     async fn apply(self, member: &SdkConfig) -> Result<(), Error> {
         match self {
             AfterApply::DeleteSecret { name, days } => {
+                // Someone in the console.
                 sdk(
-                    aws_sdk_secretsmanager::Client::new(member)
+                    aws_sdk_secretsmanager::Client::new(&Agent::Console.acting(member))
                         .delete_secret()
                         .secret_id(&name)
                         .recovery_window_in_days(days)
@@ -428,6 +438,11 @@ impl<'a> StageSeeder<'a> {
         }
     }
 
+    /// This stage's account, written with `agent`'s `User-Agent`.
+    fn acting(&self, agent: Agent) -> SdkConfig {
+        agent.acting(self.config)
+    }
+
     fn planting(&self, stage: &str) -> bool {
         self.spec.plant_problems && self.stage == stage
     }
@@ -483,6 +498,7 @@ impl<'a> StageSeeder<'a> {
         self.bucket(&format!("acme-{}-uploads", self.stage), Some("uploads"))
             .await?;
         self.kms_key().await?;
+        self.rotation().await?;
         if self.spec.plant_problems {
             self.parameter(
                 None,
@@ -589,7 +605,7 @@ impl<'a> StageSeeder<'a> {
         name: &str,
         description: &str,
     ) -> Result<String, Error> {
-        let sm = aws_sdk_secretsmanager::Client::new(self.config);
+        let sm = aws_sdk_secretsmanager::Client::new(&self.acting(Agent::Terraform));
         // The value is typed into the console by hand in the field setup; Terraform only owns the secret.
         let out = sdk(
             sm.create_secret()
@@ -618,7 +634,7 @@ impl<'a> StageSeeder<'a> {
             "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [secret_arn]}]})
         .to_string();
         let out = sdk(
-            aws_sdk_iam::Client::new(self.config)
+            aws_sdk_iam::Client::new(&self.acting(Agent::Terraform))
                 .create_policy()
                 .policy_name("db_pw_policy")
                 .description("Read the database password")
@@ -650,7 +666,7 @@ impl<'a> StageSeeder<'a> {
     ) -> Result<(), Error> {
         use aws_sdk_ssm::types::ParameterType;
         let out = sdk(
-            aws_sdk_ssm::Client::new(self.config)
+            aws_sdk_ssm::Client::new(&self.acting(Agent::Terraform))
                 .put_parameter()
                 .name(name)
                 .value(value)
@@ -690,7 +706,7 @@ impl<'a> StageSeeder<'a> {
         use aws_sdk_ssm::types::ParameterType;
         let value = format!("{SECRET_MARKER}-{}-service-token", self.stage);
         let out = sdk(
-            aws_sdk_ssm::Client::new(self.config)
+            aws_sdk_ssm::Client::new(&self.acting(Agent::Terraform))
                 .put_parameter()
                 .name(name)
                 .value(&value)
@@ -718,7 +734,12 @@ impl<'a> StageSeeder<'a> {
     }
 
     async fn table(&mut self, name: &str) -> Result<(), Error> {
-        let arn = create_table(&aws_sdk_dynamodb::Client::new(self.config), name, "id").await?;
+        let arn = create_table(
+            &aws_sdk_dynamodb::Client::new(&self.acting(Agent::Terraform)),
+            name,
+            "id",
+        )
+        .await?;
         self.tf.push(TfResource::managed(
             "aws_dynamodb_table",
             name,
@@ -730,11 +751,15 @@ impl<'a> StageSeeder<'a> {
 
     async fn bucket(&mut self, name: &str, tf_name: Option<&str>) -> Result<(), Error> {
         sdk(
-            aws_sdk_s3::Client::new(self.config)
-                .create_bucket()
-                .bucket(name)
-                .send()
-                .await,
+            aws_sdk_s3::Client::new(&self.acting(if tf_name.is_some() {
+                Agent::Terraform
+            } else {
+                Agent::Console
+            }))
+            .create_bucket()
+            .bucket(name)
+            .send()
+            .await,
             "s3:CreateBucket",
         )?;
         if let Some(tf_name) = tf_name {
@@ -749,7 +774,7 @@ impl<'a> StageSeeder<'a> {
     }
 
     async fn kms_key(&mut self) -> Result<(), Error> {
-        let kms = aws_sdk_kms::Client::new(self.config);
+        let kms = aws_sdk_kms::Client::new(&self.acting(Agent::Terraform));
         let meta = sdk(
             kms.create_key().description("acme data key").send().await,
             "kms:CreateKey",
@@ -781,8 +806,68 @@ impl<'a> StageSeeder<'a> {
         Ok(())
     }
 
+    /// Terraform's own function (`infra/rotation.tf`): the database password's rotation, with its
+    /// role.
+    async fn rotation(&mut self) -> Result<(), Error> {
+        use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+        let terraform = self.acting(Agent::Terraform);
+        let role_name = format!("acme-{}-rotation", self.stage);
+        let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+        let role = sdk(
+            aws_sdk_iam::Client::new(&terraform)
+                .create_role()
+                .role_name(&role_name)
+                .assume_role_policy_document(trust.to_string())
+                .send()
+                .await,
+            "iam:CreateRole (rotation)",
+        )?
+        .role
+        .ok_or_else(|| Error::Sandbox("CreateRole returned no role".into()))?;
+        self.tf.push(TfResource::managed(
+            "aws_iam_role",
+            "rotation",
+            json!({"id": role_name, "name": role_name, "arn": role.arn, "unique_id": role.role_id}),
+        ));
+        let name = rotation_function(self.stage);
+        // An empty zip archive (its end-of-central-directory record alone): the code is never run.
+        let mut empty_zip = b"PK\x05\x06".to_vec();
+        empty_zip.resize(22, 0);
+        let function = sdk(
+            aws_sdk_lambda::Client::new(&terraform)
+                .create_function()
+                .function_name(&name)
+                .runtime(Runtime::Python312)
+                .role(&role.arn)
+                .handler("rotate.handler")
+                .code(
+                    FunctionCode::builder()
+                        .zip_file(aws_smithy_types::Blob::new(empty_zip))
+                        .build(),
+                )
+                .environment(
+                    Environment::builder()
+                        .variables("SECRET_ID", "database_password")
+                        .build(),
+                )
+                .send()
+                .await,
+            "lambda:CreateFunction (rotation)",
+        )?;
+        self.tf.push(TfResource::managed(
+            "aws_lambda_function",
+            "rotate_db_password",
+            json!({"id": name, "function_name": name, "arn": function.function_arn,
+                   "role": role.arn, "handler": "rotate.handler", "runtime": "python3.12",
+                   "filename": "rotation/rotate.zip",
+                   "environment": [{"variables": {"SECRET_ID": "database_password"}}]}),
+        ));
+        Ok(())
+    }
+
     async fn pending_kms_key(&mut self) -> Result<String, Error> {
-        let kms = aws_sdk_kms::Client::new(self.config);
+        let kms = aws_sdk_kms::Client::new(&self.acting(Agent::Console));
         let meta = sdk(
             kms.create_key().description("old reports key").send().await,
             "kms:CreateKey",
@@ -802,7 +887,7 @@ impl<'a> StageSeeder<'a> {
 
     async fn rest_api(&mut self) -> Result<RestApi, Error> {
         use aws_sdk_apigateway::types::GatewayResponseType;
-        let ag = aws_sdk_apigateway::Client::new(self.config);
+        let ag = aws_sdk_apigateway::Client::new(&self.acting(Agent::Terraform));
         let api = sdk(
             ag.create_rest_api()
                 .name("acme-api")
@@ -886,7 +971,7 @@ impl<'a> StageSeeder<'a> {
             api.root.as_str(),
             &self.params,
         );
-        let cf = aws_sdk_cloudformation::Client::new(self.config);
+        let cf = aws_sdk_cloudformation::Client::new(&self.acting(Agent::Serverless));
         sdk(
             cf.create_stack()
                 .stack_name(&stack)
@@ -912,7 +997,7 @@ impl<'a> StageSeeder<'a> {
             return Err(Error::Sandbox(format!("stack {stack} ended in {status}")));
         }
         // moto's CloudFormation ignores ManagedPolicyArns: attach what the template declares.
-        let iam = aws_sdk_iam::Client::new(self.config);
+        let iam = aws_sdk_iam::Client::new(&self.acting(Agent::Cloudformation));
         for param in &service.role_policies {
             if let Some(arn) = self.params.get(param.as_str()) {
                 sdk(
@@ -941,7 +1026,7 @@ impl<'a> StageSeeder<'a> {
         let function = format!("auth-{}-authorize", self.stage);
         let uri = self.authorizer_uri(&function);
         let out = sdk(
-            aws_sdk_apigateway::Client::new(self.config)
+            aws_sdk_apigateway::Client::new(&self.acting(Agent::Terraform))
                 .create_authorizer()
                 .rest_api_id(&api.id)
                 .name("shared-authorizer")
@@ -996,7 +1081,7 @@ impl<'a> StageSeeder<'a> {
         };
         let uri = self.authorizer_uri(&format!("auth-{}-{name}", self.stage));
         sdk(
-            aws_sdk_apigateway::Client::new(self.config)
+            aws_sdk_apigateway::Client::new(&self.acting(Agent::Cloudformation))
                 .create_authorizer()
                 .rest_api_id(&api.id)
                 .name(name)
@@ -1015,7 +1100,7 @@ impl<'a> StageSeeder<'a> {
         if service.websocket_routes.is_empty() {
             return Ok(());
         }
-        let v2 = aws_sdk_apigatewayv2::Client::new(self.config);
+        let v2 = aws_sdk_apigatewayv2::Client::new(&self.acting(Agent::Cloudformation));
         let stack = format!("{}-{}", service.name, self.stage);
         let api = sdk(
             v2.create_api()
@@ -1050,7 +1135,7 @@ impl<'a> StageSeeder<'a> {
     }
 
     async fn domain(&mut self, api: &RestApi) -> Result<(), Error> {
-        let ag = aws_sdk_apigateway::Client::new(self.config);
+        let ag = aws_sdk_apigateway::Client::new(&self.acting(Agent::Terraform));
         let domain = format!("api.{}.acme.example", self.stage);
         let cert = format!(
             "arn:aws:acm:{}:{}:certificate/acme-{}",

@@ -17,6 +17,7 @@
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
 
+use super::agent::Agent;
 use super::seed::{built, create_table, new_organization, sdk, Seeded, SeededAccount};
 use super::tfstate::{self, TfResource};
 use crate::aws;
@@ -32,16 +33,19 @@ pub const LOCKED_KEY: &str = "live/dev/core/terraform.tfstate";
 
 /// Builds the spread organization from the management account (`region` is the home region).
 pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
-    let (mut seeded, ou) = new_organization(master, "workloads").await?;
+    // The organization and its accounts were made in the console; each write in a member names
+    // the tool that made it.
+    let by_hand = Agent::Console.acting(master);
+    let (mut seeded, ou) = new_organization(&by_hand, "workloads").await?;
     let tooling = ou
-        .account(master, TOOLING_ACCOUNT, "aws+tooling@globex.example", &[])
+        .account(&by_hand, TOOLING_ACCOUNT, "aws+tooling@globex.example", &[])
         .await?;
     let dev = ou
-        .account(master, "globex-dev", "aws+dev@globex.example", &[])
+        .account(&by_hand, "globex-dev", "aws+dev@globex.example", &[])
         .await?;
     let prod = ou
         .account(
-            master,
+            &by_hand,
             "globex-payments-live",
             "aws+payments@globex.example",
             &[("Environment", "prod")],
@@ -53,18 +57,23 @@ pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
     let dev_cfg = member(master, &dev).await;
     let prod_cfg = member(master, &prod).await;
 
-    let s3 = aws_sdk_s3::Client::new(&tooling_cfg);
+    // The state backend, made by hand; the lock is Terraform's.
+    let s3 = aws_sdk_s3::Client::new(&Agent::Console.acting(&tooling_cfg));
     sdk(
         s3.create_bucket().bucket(STATE_BUCKET).send().await,
         "s3:CreateBucket (state)",
     )?;
-    let ddb = aws_sdk_dynamodb::Client::new(&tooling_cfg);
+    let ddb = aws_sdk_dynamodb::Client::new(&Agent::Console.acting(&tooling_cfg));
     create_table(&ddb, LOCK_TABLE, "LockID").await?;
-    hold_lock(&ddb).await?;
+    hold_lock(&aws_sdk_dynamodb::Client::new(
+        &Agent::Terraform.acting(&tooling_cfg),
+    ))
+    .await?;
 
     let mut iam_roles = Vec::new();
     for (stage, id, config) in [("dev", &dev, &dev_cfg), ("prod", &prod, &prod_cfg)] {
-        let mut core = Core::new(config, stage, id, region);
+        let terraform = Agent::Terraform.acting(config);
+        let mut core = Core::new(&terraform, stage, id, region);
         core.build().await?;
         if stage == "prod" {
             core.dr_table().await?;
@@ -77,7 +86,7 @@ pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
         )
         .await?;
         deploy_api(config, stage, region, &core).await?;
-        iam_roles.push(ci_role(config, id).await?);
+        iam_roles.push(ci_role(&terraform, id).await?);
         seeded.terraform.insert(
             format!("live/{stage}/core"),
             core.tf.iter().map(TfResource::address).collect(),
@@ -111,7 +120,7 @@ pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
     .await?;
 
     // prod's edge: only an S3 bucket, whose ARN names no account: the key says the stage.
-    let prod_s3 = aws_sdk_s3::Client::new(&prod_cfg);
+    let prod_s3 = aws_sdk_s3::Client::new(&Agent::Terraform.acting(&prod_cfg));
     sdk(
         prod_s3
             .create_bucket()
@@ -150,7 +159,11 @@ pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
             .await,
         "s3:CreateBucket (prod state)",
     )?;
-    let reader = iam_role(&prod_cfg, "globex-prod-reports-reader").await?;
+    let reader = iam_role(
+        &Agent::Terraform.acting(&prod_cfg),
+        "globex-prod-reports-reader",
+    )
+    .await?;
     put_state(
         &prod_s3,
         PROD_STATE_BUCKET,
@@ -171,7 +184,7 @@ pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
 
     // Other CloudFormation: a SAM application and a CDK app.
     create_stack(
-        &dev_cfg,
+        &Agent::Sam.acting(&dev_cfg),
         "billing-dev",
         &json!({
             "Description": "billing: invoices (SAM)",
@@ -186,7 +199,7 @@ pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
     )
     .await?;
     create_stack(
-        &prod_cfg,
+        &Agent::Cdk.acting(&prod_cfg),
         "PaymentsStack",
         &json!({
             "Resources": {"Ledger": {"Type": "AWS::DynamoDB::Table",
@@ -353,15 +366,16 @@ async fn deploy_api(
         "Outputs": {"ServerlessDeploymentBucketName": {"Value": {"Ref": "ServerlessDeploymentBucket"}}}
     });
     create_stack(
-        config,
+        &Agent::Serverless.acting(config),
         &format!("api-{stage}"),
         &template,
         &[("STAGE", stage)],
     )
     .await?;
-    // moto's CloudFormation ignores ManagedPolicyArns: attach what the template declares.
+    // moto's CloudFormation ignores ManagedPolicyArns: attach what the template declares, as
+    // CloudFormation would.
     sdk(
-        aws_sdk_iam::Client::new(config)
+        aws_sdk_iam::Client::new(&Agent::Cloudformation.acting(config))
             .attach_role_policy()
             .role_name(&role)
             .policy_arn(&core.policy_arn)
@@ -393,7 +407,13 @@ async fn deploy_reports(eu: &SdkConfig) -> Result<(), Error> {
         },
         "Outputs": {"ServerlessDeploymentBucketName": {"Value": {"Ref": "ServerlessDeploymentBucket"}}}
     });
-    create_stack(eu, "reports-prod", &template, &[("STAGE", "prod")]).await
+    create_stack(
+        &Agent::Serverless.acting(eu),
+        "reports-prod",
+        &template,
+        &[("STAGE", "prod")],
+    )
+    .await
 }
 
 /// dev's `list` function reserves 900 of the account's 1,000 concurrent executions: near the limit.

@@ -85,9 +85,16 @@ pub(crate) struct Trail {
     buckets: Mutex<HashMap<(String, String), Tokens>>,
 }
 
-/// Whether a call changes something, as CloudTrail's `readOnly: false` means it.
+/// Whether a call is a management event that changes something, as CloudTrail's event history
+/// holds it (`readOnly: false`). Data events (S3 objects, DynamoDB items, Lambda invocations) are
+/// not in the event history, and a call the proxy cannot name (`<METHOD> <path>`) is not recorded
+/// under a made-up name.
 pub(crate) fn writes(service: &str, action: &str, method: &str) -> bool {
-    if matches!(service, "sts" | "sso" | "sso-oidc" | "cloudtrail") || action.is_empty() {
+    if matches!(service, "sts" | "sso" | "sso-oidc" | "cloudtrail")
+        || action.is_empty()
+        || action.contains(' ')
+        || data_event(service, action)
+    {
         return false;
     }
     let reads = [
@@ -97,6 +104,42 @@ pub(crate) fn writes(service: &str, action: &str, method: &str) -> bool {
     .any(|p| action.starts_with(p));
     let rest = matches!(service, "lambda" | "apigateway" | "s3");
     !(reads || (rest && matches!(method, "GET" | "HEAD")))
+}
+
+/// A data event: recorded only by a trail with data events selected, never in the event history.
+fn data_event(service: &str, action: &str) -> bool {
+    match service {
+        "s3" => matches!(
+            action,
+            "PutObject"
+                | "PostObject"
+                | "DeleteObject"
+                | "DeleteObjects"
+                | "CopyObject"
+                | "CreateMultipartUpload"
+                | "UploadPart"
+                | "UploadPartCopy"
+                | "CompleteMultipartUpload"
+                | "AbortMultipartUpload"
+                | "PutObjectAcl"
+                | "PutObjectTagging"
+                | "DeleteObjectTagging"
+                | "RestoreObject"
+        ),
+        "dynamodb" => matches!(
+            action,
+            "PutItem"
+                | "UpdateItem"
+                | "DeleteItem"
+                | "BatchWriteItem"
+                | "TransactWriteItems"
+                | "ExecuteStatement"
+                | "BatchExecuteStatement"
+                | "ExecuteTransaction"
+        ),
+        "lambda" => action.starts_with("Invoke"),
+        _ => false,
+    }
 }
 
 impl Trail {
@@ -128,6 +171,11 @@ impl Trail {
             .to_owned();
         let console =
             w.user_agent.contains("console.amazonaws.com") || w.user_agent.starts_with("Mozilla/");
+        // A call an AWS service made on the caller's behalf (CloudFormation creating a stack's
+        // resources) names the service as its user agent, source address and `invokedBy`.
+        let service_principal =
+            (!console && w.user_agent.ends_with(".amazonaws.com") && !w.user_agent.contains(' '))
+                .then_some(w.user_agent);
         let mut record = json!({
             "eventVersion": "1.09",
             "userIdentity": identity,
@@ -135,7 +183,7 @@ impl Trail {
             "eventSource": source,
             "eventName": name,
             "awsRegion": region,
-            "sourceIPAddress": "127.0.0.1",
+            "sourceIPAddress": service_principal.unwrap_or("127.0.0.1"),
             "userAgent": w.user_agent,
             "requestParameters": params,
             "responseElements": Value::Null,
@@ -152,6 +200,9 @@ impl Trail {
         }
         if console {
             record["sessionCredentialFromConsole"] = json!("true");
+        }
+        if let Some(service) = service_principal {
+            record["userIdentity"]["invokedBy"] = json!(service);
         }
         if let Ok(mut events) = self.events.lock() {
             events.push(Recorded {

@@ -656,7 +656,7 @@ async fn the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix() {
     wait_text(&client, "[data-testid=scan-age]", |t| t.contains("scanned")).await;
     // The findings badge and each stage card's findings appear once the snapshot is analysed.
     let badge = wait_text(&client, "[data-testid=findings-count]", |t| !t.is_empty()).await;
-    assert_eq!(badge.trim(), "11");
+    assert_eq!(badge.trim(), "12");
     let dev = sb
         .seeded
         .accounts
@@ -761,11 +761,11 @@ async fn the_views_answer_who_owns_what_reads_what_differs_and_what_to_fix() {
     // Findings: grouped by rule; clicking the catch-22 focuses the graph on prod's domain.
     click(&client, "[data-testid=tab-findings]").await;
     wait_for(&client, "[data-testid=finding]").await;
-    assert_eq!(count(&client, "[data-testid=finding]").await, 11);
+    assert_eq!(count(&client, "[data-testid=finding]").await, 12);
     assert_eq!(
         count(&client, "[data-testid=rule-group]").await,
-        7,
-        "seven rules have findings"
+        8,
+        "eight rules have findings (qa's secret deleted in the console is a change outside Terraform)"
     );
     screenshot(&client, "findings").await;
     click(
@@ -1134,11 +1134,11 @@ async fn one_click_deploys_qa_with_a_live_log_and_green_steps() {
     client.close().await.expect("close session");
 }
 
-/// A team lead turns Live on. Someone changes a function's handler in the console and deletes a
-/// secret with a 12-day recovery window. Within one Live interval the change is listed with who made
-/// it and with which tool; the function's details say so; the finding `changed-outside-owner`
-/// appears with who and when; the Deletions view counts down 12 days from the call, scheduled by
-/// the console, no longer "uncertain".
+/// A team lead turns Live on. Someone changes the handler of a function Terraform owns in the
+/// console and deletes a secret with a 12-day recovery window. Within one Live interval the change
+/// is listed with who made it and with which tool; the function's details say so; the finding
+/// `changed-outside-owner` appears with who and when; the Deletions view counts down 12 days from
+/// the call, scheduled by the console, no longer "uncertain".
 async fn live_mode_shows_a_console_change_who_made_it_its_finding_and_a_deletions_exact_deadline() {
     const INTERVAL: u64 = 5;
     let running = sandbox_of(SeedSpec {
@@ -1162,7 +1162,7 @@ async fn live_mode_shows_a_console_change_who_made_it_its_finding_and_a_deletion
     })
     .await;
 
-    // In the console: a Serverless function's handler changed, a secret deleted for 12 days.
+    // In the console: the handler of Terraform's function changed, a secret deleted for 12 days.
     let console = sb
         .aws_env()
         .sdk_config("dev", None)
@@ -1171,17 +1171,7 @@ async fn live_mode_shows_a_console_change_who_made_it_its_finding_and_a_deletion
         .app_name(aws_types::app_name::AppName::new("console.amazonaws.com").expect("app"))
         .build();
     let lambda = aws_sdk_lambda::Client::new(&console);
-    let function = lambda
-        .list_functions()
-        .send()
-        .await
-        .expect("ListFunctions")
-        .functions()
-        .iter()
-        .filter_map(|f| f.function_name())
-        .find(|n| n.contains("-dev-"))
-        .expect("a dev function")
-        .to_owned();
+    let function = stagecraft_sandbox::seed::rotation_function("dev");
     let sm = aws_sdk_secretsmanager::Client::new(&console);
     let secret = sm
         .list_secrets()
@@ -1255,6 +1245,10 @@ async fn live_mode_shows_a_console_change_who_made_it_its_finding_and_a_deletion
     .await;
     assert!(finding.contains("the AWS console"), "{finding}");
     assert!(
+        finding.contains("owned by Terraform aws_lambda_function.rotate_db_password"),
+        "{finding}"
+    );
+    assert!(
         finding.contains("OrganizationAccountAccessRole"),
         "{finding}"
     );
@@ -1269,9 +1263,11 @@ async fn live_mode_shows_a_console_change_who_made_it_its_finding_and_a_deletion
         )
         .await
         .expect("every row");
-    let cell = wait_text(&client, "[data-testid=cell-changed]", |t| {
-        t.contains("the AWS console")
-    })
+    let cell = wait_text(
+        &client,
+        "[data-testid=matrix-row][data-key='tf:aws_lambda_function.rotate_db_password'] [data-testid=cell-changed]",
+        |t| t.contains("the AWS console"),
+    )
     .await;
     assert!(!cell.is_empty());
     screenshot(&client, "live-stages").await;

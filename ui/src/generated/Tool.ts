@@ -3,4 +3,4 @@
 /**
  * The tool a change was made with, read from the event's `userAgent`, `invokedBy` and session.
  */
-export type Tool = "terraform" | "cloudformation" | "serverless" | "cdk" | "sam" | "console" | "cli" | "sdk" | "aws_service" | "unknown";
+export type Tool = "terraform" | "cloudformation" | "serverless" | "cdk" | "sam" | "console" | "cli" | "js_sdk_v2" | "sdk" | "aws_service" | "unknown";

@@ -1205,7 +1205,7 @@ fn changed_outside_owner(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         let Some(last) = r.changed.as_ref().and_then(|p| p.last_change.as_ref()) else {
             continue;
         };
-        if crate::change::by_owner(&r.owner, last.tool) != Some(false) {
+        if crate::change::by_owner(&r.owner, last) != Some(false) {
             continue;
         }
         let at = last.at.replace('T', " ").trim_end_matches('Z').to_owned();

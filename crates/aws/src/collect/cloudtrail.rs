@@ -197,6 +197,7 @@ pub fn parse(
         });
     }
     targets.extend(named(&source, params));
+    targets.retain(|t| !only_referenced(&source, &action, t));
     targets.sort();
     targets.dedup();
     let window = |key: &str| -> Option<u32> {
@@ -278,6 +279,8 @@ pub fn tool_of(
         Tool::Sam
     } else if ua.starts_with("aws-cli/") {
         Tool::Cli
+    } else if ua.trim_start().starts_with("aws-sdk-nodejs/2.") {
+        Tool::JsSdkV2
     } else if [
         "boto3",
         "botocore",
@@ -333,6 +336,25 @@ fn who(identity: &Value) -> (String, Option<String>) {
         None => "unknown".to_owned(),
     };
     (text, arn)
+}
+
+/// Whether an event names `target` only as what it points to, not as what it changes: attaching
+/// a managed policy changes the role (user, group), not the policy; a base path mapping changes
+/// the custom domain, not the API it maps to. CloudTrail lists both in `resources`.
+fn only_referenced(source: &str, action: &str, target: &ChangeTarget) -> bool {
+    use crate::model::types as t;
+    let kind = target.type_name.as_deref();
+    match source {
+        "iam.amazonaws.com" => {
+            (action.starts_with("Attach") || action.starts_with("Detach"))
+                && action.ends_with("Policy")
+                && (kind == Some(t::iam::POLICY_TYPE) || target.name.contains(":policy/"))
+        }
+        "apigateway.amazonaws.com" => {
+            action.ends_with("BasePathMapping") && kind == Some(t::apigateway::REST_API)
+        }
+        _ => false,
+    }
 }
 
 /// The resources a request's parameters name, by the event source's member names.
@@ -414,6 +436,40 @@ mod tests {
     }
 
     #[test]
+    fn attaching_a_policy_changes_the_role_not_the_policy() {
+        let attach = r#"{"eventID":"a","eventTime":"2026-12-01T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"AttachRolePolicy","userAgent":"cloudformation.amazonaws.com","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/Deployer/ci","invokedBy":"cloudformation.amazonaws.com"},"requestParameters":{"roleName":"users-dev-lambdaRole","policyArn":"arn:aws:iam::1:policy/db_pw_policy"}}"#;
+        let listed = [
+            (
+                "AWS::IAM::Role".to_owned(),
+                "users-dev-lambdaRole".to_owned(),
+            ),
+            (
+                "AWS::IAM::Policy".to_owned(),
+                "arn:aws:iam::1:policy/db_pw_policy".to_owned(),
+            ),
+        ];
+        let c = parse(attach, &listed, "1", "us-east-1").expect("an event");
+        assert_eq!(c.tool, Tool::Cloudformation);
+        assert_eq!(
+            c.targets,
+            vec![ChangeTarget {
+                type_name: Some("AWS::IAM::Role".into()),
+                name: "users-dev-lambdaRole".into()
+            }]
+        );
+        // Changing the policy itself is a change of the policy.
+        let version = attach
+            .replace("AttachRolePolicy", "CreatePolicyVersion")
+            .replace(r#""roleName":"users-dev-lambdaRole","#, "");
+        let c = parse(&version, &listed[1..], "1", "us-east-1").expect("an event");
+        assert!(!c.targets.is_empty());
+        assert!(c
+            .targets
+            .iter()
+            .all(|t| t.name == "arn:aws:iam::1:policy/db_pw_policy"));
+    }
+
+    #[test]
     fn deletion_windows_are_read_with_their_defaults() {
         let event = |params: &str| {
             format!(
@@ -456,6 +512,16 @@ mod tests {
             Tool::Sdk
         );
         assert_eq!(t("aws-cdk/2.110.0"), Tool::Cdk);
+        // The Serverless Framework v3 sends its SDK's agent alone: it cannot be told from a script.
+        assert_eq!(
+            t("aws-sdk-nodejs/2.1693.0 linux/v18.20.4 promise"),
+            Tool::JsSdkV2
+        );
+        assert_eq!(
+            t("aws-sdk-nodejs/2.1693.0 linux/v18.20.4 exec-env/AWS_Lambda_nodejs18.x"),
+            Tool::JsSdkV2
+        );
+        assert_eq!(t("aws-sdk-js/3.500.0 ua/2.0 os/linux"), Tool::Sdk);
         assert_eq!(t("aws-sam-cli/1.100.0"), Tool::Sam);
         assert_eq!(
             t("Serverless/3.38.0 aws-sdk-nodejs/2.1500.0"),

@@ -1715,9 +1715,11 @@ fn merge_history(
         }
         changes.extend(earlier.changes.iter().cloned());
     }
-    // RFC 3339 in UTC with whole seconds orders as text.
+    // RFC 3339 in UTC with whole seconds orders as text. Events of one second keep the order the
+    // history gave them (newest first): a stable sort, not one by id, or a deletion in the second
+    // of its creation could read as older than it.
     changes.retain(|c| c.at >= oldest);
-    changes.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.id.cmp(&b.id)));
+    changes.sort_by(|a, b| b.at.cmp(&a.at));
     let mut seen = HashSet::new();
     changes.retain(|c| seen.insert(c.id.clone()));
     (changes, feed.into_values().collect())

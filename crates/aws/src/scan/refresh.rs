@@ -227,7 +227,8 @@ impl Refresher {
             .filter(|c| !held.contains(c.id.as_str()))
             .cloned()
             .collect();
-        new_changes.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.id.cmp(&b.id)));
+        // Stable: events of one second keep the history's order (see `merge_history`).
+        new_changes.sort_by(|a, b| b.at.cmp(&a.at));
         new_changes.dedup_by(|a, b| a.id == b.id);
         if let Some(org) = new_changes
             .iter()
