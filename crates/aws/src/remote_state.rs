@@ -449,13 +449,16 @@ async fn read_s3_state(
     ws: String,
 ) -> LoadedState {
     let location = format!("s3://{bucket}/{key}");
+    let mut etag = None;
     let bytes = match client.get_object().bucket(bucket).key(key).send().await {
-        Ok(o) => o
-            .body
-            .collect()
-            .await
-            .map(|b| b.into_bytes())
-            .map_err(|e| e.to_string()),
+        Ok(o) => {
+            etag = o.e_tag.clone();
+            o.body
+                .collect()
+                .await
+                .map(|b| b.into_bytes())
+                .map_err(|e| e.to_string())
+        }
         Err(e) => Err(aws_message(&e)),
     };
     let parsed = bytes
@@ -464,7 +467,9 @@ async fn read_s3_state(
             message: format!("cannot read it: {message}"),
         })
         .and_then(|b| parse_state(&b, &location));
-    loaded(summary(location, ws), parsed)
+    let mut state = loaded(summary(location, ws), parsed);
+    state.summary.etag = etag;
+    state
 }
 
 /// Who holds the lock of `key` of the configured backend: its DynamoDB lock table or S3 lock file.
@@ -486,6 +491,32 @@ async fn lock_of(
         &calls,
     )
     .await
+}
+
+/// Each object's `ETag` under `prefix` in `bucket` (`ListObjectsV2`, 1,000 a page): whether a
+/// state changed since it was read, without reading it.
+pub async fn etags(
+    config: &SdkConfig,
+    bucket: &str,
+    prefix: &str,
+) -> Result<std::collections::HashMap<String, String>, String> {
+    let client = crate::client!(aws_sdk_s3, config);
+    let mut out = std::collections::HashMap::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_message(&e))?;
+        for o in page.contents() {
+            if let (Some(k), Some(e)) = (o.key(), o.e_tag()) {
+                out.insert(k.to_owned(), e.to_owned());
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A state whose location an earlier scan found, with what reading it again needs.

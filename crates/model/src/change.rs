@@ -194,6 +194,10 @@ pub struct LivePass {
     pub snapshot: Option<i64>,
     /// Where the history cannot be read: changes there are not seen until a full scan.
     pub unwatched: Vec<FeedRead>,
+    /// Terraform states whose object changed since the snapshot with no event to say so (`import`,
+    /// `state rm`, `state mv`): read again.
+    #[serde(default)]
+    pub states_written: Vec<String>,
 }
 
 /// What one Live pass found, with the snapshot now on screen when it changed.

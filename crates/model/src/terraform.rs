@@ -45,6 +45,11 @@ pub struct TerraformState {
     /// Terraform direction).
     #[serde(default)]
     pub ssm_reads: Vec<StateRead>,
+    /// The state object's `ETag` when it was read (S3): a refresh lists the bucket and reads again
+    /// a state whose object changed, which no CloudTrail event tells (S3 object writes are data
+    /// events: `terraform import`, `state rm` and `state mv` change only the state).
+    #[serde(default)]
+    pub etag: Option<String>,
 }
 
 /// How a state's stage was decided, in the order the rules are tried.

@@ -30,4 +30,9 @@ snapshot: number | null,
 /**
  * Where the history cannot be read: changes there are not seen until a full scan.
  */
-unwatched: Array<FeedRead>, };
+unwatched: Array<FeedRead>, 
+/**
+ * Terraform states whose object changed since the snapshot with no event to say so (`import`,
+ * `state rm`, `state mv`): read again.
+ */
+states_written: Array<string>, };

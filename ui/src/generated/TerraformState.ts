@@ -46,4 +46,10 @@ resource_regions: Array<string>,
  * Parameters the state reads through `data "aws_ssm_parameter"` (the Serverless → SSM →
  * Terraform direction).
  */
-ssm_reads: Array<StateRead>, };
+ssm_reads: Array<StateRead>, 
+/**
+ * The state object's `ETag` when it was read (S3): a refresh lists the bucket and reads again
+ * a state whose object changed, which no CloudTrail event tells (S3 object writes are data
+ * events: `terraform import`, `state rm` and `state mv` change only the state).
+ */
+etag: string | null, };

@@ -69,6 +69,12 @@ export function LiveFeed({ live, now, accountName, onInterval, onOpen }: Props) 
           Scanned the whole organization: {last.full_scan}.
         </p>
       )}
+      {last && last.states_written.length > 0 && (
+        <p class="live-note" data-testid="live-states-written">
+          Terraform state written with no CloudTrail event (an import, a <code>state rm</code> or <code>mv</code>):{" "}
+          {last.states_written.map((s) => s.replace(/^s3:\/\//, "")).join(", ")}, read again.
+        </p>
+      )}
       {unwatched.length > 0 && (
         <p class="live-note" data-testid="live-unwatched">
           Not watched ({unwatched.length} account{unwatched.length === 1 ? "" : "s"} and regions, e.g.{" "}
@@ -91,7 +97,13 @@ export function LiveFeed({ live, now, accountName, onInterval, onOpen }: Props) 
           ))}
         </ul>
       ) : (
-        !live.busy && live.lastAt && <p class="muted live-note">No change since Live was turned on.</p>
+        !live.busy &&
+        live.lastAt && (
+          <p class="muted live-note" data-testid="live-quiet">
+            No change since Live was turned on. CloudTrail delivers an event about 5 minutes after the call on
+            average, at most about 15: a change shows here once it is delivered.
+          </p>
+        )
       )}
     </section>
   );

@@ -580,6 +580,7 @@ impl Pass {
                 full_scan: None,
                 snapshot: *stored,
                 unwatched: refreshed.unread.clone(),
+                states_written: refreshed.states_written.clone(),
             },
             Pass::Scanned { why, stored } => stagecraft_model::change::LivePass {
                 at,
@@ -594,6 +595,7 @@ impl Pass {
                     .filter(|f| f.error.is_some())
                     .cloned()
                     .collect(),
+                states_written: Vec::new(),
             },
         }
     }

@@ -63,6 +63,8 @@ pub struct Refreshed {
     pub reread: Vec<Reread>,
     /// The Terraform states read again (their locations).
     pub states: Vec<String>,
+    /// The states read again because their object changed with no event to say so.
+    pub states_written: Vec<String>,
     /// Where the history could not be read: changes there are not seen.
     pub unread: Vec<FeedRead>,
 }
@@ -70,7 +72,7 @@ pub struct Refreshed {
 impl Refreshed {
     /// Whether anything the window shows changed (new events, or a read that failed).
     pub fn changed(&self) -> bool {
-        !self.new_changes.is_empty() || !self.reread.is_empty()
+        !self.new_changes.is_empty() || !self.reread.is_empty() || !self.states_written.is_empty()
     }
 }
 
@@ -317,7 +319,24 @@ impl Refresher {
             })
             .map(|(i, _)| i)
             .collect();
+        // States written with no event (import, state rm): their object's ETag changed.
+        let maybe_written = self.states_maybe_written(previous).await;
+        let mut stale = stale;
+        stale.extend(maybe_written.iter().copied());
+        stale.sort_unstable();
+        stale.dedup();
         let mut states = self.read_states(previous, &stale).await;
+        let states_written: Vec<String> = states
+            .iter()
+            .filter(|s| {
+                previous
+                    .terraform
+                    .iter()
+                    .find(|t| t.location == s.summary.location)
+                    .is_some_and(|t| t.etag.is_some() && t.etag != s.summary.etag)
+            })
+            .map(|s| s.summary.location.clone())
+            .collect();
         let mut stages: BTreeSet<String> = account_stages.values().cloned().collect();
         stages.extend(self.ctx.workspace.config.stages.keys().cloned());
         for s in &mut states {
@@ -347,7 +366,7 @@ impl Refresher {
             .collect();
         let services: BTreeSet<String> =
             report.services.iter().map(|s| s.service.clone()).collect();
-        if !changed_accounts.is_empty() {
+        if !changed_accounts.is_empty() || !states_written.is_empty() {
             let ScanReport {
                 resources, stacks, ..
             } = &mut report;
@@ -401,6 +420,7 @@ impl Refresher {
             new_changes,
             reread,
             states: state_locations,
+            states_written,
             unread,
         })))
     }
@@ -472,10 +492,32 @@ impl Refresher {
         if which.is_empty() {
             return Vec::new();
         }
+        let known = match self.known_states(previous, which).await {
+            Ok(known) => known,
+            Err(local) => return local,
+        };
+        let mut read = remote_state::read_known(known.into_iter().map(|(_, k)| k).collect()).await;
+        for s in &mut read {
+            s.summary.account_id = previous
+                .terraform
+                .iter()
+                .find(|t| t.location == s.summary.location)
+                .and_then(|t| t.account_id.clone());
+        }
+        read
+    }
+
+    /// Where and with which credentials each state at `which` can be read again; `Err` holds the
+    /// workspace's local state, read already.
+    async fn known_states(
+        &self,
+        previous: &ScanReport,
+        which: &[usize],
+    ) -> Result<Vec<(usize, KnownState)>, Vec<LoadedState>> {
         let ws = &self.ctx.workspace;
         let backend = match state_source(ws) {
             Ok(Some(StateSource::Local(path))) => {
-                return stagecraft_iac::terraform::load_local(&path);
+                return Err(stagecraft_iac::terraform::load_local(&path));
             }
             Ok(Some(StateSource::S3(b))) => Some(b),
             _ => None,
@@ -500,14 +542,17 @@ impl Refresher {
             let lockfile = summary.lock.as_ref().is_some_and(|l| l.via == "lockfile");
             if let (Some(b), Some(config)) = (&backend, &backend_config) {
                 if b.bucket == bucket {
-                    known.push(KnownState {
-                        bucket: bucket.to_owned(),
-                        key: key.to_owned(),
-                        workspace: summary.workspace.clone(),
-                        config: config.clone(),
-                        lock_tables: b.dynamodb_table.iter().cloned().collect(),
-                        lockfile: b.use_lockfile || lockfile,
-                    });
+                    known.push((
+                        i,
+                        KnownState {
+                            bucket: bucket.to_owned(),
+                            key: key.to_owned(),
+                            workspace: summary.workspace.clone(),
+                            config: config.clone(),
+                            lock_tables: b.dynamodb_table.iter().cloned().collect(),
+                            lockfile: b.use_lockfile || lockfile,
+                        },
+                    ));
                     continue;
                 }
             }
@@ -521,25 +566,90 @@ impl Refresher {
                 held.and_then(|b| previous.accounts.iter().find(|a| a.id == b.account_id));
             if let (Some(held), Some(account)) = (held, account) {
                 let config = aws::in_region(&self.config(account).await, &held.region);
-                known.push(KnownState {
-                    bucket: bucket.to_owned(),
-                    key: key.to_owned(),
-                    workspace: summary.workspace.clone(),
-                    config,
-                    lock_tables: held.lock_tables.clone(),
-                    lockfile,
-                });
+                known.push((
+                    i,
+                    KnownState {
+                        bucket: bucket.to_owned(),
+                        key: key.to_owned(),
+                        workspace: summary.workspace.clone(),
+                        config,
+                        lock_tables: held.lock_tables.clone(),
+                        lockfile,
+                    },
+                ));
             }
         }
-        let mut read = remote_state::read_known(known).await;
-        for s in &mut read {
-            s.summary.account_id = previous
-                .terraform
-                .iter()
-                .find(|t| t.location == s.summary.location)
-                .and_then(|t| t.account_id.clone());
+        Ok(known)
+    }
+
+    /// The states (indexes into the snapshot's) whose object may have changed since it was read:
+    /// a write to a state is an S3 data event, in no event history (`terraform import`,
+    /// `state rm`, `state mv`). One listing per state bucket (`ListObjectsV2` under the keys'
+    /// common prefix) compares each object's `ETag` with the one read; where the listing fails,
+    /// every state of that bucket is a candidate (reading it again compares the `ETag` itself).
+    async fn states_maybe_written(&self, previous: &ScanReport) -> Vec<usize> {
+        let with_etag: Vec<usize> = previous
+            .terraform
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.etag.is_some())
+            .map(|(i, _)| i)
+            .collect();
+        if with_etag.is_empty() {
+            return Vec::new();
         }
-        read
+        let Ok(known) = self.known_states(previous, &with_etag).await else {
+            return Vec::new();
+        };
+        let mut by_bucket: BTreeMap<String, (SdkConfig, Vec<(usize, String)>)> = BTreeMap::new();
+        for (i, k) in known {
+            by_bucket
+                .entry(k.bucket.clone())
+                .or_insert_with(|| (k.config.clone(), Vec::new()))
+                .1
+                .push((i, k.key));
+        }
+        let lists = by_bucket
+            .into_iter()
+            .map(|(bucket, (config, keys))| async move {
+                let prefix = common_prefix(keys.iter().map(|(_, k)| k.as_str()));
+                let listed = remote_state::etags(&config, &bucket, &prefix).await;
+                keys.into_iter()
+                    .filter(|(i, key)| match &listed {
+                        Ok(etags) => etags.get(key) != previous.terraform[*i].etag.as_ref(),
+                        Err(_) => true,
+                    })
+                    .map(|(i, _)| i)
+                    .collect::<Vec<usize>>()
+            });
+        let mut out: Vec<usize> = futures::future::join_all(lists)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        out.sort_unstable();
+        out
+    }
+}
+
+/// The longest prefix every key shares, cut at its last `/` (a listing's `Prefix`).
+fn common_prefix<'a>(mut keys: impl Iterator<Item = &'a str>) -> String {
+    let Some(first) = keys.next() else {
+        return String::new();
+    };
+    let mut len = first.len();
+    for k in keys {
+        len = first
+            .bytes()
+            .zip(k.bytes())
+            .take(len)
+            .take_while(|(a, b)| a == b)
+            .count();
+    }
+    let shared = &first[..len];
+    match shared.rfind('/') {
+        Some(slash) => shared[..=slash].to_owned(),
+        None => String::new(),
     }
 }
 
@@ -752,6 +862,32 @@ mod tests {
     use super::*;
     use stagecraft_model::change::Tool;
     use stagecraft_model::Resource;
+
+    #[test]
+    fn a_bucket_is_listed_under_what_its_states_share() {
+        assert_eq!(
+            common_prefix(
+                [
+                    "env:/dev/core/terraform.tfstate",
+                    "env:/qa/core/terraform.tfstate"
+                ]
+                .into_iter()
+            ),
+            "env:/"
+        );
+        assert_eq!(
+            common_prefix(["live/dev/core/terraform.tfstate"].into_iter()),
+            "live/dev/core/"
+        );
+        // The default workspace's key has no folder: the whole bucket.
+        assert_eq!(
+            common_prefix(
+                ["core/terraform.tfstate", "env:/dev/core/terraform.tfstate"].into_iter()
+            ),
+            ""
+        );
+        assert_eq!(common_prefix(std::iter::empty()), "");
+    }
 
     fn event(id: &str, at: &str, source: &str, region: &str) -> ChangeEvent {
         ChangeEvent {

@@ -25,6 +25,13 @@ async fn scanned_scratch() -> (
     let sb = &running.sandbox;
     let env = sb.aws_env();
     let ws = Workspace::load(&sb.workspace_file()).expect("workspace");
+    // Event times are whole seconds: a scan in the second of an earlier test's last change
+    // would (rightly) read that change's collectors again at the next pass.
+    let into = u64::from(time::OffsetDateTime::now_utc().nanosecond());
+    tokio::time::sleep(std::time::Duration::from_nanos(
+        1_000_000_000 - into + 10_000_000,
+    ))
+    .await;
     let before = scan::scan(&env, &ws, &options(), &|_| {})
         .await
         .expect("scan");
@@ -370,4 +377,108 @@ fn accounts(r: &ScanReport) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// `terraform state rm` writes only the state: an S3 object write, which no event history holds. A
+/// pass still sees it (the state's ETag changed), reads that state again with no collector, and
+/// the resource it let go is no longer Terraform's, as a full scan says; the next pass is quiet.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_written_with_no_event_is_read_again_and_its_claims_follow() {
+    let (_turn, env, ws, before, refresher) = scanned_scratch().await;
+    let state = before
+        .terraform
+        .iter()
+        .find(|t| t.workspace == "dev")
+        .expect("dev's state")
+        .clone();
+    assert!(state.etag.is_some(), "the scan keeps the state's ETag");
+    let (bucket, key) = state
+        .location
+        .strip_prefix("s3://")
+        .and_then(|l| l.split_once('/'))
+        .expect("an S3 state");
+    let function = stagecraft_sandbox::seed::rotation_function("dev");
+    let owned = |r: &ScanReport| {
+        r.resources
+            .iter()
+            .find(|x| x.type_name == "AWS::Lambda::Function" && x.name == function)
+            .map(|x| x.owner.clone())
+            .expect("the rotation function")
+    };
+    assert!(matches!(owned(&before), Owner::Terraform(_)));
+
+    // `terraform state rm aws_lambda_function.rotate_db_password`, as the state file shows it.
+    let s3 = aws_sdk_s3::Client::new(&env.sdk_config("master", None).await);
+    let original = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("GetObject")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes();
+    let mut doc: serde_json::Value = serde_json::from_slice(&original).expect("state JSON");
+    doc["serial"] = serde_json::json!(doc["serial"].as_u64().unwrap_or(0) + 1);
+    if let Some(resources) = doc["resources"].as_array_mut() {
+        resources.retain(|r| r["name"] != "rotate_db_password");
+    }
+    let put = |body: Vec<u8>| {
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+    };
+    put(serde_json::to_vec(&doc).expect("JSON"))
+        .await
+        .expect("PutObject");
+
+    let pass = refresher.refresh(&before).await;
+    // Put the state back before asserting: the scratch organization is shared.
+    put(original.to_vec()).await.expect("PutObject (restore)");
+    let Refresh::Patched(refreshed) = pass.expect("refresh") else {
+        panic!("a state write needs no full scan")
+    };
+    assert!(
+        refreshed.new_changes.is_empty(),
+        "{:?}",
+        refreshed.new_changes
+    );
+    assert!(refreshed.reread.is_empty(), "{:?}", refreshed.reread);
+    assert_eq!(refreshed.states_written, std::slice::from_ref(&state.location));
+    assert!(refreshed.changed(), "the pass stores a snapshot");
+    let after = &refreshed.report;
+    assert!(
+        matches!(owned(after), Owner::Unmanaged),
+        "{:?}",
+        owned(after)
+    );
+    let dev = after
+        .terraform
+        .iter()
+        .find(|t| t.location == state.location)
+        .expect("dev's state");
+    assert_eq!(dev.serial, state.serial.map(|s| s + 1));
+    assert_eq!(dev.managed_resources + 1, state.managed_resources);
+
+    // The next pass: the state is as read, nothing is read again.
+    let Refresh::Patched(quiet) = refresher.refresh(after).await.expect("refresh") else {
+        panic!("a quiet pass needs no full scan")
+    };
+    // (The state was put back in between: that is a write too.)
+    assert_eq!(quiet.states_written, std::slice::from_ref(&state.location));
+    assert!(matches!(owned(&quiet.report), Owner::Terraform(_)));
+    let Refresh::Patched(quieter) = refresher.refresh(&quiet.report).await.expect("refresh") else {
+        panic!("a quiet pass needs no full scan")
+    };
+    assert!(quieter.states_written.is_empty());
+    assert!(!quieter.changed());
+
+    // A full scan agrees with the refreshed picture.
+    let full = full_scan(&env, &ws, &quiet.report).await;
+    assert_eq!(picture(&quiet.report), picture(&full));
 }

@@ -182,6 +182,12 @@ fn report_pass(pass: &Pass, before: Option<&ScanReport>, store: &std::path::Path
         places.dedup();
         eprintln!("{} read again: {}", now(), places.join(", "));
     }
+    for s in &summary.states_written {
+        eprintln!(
+            "{} state {s} was written with no CloudTrail event (an import, a state rm or mv): read again",
+            now()
+        );
+    }
     match stored {
         Some(id) => eprintln!("stored as snapshot {id} in {}", store.display()),
         None if changes.is_empty() => {
