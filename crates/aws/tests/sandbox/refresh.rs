@@ -449,7 +449,10 @@ async fn a_state_written_with_no_event_is_read_again_and_its_claims_follow() {
         refreshed.new_changes
     );
     assert!(refreshed.reread.is_empty(), "{:?}", refreshed.reread);
-    assert_eq!(refreshed.states_written, std::slice::from_ref(&state.location));
+    assert_eq!(
+        refreshed.states_written,
+        std::slice::from_ref(&state.location)
+    );
     assert!(refreshed.changed(), "the pass stores a snapshot");
     let after = &refreshed.report;
     assert!(
