@@ -101,3 +101,78 @@ impl HttpConnector for AgentConnector {
         self.inner.call(request)
     }
 }
+
+/// Who writes a member account with each tool: its role assumed once per tool under the session
+/// name that tool's runs carry, so the history says `session terraform` or `session dana` (a
+/// person in the console), not the name of the tool that reads the history.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    sessions: Vec<(&'static str, SdkConfig)>,
+}
+
+impl Sessions {
+    /// `role_arn` assumed from `base` under each tool's session name.
+    pub async fn assume(base: &SdkConfig, role_arn: &str) -> Sessions {
+        let mut sessions = Vec::new();
+        for name in [
+            Agent::Terraform,
+            Agent::Serverless,
+            Agent::Sam,
+            Agent::Cdk,
+            Agent::Console,
+        ]
+        .map(Agent::session)
+        {
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+                .session_name(name)
+                .configure(base)
+                .build()
+                .await;
+            let config = base
+                .clone()
+                .into_builder()
+                .credentials_provider(
+                    aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                )
+                .build();
+            sessions.push((name, config));
+        }
+        Sessions { sessions }
+    }
+
+    /// The account as `agent` writes it: its session, its `User-Agent`.
+    pub fn acting(&self, agent: Agent) -> SdkConfig {
+        let session = agent.session();
+        let config = self
+            .sessions
+            .iter()
+            .find(|(name, _)| *name == session)
+            .map(|(_, c)| c)
+            .unwrap_or(&self.sessions[0].1);
+        agent.acting(config)
+    }
+
+    /// The same sessions in another region.
+    pub fn in_region(&self, region: &str) -> Sessions {
+        Sessions {
+            sessions: self
+                .sessions
+                .iter()
+                .map(|(n, c)| (*n, stagecraft_aws::credentials::in_region(c, region)))
+                .collect(),
+        }
+    }
+}
+
+impl Agent {
+    /// The role session a tool's runs carry (CloudFormation acts with its deployer's).
+    const fn session(self) -> &'static str {
+        match self {
+            Agent::Terraform => "terraform",
+            Agent::Serverless | Agent::Cloudformation => "serverless-deploy",
+            Agent::Sam => "sam-deploy",
+            Agent::Cdk => "cdk-deploy",
+            Agent::Console => "dana",
+        }
+    }
+}

@@ -18,7 +18,7 @@ use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::agent::Agent;
+use super::agent::{Agent, Sessions};
 use super::services::{self, Service};
 use super::tfstate::{self, TfResource};
 use crate::aws;
@@ -266,12 +266,10 @@ pub async fn seed(master: &SdkConfig, spec: &SeedSpec) -> Result<Seeded, Error> 
     put_state(&s3, "default", 1, &[]).await?;
 
     for account in seeded.accounts.clone() {
-        let member = aws::assume_role(
-            master,
-            &aws::role_arn(&account.id, crate::config::DEFAULT_ASSUME_ROLE),
-        )
-        .await;
-        let stage = StageSeeder::new(&member, spec, &account).await?;
+        let role = aws::role_arn(&account.id, crate::config::DEFAULT_ASSUME_ROLE);
+        let member = aws::assume_role(master, &role).await;
+        let sessions = Sessions::assume(master, &role).await;
+        let stage = StageSeeder::new(&member, &sessions, spec, &account).await?;
         let out = stage.run().await?;
         put_state(&s3, &account.stage, 7, &out.terraform).await?;
         seeded.terraform.insert(
@@ -282,7 +280,7 @@ pub async fn seed(master: &SdkConfig, spec: &SeedSpec) -> Result<Seeded, Error> 
         seeded.planted.extend(out.planted);
         // What happened after the last `terraform apply`: someone deleted a secret by hand.
         for action in out.after_apply {
-            action.apply(&member).await?;
+            action.apply(&sessions).await?;
         }
     }
     Ok(seeded)
@@ -356,12 +354,12 @@ enum AfterApply {
 }
 
 impl AfterApply {
-    async fn apply(self, member: &SdkConfig) -> Result<(), Error> {
+    async fn apply(self, sessions: &Sessions) -> Result<(), Error> {
         match self {
             AfterApply::DeleteSecret { name, days } => {
                 // Someone in the console.
                 sdk(
-                    aws_sdk_secretsmanager::Client::new(&Agent::Console.acting(member))
+                    aws_sdk_secretsmanager::Client::new(&sessions.acting(Agent::Console))
                         .delete_secret()
                         .secret_id(&name)
                         .recovery_window_in_days(days)
@@ -384,7 +382,8 @@ struct StageOutput {
 
 /// Seeds one stage account: Terraform core, then the services, then Terraform's post-deploy part.
 struct StageSeeder<'a> {
-    config: &'a SdkConfig,
+    /// The account as each tool writes it.
+    sessions: &'a Sessions,
     spec: &'a SeedSpec,
     stage: &'a str,
     account_id: &'a str,
@@ -399,6 +398,7 @@ struct StageSeeder<'a> {
 impl<'a> StageSeeder<'a> {
     async fn new(
         config: &'a SdkConfig,
+        sessions: &'a Sessions,
         spec: &'a SeedSpec,
         account: &'a SeededAccount,
     ) -> Result<StageSeeder<'a>, Error> {
@@ -415,7 +415,7 @@ impl<'a> StageSeeder<'a> {
             )));
         }
         Ok(StageSeeder {
-            config,
+            sessions,
             spec,
             stage: &account.stage,
             account_id: &account.id,
@@ -440,7 +440,7 @@ impl<'a> StageSeeder<'a> {
 
     /// This stage's account, written with `agent`'s `User-Agent`.
     fn acting(&self, agent: Agent) -> SdkConfig {
-        agent.acting(self.config)
+        self.sessions.acting(agent)
     }
 
     fn planting(&self, stage: &str) -> bool {

@@ -17,7 +17,7 @@
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
 
-use super::agent::Agent;
+use super::agent::{Agent, Sessions};
 use super::seed::{built, create_table, new_organization, sdk, Seeded, SeededAccount};
 use super::tfstate::{self, TfResource};
 use crate::aws;
@@ -58,21 +58,21 @@ pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
     let prod_cfg = member(master, &prod).await;
 
     // The state backend, made by hand; the lock is Terraform's.
-    let s3 = aws_sdk_s3::Client::new(&Agent::Console.acting(&tooling_cfg));
+    let s3 = aws_sdk_s3::Client::new(&tooling_cfg.acting(Agent::Console));
     sdk(
         s3.create_bucket().bucket(STATE_BUCKET).send().await,
         "s3:CreateBucket (state)",
     )?;
-    let ddb = aws_sdk_dynamodb::Client::new(&Agent::Console.acting(&tooling_cfg));
+    let ddb = aws_sdk_dynamodb::Client::new(&tooling_cfg.acting(Agent::Console));
     create_table(&ddb, LOCK_TABLE, "LockID").await?;
     hold_lock(&aws_sdk_dynamodb::Client::new(
-        &Agent::Terraform.acting(&tooling_cfg),
+        &tooling_cfg.acting(Agent::Terraform),
     ))
     .await?;
 
     let mut iam_roles = Vec::new();
     for (stage, id, config) in [("dev", &dev, &dev_cfg), ("prod", &prod, &prod_cfg)] {
-        let terraform = Agent::Terraform.acting(config);
+        let terraform = config.acting(Agent::Terraform);
         let mut core = Core::new(&terraform, stage, id, region);
         core.build().await?;
         if stage == "prod" {
@@ -120,7 +120,7 @@ pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
     .await?;
 
     // prod's edge: only an S3 bucket, whose ARN names no account: the key says the stage.
-    let prod_s3 = aws_sdk_s3::Client::new(&Agent::Terraform.acting(&prod_cfg));
+    let prod_s3 = aws_sdk_s3::Client::new(&prod_cfg.acting(Agent::Terraform));
     sdk(
         prod_s3
             .create_bucket()
@@ -143,7 +143,7 @@ pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
     .await?;
 
     // prod, second region: the reports service writes the parameter a Terraform root reads.
-    let eu = aws::in_region(&prod_cfg, SECOND_REGION);
+    let eu = prod_cfg.in_region(SECOND_REGION);
     deploy_reports(&eu).await?;
     seeded
         .stacks
@@ -160,7 +160,7 @@ pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
         "s3:CreateBucket (prod state)",
     )?;
     let reader = iam_role(
-        &Agent::Terraform.acting(&prod_cfg),
+        &prod_cfg.acting(Agent::Terraform),
         "globex-prod-reports-reader",
     )
     .await?;
@@ -184,7 +184,7 @@ pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
 
     // Other CloudFormation: a SAM application and a CDK app.
     create_stack(
-        &Agent::Sam.acting(&dev_cfg),
+        &dev_cfg.acting(Agent::Sam),
         "billing-dev",
         &json!({
             "Description": "billing: invoices (SAM)",
@@ -199,7 +199,7 @@ pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
     )
     .await?;
     create_stack(
-        &Agent::Cdk.acting(&prod_cfg),
+        &prod_cfg.acting(Agent::Cdk),
         "PaymentsStack",
         &json!({
             "Resources": {"Ledger": {"Type": "AWS::DynamoDB::Table",
@@ -226,9 +226,9 @@ pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
     Ok(seeded)
 }
 
-async fn member(master: &SdkConfig, id: &str) -> SdkConfig {
+async fn member(master: &SdkConfig, id: &str) -> Sessions {
     let role = aws::role_arn(id, crate::config::DEFAULT_ASSUME_ROLE);
-    aws::assume_role(master, &role).await
+    Sessions::assume(master, &role).await
 }
 
 /// A stage's Terraform core: the orders table, its name and ARN in SSM, and a managed policy on it
@@ -341,7 +341,7 @@ impl<'a> Core<'a> {
 /// The `api` service as `serverless deploy` leaves it: a role whose inline policy names the table ARN
 /// and which attaches the exported policy, a function given the table name.
 async fn deploy_api(
-    config: &SdkConfig,
+    config: &Sessions,
     stage: &str,
     region: &str,
     core: &Core<'_>,
@@ -366,7 +366,7 @@ async fn deploy_api(
         "Outputs": {"ServerlessDeploymentBucketName": {"Value": {"Ref": "ServerlessDeploymentBucket"}}}
     });
     create_stack(
-        &Agent::Serverless.acting(config),
+        &config.acting(Agent::Serverless),
         &format!("api-{stage}"),
         &template,
         &[("STAGE", stage)],
@@ -375,7 +375,7 @@ async fn deploy_api(
     // moto's CloudFormation ignores ManagedPolicyArns: attach what the template declares, as
     // CloudFormation would.
     sdk(
-        aws_sdk_iam::Client::new(&Agent::Cloudformation.acting(config))
+        aws_sdk_iam::Client::new(&config.acting(Agent::Cloudformation))
             .attach_role_policy()
             .role_name(&role)
             .policy_arn(&core.policy_arn)
@@ -387,7 +387,7 @@ async fn deploy_api(
 }
 
 /// The `reports` service in the second region; it exports its bucket's name through SSM.
-async fn deploy_reports(eu: &SdkConfig) -> Result<(), Error> {
+async fn deploy_reports(eu: &Sessions) -> Result<(), Error> {
     let bucket = "globex-reports-prod-eu";
     let template = json!({
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -408,7 +408,7 @@ async fn deploy_reports(eu: &SdkConfig) -> Result<(), Error> {
         "Outputs": {"ServerlessDeploymentBucketName": {"Value": {"Ref": "ServerlessDeploymentBucket"}}}
     });
     create_stack(
-        &Agent::Serverless.acting(eu),
+        &eu.acting(Agent::Serverless),
         "reports-prod",
         &template,
         &[("STAGE", "prod")],
