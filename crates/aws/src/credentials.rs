@@ -62,15 +62,16 @@ impl Default for Https {
             connector.set_proxy_config(Some(ProxyConfig::from_env()));
             connector.build()
         });
-        Https(SharedHttpClient::new(Pooled(hyper)))
+        Https(SharedHttpClient::new(Pooled(hyper, Default::default())))
     }
 }
 
 /// The SDK's HTTPS client without its check at client construction: that check builds a TLS
 /// connector (parsing the trust store) every time a service client is made, outside the client's
-/// cache. Connectors are built once, on first use, and cached.
+/// cache. Connectors are built once, on first use, and cached. Each paces its calls
+/// ([`crate::pace::PacedConnector`]), with what the APIs of these profiles' accounts were found to allow.
 #[derive(Debug)]
-struct Pooled(SharedHttpClient);
+struct Pooled(SharedHttpClient, std::sync::Arc<crate::pace::Learned>);
 
 impl HttpClient for Pooled {
     fn http_connector(
@@ -78,7 +79,10 @@ impl HttpClient for Pooled {
         settings: &HttpConnectorSettings,
         components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        self.0.http_connector(settings, components)
+        SharedHttpConnector::new(crate::pace::PacedConnector {
+            inner: self.0.http_connector(settings, components),
+            learned: self.1.clone(),
+        })
     }
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
@@ -306,7 +310,7 @@ pub(crate) fn own_retries(service: &'static str) -> aws_sdk_sts::config::retry::
 /// Each client has a retry quota of its own ([`own_retries`]). Not the adaptive mode: its rate
 /// limiter starts from the rate it has measured, which right after a burst is near nothing, so one
 /// throttled burst held a client's next calls for 20 s (measured, BENCHMARKS.md).
-fn retries() -> RetryConfig {
+pub(crate) fn retries() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(8)
         .with_initial_backoff(Duration::from_millis(200))

@@ -5,12 +5,13 @@
 //! Read-only by construction: List/Describe/Get metadata calls only (`docs/read-only-policy.json`).
 
 /// A client of an AWS SDK crate (`client!(aws_sdk_s3, &config)`) with a retry quota of its own
-/// ([`credentials::own_retries`]).
+/// ([`credentials::own_retries`]), each API paced once AWS throttles it ([`pace::Paced`]).
 macro_rules! client {
     ($sdk:ident, $config:expr) => {
         $sdk::Client::from_conf(
             $sdk::config::Builder::from($config)
                 .retry_partition($crate::credentials::own_retries(stringify!($sdk)))
+                .interceptor($crate::pace::Paced::default())
                 .build(),
         )
     };
@@ -22,6 +23,7 @@ pub mod collect;
 pub mod credentials;
 pub mod discover;
 pub mod logging;
+pub mod pace;
 pub mod remote_state;
 pub mod scan;
 pub mod sdk_error;

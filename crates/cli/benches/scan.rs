@@ -230,6 +230,25 @@ fn per_service(calls: &[Call]) -> BTreeMap<String, usize> {
     out
 }
 
+/// The APIs most throttled, each with its throttled answers and its calls, most throttled first.
+fn throttled_by_api(calls: &[Call]) -> Vec<(String, usize, usize)> {
+    let mut by: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for c in calls {
+        let e = by.entry(format!("{}:{}", c.service, c.action)).or_default();
+        e.1 += 1;
+        if c.fault.is_some() {
+            e.0 += 1;
+        }
+    }
+    let mut out: Vec<_> = by
+        .into_iter()
+        .filter(|(_, (t, _))| *t > 0)
+        .map(|(api, (t, n))| (api, t, n))
+        .collect();
+    out.sort_by_key(|(api, t, _)| (std::cmp::Reverse(*t), api.clone()));
+    out
+}
+
 fn per_action(calls: &[Call]) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for c in calls.iter().filter(|c| c.fault.is_none()) {
@@ -615,7 +634,13 @@ async fn main() {
         let tcalls = throttled.calls();
         dump(&tcalls, &format!("-throttled-{:.0}", share * 100.0));
         let refused = tcalls.iter().filter(|c| c.fault.is_some()).count();
-        throttling.push((share, trun.map(|r| r.wall), refused, tcalls.len()));
+        throttling.push((
+            share,
+            trun.map(|r| r.wall),
+            refused,
+            tcalls.len(),
+            throttled_by_api(&tcalls),
+        ));
     }
 
     // 4. More accounts than were recorded.
@@ -678,7 +703,7 @@ async fn main() {
         path.calls,
         wall / bound.max(0.001)
     );
-    for (share, twall, refused, tcalls) in &throttling {
+    for (share, twall, refused, tcalls, _) in &throttling {
         let outcome = match twall {
             Ok(w) => format!("{:.1} s wall", w.as_secs_f64()),
             Err(why) => format!("**the scan failed**: {}", why.replace('|', "/")),
@@ -744,6 +769,20 @@ async fn main() {
         );
     }
     println!("\nThe critical path: {}\n", path.chain.join(" → "));
+
+    for (share, _, _, _, by_api) in &throttling {
+        println!(
+            "Throttled answers by API at {:.0} % of the published rates (throttled of calls):\n",
+            share * 100.0
+        );
+        if by_api.is_empty() {
+            println!("- none");
+        }
+        for (api, t, n) in by_api.iter().take(12) {
+            println!("- {api}: {t} of {n}");
+        }
+        println!();
+    }
 
     println!("Calls per service against the fewest that read the same:\n");
     println!("| service | scan | fewest | ratio (≤ 1.1) | the fewest, as documented |");

@@ -1,6 +1,6 @@
 //! Discovers the organization from the management account: root, OUs, accounts, their tags and stages.
 
-mod pace;
+use crate::pace;
 mod stage;
 
 use std::collections::BTreeMap;
