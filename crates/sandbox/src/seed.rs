@@ -125,6 +125,29 @@ pub struct Seeded {
     pub planted: Vec<Planted>,
 }
 
+/// An IAM role `service` (`lambda`, `codebuild`) may take, created through `config`; its
+/// attributes as Terraform's state records an `aws_iam_role`.
+pub(crate) async fn create_role(
+    config: &SdkConfig,
+    name: &str,
+    service: &str,
+) -> Result<serde_json::Value, Error> {
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": format!("{service}.amazonaws.com")}, "Action": "sts:AssumeRole"}]});
+    let role = sdk(
+        aws_sdk_iam::Client::new(config)
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await,
+        "iam:CreateRole",
+    )?
+    .role
+    .ok_or_else(|| Error::Sandbox(format!("CreateRole returned no role for {name}")))?;
+    Ok(json!({"id": name, "name": name, "arn": role.arn, "unique_id": role.role_id}))
+}
+
 pub(crate) fn sdk<T, E>(
     r: Result<T, SdkError<E, stagecraft_aws::sdk_error::HttpResponse>>,
     what: &str,
@@ -811,25 +834,15 @@ impl<'a> StageSeeder<'a> {
     async fn rotation(&mut self) -> Result<(), Error> {
         use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
         let terraform = self.acting(Agent::Terraform);
-        let role_name = format!("acme-{}-rotation", self.stage);
-        let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
-        let role = sdk(
-            aws_sdk_iam::Client::new(&terraform)
-                .create_role()
-                .role_name(&role_name)
-                .assume_role_policy_document(trust.to_string())
-                .send()
-                .await,
-            "iam:CreateRole (rotation)",
-        )?
-        .role
-        .ok_or_else(|| Error::Sandbox("CreateRole returned no role".into()))?;
-        self.tf.push(TfResource::managed(
-            "aws_iam_role",
-            "rotation",
-            json!({"id": role_name, "name": role_name, "arn": role.arn, "unique_id": role.role_id}),
-        ));
+        let role = create_role(
+            &terraform,
+            &format!("acme-{}-rotation", self.stage),
+            "lambda",
+        )
+        .await?;
+        let role_arn = role["arn"].as_str().unwrap_or_default().to_owned();
+        self.tf
+            .push(TfResource::managed("aws_iam_role", "rotation", role));
         let name = rotation_function(self.stage);
         // An empty zip archive (its end-of-central-directory record alone): the code is never run.
         let mut empty_zip = b"PK\x05\x06".to_vec();
@@ -839,7 +852,7 @@ impl<'a> StageSeeder<'a> {
                 .create_function()
                 .function_name(&name)
                 .runtime(Runtime::Python312)
-                .role(&role.arn)
+                .role(&role_arn)
                 .handler("rotate.handler")
                 .code(
                     FunctionCode::builder()
@@ -859,7 +872,7 @@ impl<'a> StageSeeder<'a> {
             "aws_lambda_function",
             "rotate_db_password",
             json!({"id": name, "function_name": name, "arn": function.function_arn,
-                   "role": role.arn, "handler": "rotate.handler", "runtime": "python3.12",
+                   "role": role_arn, "handler": "rotate.handler", "runtime": "python3.12",
                    "filename": "rotation/rotate.zip",
                    "environment": [{"variables": {"SECRET_ID": "database_password"}}]}),
         ));

@@ -18,7 +18,7 @@ use aws_config::SdkConfig;
 use serde_json::{json, Value};
 
 use super::agent::{Agent, Sessions};
-use super::seed::{built, create_table, new_organization, sdk, Seeded, SeededAccount};
+use super::seed::{built, create_role, create_table, new_organization, sdk, Seeded, SeededAccount};
 use super::tfstate::{self, TfResource};
 use crate::aws;
 use crate::Error;
@@ -159,9 +159,10 @@ pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
             .await,
         "s3:CreateBucket (prod state)",
     )?;
-    let reader = iam_role(
+    let reader = create_role(
         &prod_cfg.acting(Agent::Terraform),
         "globex-prod-reports-reader",
+        "codebuild",
     )
     .await?;
     put_state(
@@ -477,26 +478,9 @@ async fn create_stack(
     Ok(())
 }
 
-async fn iam_role(config: &SdkConfig, name: &str) -> Result<Value, Error> {
-    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
-    let role = sdk(
-        aws_sdk_iam::Client::new(config)
-            .create_role()
-            .role_name(name)
-            .assume_role_policy_document(trust.to_string())
-            .send()
-            .await,
-        "iam:CreateRole",
-    )?
-    .role
-    .ok_or_else(|| Error::Sandbox("CreateRole returned no role".into()))?;
-    Ok(json!({"id": name, "name": name, "arn": role.arn, "unique_id": role.role_id}))
-}
-
 /// The CI deployer role of one stage account, as the shared IAM root manages it.
 async fn ci_role(config: &SdkConfig, account: &str) -> Result<TfResource, Error> {
-    let attrs = iam_role(config, "globex-ci-deployer").await?;
+    let attrs = create_role(config, "globex-ci-deployer", "codebuild").await?;
     Ok(TfResource::managed(
         "aws_iam_role",
         &format!("ci_{account}"),
