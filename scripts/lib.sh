@@ -58,6 +58,15 @@ ensure_venv() {
   fi
 }
 
+# What the tests read published team snapshots back with (test-requirements.txt), into the same venv.
+ensure_test_python() {
+  if ! cmp -s "$ROOT/test-requirements.txt" "$STAGECRAFT_VENV/.test-requirements"; then
+    say "installing the tests' Python packages (test-requirements.txt) into $STAGECRAFT_VENV"
+    "$STAGECRAFT_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/test-requirements.txt"
+    cp "$ROOT/test-requirements.txt" "$STAGECRAFT_VENV/.test-requirements"
+  fi
+}
+
 # The Serverless Framework v3 and the plugin that points it at the sandbox, pinned, outside the
 # workspace (deploys run the real CLI; its own node_modules would be packaged with every function).
 SERVERLESS_VERSION="3.40.0"

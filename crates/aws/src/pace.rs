@@ -110,18 +110,23 @@ impl Pacer {
     }
 
     /// Books the next call's turn: now when unpaced, else the pace's next free slot.
-    fn book(&self) -> Instant {
+    /// With `within`, a turn further off than that is set at `within` from now (the calls beyond
+    /// it go together, and AWS's answer to them sets the pace).
+    fn book(&self, within: Option<Duration>) -> Instant {
         let mut s = self.state();
         let now = Instant::now();
         let Some(rate) = s.rate else { return now };
-        let at = s.next.max(now);
-        s.next = at + Duration::from_secs_f64(1.0 / rate);
+        let mut at = s.next.max(now);
+        if let Some(within) = within {
+            at = at.min(now + within);
+        }
+        s.next = s.next.max(at + Duration::from_secs_f64(1.0 / rate));
         at
     }
 
-    /// Waits for this call's turn; returns when that was.
-    async fn turn(&self) -> Instant {
-        let at = self.book();
+    /// Waits for this call's turn, at most `within` when given; returns when that was.
+    async fn turn(&self, within: Option<Duration>) -> Instant {
+        let at = self.book(within);
         tokio::time::sleep_until(at).await;
         at
     }
@@ -183,7 +188,7 @@ impl Pacer {
     {
         let (mut throttled, mut transient) = (0, 0);
         loop {
-            let sent = self.turn().await;
+            let sent = self.turn(None).await;
             let e = match call().await {
                 Ok(v) => {
                     self.answered();
@@ -217,6 +222,11 @@ pub fn backoff(attempt: u32) -> Duration {
     let ceiling = (0.2 * 2f64.powi(attempt.min(16) as i32)).min(5.0);
     Duration::from_secs_f64(ceiling * (0.5 + fastrand::f64() / 2.0))
 }
+
+/// The longest an SDK call's attempt waits for its turn: the SDK's attempt timeout (30 s,
+/// `credentials::timeouts`) counts the wait, and an attempt that timed out would be retried as a
+/// failure.
+const LONGEST_TURN_WAIT: Duration = Duration::from_secs(20);
 
 /// An API, as the SDK names it: its service and operation.
 type Api = (String, String);
@@ -378,7 +388,7 @@ impl HttpConnector for PacedConnector {
         HttpConnectorFuture::new(async move {
             let attempt = &*ticket.0;
             attempt.pacer.adopt(learned.rate(&attempt.api));
-            let at = attempt.pacer.turn().await;
+            let at = attempt.pacer.turn(Some(LONGEST_TURN_WAIT)).await;
             *attempt.sent.lock().unwrap_or_else(|e| e.into_inner()) = Some((at, learned));
             inner.call(request).await
         })
@@ -671,5 +681,21 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_never_waits_past_its_timeout_for_its_turn() {
+        let pacer = Pacer::starting_at(Some(MIN_RATE));
+        let now = Instant::now();
+        let turns: Vec<Instant> = (0..30)
+            .map(|_| pacer.book(Some(LONGEST_TURN_WAIT)))
+            .collect();
+        assert!(turns.windows(2).all(|w| w[0] <= w[1]), "in order");
+        assert_eq!(turns[1] - turns[0], Duration::from_secs(2), "paced");
+        assert!(turns.iter().all(|t| *t - now <= LONGEST_TURN_WAIT));
+        // Without a bound (Organizations' own retries wait outside the SDK), the pace holds.
+        let unbounded = Pacer::starting_at(Some(MIN_RATE));
+        let last = (0..30).map(|_| unbounded.book(None)).last().expect("30");
+        assert_eq!(last - now, Duration::from_secs(58));
     }
 }

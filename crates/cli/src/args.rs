@@ -35,6 +35,10 @@ pub enum Command {
     /// What is pending deletion across the organization (secrets, KMS keys, stacks stuck deleting,
     /// buckets gone since an earlier snapshot) and which deploys each will break.
     Deletions(DeletionsArgs),
+    /// Publish a snapshot to S3 for the team (`s3://bucket/prefix`): each table (resources, links,
+    /// findings, deletions, coverage) as gzipped JSON Lines per account, then the generation's
+    /// manifest, written last and never over another publisher's. Scans only read; this writes.
+    Publish(PublishArgs),
     /// Undo a pending deletion: restore a secret or cancel a KMS key's deletion (asks for
     /// confirmation; a protected stage's name must be typed), then rescan its account.
     Undelete(UndeleteArgs),
@@ -170,6 +174,23 @@ pub struct GraphArgs {
     /// How many links away from --focus to go.
     #[arg(long, default_value_t = 1)]
     pub depth: usize,
+}
+
+#[derive(Args)]
+pub struct PublishArgs {
+    /// Where: s3://bucket/prefix (the bucket must exist; the profile must be allowed
+    /// s3:PutObject, s3:ListBucket and s3:GetObject there).
+    pub to: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub snapshot: SnapshotArg,
+    /// The AWS profile that writes (default: the management profile).
+    #[arg(long)]
+    pub publish_profile: Option<String>,
+    /// Print the manifest as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

@@ -3,6 +3,7 @@
 //! actions (restore a secret, cancel a key's deletion).
 
 pub mod deploy;
+pub mod publish;
 pub mod undo;
 
 use stagecraft_analysis::{deletion, graph, link};

@@ -7,6 +7,7 @@ pub(crate) mod diff;
 pub(crate) mod graph;
 pub(crate) mod init;
 pub(crate) mod login;
+pub(crate) mod publish;
 pub(crate) mod sandbox;
 pub(crate) mod scan;
 pub(crate) mod snapshots;

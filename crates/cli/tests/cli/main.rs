@@ -7,6 +7,7 @@ mod deletions;
 mod deploy;
 mod faults;
 mod orgs;
+mod publish;
 mod secrets;
 mod signin;
 mod store;

@@ -5,4 +5,5 @@ mod deletions;
 mod deploy;
 mod deploy_e2e;
 mod preview;
+mod publish;
 mod runner;
