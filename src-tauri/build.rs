@@ -18,6 +18,7 @@ fn main() {
             "snapshot_diff",
             "organizations",
             "open_organization",
+            "open_team_snapshot",
             "deletions",
             "undelete",
             "action_history",

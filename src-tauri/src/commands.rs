@@ -7,6 +7,7 @@ use stagecraft_iac::config::Workspace;
 use stagecraft_model::change::LiveUpdate;
 use stagecraft_model::UiError;
 use stagecraft_model::{ScanReport, ScanTarget};
+use stagecraft_ops::publish::{self, Destination, TeamSnapshot};
 use stagecraft_store::{SnapshotDiff, SnapshotSummary, Store};
 use tauri::ipc::Channel;
 use tauri::State;
@@ -157,7 +158,7 @@ pub async fn undelete(
     current: State<'_, Current>,
     request: stagecraft_ops::undo::ActionRequest,
 ) -> Result<stagecraft_ops::undo::ActionRecord, UiError> {
-    let report = current.get().ok_or_else(no_snapshot)?;
+    let report = current.local()?;
     let ws = workspace(&settings)?;
     let record =
         stagecraft_ops::undo::perform(&AwsEnv::from_environment(), &ws, &report, &request).await?;
@@ -211,7 +212,7 @@ pub async fn deploy_changes(
     stage: String,
     on_progress: Channel<String>,
 ) -> Result<stagecraft_model::deploy::StageChanges, UiError> {
-    let report = current.get().ok_or_else(no_snapshot)?;
+    let report = current.local()?;
     let ws = workspace(&settings)?;
     report.require_stage(&stage)?;
     let progress = move |what: &str| {
@@ -236,7 +237,7 @@ pub async fn deploy_stop_leftover(
     current: State<'_, Current>,
     stage: String,
 ) -> Result<Option<String>, UiError> {
-    let report = current.get().ok_or_else(no_snapshot)?;
+    let report = current.local()?;
     report.require_stage(&stage)?;
     Ok(stagecraft_ops::deploy::stop_leftover(&settings.store, &stage).await?)
 }
@@ -255,7 +256,7 @@ pub async fn deploy_run(
     from_step: usize,
     on_event: Channel<stagecraft_ops::deploy::run::RunEvent>,
 ) -> Result<stagecraft_ops::deploy::DeployRun, UiError> {
-    let report = current.get().ok_or_else(no_snapshot)?;
+    let report = current.local()?;
     report.require_stage(&stage)?;
     let ws = workspace(&settings)?;
     let (tx, rx) = tokio::sync::watch::channel(false);
@@ -433,10 +434,7 @@ pub async fn rescan_account(
     account_id: String,
     on_event: Channel<ScanEvent>,
 ) -> Result<ScanReport, UiError> {
-    let previous = current.get().ok_or_else(|| UiError {
-        code: stagecraft_model::ErrorCode::NoSnapshot,
-        message: "No snapshot yet: scan the whole organization first.".to_owned(),
-    })?;
+    let previous = current.local()?;
     previous.require_account(&account_id)?;
     let opts = ScanOptions {
         rescan: Some(scan::Rescan {
@@ -467,7 +465,8 @@ pub async fn live_refresh(
     let mut store = Store::open(&settings.store).map_err(stagecraft_model::Error::from)?;
     let opts = scan::with_store_key(&options(&settings), &store)?;
     let profile = scan::management_profile(&opts, &ws);
-    let previous = current.get();
+    // A team snapshot on screen is not this computer's to follow on from.
+    let previous = current.get().filter(|_| !current.is_team());
     if let Some(p) = previous.as_deref().filter(|p| p.profile != profile) {
         return Err(UiError {
             code: stagecraft_model::ErrorCode::InvalidInput,
@@ -593,4 +592,37 @@ mod tests {
             "{second} ms for a process {slept}+ ms old"
         );
     }
+}
+
+/// Opens the team's snapshot published at `location` (`s3://bucket/prefix`; the newest generation
+/// unless one is given) read-only, as the chosen profile, and compares it with the latest local
+/// snapshot of the organization. The location is remembered.
+#[tauri::command]
+pub async fn open_team_snapshot(
+    settings: State<'_, Settings>,
+    current: State<'_, Current>,
+    location: String,
+    generation: Option<u64>,
+) -> Result<TeamSnapshot, UiError> {
+    let dest: Destination = location.trim().parse()?;
+    let profile = scan::management_profile(&options(&settings), &workspace(&settings)?);
+    let (s3, _) = publish::writer(&AwsEnv::from_environment(), &profile).await?;
+    let store_path = settings.store.clone();
+    let local = move |organization: &str| -> Option<(ScanReport, i64)> {
+        let store = Store::open(&store_path).ok()?;
+        let id = store.latest_id_in(Some(organization)).ok()??;
+        Some((store.load(id).ok()?, id))
+    };
+    let team = publish::open_team(&s3, &dest, generation, local)
+        .await?
+        .ok_or_else(|| UiError {
+            code: stagecraft_model::ErrorCode::NoSnapshot,
+            message: format!(
+                "Nothing is published at {dest} yet: `stagecraft publish {dest}` publishes a snapshot there."
+            ),
+        })?;
+    let remembered = dest.to_string();
+    settings.update(|s| s.team_location = Some(remembered))?;
+    current.set_team(team.report.clone());
+    Ok(team)
 }

@@ -13,7 +13,7 @@ pub use settings::Settings;
 use std::sync::{Arc, Mutex};
 use tauri::Manager as _;
 
-use stagecraft_model::ScanReport;
+use stagecraft_model::{ScanReport, UiError};
 
 /// The deploy that is running, if any: what `deploy_cancel` signals.
 #[derive(Debug, Default)]
@@ -37,17 +37,53 @@ impl Running {
 
 /// The snapshot on screen: what `analysis` works on.
 #[derive(Debug, Default)]
-pub struct Current(Mutex<Option<Arc<ScanReport>>>);
+pub struct Current(Mutex<Option<(Arc<ScanReport>, bool)>>);
 
 impl Current {
+    /// Puts a snapshot of this computer's on screen.
     pub fn set(&self, report: ScanReport) {
         if let Ok(mut g) = self.0.lock() {
-            *g = Some(Arc::new(report));
+            *g = Some((Arc::new(report), false));
+        }
+    }
+
+    /// Puts a team snapshot on screen: read-only, nothing acts on it.
+    pub fn set_team(&self, report: ScanReport) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some((Arc::new(report), true));
         }
     }
 
     pub fn get(&self) -> Option<Arc<ScanReport>> {
-        self.0.lock().ok().and_then(|g| g.clone())
+        self.0
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|(r, _)| r.clone()))
+    }
+
+    /// Whether a team snapshot is on screen.
+    pub fn is_team(&self) -> bool {
+        self.0
+            .lock()
+            .ok()
+            .is_some_and(|g| g.as_ref().is_some_and(|(_, team)| *team))
+    }
+
+    /// The snapshot on screen when it is this computer's: what actions (deploys, undoing a
+    /// deletion, rescanning an account) start from.
+    pub fn local(&self) -> Result<Arc<ScanReport>, UiError> {
+        if self.is_team() {
+            return Err(UiError {
+                code: stagecraft_model::ErrorCode::InvalidInput,
+                message: "A team snapshot is on screen, read-only: go back to this computer's \
+                          snapshot (or scan) to act."
+                    .to_owned(),
+            });
+        }
+        self.get().ok_or_else(|| UiError {
+            code: stagecraft_model::ErrorCode::NoSnapshot,
+            message: "No snapshot yet: scan the organization first.".to_owned(),
+        })
     }
 }
 
@@ -131,6 +167,7 @@ pub fn run() {
             commands::snapshot_diff,
             commands::organizations,
             commands::open_organization,
+            commands::open_team_snapshot,
             commands::deletions,
             commands::undelete,
             commands::action_history,

@@ -25,6 +25,8 @@ import { HistoryView } from "./views/HistoryView";
 import { MatrixView } from "./views/MatrixView";
 import { CoverageBanner } from "./views/CoverageBanner";
 import { OrgSwitcher } from "./views/OrgSwitcher";
+import { TeamBanner, TeamOpen } from "./views/TeamSnapshot";
+import type { TeamSnapshot } from "./generated/TeamSnapshot";
 import { OrgView } from "./views/OrgView";
 import { Palette, type PaletteItem } from "./views/Palette";
 import { initialState, reduce } from "./state";
@@ -56,6 +58,9 @@ export function App() {
   // The profile and workspace: the first-run screen until a scan can start, then the header's menu.
   const [setup, setSetup] = useState<SetupState | null>(null);
   const [setupOpen, setSetupOpen] = useState(false);
+  // A team snapshot on screen (read-only), and the form that opens one.
+  const [team, setTeam] = useState<TeamSnapshot | null>(null);
+  const [teamOpen, setTeamOpen] = useState(false);
 
   const [live, setLive] = useState<LiveState>(() => ({
     on: localStorage.getItem(LIVE) === "1",
@@ -95,11 +100,35 @@ export function App() {
     (accountId ? rescanAccount(accountId, onEvent) : scan(onEvent))
       .then((report) => {
         dispatch({ type: "scan_done", report });
+        setTeam(null);
         setScans((n) => n + 1);
         refreshAnalysis();
       })
       .catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }));
   }, [refreshAnalysis]);
+
+  const openedTeam = (t: TeamSnapshot) => {
+    dispatch({ type: "switched", report: t.report });
+    setTeam(t);
+    setTeamOpen(false);
+    setScans((n) => n + 1);
+    refreshAnalysis();
+  };
+
+  const backToLocal = () => {
+    lastSnapshot()
+      .then((report) => {
+        setTeam(null);
+        if (report) {
+          dispatch({ type: "switched", report });
+          setScans((n) => n + 1);
+          refreshAnalysis();
+        } else {
+          runScan();
+        }
+      })
+      .catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }));
+  };
 
   const livePass = useCallback(() => {
     setLive((l) => ({ ...l, busy: true }));
@@ -142,7 +171,8 @@ export function App() {
     if (liveInterval) setLive((l) => ({ ...l, interval: liveInterval }));
   }, [liveInterval]);
 
-  const blocked = setupOpen || !!setup?.needs_setup;
+  // The Live mode follows this computer's snapshot: paused while a team snapshot is on screen.
+  const blocked = setupOpen || !!setup?.needs_setup || team !== null;
   useEffect(() => {
     if (!live.on || blocked) return;
     let cancelled = false;
@@ -253,6 +283,7 @@ export function App() {
   const actions: PaletteItem[] = [
     ...VIEWS.map((v) => ({ label: `Go to ${v.label}`, hint: `Alt+${v.key}`, run: () => show(v.id) })),
     { label: "Scan the organization", hint: "Ctrl+R", run: () => !state.scanning && runScan() },
+    { label: "Open team snapshot…", hint: "s3://", run: () => setTeamOpen(true) },
     ...state.accounts.map((a) => ({
       label: `Rescan ${a.name}`,
       hint: a.stage ? `stage ${a.stage}` : a.id,
@@ -293,7 +324,9 @@ export function App() {
           current={state.organization?.id ?? null}
           placeholder={setup?.needs_setup ? "no organization yet" : "org …"}
           now={now}
+          onOpenTeam={() => setTeamOpen(true)}
           onSwitch={(report) => {
+            setTeam(null);
             dispatch({ type: "switched", report });
             setScans((n) => n + 1);
             refreshAnalysis();
@@ -361,6 +394,14 @@ export function App() {
           </button>
         </div>
       )}
+      {teamOpen && (
+        <TeamOpen
+          remembered={setup?.saved.team_location ?? team?.location ?? null}
+          onOpened={openedTeam}
+          onClose={() => setTeamOpen(false)}
+        />
+      )}
+      {team && <TeamBanner team={team} now={now} onBack={backToLocal} />}
       <CoverageBanner report={state.report} />
       {live.on && !setupOpen && (
         <LiveFeed
@@ -389,7 +430,11 @@ export function App() {
         />
       )}
       {!setupOpen && view === "org" && (
-        <OrgView state={state} analysis={analysis} onRescan={(id) => !state.scanning && runScan(id)} />
+        <OrgView
+          state={state}
+          analysis={analysis}
+          onRescan={team ? null : (id) => !state.scanning && runScan(id)}
+        />
       )}
       {!setupOpen && view !== "org" && view !== "history" && view !== "deletions" && view !== "deploy" && !analysis && (
         <main class="content empty">

@@ -16,6 +16,7 @@ import type { SnapshotDiff } from "./generated/SnapshotDiff";
 import type { SnapshotSummary } from "./generated/SnapshotSummary";
 import type { ScanReport } from "./generated/ScanReport";
 import type { ScanTarget } from "./generated/ScanTarget";
+import type { TeamSnapshot } from "./generated/TeamSnapshot";
 import type { UiError } from "./generated/UiError";
 import type { DeviceCode } from "./generated/DeviceCode";
 import type { ProfileCheck } from "./generated/ProfileCheck";
@@ -71,6 +72,11 @@ export function organizations(): Promise<OrganizationSummary[]> {
 /** Puts an organization's newest snapshot on screen. */
 export function openOrganization(id: string): Promise<ScanReport> {
   return invoke<ScanReport>("open_organization", { id });
+}
+
+/** Opens the team's snapshot published at `location` (s3://bucket/prefix) read-only. */
+export function openTeamSnapshot(location: string, generation?: number): Promise<TeamSnapshot> {
+  return invoke<TeamSnapshot>("open_team_snapshot", { location, generation: generation ?? null });
 }
 
 export function snapshotDiff(from: number, to: number): Promise<SnapshotDiff> {

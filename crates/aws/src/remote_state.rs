@@ -281,6 +281,62 @@ pub async fn search_account(account: &AccountStores, known: &BTreeSet<String>) -
     out
 }
 
+/// Searches an account another shard scans: its buckets listed here (one `ListBuckets`, which
+/// names each bucket's region), then searched as [`search_account`] does. Every shard reads every
+/// state, so what a state in one shard's account owns in another's is still decided. Lock tables
+/// are left to the shard that scans the account.
+pub async fn search_elsewhere(
+    account_id: &str,
+    config: SdkConfig,
+    known: &BTreeSet<String>,
+) -> Searched {
+    let client = crate::client!(aws_sdk_s3, &config);
+    let listed: Result<Vec<_>, _> = client
+        .list_buckets()
+        .max_buckets(10_000)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await;
+    let pages = match listed {
+        Ok(pages) => pages,
+        Err(e) => {
+            return Searched {
+                calls: 1,
+                skipped: vec![format!(
+                    "state search in account {account_id} (another shard's): s3:ListBuckets: {}",
+                    aws_message(&e)
+                )],
+                ..Searched::default()
+            }
+        }
+    };
+    let fallback = config
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| aws::FALLBACK_REGION.to_owned());
+    let buckets = pages
+        .iter()
+        .flat_map(|p| p.buckets())
+        .filter_map(|b| {
+            let region = b
+                .bucket_region()
+                .map(str::to_owned)
+                .unwrap_or_else(|| fallback.clone());
+            Some((b.name()?.to_owned(), region))
+        })
+        .collect();
+    let stores = AccountStores {
+        account_id: account_id.to_owned(),
+        config,
+        buckets,
+        lock_tables: Vec::new(),
+    };
+    let mut searched = search_account(&stores, known).await;
+    searched.calls += pages.len() as u32;
+    searched
+}
+
 /// The keys of a bucket if its first page holds a `*.tfstate` object (then every page), else the
 /// first page's keys.
 async fn probe(

@@ -39,6 +39,9 @@ pub enum Command {
     /// findings, deletions, coverage) as gzipped JSON Lines per account, then the generation's
     /// manifest, written last and never over another publisher's. Scans only read; this writes.
     Publish(PublishArgs),
+    /// Open the team's snapshot published at s3://bucket/prefix (read-only): who published it and
+    /// when, what it holds, and what differs from the latest local snapshot.
+    Team(TeamArgs),
     /// Undo a pending deletion: restore a secret or cancel a KMS key's deletion (asks for
     /// confirmation; a protected stage's name must be typed), then rescan its account.
     Undelete(UndeleteArgs),
@@ -131,6 +134,12 @@ pub struct SourceArgs {
     /// Rescan only this account; the others keep what the latest snapshot has.
     #[arg(long)]
     pub account: Option<String>,
+    /// Scan the i-th of n shards of the organization (e.g. 2/4): the accounts whose id falls to
+    /// it, every machine dividing them the same way; the others show as another shard's. Every
+    /// shard still reads all Terraform state. Publish each shard with the same --run, then
+    /// `stagecraft publish --assemble`.
+    #[arg(long, value_name = "I/N", value_parser = shard, conflicts_with = "account")]
+    pub shard: Option<stagecraft_model::coverage::Shard>,
     /// Reach the member accounts through the management profile's IAM Identity Center sign-in,
     /// taking this role (permission set) in each (`stagecraft login` signs in).
     #[arg(long)]
@@ -181,6 +190,20 @@ pub struct PublishArgs {
     /// Where: s3://bucket/prefix (the bucket must exist; the profile must be allowed
     /// s3:PutObject, s3:ListBucket and s3:GetObject there).
     pub to: String,
+    /// Publish one shard (`--shard i/n`) under this run, which every shard of the scan shares
+    /// (in GitHub Actions: ${{ github.run_id }}-${{ github.run_attempt }}); visible once assembled.
+    #[arg(long, requires = "shard", conflicts_with = "assemble")]
+    pub run: Option<String>,
+    /// Scan nothing: assemble the shards published under this run into one generation (every
+    /// shard must have published).
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["snapshot", "shard"])]
+    pub assemble: Option<String>,
+    /// Also write the key that hashed the snapshot's values at the location
+    /// (`keys/value-hash.key`), so that team members who `stagecraft team --adopt-hash-key` get
+    /// hashes that compare with the team's. Anyone who can read the location can then test
+    /// guesses of a value against its hash: only where the location is as private as the values.
+    #[arg(long, conflicts_with = "assemble")]
+    pub share_hash_key: bool,
     #[command(flatten)]
     pub source: SourceArgs,
     #[command(flatten)]
@@ -191,6 +214,31 @@ pub struct PublishArgs {
     /// Print the manifest as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+pub struct TeamArgs {
+    /// Where the team publishes: s3://bucket/prefix.
+    pub from: String,
+    /// The generation to open (default: the newest).
+    #[arg(long)]
+    pub generation: Option<u64>,
+    /// The AWS profile that reads (default: the management profile).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// The workspace config (stagecraft.toml).
+    #[arg(long, env = "STAGECRAFT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The local snapshot store to compare with.
+    #[arg(long = "store", env = "STAGECRAFT_STORE")]
+    pub store: Option<PathBuf>,
+    /// Print the team's snapshot, its manifest and the comparison as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Make the key the team shared at the location (`publish --share-hash-key`) the local
+    /// store's, so later local scans' hashes compare with the team's.
+    #[arg(long)]
+    pub adopt_hash_key: bool,
 }
 
 #[derive(Args)]
@@ -376,4 +424,9 @@ pub enum SandboxCommand {
         #[arg(long)]
         upstream: String,
     },
+}
+
+fn shard(s: &str) -> Result<stagecraft_model::coverage::Shard, String> {
+    s.parse()
+        .map_err(|e: stagecraft_model::Error| e.to_string())
 }

@@ -28,6 +28,7 @@ pub(crate) fn print_table(report: &ScanReport) {
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
+            (AccountStatus::OtherShard, _, _) => "→ another shard's".to_owned(),
             (_, _, Some(id)) => format!("✔ {}", id.arn),
             _ => "…".to_owned(),
         };

@@ -40,11 +40,19 @@ pub(crate) async fn scan_now(args: &SourceArgs) -> Result<ScanReport, Error> {
         regions: args.regions.clone(),
         parallelism: args.parallelism,
         rescan,
+        shard: args.shard,
         sso_roles: stagecraft_model::signin::SsoRoles {
             all: args.sso_role.clone(),
             ..Default::default()
         },
         ..ScanOptions::default()
+    };
+    let shared = team_key()?;
+    let opts = ScanOptions {
+        hasher: shared
+            .filter(|_| args.no_store)
+            .map(stagecraft_model::ValueHasher::new),
+        ..opts
     };
     let bars = std::io::stderr().is_terminal().then(Bars::default);
     let progress = |event: ScanEvent| {
@@ -57,6 +65,9 @@ pub(crate) async fn scan_now(args: &SourceArgs) -> Result<ScanReport, Error> {
         scan::scan(&env, &workspace, &opts, &progress).await?
     } else {
         let mut store = open_store_at(args.store.as_deref())?;
+        if let Some(key) = shared {
+            adopt_key(&store, key, "STAGECRAFT_HASH_KEY")?;
+        }
         let stored = scan::scan_and_store(&env, &workspace, &opts, &mut store, &progress).await?;
         eprintln!(
             "stored as snapshot {} in {}",
@@ -221,4 +232,32 @@ pub(crate) fn organization(
         return Ok(Some(org));
     }
     Ok(known.first().map(|o| o.id.clone()))
+}
+
+/// The team's key for hashing values, from `STAGECRAFT_HASH_KEY` (64 hex digits; a CI secret every
+/// shard of a scan is given, so their hashes compare).
+pub(crate) fn team_key() -> Result<Option<[u8; 32]>, Error> {
+    match std::env::var("STAGECRAFT_HASH_KEY") {
+        Ok(v) if !v.trim().is_empty() => stagecraft_model::hash::parse_key(&v)
+            .map(Some)
+            .ok_or_else(|| {
+                Error::Input(
+                    "STAGECRAFT_HASH_KEY is not a key: it takes 64 hex digits (e.g. from `openssl rand -hex 32`)"
+                        .into(),
+                )
+            }),
+        _ => Ok(None),
+    }
+}
+
+/// Makes `key` the store's key, saying so when it changes.
+pub(crate) fn adopt_key(store: &Store, key: [u8; 32], from: &str) -> Result<(), Error> {
+    if store.set_hash_key(key)? {
+        eprintln!(
+            "{} now hashes values with the key from {from}: later snapshots compare with the team's, \
+             no longer with this store's earlier ones",
+            store.path().display()
+        );
+    }
+    Ok(())
 }

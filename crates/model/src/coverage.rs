@@ -26,6 +26,105 @@ pub struct Coverage {
     /// Something was not seen: an account or collector failed, a region was left out, or no
     /// Terraform state was found at all.
     pub partial: bool,
+    /// The shard this scan was (`--shard i/n`): the other shards' accounts are not in it.
+    #[serde(default)]
+    pub shard: Option<Shard>,
+    /// Which key hashed the values ([`crate::ValueHasher::fingerprint`]): hashes of two snapshots
+    /// compare only when these are equal.
+    #[serde(default)]
+    pub value_key: Option<String>,
+}
+
+/// One of `count` shards of a scan: the accounts whose id falls to `index` (1-based). Every
+/// machine divides an organization the same way, so shards run anywhere cover each account once.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether this shard scans the account: FNV-1a (64 bits) of the account id, modulo the count
+    /// — stable across machines, versions and the order accounts are listed in.
+    pub fn holds(&self, account_id: &str) -> bool {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in account_id.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h % u64::from(self.count.max(1)) == u64::from(self.index.saturating_sub(1))
+    }
+
+    /// What the scan of this shard leaves to the others, in words.
+    pub fn note(&self, others: usize) -> String {
+        format!(
+            "{others} account(s) are scanned by the other shards of this scan (shard {self}): \
+             they are seen once the shards are assembled (`stagecraft publish --assemble`)"
+        )
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
+        let bad = || {
+            crate::Error::Input(format!(
+                "`{s}` is not a shard: write it as i/n, the i-th of n shards (1 ≤ i ≤ n), e.g. 2/4"
+            ))
+        };
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u32, u32) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_cover_every_account_once_and_evenly() {
+        let ids: Vec<String> = (0..1000u64)
+            .map(|i| format!("{:012}", 100_000_000_000 + i * 7919))
+            .collect();
+        let shards: Vec<Shard> = (1..=4).map(|index| Shard { index, count: 4 }).collect();
+        let mut sizes = [0usize; 4];
+        for id in &ids {
+            let holding: Vec<usize> = (0..4).filter(|&i| shards[i].holds(id)).collect();
+            assert_eq!(holding.len(), 1, "{id} held by {holding:?}");
+            sizes[holding[0]] += 1;
+        }
+        for n in sizes {
+            assert!((200..=300).contains(&n), "uneven shards: {sizes:?}");
+        }
+        assert!(Shard { index: 1, count: 1 }.holds("123456789012"));
+    }
+
+    #[test]
+    fn a_shard_is_read_as_i_of_n() {
+        assert_eq!(
+            "2/4".parse::<Shard>().expect("2/4"),
+            Shard { index: 2, count: 4 }
+        );
+        for bad in ["0/4", "5/4", "2", "a/b", "1/0"] {
+            let e = bad.parse::<Shard>().expect_err(bad).to_string();
+            assert!(e.contains("i/n"), "{bad}: {e}");
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS, PartialEq, Eq)]

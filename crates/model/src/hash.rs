@@ -39,6 +39,28 @@ impl ValueHasher {
     }
 }
 
+/// A key written as 64 hex digits (how a team shares one: a CI secret, `STAGECRAFT_HASH_KEY`).
+pub fn parse_key(hex_digits: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(hex_digits.trim()).ok()?;
+    bytes.try_into().ok()
+}
+
+/// `key` as 64 hex digits.
+pub fn key_hex(key: &[u8; 32]) -> String {
+    hex::encode(key)
+}
+
+impl ValueHasher {
+    /// Names the key without revealing it: 16 hex digits of SHA-256 of a fixed label and the key.
+    /// Two snapshots' hashes compare only when their fingerprints are equal.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"stagecraft value-hash key fingerprint\0");
+        h.update(self.key);
+        hex::encode(&h.finalize()[..8])
+    }
+}
+
 /// 32 bytes from the operating system's random source.
 pub fn random_key() -> [u8; 32] {
     let mut key = [0u8; 32];
@@ -62,5 +84,10 @@ mod tests {
         assert_ne!(h.hash("hunter2"), h.hash("hunter3"));
         assert!(!h.hash("hunter2").contains("hunter2"));
         assert_ne!(ValueHasher::new([8; 32]).hash("x"), h.hash("x"));
+        assert_eq!(h.fingerprint(), ValueHasher::new([7; 32]).fingerprint());
+        assert_ne!(h.fingerprint(), ValueHasher::new([8; 32]).fingerprint());
+        assert!(!h.hash("x").contains(&h.fingerprint()));
+        assert_eq!(parse_key(&key_hex(&[7; 32])), Some([7; 32]));
+        assert_eq!(parse_key("abc"), None);
     }
 }

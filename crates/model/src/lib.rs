@@ -106,6 +106,9 @@ pub enum AccountStatus {
     /// Some collectors failed (see `collect_errors`); what the others found is there.
     Partial,
     Error,
+    /// Left to another shard of a sharded scan (`--shard i/n`): not scanned here, and seen once the
+    /// shards are assembled.
+    OtherShard,
 }
 
 /// One account of the organization and what the scan learned about it.

@@ -164,6 +164,9 @@ pub struct SavedSettings {
     pub scan_on_open: Option<bool>,
     /// Seconds between two passes of the Live mode (default 30).
     pub live_interval: Option<u32>,
+    /// Where the team publishes its snapshot (`s3://bucket/prefix`), opened last.
+    #[serde(default)]
+    pub team_location: Option<String>,
 }
 
 /// A folder opened as the workspace: its `stagecraft.toml`, or the one Stagecraft would write for

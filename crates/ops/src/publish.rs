@@ -1,20 +1,26 @@
 //! Publishing a snapshot to S3, beside the Terraform state a team already trusts, so one scan serves
-//! the whole team: each table as gzipped JSON Lines, partitioned by account, and a manifest per
-//! generation written last.
+//! the whole team: each table as gzipped JSON Lines, partitioned by account, a record per
+//! publisher, and a manifest per generation written last.
 //!
 //! ```text
 //! s3://bucket/prefix/data/table=<table>/run=<run>/account=<id>/part-0.jsonl.gz
+//! s3://bucket/prefix/runs/<run>/shard-<i>-of-<n>.json
 //! s3://bucket/prefix/generations/<generation, ten digits>.json
 //! ```
 //!
-//! A publisher first writes its parts under a run of its own (no other publisher writes there), then
+//! A publisher first writes its parts under a run of its own (no other publisher writes there) and
+//! its record (the snapshot without its resources: accounts, states, services, coverage), then
 //! claims the next generation by writing its manifest with `If-None-Match: *`: S3 refuses the
 //! second of two publishers claiming one generation, which takes the next. A reader takes the
 //! highest generation's manifest and reads only the objects it names, so a publisher stopped before
 //! its manifest leaves the previous generation the visible one, and its parts are never read.
+//!
+//! A sharded scan (`--shard i/n`) shares one run: each shard writes its accounts' resources and
+//! coverage and its record; [`assemble`] (on any machine) reads the n records, writes the tables
+//! that need the whole organization (links, findings, deletions) and claims the generation.
 //! The layout is Hive-style (`key=value` folders), as Athena and DuckDB read partitions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::str::FromStr;
 
@@ -22,13 +28,19 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{Error, ScanReport};
+use crate::model::coverage::Shard;
+use crate::model::{AccountStatus, Error, ScanReport};
 
 /// The tables of a published snapshot, in the order they are written.
 pub const TABLES: [&str; 5] = ["resources", "links", "findings", "deletions", "coverage"];
 
-/// The manifest's format; a reader refuses a newer one.
-pub const FORMAT: u32 = 1;
+/// The manifest's format; a reader refuses a newer one, and an older one (1: no publisher records)
+/// is published again.
+pub const FORMAT: u32 = 2;
+
+/// The tables a shard writes; the others need the whole organization and are written when the
+/// shards are assembled.
+pub const SHARD_TABLES: [&str; 2] = ["resources", "coverage"];
 
 /// Where a snapshot is published: `s3://bucket/prefix`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +94,13 @@ impl Destination {
     fn generations(&self) -> String {
         self.key("generations/")
     }
+
+    fn record_key(&self, run: &str, shard: Shard) -> String {
+        self.key(&format!(
+            "runs/{run}/shard-{}-of-{}.json",
+            shard.index, shard.count
+        ))
+    }
 }
 
 /// One object a manifest names.
@@ -107,7 +126,28 @@ pub struct Manifest {
     pub published_at: String,
     /// When the snapshot's scan started (RFC 3339).
     pub scanned_at: String,
+    /// The publishers' records (one per shard), keys under the prefix's bucket.
+    #[serde(default)]
+    pub records: Vec<String>,
+    /// Which key hashed the snapshot's values ([`stagecraft_model::ValueHasher::fingerprint`]):
+    /// hashes compare only between snapshots hashed with one key.
+    #[serde(default)]
+    pub value_key: String,
     pub parts: Vec<Part>,
+}
+
+/// What one publisher (a whole scan, or one shard of it) wrote: its parts, and its snapshot
+/// without the resources (those are the parts).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Record {
+    pub format: u32,
+    pub run: String,
+    pub shard: Shard,
+    pub published_by: String,
+    pub published_at: String,
+    pub value_key: String,
+    pub parts: Vec<Part>,
+    pub report: ScanReport,
 }
 
 impl Manifest {
@@ -125,6 +165,7 @@ impl Manifest {
 pub fn tables(
     report: &ScanReport,
     gone: &[crate::deletion::GoneBucket],
+    which: &[&str],
 ) -> Result<BTreeMap<(&'static str, String), Vec<Value>>, Error> {
     let json = |v: &dyn erased::Ser| {
         v.to_value()
@@ -137,36 +178,49 @@ pub fn tables(
         .collect();
     let of = |id: &str| account_of.get(id).copied().unwrap_or("none").to_owned();
     let mut out: BTreeMap<(&'static str, String), Vec<Value>> = BTreeMap::new();
-    for r in &report.resources {
-        out.entry(("resources", r.account_id.clone()))
-            .or_default()
-            .push(json(r)?);
+    let wanted = |t: &str| which.contains(&t);
+    if wanted("resources") {
+        for r in &report.resources {
+            out.entry(("resources", r.account_id.clone()))
+                .or_default()
+                .push(json(r)?);
+        }
     }
-    let graph = stagecraft_analysis::graph::Graph::build(report);
-    for l in graph.links() {
-        out.entry(("links", of(&l.from)))
-            .or_default()
-            .push(json(l)?);
+    if wanted("links") || wanted("findings") {
+        let graph = stagecraft_analysis::graph::Graph::build(report);
+        if wanted("links") {
+            for l in graph.links() {
+                out.entry(("links", of(&l.from)))
+                    .or_default()
+                    .push(json(l)?);
+            }
+        }
+        if wanted("findings") {
+            for f in stagecraft_analysis::audit::audit(report, &graph) {
+                let account = f
+                    .resources
+                    .first()
+                    .map(|id| of(id))
+                    .unwrap_or_else(|| "none".into());
+                out.entry(("findings", account))
+                    .or_default()
+                    .push(json(&f)?);
+            }
+        }
     }
-    for f in stagecraft_analysis::audit::audit(report, &graph) {
-        let account = f
-            .resources
-            .first()
-            .map(|id| of(id))
-            .unwrap_or_else(|| "none".into());
-        out.entry(("findings", account))
-            .or_default()
-            .push(json(&f)?);
+    if wanted("deletions") {
+        for d in crate::deletion::pending(report, gone) {
+            out.entry(("deletions", d.account_id.clone()))
+                .or_default()
+                .push(json(&d)?);
+        }
     }
-    for d in crate::deletion::pending(report, gone) {
-        out.entry(("deletions", d.account_id.clone()))
-            .or_default()
-            .push(json(&d)?);
-    }
-    for a in &report.coverage.accounts {
-        out.entry(("coverage", a.account_id.clone()))
-            .or_default()
-            .push(json(a)?);
+    if wanted("coverage") {
+        for a in &report.coverage.accounts {
+            out.entry(("coverage", a.account_id.clone()))
+                .or_default()
+                .push(json(a)?);
+        }
     }
     Ok(out)
 }
@@ -209,19 +263,45 @@ pub struct Staged {
     manifest: Manifest,
 }
 
-/// Writes `report`'s tables under a run of their own at `dest`; nothing is visible until
-/// [`Staged::commit`].
-pub async fn stage(
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A run of its own for a publisher: the time and a random part.
+pub fn new_run() -> String {
+    format!(
+        "{}-{:016x}",
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+        fastrand::u64(..)
+    )
+}
+
+/// Checks a run given by the user (a CI job's run id): it becomes a folder name.
+pub fn check_run(run: &str) -> Result<(), Error> {
+    let ok = !run.is_empty()
+        && run.len() <= 128
+        && run
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !run.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Input(format!(
+            "`{run}` cannot name a run: use up to 128 letters, digits, `-`, `_` and `.` (in GitHub Actions, ${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}})"
+        )))
+    }
+}
+
+async fn put_parts(
     s3: &aws_sdk_s3::Client,
     dest: &Destination,
-    report: &ScanReport,
-    gone: &[crate::deletion::GoneBucket],
-    published_by: &str,
-) -> Result<Staged, Error> {
-    let now = time::OffsetDateTime::now_utc();
-    let run = format!("{}-{:016x}", now.unix_timestamp(), fastrand::u64(..));
+    run: &str,
+    tables: BTreeMap<(&'static str, String), Vec<Value>>,
+) -> Result<Vec<Part>, Error> {
     let mut parts = Vec::new();
-    for ((table, account), rows) in tables(report, gone)? {
+    for ((table, account), rows) in tables {
         let key = dest.key(&format!(
             "data/table={table}/run={run}/account={account}/part-0.jsonl.gz"
         ));
@@ -243,6 +323,107 @@ pub async fn stage(
             rows: rows.len(),
         });
     }
+    Ok(parts)
+}
+
+/// The snapshot without its resources (a record holds them as parts).
+fn without_resources(report: &ScanReport) -> ScanReport {
+    let resources = Vec::new();
+    let r = report;
+    ScanReport {
+        profile: r.profile.clone(),
+        regions: r.regions.clone(),
+        organization: r.organization.clone(),
+        accounts: r.accounts.clone(),
+        resources,
+        stacks: r.stacks.clone(),
+        terraform: r.terraform.clone(),
+        services: r.services.clone(),
+        declared: r.declared.clone(),
+        warnings: r.warnings.clone(),
+        coverage: r.coverage.clone(),
+        changes: r.changes.clone(),
+        feed: r.feed.clone(),
+        refreshed: r.refreshed,
+        started_at: r.started_at.clone(),
+        duration_ms: r.duration_ms,
+    }
+}
+
+/// Writes a publisher's record, never over another's.
+async fn put_record(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    record: &Record,
+) -> Result<String, Error> {
+    let key = dest.record_key(&record.run, record.shard);
+    let body = serde_json::to_vec(record)
+        .map_err(|e| Error::io("writing the publisher's record", std::io::Error::other(e)))?;
+    let put = s3
+        .put_object()
+        .bucket(&dest.bucket)
+        .key(&key)
+        .content_type("application/json")
+        .if_none_match("*")
+        .body(ByteStream::from(body))
+        .send()
+        .await;
+    match put {
+        Ok(_) => Ok(key),
+        Err(e) if is_taken(&e) => Err(Error::Input(format!(
+            "shard {} of run {} is already published at {dest}: a new scan takes a new --run",
+            record.shard, record.run
+        ))),
+        Err(e) => Err(s3_error("s3:PutObject", dest)(
+            stagecraft_aws::sdk_error::aws_message(&e),
+        )),
+    }
+}
+
+/// Who publishes.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    /// The caller's identity (an ARN).
+    pub arn: String,
+}
+
+/// The fingerprint of the key that hashed the report's values; a snapshot that does not record it
+/// compares with nothing.
+fn value_key(report: &ScanReport) -> String {
+    report
+        .coverage
+        .value_key
+        .clone()
+        .unwrap_or_else(|| "unrecorded".to_owned())
+}
+
+/// Writes `report`'s tables and its record under a run of their own at `dest`; nothing is
+/// visible until [`Staged::commit`].
+pub async fn stage(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    report: &ScanReport,
+    gone: &[crate::deletion::GoneBucket],
+    by: &Publisher,
+) -> Result<Staged, Error> {
+    if let Some(shard) = report.coverage.shard {
+        return Err(Error::Input(format!(
+            "this snapshot is shard {shard} of a scan: publish it with --run, then assemble the shards"
+        )));
+    }
+    let run = new_run();
+    let parts = put_parts(s3, dest, &run, tables(report, gone, &TABLES)?).await?;
+    let record = Record {
+        format: FORMAT,
+        run: run.clone(),
+        shard: Shard { index: 1, count: 1 },
+        published_by: by.arn.clone(),
+        published_at: rfc3339(time::OffsetDateTime::now_utc()),
+        value_key: value_key(report),
+        parts: parts.clone(),
+        report: without_resources(report),
+    };
+    let key = put_record(s3, dest, &record).await?;
     Ok(Staged {
         dest: dest.clone(),
         manifest: Manifest {
@@ -250,25 +431,404 @@ pub async fn stage(
             generation: 0,
             run,
             organization_id: report.organization.id.clone(),
-            published_by: published_by.to_owned(),
-            published_at: now
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            published_by: record.published_by,
+            published_at: record.published_at,
             scanned_at: report.started_at.clone(),
+            records: vec![key],
+            value_key: record.value_key,
             parts,
         },
     })
 }
 
-/// Publishes `report` at `dest` as `profile` (its identity is recorded as the publisher): the parts,
-/// then the next generation's manifest.
+/// Writes one shard's accounts (its resources and coverage) and its record under `run`, which
+/// the other shards of the scan share. Visible once [`assemble`]d.
+pub async fn stage_shard(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    run: &str,
+    report: &ScanReport,
+    by: &Publisher,
+) -> Result<Record, Error> {
+    check_run(run)?;
+    let shard = report.coverage.shard.ok_or_else(|| {
+        Error::Input("--run publishes one shard of a sharded scan: scan with --shard i/n".into())
+    })?;
+    let parts = put_parts(s3, dest, run, tables(report, &[], &SHARD_TABLES)?).await?;
+    let record = Record {
+        format: FORMAT,
+        run: run.to_owned(),
+        shard,
+        published_by: by.arn.clone(),
+        published_at: rfc3339(time::OffsetDateTime::now_utc()),
+        value_key: value_key(report),
+        parts,
+        report: without_resources(report),
+    };
+    put_record(s3, dest, &record).await?;
+    Ok(record)
+}
+
+/// The records of `run`'s shards, all of them, or an error naming the missing ones.
+pub async fn records(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    run: &str,
+) -> Result<Vec<(String, Record)>, Error> {
+    check_run(run)?;
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(&dest.bucket)
+        .prefix(dest.key(&format!("runs/{run}/")))
+        .into_paginator()
+        .send();
+    let mut keys = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            s3_error("s3:ListObjectsV2", dest)(stagecraft_aws::sdk_error::aws_message(&e))
+        })?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+    }
+    if keys.is_empty() {
+        return Err(Error::Input(format!(
+            "no shard of run {run} is published at {dest}: publish each shard with --run {run} first"
+        )));
+    }
+    let mut out = Vec::new();
+    for key in keys {
+        out.push((key.clone(), read_record(s3, dest, &key).await?));
+    }
+    out.sort_by_key(|(_, r)| r.shard.index);
+    let count = out[0].1.shard.count;
+    if let Some((key, r)) = out.iter().find(|(_, r)| r.shard.count != count) {
+        return Err(Error::Input(format!(
+            "run {run} mixes shard counts ({count} and {}, in s3://{}/{key}): every shard of a run takes the same n in --shard i/n",
+            r.shard.count, dest.bucket
+        )));
+    }
+    let have: BTreeSet<u32> = out.iter().map(|(_, r)| r.shard.index).collect();
+    let missing: Vec<String> = (1..=count)
+        .filter(|i| !have.contains(i))
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Input(format!(
+            "run {run} at {dest} lacks shard(s) {}: assemble once every shard has published (a failed shard's job run again with the same --run)",
+            missing.join(", ")
+        )));
+    }
+    let org = &out[0].1.report.organization.id;
+    if let Some((key, r)) = out.iter().find(|(_, r)| &r.report.organization.id != org) {
+        return Err(Error::Input(format!(
+            "run {run} mixes organizations ({org} and {}, in s3://{}/{key})",
+            r.report.organization.id, dest.bucket
+        )));
+    }
+    Ok(out)
+}
+
+async fn read_record(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    key: &str,
+) -> Result<Record, Error> {
+    let bytes = get(s3, dest, key).await?;
+    let record: Record = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::Input(format!(
+            "s3://{}/{key} is not a Stagecraft publisher's record ({e}); publish again",
+            dest.bucket
+        ))
+    })?;
+    if record.format > FORMAT {
+        return Err(Error::Input(format!(
+            "s3://{}/{key} was published by a newer Stagecraft (format {}); update to read it",
+            dest.bucket, record.format
+        )));
+    }
+    Ok(record)
+}
+
+/// One snapshot from the records of a scan's shards (one record: that snapshot): each account as
+/// the shard that scanned it saw it, each state once (instances unmatched only where no shard
+/// matched them), the other shards' notes dropped. An account no shard scanned stays another
+/// shard's, and the coverage says so.
+pub fn merge(records: Vec<Record>) -> Result<ScanReport, Error> {
+    let mut records = records.into_iter();
+    let first = records
+        .next()
+        .ok_or_else(|| Error::Input("no publisher's record to read".into()))?;
+    let scanned_stages = |r: &ScanReport| -> BTreeSet<String> {
+        r.accounts
+            .iter()
+            .filter(|a| a.status != AccountStatus::OtherShard)
+            .filter_map(|a| a.stage.clone())
+            .collect()
+    };
+    let drop_note = |r: &mut ScanReport| {
+        if let Some(shard) = r.coverage.shard.take() {
+            let others = r
+                .accounts
+                .iter()
+                .filter(|a| a.status == AccountStatus::OtherShard)
+                .count();
+            let note = shard.note(others);
+            r.coverage.skipped.retain(|l| *l != note);
+        }
+    };
+    let mut out = first.report;
+    drop_note(&mut out);
+    for record in records {
+        let mut other = record.report;
+        drop_note(&mut other);
+        if other.organization.id != out.organization.id {
+            return Err(Error::Input(format!(
+                "the records are of two organizations ({} and {})",
+                out.organization.id, other.organization.id
+            )));
+        }
+        let stages = scanned_stages(&other);
+        for a in other.accounts {
+            if a.status == AccountStatus::OtherShard {
+                continue;
+            }
+            match out.accounts.iter_mut().find(|x| x.id == a.id) {
+                Some(slot) => *slot = a,
+                None => out.accounts.push(a),
+            }
+        }
+        out.stacks.extend(other.stacks);
+        for t in other.terraform {
+            match out.terraform.iter_mut().find(|x| x.location == t.location) {
+                Some(x) => {
+                    let unmatched: Vec<String> = x
+                        .unmatched
+                        .iter()
+                        .filter(|u| t.unmatched.contains(u))
+                        .cloned()
+                        .collect();
+                    // A shard that could read the state wins over one that could not.
+                    if x.error.is_some() && t.error.is_none() {
+                        *x = t;
+                    } else if x.lock.is_none() {
+                        x.lock = t.lock;
+                    }
+                    x.unmatched = unmatched;
+                }
+                None => out.terraform.push(t),
+            }
+        }
+        // A service as the shard that scanned its stage's account resolved it (the values it
+        // was deployed with come from that account).
+        for svc in other.services {
+            let here = stages.contains(&svc.stage);
+            match out
+                .services
+                .iter_mut()
+                .find(|x| x.path == svc.path && x.stage == svc.stage)
+            {
+                Some(slot) if here => *slot = svc,
+                Some(_) => {}
+                None => out.services.push(svc),
+            }
+        }
+        for w in other.warnings {
+            if !out.warnings.iter().any(|x| x.message == w.message) {
+                out.warnings.push(w);
+            }
+        }
+        let c = other.coverage;
+        out.coverage.accounts.extend(c.accounts);
+        for l in c.left_out {
+            if !out.coverage.left_out.contains(&l) {
+                out.coverage.left_out.push(l);
+            }
+        }
+        for l in c.skipped {
+            if !out.coverage.skipped.contains(&l) {
+                out.coverage.skipped.push(l);
+            }
+        }
+        out.coverage.partial |= c.partial;
+        if c.no_state.is_none() {
+            out.coverage.no_state = None;
+        }
+        out.changes.extend(other.changes);
+        out.feed.extend(other.feed);
+        for r in other.regions {
+            if !out.regions.contains(&r) {
+                out.regions.push(r);
+            }
+        }
+        out.started_at = out.started_at.clone().min(other.started_at);
+        out.duration_ms = out.duration_ms.max(other.duration_ms);
+    }
+    let unscanned: Vec<&str> = out
+        .accounts
+        .iter()
+        .filter(|a| a.status == AccountStatus::OtherShard)
+        .map(|a| a.id.as_str())
+        .collect();
+    if !unscanned.is_empty() {
+        let line = format!(
+            "{} account(s) were scanned by no shard ({}): they joined the organization while the shards ran, or a shard is missing; scan again",
+            unscanned.len(),
+            unscanned.join(", ")
+        );
+        out.coverage.skipped.push(line);
+        out.coverage.partial = true;
+    }
+    out.coverage.state.states_read = out.terraform.len() as u32;
+    Ok(out)
+}
+
+/// The resources the parts of `manifest_parts` hold.
+async fn read_resources(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    parts: &[Part],
+) -> Result<Vec<stagecraft_model::Resource>, Error> {
+    let mut out = Vec::new();
+    for part in parts.iter().filter(|p| p.table == "resources") {
+        for (n, row) in read_part(s3, dest, part).await?.into_iter().enumerate() {
+            out.push(serde_json::from_value(row).map_err(|e| {
+                Error::Input(format!(
+                    "s3://{}/{} row {}: not a resource ({e})",
+                    dest.bucket,
+                    part.key,
+                    n + 1
+                ))
+            })?);
+        }
+    }
+    Ok(out)
+}
+
+/// Assembles the shards of `run` into one generation: their records merged, the tables that need
+/// the whole organization (links, findings, deletions) written, the generation claimed.
+pub async fn assemble(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    run: &str,
+    by: &str,
+    gone: &[crate::deletion::GoneBucket],
+) -> Result<Manifest, Error> {
+    let records = records(s3, dest, run).await?;
+    let value_key = records[0].1.value_key.clone();
+    if let Some((key, _)) = records.iter().find(|(_, r)| r.value_key != value_key) {
+        return Err(Error::Input(format!(
+            "the shards of run {run} hashed values with different keys (s3://{}/{key}): their              hashes would not compare; give every shard one store (or one shared key) and scan again",
+            dest.bucket
+        )));
+    }
+    let shard_parts: Vec<Part> = records
+        .iter()
+        .flat_map(|(_, r)| r.parts.iter().cloned())
+        .collect();
+    let keys: Vec<String> = records.iter().map(|(k, _)| k.clone()).collect();
+    let mut report = merge(records.into_iter().map(|(_, r)| r).collect())?;
+    report.resources = read_resources(s3, dest, &shard_parts).await?;
+    let whole: Vec<&str> = TABLES
+        .iter()
+        .copied()
+        .filter(|t| !SHARD_TABLES.contains(t))
+        .collect();
+    let mut parts = shard_parts;
+    parts.extend(put_parts(s3, dest, run, tables(&report, gone, &whole)?).await?);
+    Staged {
+        dest: dest.clone(),
+        manifest: Manifest {
+            format: FORMAT,
+            generation: 0,
+            run: run.to_owned(),
+            organization_id: report.organization.id.clone(),
+            published_by: by.to_owned(),
+            published_at: rfc3339(time::OffsetDateTime::now_utc()),
+            scanned_at: report.started_at.clone(),
+            records: keys,
+            value_key,
+            parts,
+        },
+    }
+    .commit(s3)
+    .await
+}
+
+/// The snapshot a generation holds (the newest when `generation` is `None`), with its manifest;
+/// `None` when nothing is published at `dest`.
+pub async fn open(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    generation: Option<u64>,
+) -> Result<Option<(Manifest, ScanReport)>, Error> {
+    let manifest = match generation {
+        Some(g) => Some(read_manifest(s3, dest, g).await?),
+        None => latest(s3, dest).await?,
+    };
+    let Some(manifest) = manifest else {
+        return Ok(None);
+    };
+    if manifest.records.is_empty() {
+        return Err(Error::Input(format!(
+            "generation {} at {dest} was published by an earlier Stagecraft (format {}) without the publisher's records: publish again",
+            manifest.generation, manifest.format
+        )));
+    }
+    let mut records = Vec::new();
+    for key in &manifest.records {
+        records.push(read_record(s3, dest, key).await?);
+    }
+    let mut report = merge(records)?;
+    report.resources = read_resources(s3, dest, &manifest.parts).await?;
+    Ok(Some((manifest, report)))
+}
+
+/// Publishes `report` at `dest` as `profile` (its identity is recorded as the publisher): the parts
+/// and record, then the next generation's manifest. A shard's report goes under `run`, to be
+/// assembled with the others ([`Published::Shard`]).
 pub async fn publish(
     env: &crate::aws::AwsEnv,
     profile: &str,
     dest: &Destination,
     report: &ScanReport,
     gone: &[crate::deletion::GoneBucket],
-) -> Result<Manifest, Error> {
+    run: Option<&str>,
+) -> Result<Published, Error> {
+    let (s3, arn) = writer(env, profile).await?;
+    let by = Publisher { arn };
+    match (run, report.coverage.shard) {
+        (Some(run), Some(_)) => Ok(Published::Shard(
+            Box::new(stage_shard(&s3, dest, run, report, &by).await?),
+        )),
+        (Some(_), None) => Err(Error::Input(
+            "--run publishes one shard of a sharded scan: scan with --shard i/n, or publish without --run".into(),
+        )),
+        (None, Some(shard)) => Err(Error::Input(format!(
+            "shard {shard} is one part of a scan: publish it with --run <id shared by every shard>, then assemble them"
+        ))),
+        (None, None) => Ok(Published::Generation(
+            stage(&s3, dest, report, gone, &by).await?.commit(&s3).await?,
+        )),
+    }
+}
+
+/// What [`publish`] did.
+#[derive(Debug)]
+pub enum Published {
+    /// A generation, visible now.
+    Generation(Manifest),
+    /// A shard's part, visible once the shards are assembled.
+    Shard(Box<Record>),
+}
+
+/// An S3 client for `profile`, and who it is.
+pub async fn writer(
+    env: &crate::aws::AwsEnv,
+    profile: &str,
+) -> Result<(aws_sdk_s3::Client, String), Error> {
     env.require_profile(profile).await?;
     let config = env.sdk_config(profile, None).await;
     let me = crate::aws::caller_identity(&config)
@@ -278,11 +838,7 @@ pub async fn publish(
             scope: format!("the profile `{profile}`"),
             message,
         })?;
-    let s3 = aws_sdk_s3::Client::new(&config);
-    stage(&s3, dest, report, gone, &me.arn)
-        .await?
-        .commit(&s3)
-        .await
+    Ok((aws_sdk_s3::Client::new(&config), me.arn))
 }
 
 /// How many times a publisher that lost a generation to another tries the next one.
@@ -368,6 +924,15 @@ pub async fn latest(
     let Some(generation) = newest(s3, dest).await? else {
         return Ok(None);
     };
+    read_manifest(s3, dest, generation).await.map(Some)
+}
+
+/// The manifest of one generation at `dest`.
+pub async fn read_manifest(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    generation: u64,
+) -> Result<Manifest, Error> {
     let key = manifest_key(dest, generation);
     let bytes = get(s3, dest, &key).await?;
     let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
@@ -382,7 +947,7 @@ pub async fn latest(
             dest.bucket, manifest.format
         )));
     }
-    Ok(Some(manifest))
+    Ok(manifest)
 }
 
 async fn get(s3: &aws_sdk_s3::Client, dest: &Destination, key: &str) -> Result<Vec<u8>, Error> {
@@ -410,28 +975,185 @@ pub async fn read_table(
 ) -> Result<Vec<Value>, Error> {
     let mut rows = Vec::new();
     for part in manifest.parts.iter().filter(|p| p.table == table) {
-        let gz = get(s3, dest, &part.key).await?;
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(gz.as_slice())
-            .read_to_string(&mut text)
-            .map_err(|e| {
-                Error::Input(format!(
-                    "s3://{}/{} is not gzipped JSON Lines ({e})",
-                    dest.bucket, part.key
-                ))
-            })?;
-        for (n, line) in text.lines().enumerate() {
-            rows.push(serde_json::from_str(line).map_err(|e| {
-                Error::Input(format!(
-                    "s3://{}/{} line {}: {e}",
-                    dest.bucket,
-                    part.key,
-                    n + 1
-                ))
-            })?);
-        }
+        rows.extend(read_part(s3, dest, part).await?);
     }
     Ok(rows)
+}
+
+async fn read_part(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    part: &Part,
+) -> Result<Vec<Value>, Error> {
+    let gz = get(s3, dest, &part.key).await?;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gz.as_slice())
+        .read_to_string(&mut text)
+        .map_err(|e| {
+            Error::Input(format!(
+                "s3://{}/{} is not gzipped JSON Lines ({e})",
+                dest.bucket, part.key
+            ))
+        })?;
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        rows.push(serde_json::from_str(line).map_err(|e| {
+            Error::Input(format!(
+                "s3://{}/{} line {}: {e}",
+                dest.bucket,
+                part.key,
+                n + 1
+            ))
+        })?);
+    }
+    Ok(rows)
+}
+
+fn key_key(dest: &Destination) -> String {
+    dest.key("keys/value-hash.key")
+}
+
+/// Shares the key that hashes values at `dest` (only when the user says so).
+pub async fn share_key(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    key: &[u8; 32],
+) -> Result<(), Error> {
+    s3.put_object()
+        .bucket(&dest.bucket)
+        .key(key_key(dest))
+        .content_type("text/plain")
+        .body(ByteStream::from(
+            stagecraft_model::hash::key_hex(key).into_bytes(),
+        ))
+        .send()
+        .await
+        .map_err(|e| s3_error("s3:PutObject", dest)(stagecraft_aws::sdk_error::aws_message(&e)))?;
+    Ok(())
+}
+
+/// The key shared at `dest`.
+pub async fn shared_key(s3: &aws_sdk_s3::Client, dest: &Destination) -> Result<[u8; 32], Error> {
+    let key = key_key(dest);
+    let bytes = get(s3, dest, &key).await.map_err(|e| {
+        Error::Input(format!(
+            "no hash key is shared at {dest} ({e}): the publisher shares one with `stagecraft publish --share-hash-key`"
+        ))
+    })?;
+    std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(stagecraft_model::hash::parse_key)
+        .ok_or_else(|| {
+            Error::Input(format!(
+                "s3://{}/{key} is not a hash key (64 hex digits); publish again with --share-hash-key",
+                dest.bucket
+            ))
+        })
+}
+
+/// A team snapshot opened read-only: the generation, who published it and when, the snapshot, and
+/// how it differs from the local one.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct TeamSnapshot {
+    /// `s3://bucket/prefix`.
+    pub location: String,
+    #[ts(type = "number")]
+    pub generation: u64,
+    pub published_by: String,
+    pub published_at: String,
+    pub scanned_at: String,
+    /// How many shards the scan was (1: one machine scanned it all).
+    pub shards: u32,
+    pub report: ScanReport,
+    /// Against the latest local snapshot of the organization, when there is one.
+    pub comparison: Option<TeamComparison>,
+}
+
+/// The local snapshot against the team's: `diff` reads from local to team (`added` is what the
+/// team's has and the local one does not).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct TeamComparison {
+    #[ts(type = "number")]
+    pub local_id: i64,
+    pub local_started_at: String,
+    pub diff: stagecraft_store::SnapshotDiff,
+    /// Whether both were hashed with one key; when not, value hashes cannot show a difference.
+    pub hashes_comparable: bool,
+    /// Differences in hashed values left out because the keys differ.
+    pub hash_changes_left_out: u32,
+}
+
+/// Whether two values differ in hashed values only (`sha256:…` strings, at any depth: a
+/// function's environment is a map of them), which keys that differ cannot compare.
+fn differ_in_hashes_only(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => {
+            x == y || (x.starts_with("sha256:") && y.starts_with("sha256:"))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| differ_in_hashes_only(v, w)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| differ_in_hashes_only(v, w))
+        }
+        _ => a == b,
+    }
+}
+
+/// The local snapshot against the team's.
+pub fn compare(local: &ScanReport, local_id: i64, team: &ScanReport) -> TeamComparison {
+    let mut diff = stagecraft_store::diff(local, team, Some(local_id), None);
+    let comparable =
+        local.coverage.value_key.is_some() && local.coverage.value_key == team.coverage.value_key;
+    let mut left_out = 0u32;
+    if !comparable {
+        for c in &mut diff.changed {
+            let before = c.changes.len();
+            c.changes.retain(|f| match (&f.before, &f.after) {
+                (Some(a), Some(b)) => !differ_in_hashes_only(a, b),
+                _ => true,
+            });
+            left_out += (before - c.changes.len()) as u32;
+        }
+        diff.changed.retain(|c| !c.changes.is_empty());
+    }
+    TeamComparison {
+        local_id,
+        local_started_at: local.started_at.clone(),
+        diff,
+        hashes_comparable: comparable,
+        hash_changes_left_out: left_out,
+    }
+}
+
+/// Opens the team snapshot at `dest` (the newest generation unless one is given) and compares it
+/// with what `local` gives for its organization: the latest local snapshot and its id.
+pub async fn open_team(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    generation: Option<u64>,
+    local: impl FnOnce(&str) -> Option<(ScanReport, i64)>,
+) -> Result<Option<TeamSnapshot>, Error> {
+    let Some((manifest, report)) = open(s3, dest, generation).await? else {
+        return Ok(None);
+    };
+    let comparison = local(&report.organization.id)
+        .filter(|(l, _)| l.organization.id == report.organization.id)
+        .map(|(l, id)| compare(&l, id, &report));
+    Ok(Some(TeamSnapshot {
+        location: dest.to_string(),
+        generation: manifest.generation,
+        published_by: manifest.published_by,
+        published_at: manifest.published_at,
+        scanned_at: manifest.scanned_at,
+        shards: manifest.records.len() as u32,
+        report,
+        comparison,
+    }))
 }
 
 #[cfg(test)]
@@ -453,6 +1175,25 @@ mod tests {
             let e = bad.parse::<Destination>().expect_err(bad).to_string();
             assert!(e.contains("s3://"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn hashes_under_another_key_are_no_difference_and_anything_else_is() {
+        let a = serde_json::json!({"DB": "sha256:aa", "STAGE": "dev"});
+        let b = serde_json::json!({"DB": "sha256:bb", "STAGE": "dev"});
+        assert!(differ_in_hashes_only(&a, &b));
+        let c = serde_json::json!({"DB": "sha256:bb", "STAGE": "qa"});
+        assert!(!differ_in_hashes_only(&a, &c));
+        let d = serde_json::json!({"DB": "sha256:bb", "STAGE": "dev", "NEW": "x"});
+        assert!(!differ_in_hashes_only(&a, &d));
+        assert!(differ_in_hashes_only(
+            &serde_json::json!("sha256:1"),
+            &serde_json::json!("sha256:2")
+        ));
+        assert!(!differ_in_hashes_only(
+            &serde_json::json!("python3.12"),
+            &serde_json::json!("python3.13")
+        ));
     }
 
     #[test]

@@ -660,6 +660,22 @@ impl Store {
         Ok(out)
     }
 
+    /// Makes `key` the store's key for hashing values (a team's shared key): later snapshots'
+    /// hashes compare with the team's, no longer with earlier ones'. Whether the key changed.
+    pub fn set_hash_key(&self, key: [u8; 32]) -> Result<bool, StoreError> {
+        if self.hash_key()? == key {
+            return Ok(false);
+        }
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('hash_key', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key.to_vec()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(true)
+    }
+
     /// The key for hashing environment values, created on first use and kept in this store so hashes
     /// compare across snapshots (and never travel with an exported report).
     pub fn hash_key(&self) -> Result<[u8; 32], StoreError> {

@@ -63,6 +63,10 @@ fn main() -> std::process::ExitCode {
             },
         ),
         trial(
+            "a_team_snapshot_opens_read_only_with_its_publisher_and_what_differs_here",
+            || Box::pin(a_team_snapshot_opens_read_only_with_its_publisher_and_what_differs_here()),
+        ),
+        trial(
             "one_click_deploys_qa_with_a_live_log_and_green_steps",
             || Box::pin(one_click_deploys_qa_with_a_live_log_and_green_steps()),
         ),
@@ -469,6 +473,137 @@ async fn the_header_switches_between_two_organizations_and_their_histories() {
             Instant::now() < deadline,
             "History of my organization: one scan"
         );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    client.close().await.expect("close session");
+}
+
+/// The team's scheduled scan published the organization to S3; since then someone created a
+/// parameter in dev. A team lead opens the team snapshot from the header: the window shows it
+/// read-only (no rescan), who published it and when, and that one resource exists only in this
+/// computer's snapshot; a wrong location is named; "back" returns to the local picture.
+async fn a_team_snapshot_opens_read_only_with_its_publisher_and_what_differs_here() {
+    let running = sandbox_of(SeedSpec::default()).await;
+    let sb = &running.sandbox;
+    let aws = sb.aws_env();
+    let ws = if sb.workspace_file().is_file() {
+        stagecraft_iac::config::Workspace::load(&sb.workspace_file()).expect("workspace")
+    } else {
+        stagecraft_iac::config::Workspace::default()
+    };
+    let opts = stagecraft_aws::scan::ScanOptions {
+        profile: Some(sandbox::MASTER_PROFILE.into()),
+        ..Default::default()
+    };
+    let master = aws.sdk_config(sandbox::MASTER_PROFILE, None).await;
+    aws_sdk_s3::Client::new(&master)
+        .create_bucket()
+        .bucket("team-gui")
+        .send()
+        .await
+        .expect("bucket");
+    let report = stagecraft_aws::scan::scan(&aws, &ws, &opts, &|_| {})
+        .await
+        .expect("scan");
+    let dest: stagecraft_ops::publish::Destination = "s3://team-gui/org".parse().expect("dest");
+    let published =
+        stagecraft_ops::publish::publish(&aws, sandbox::MASTER_PROFILE, &dest, &report, &[], None)
+            .await
+            .expect("publish");
+    assert!(matches!(
+        published,
+        stagecraft_ops::publish::Published::Generation(_)
+    ));
+    let dev = sb
+        .seeded
+        .accounts
+        .iter()
+        .find(|a| a.stage == "dev")
+        .expect("dev");
+    let member = stagecraft_aws::credentials::assume_role(
+        &master,
+        &stagecraft_aws::credentials::role_arn(&dev.id, "OrganizationAccountAccessRole"),
+    )
+    .await;
+    aws_sdk_ssm::Client::new(&member)
+        .put_parameter()
+        .name("/core/added_after_the_team_scan")
+        .value("x")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .expect("parameter");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let mut env = sb.env_vars();
+    env.push((
+        "STAGECRAFT_STORE".into(),
+        dir.path().join("stagecraft.db").display().to_string(),
+    ));
+    env.push((
+        "STAGECRAFT_SETTINGS".into(),
+        dir.path().join("settings.json").display().to_string(),
+    ));
+    let (_driver, client) = open_app(&env).await;
+    click(&client, "[data-testid=tab-org]").await;
+    wait_text(&client, "[data-testid=scan-age]", |t| t.contains("scanned")).await;
+    wait_for_cards(&client, "ok", 4).await;
+    assert!(count(&client, "[data-testid=rescan-account]").await > 0);
+
+    // A location with no bucket: named, with what S3 said. (The menu is read first, as a user
+    // reads it: the list arriving moves the entry.)
+    click(&client, "[data-testid=org-switcher]").await;
+    wait_for(&client, "[data-testid=org-option]").await;
+    click(&client, "[data-testid=open-team]").await;
+    let input = wait_for(&client, "[data-testid=team-location]").await;
+    input.clear().await.expect("clear");
+    input
+        .send_keys("s3://no-such-team-bucket/org")
+        .await
+        .expect("type");
+    click(&client, "[data-testid=team-open-button]").await;
+    let error = wait_text(&client, "[data-testid=team-error]", |t| !t.is_empty()).await;
+    assert!(error.contains("s3://no-such-team-bucket/org"), "{error}");
+
+    input.clear().await.expect("clear");
+    input.send_keys("s3://team-gui/org").await.expect("type");
+    click(&client, "[data-testid=team-open-button]").await;
+    let banner = wait_text(&client, "[data-testid=team-banner]", |t| {
+        t.contains("generation")
+    })
+    .await;
+    assert!(
+        banner.contains("Team snapshot, read-only")
+            && banner.contains("s3://team-gui/org")
+            && banner.contains("generation 1"),
+        "{banner}"
+    );
+    let publisher = wait_for(&client, "[data-testid=team-publisher]").await;
+    let arn = publisher
+        .attr("title")
+        .await
+        .expect("attr")
+        .unwrap_or_default();
+    assert!(arn.starts_with("arn:aws:"), "{arn}");
+    let compared = wait_text(&client, "[data-testid=team-comparison]", |t| !t.is_empty()).await;
+    assert!(
+        compared.contains("0 only in the team's")
+            && compared.contains("1 only here")
+            && compared.contains("0 changed")
+            && compared.contains("another key"),
+        "{compared}"
+    );
+    // Read-only: no account can be rescanned from it.
+    wait_for_cards(&client, "ok", 4).await;
+    assert_eq!(count(&client, "[data-testid=rescan-account]").await, 0);
+    screenshot(&client, "team-snapshot").await;
+
+    click(&client, "[data-testid=team-back]").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(&client, "[data-testid=team-banner]").await > 0
+        || count(&client, "[data-testid=rescan-account]").await == 0
+    {
+        assert!(Instant::now() < deadline, "back to the local snapshot");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     client.close().await.expect("close session");

@@ -29,4 +29,8 @@ scan_on_open: boolean | null,
 /**
  * Seconds between two passes of the Live mode (default 30).
  */
-live_interval: number | null, };
+live_interval: number | null, 
+/**
+ * Where the team publishes its snapshot (`s3://bucket/prefix`), opened last.
+ */
+team_location: string | null, };

@@ -7,7 +7,7 @@ import type { ScanReport } from "../generated/ScanReport";
 export function CoverageBanner({ report }: { report: ScanReport | null }) {
   const [open, setOpen] = useState(false);
   const c = report?.coverage;
-  if (!report || !c || !c.partial) return null;
+  if (!report || !c || (!c.partial && !c.shard)) return null;
   const lines: string[] = [];
   if (c.no_state) {
     lines.push(`${c.no_state}. What Terraform owns shows as unmanaged.`);

@@ -12,6 +12,7 @@ export function OrgSwitcher(props: {
   placeholder: string;
   now: number;
   onSwitch: (report: ScanReport) => void;
+  onOpenTeam: () => void;
 }) {
   const [open, setOpen] = useState(false);
   const [list, setList] = useState<OrganizationSummary[] | null>(null);
@@ -89,6 +90,17 @@ export function OrgSwitcher(props: {
               </span>
             </button>
           ))}
+          <button
+            class="menu-item"
+            data-testid="open-team"
+            onClick={() => {
+              setOpen(false);
+              props.onOpenTeam();
+            }}
+          >
+            <strong>Open team snapshot…</strong>
+            <span class="muted">the organization as the team's scheduled scan published it to S3 (read-only)</span>
+          </button>
         </div>
       )}
     </span>

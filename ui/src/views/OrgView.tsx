@@ -49,7 +49,7 @@ export function OrgView({
 }: {
   state: State;
   analysis: Analysis | null;
-  onRescan: (accountId: string) => void;
+  onRescan: ((accountId: string) => void) | null;
 }) {
   const [selected, setSelected] = useState<string | null>(null);
   const gs = groups(state);
@@ -103,7 +103,7 @@ export function OrgView({
                   scanning={state.scanning}
                   selected={selected === a.id}
                   extras={accountExtras(a, analysis, state.report)}
-                  onRescan={state.report ? () => onRescan(a.id) : null}
+                  onRescan={state.report && onRescan && a.status !== "other_shard" ? () => onRescan(a.id) : null}
                 />
               ))}
             </div>
@@ -231,6 +231,11 @@ function AccountCard(props: {
           <StageBadge account={a} />
         </span>
       </header>
+      {a.status === "other_shard" && (
+        <div class="muted shard-note" data-testid="card-other-shard">
+          Scanned by another shard of this scan: seen once the shards are assembled.
+        </div>
+      )}
       <dl>
         <dt>Account</dt>
         <dd>

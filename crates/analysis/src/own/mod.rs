@@ -516,6 +516,12 @@ fn terraform_claims(
         let Some((cfn_type, matchers)) = cfn_type_of(inst) else {
             continue;
         };
+        // An instance whose ARN names its account is that account's: a resource of the same
+        // name elsewhere (another stage's copy, the other shard's account) is not it.
+        let own_account = inst
+            .attr("arn")
+            .and_then(|arn| arn.split(':').nth(4))
+            .filter(|a| !a.is_empty());
         let mut found: Option<(Vec<usize>, &'static str)> = None;
         for m in &matchers {
             let hits: Vec<usize> = match m {
@@ -526,11 +532,16 @@ fn terraform_claims(
                     .filter(|&i| resources[i].type_name == cfn_type)
                     .into_iter()
                     .collect(),
-                other => accounts
-                    .iter()
-                    .flat_map(|a| index.of_type(a, cfn_type).iter().copied())
-                    .filter(|&i| other.matches(&resources[i]))
-                    .collect(),
+                other => match own_account {
+                    Some(a) => index.of_type(a, cfn_type).to_vec(),
+                    None => accounts
+                        .iter()
+                        .flat_map(|a| index.of_type(a, cfn_type).iter().copied())
+                        .collect(),
+                }
+                .into_iter()
+                .filter(|&i| other.matches(&resources[i]))
+                .collect(),
             };
             if !hits.is_empty() {
                 found = Some((hits, m.label()));

@@ -227,3 +227,58 @@ fn owners_come_from_state_stack_lists_templates_and_tags_and_two_claims_conflict
     );
     assert_eq!(states[0].summary.unmatched, ["aws_s3_bucket.gone"]);
 }
+
+/// A state naming a role by ARN in account 222 does not claim the role of the same name in 111
+/// when 222's was not seen (another shard's account, or one that could not be scanned): the name
+/// is a fallback for instances without an account, not a way across accounts.
+#[test]
+fn an_instance_whose_arn_names_another_account_does_not_claim_a_namesake() {
+    let mut resources = vec![res(
+        "AWS::IAM::Role",
+        "arn:aws:iam::111:role/ci-deployer",
+        "ci-deployer",
+        "111",
+    )];
+    let mut states = vec![state(vec![
+        (
+            "aws_iam_role.ci_111",
+            "aws_iam_role",
+            vec![
+                ("arn", "arn:aws:iam::111:role/ci-deployer"),
+                ("name", "ci-deployer"),
+            ],
+        ),
+        (
+            "aws_iam_role.ci_222",
+            "aws_iam_role",
+            vec![
+                ("arn", "arn:aws:iam::222:role/ci-deployer"),
+                ("name", "ci-deployer"),
+            ],
+        ),
+    ])];
+    states[0].summary.stage = None;
+    let stages: BTreeMap<String, String> = [
+        ("111".to_owned(), "dev".to_owned()),
+        ("222".to_owned(), "prod".to_owned()),
+    ]
+    .into();
+    assign(
+        &mut resources,
+        Inputs {
+            stacks: &[],
+            states: &mut states,
+            services: &BTreeSet::new(),
+            stages: &["dev".to_owned(), "prod".to_owned()].into(),
+            account_stages: &stages,
+            carried: &HashMap::new(),
+        },
+    );
+    assert_eq!(
+        resources[0].owner.kind(),
+        "terraform",
+        "{:?}",
+        resources[0].owner
+    );
+    assert_eq!(states[0].summary.unmatched, ["aws_iam_role.ci_222"]);
+}

@@ -50,7 +50,9 @@ pub(super) fn account_lines(accounts: &[Account]) -> Vec<String> {
 pub(super) fn build(seen: Seen<'_>) -> Coverage {
     let mut skipped = Vec::new();
     let mut accounts = Vec::new();
-    for a in seen.accounts {
+    // Another shard's accounts are that shard's to cover.
+    let here = |a: &&Account| a.status != AccountStatus::OtherShard;
+    for a in seen.accounts.iter().filter(here) {
         let (regions, probe_calls) = seen.regions.get(&a.id).cloned().unwrap_or_default();
         let regional = stagecraft_model::Collector::REGIONAL.len() * regions.len();
         let global = stagecraft_model::Collector::GLOBAL.len();
@@ -82,7 +84,7 @@ pub(super) fn build(seen: Seen<'_>) -> Coverage {
         let sum = &s.summary;
         for region in &sum.resource_regions {
             for account in &sum.resource_accounts {
-                let known = seen.accounts.iter().any(|a| &a.id == account);
+                let known = seen.accounts.iter().filter(here).any(|a| &a.id == account);
                 if known && !scanned(account, region) {
                     left.entry((Some(account.clone()), region.clone()))
                         .or_default()
@@ -100,7 +102,11 @@ pub(super) fn build(seen: Seen<'_>) -> Coverage {
         else {
             continue;
         };
-        if !scanned(account, &svc.region) {
+        let elsewhere = seen
+            .accounts
+            .iter()
+            .any(|a| &a.id == account && a.status == AccountStatus::OtherShard);
+        if !elsewhere && !scanned(account, &svc.region) {
             left.entry((Some(account.clone()), svc.region.clone()))
                 .or_default()
                 .insert(format!(
@@ -166,5 +172,7 @@ pub(super) fn build(seen: Seen<'_>) -> Coverage {
         no_state,
         skipped,
         partial,
+        shard: None,
+        value_key: None,
     }
 }

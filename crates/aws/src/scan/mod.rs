@@ -52,6 +52,9 @@ pub struct ScanOptions {
     /// The organization's last snapshot (its resources are not needed): each account's CloudTrail
     /// history is read on from where it stopped, and the changes it holds are kept.
     pub last: Option<Arc<ScanReport>>,
+    /// Scan only this shard's accounts (the others are marked another shard's); every state is
+    /// still read.
+    pub shard: Option<stagecraft_model::coverage::Shard>,
 }
 
 #[derive(Debug, Clone)]
@@ -210,9 +213,13 @@ pub async fn scan(
     {
         let mut tagged = std::pin::pin!(tree.accounts(workspace));
         while let Some(account) = tagged.next().await {
-            let account = account?;
-            if opts.rescan.is_none() {
-                start(account.clone());
+            let mut account = account?;
+            match opts.shard {
+                Some(shard) if !shard.holds(&account.id) => {
+                    account.status = AccountStatus::OtherShard;
+                }
+                _ if opts.rescan.is_none() => start(account.clone()),
+                _ => {}
             }
             discovered.push(account);
         }
@@ -228,8 +235,51 @@ pub async fn scan(
         organization: tree.organization.clone(),
         accounts: discovered.clone(),
     });
+    if let (Some(_), Some(_)) = (&opts.shard, &opts.rescan) {
+        return Err(Error::Input(
+            "a sharded scan scans its share of the organization; rescan one account without --shard".into(),
+        ));
+    }
+    // Another shard's accounts: not scanned, their buckets searched for state all the same.
+    let elsewhere: Vec<Account> = discovered
+        .iter()
+        .filter(|a| a.status == AccountStatus::OtherShard)
+        .cloned()
+        .collect();
+    for a in &elsewhere {
+        progress(ScanEvent::AccountFinished {
+            account: Box::new(a.clone()),
+        });
+    }
+    let searching_elsewhere = {
+        let (ctx, elsewhere, configured) = (ctx.clone(), elsewhere.clone(), configured.clone());
+        async move {
+            if !searching || elsewhere.is_empty() {
+                return Vec::new();
+            }
+            let known = Arc::new(configured.await.locations());
+            let searches: Vec<_> = elsewhere
+                .into_iter()
+                .map(|a| {
+                    let (ctx, known) = (ctx.clone(), known.clone());
+                    async move {
+                        let config = ctx.credentials(&a.id, &ctx.access_for(&a)).await;
+                        remote_state::search_elsewhere(&a.id, config, &known).await
+                    }
+                    .boxed()
+                })
+                .collect();
+            stream::iter(searches)
+                .buffer_unordered(parallelism)
+                .collect::<Vec<_>>()
+                .await
+        }
+    };
     let mut kept = match &opts.rescan {
-        None => Vec::new(),
+        None => elsewhere
+            .into_iter()
+            .map(|a| (a, Collected::default()))
+            .collect(),
         Some(r) => {
             let (to_scan, kept) = keep_all_but(discovered, r, progress)?;
             to_scan.into_iter().for_each(&mut start);
@@ -249,9 +299,9 @@ pub async fn scan(
         done
     };
     let reading = async { configured.clone().await.read().await };
-    let both = futures::future::join(scanning, reading);
+    let both = futures::future::join3(scanning, reading, searching_elsewhere);
     tokio::pin!(both);
-    let (fresh, from_backend) = loop {
+    let (fresh, from_backend, searched_elsewhere) = loop {
         tokio::select! {
             done = &mut both => break done,
             Some(event) = progressed.recv() => progress(event),
@@ -306,7 +356,8 @@ pub async fn scan(
         all.sort_by_key(|r| (*r != home, r.clone()));
         all
     };
-    if searching && !kept.is_empty() {
+    searched.extend(searched_elsewhere.into_iter().map(Some));
+    if searching && opts.rescan.is_some() && !kept.is_empty() {
         // Accounts kept from an earlier snapshot are searched now, with fresh credentials.
         let known = configured.clone().await.locations();
         let stores = ctx.kept_stores(&kept).await;
@@ -436,6 +487,15 @@ pub async fn scan(
         account_stages: &account_stages,
     });
     coverage.partial |= !region_notes.is_empty();
+    coverage.value_key = Some(hasher.fingerprint());
+    if let Some(shard) = opts.shard {
+        coverage.shard = Some(shard);
+        let others = accounts
+            .iter()
+            .filter(|a| a.status == AccountStatus::OtherShard)
+            .count();
+        coverage.skipped.push(shard.note(others));
+    }
     coverage.skipped.extend(region_notes);
     coverage.skipped.extend(history_gaps(&feed));
     let report = ScanReport {

@@ -854,6 +854,7 @@ fn recover(previous: &ScanReport, report: &ScanReport) -> stagecraft_model::cove
     });
     built.partial |= previous.coverage.partial && !previous.coverage.skipped.is_empty();
     built.skipped.extend(history_gaps(&report.feed));
+    built.value_key = previous.coverage.value_key.clone();
     built
 }
 

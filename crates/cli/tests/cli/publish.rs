@@ -76,3 +76,131 @@ async fn the_cli_publishes_generations_and_names_a_wrong_location() {
         "{said}"
     );
 }
+
+/// A scheduled scan in shards, as a CI matrix runs it: every shard given the team's hash key,
+/// published under one run, assembled by any machine; a team lead's `stagecraft team` then opens
+/// it and compares it with the local snapshot, hashes included.
+#[tokio::test(flavor = "multi_thread")]
+async fn shards_published_from_the_cli_assemble_and_the_team_snapshot_compares_with_the_local_one()
+{
+    let running = harness::start(stagecraft_sandbox::SeedSpec {
+        stages: vec!["dev".into(), "qa".into()],
+        plant_problems: false,
+        ..stagecraft_sandbox::SeedSpec::default()
+    });
+    let sb = &running.sandbox;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut env = sb.env_vars();
+    env.push((
+        "STAGECRAFT_STORE".into(),
+        dir.path().join("lead.db").display().to_string(),
+    ));
+    let mut ci = env.clone();
+    ci.push(("STAGECRAFT_HASH_KEY".into(), "07".repeat(32)));
+    ci.push((
+        "STAGECRAFT_STORE".into(),
+        dir.path().join("ci.db").display().to_string(),
+    ));
+    let master = sb.aws_env().sdk_config("master", None).await;
+    aws_sdk_s3::Client::new(&master)
+        .create_bucket()
+        .bucket("team-cli")
+        .send()
+        .await
+        .expect("bucket");
+    let ok = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    let bad = cli(&["scan", "--shard", "3/2", "--no-store"], &env);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("i/n"));
+    let bad = cli(
+        &["publish", "s3://team-cli/org", "--run", "x", "--no-store"],
+        &env,
+    );
+    assert!(!bad.status.success(), "--run without --shard");
+
+    for i in 1..=2 {
+        let said = ok(&cli(
+            &[
+                "publish",
+                "s3://team-cli/org",
+                "--shard",
+                &format!("{i}/2"),
+                "--run",
+                "ci-42",
+                "--no-store",
+            ],
+            &ci,
+        ));
+        assert!(
+            said.starts_with(&format!(
+                "published shard {i}/2 of run ci-42 to s3://team-cli/org"
+            )),
+            "{said}"
+        );
+    }
+    // Until the shards are assembled, nothing is published.
+    let out = cli(&["team", "s3://team-cli/org"], &env);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing is published"));
+    let said = ok(&cli(
+        &["publish", "s3://team-cli/org", "--assemble", "ci-42"],
+        &ci,
+    ));
+    assert!(
+        said.starts_with("published generation 1 to s3://team-cli/org: ")
+            && said.contains("2 shards"),
+        "{said}"
+    );
+
+    // The lead's own store hashes with a key of its own: the team's snapshot opens, and the
+    // comparison says hashed values cannot show a difference.
+    ok(&cli(&["scan"], &env));
+    let team: serde_json::Value =
+        serde_json::from_str(&ok(&cli(&["team", "s3://team-cli/org", "--json"], &env)))
+            .expect("JSON");
+    assert_eq!(team["generation"], 1);
+    assert_eq!(team["shards"], 2);
+    let c = &team["comparison"];
+    assert_eq!(c["hashes_comparable"], false, "{c}");
+    assert_eq!(
+        c["diff"]["changed"].as_array().map(Vec::len),
+        Some(0),
+        "{c}"
+    );
+    assert!(c["hash_changes_left_out"].as_u64() > Some(0), "{c}");
+    assert_eq!(c["diff"]["added"].as_array().map(Vec::len), Some(0), "{c}");
+    assert_eq!(
+        c["diff"]["removed"].as_array().map(Vec::len),
+        Some(0),
+        "{c}"
+    );
+
+    // Adopting the team's key needs it shared at the location, which only the publisher decides.
+    let out = cli(&["team", "s3://team-cli/org", "--adopt-hash-key"], &env);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--share-hash-key"));
+    ok(&cli(
+        &["publish", "s3://team-cli/org", "--share-hash-key"],
+        &ci,
+    ));
+    ok(&cli(
+        &["team", "s3://team-cli/org", "--adopt-hash-key"],
+        &env,
+    ));
+    ok(&cli(&["scan"], &env));
+    let said = ok(&cli(&["team", "s3://team-cli/org"], &env));
+    assert!(
+        said.contains("s3://team-cli/org generation 2: organization ")
+            && said.contains(": 0 only in the team's, 0 only in the local one, 0 changed"),
+        "{said}"
+    );
+    assert!(!said.contains("another key"), "{said}");
+}

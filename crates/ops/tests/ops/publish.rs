@@ -11,6 +11,12 @@ use stagecraft_sandbox::{harness, SeedSpec, MASTER_PROFILE};
 
 const PUBLISHER: &str = "arn:aws:iam::000000000000:user/team-lead";
 
+fn by(arn: &str) -> publish::Publisher {
+    publish::Publisher {
+        arn: arn.to_owned(),
+    }
+}
+
 #[tokio::test]
 async fn a_published_snapshot_is_read_back_whole_and_a_stopped_publisher_hides_nothing() {
     let running = harness::start(SeedSpec {
@@ -35,7 +41,7 @@ async fn a_published_snapshot_is_read_back_whole_and_a_stopped_publisher_hides_n
     assert_eq!(publish::latest(&s3, &dest).await.expect("latest"), None);
 
     // Published: a generation whose manifest names every part, each table whole.
-    let first = publish::stage(&s3, &dest, &report, &[], PUBLISHER)
+    let first = publish::stage(&s3, &dest, &report, &[], &by(PUBLISHER))
         .await
         .expect("stage")
         .commit(&s3)
@@ -83,6 +89,17 @@ async fn a_published_snapshot_is_read_back_whole_and_a_stopped_publisher_hides_n
         .await
         .expect("coverage");
     assert_eq!(coverage.len(), report.coverage.accounts.len());
+
+    // Opened again, the generation is the snapshot: every resource with its owner, every account.
+    let (manifest, opened) = publish::open(&s3, &dest, None)
+        .await
+        .expect("open")
+        .expect("a generation");
+    assert_eq!(manifest, seen);
+    assert_eq!(opened.resources, report.resources);
+    assert_eq!(opened.accounts, report.accounts);
+    assert_eq!(opened.terraform, report.terraform);
+    assert_eq!(opened.coverage, report.coverage);
 
     // DuckDB reads the published layout as it is (Hive partitions, gzipped JSON Lines): the parts
     // the manifest names, copied under their keys, give the same resources per account.
@@ -143,7 +160,7 @@ async fn a_published_snapshot_is_read_back_whole_and_a_stopped_publisher_hides_n
         &dest,
         &report,
         &[],
-        "arn:aws:iam::000000000000:user/ci",
+        &by("arn:aws:iam::000000000000:user/ci"),
     )
     .await
     .expect("stage");
@@ -155,10 +172,10 @@ async fn a_published_snapshot_is_read_back_whole_and_a_stopped_publisher_hides_n
     assert_eq!(still, first);
 
     // Two publishers at once: each claims a generation of its own, naming only its own parts.
-    let a = publish::stage(&s3, &dest, &report, &[], PUBLISHER)
+    let a = publish::stage(&s3, &dest, &report, &[], &by(PUBLISHER))
         .await
         .expect("stage a");
-    let b = publish::stage(&s3, &dest, &report, &[], PUBLISHER)
+    let b = publish::stage(&s3, &dest, &report, &[], &by(PUBLISHER))
         .await
         .expect("stage b");
     let (a, b) = tokio::join!(a.commit(&s3), b.commit(&s3));
@@ -189,5 +206,190 @@ async fn a_published_snapshot_is_read_back_whole_and_a_stopped_publisher_hides_n
         e.contains("s3://team-stagecraft/org/generations/0000000099.json")
             && e.contains("not a Stagecraft manifest"),
         "{e}"
+    );
+}
+
+/// Owner kind per resource id.
+fn owners(report: &stagecraft_model::ScanReport) -> std::collections::BTreeMap<String, String> {
+    report
+        .resources
+        .iter()
+        .map(|r| (r.id.clone(), r.owner.kind().to_owned()))
+        .collect()
+}
+
+/// On an organization whose Terraform state lives in a tooling account (no stagecraft.toml), the
+/// shards of a scan, published under one run and assembled, give the snapshot one machine takes:
+/// a state in one shard's account still owns what it manages in another's.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shards_of_a_scan_assemble_into_the_snapshot_one_machine_would_have_taken() {
+    use stagecraft_model::coverage::Shard;
+    use stagecraft_model::AccountStatus;
+    let running = tokio::task::block_in_place(|| {
+        harness::start(SeedSpec {
+            shape: stagecraft_sandbox::Shape::Spread,
+            ..SeedSpec::default()
+        })
+    });
+    let sb = &running.sandbox;
+    let ws = Workspace::default();
+    let env = sb.aws_env();
+    // One key for every shard (a team's STAGECRAFT_HASH_KEY), so their hashes compare.
+    let opts = ScanOptions {
+        profile: Some(MASTER_PROFILE.into()),
+        hasher: Some(stagecraft_model::ValueHasher::new([9; 32])),
+        ..ScanOptions::default()
+    };
+    let master = env.sdk_config(MASTER_PROFILE, None).await;
+    let s3 = aws_sdk_s3::Client::new(&master);
+    s3.create_bucket()
+        .bucket("team-shards")
+        .send()
+        .await
+        .expect("bucket");
+    let whole = scan::scan(&env, &ws, &opts, &|_| {}).await.expect("scan");
+    // As few shards as put a state's account and an account it owns resources in apart.
+    let state_accounts: BTreeSet<&str> = whole
+        .terraform
+        .iter()
+        .filter_map(|t| t.account_id.as_deref())
+        .collect();
+    let owned_accounts: BTreeSet<&str> = whole
+        .resources
+        .iter()
+        .filter(|r| r.owner.kind() == "terraform")
+        .map(|r| r.account_id.as_str())
+        .collect();
+    assert!(!state_accounts.is_empty() && !owned_accounts.is_empty());
+    let count = (2..=8)
+        .find(|&count| {
+            let of = |id: &str| (1..=count).find(|&index| Shard { index, count }.holds(id));
+            state_accounts
+                .iter()
+                .any(|s| owned_accounts.iter().any(|o| of(s) != of(o)))
+        })
+        .expect("some shard count splits a state from what it owns");
+    let dest: Destination = "s3://team-shards/org".parse().expect("destination");
+
+    let mut shards = Vec::new();
+    for index in 1..=count {
+        let shard = Shard { index, count };
+        let opts = ScanOptions {
+            shard: Some(shard),
+            ..opts.clone()
+        };
+        let part = scan::scan(&env, &ws, &opts, &|_| {}).await.expect("shard");
+        // A shard scans its own accounts and shows the others as another shard's.
+        for a in &part.accounts {
+            let other = a.status == AccountStatus::OtherShard;
+            assert_eq!(other, !shard.holds(&a.id), "{} in shard {shard}", a.id);
+        }
+        assert!(part.resources.iter().all(|r| shard.holds(&r.account_id)));
+        assert_eq!(part.coverage.shard, Some(shard));
+        // Every shard reads every state.
+        assert_eq!(part.terraform.len(), whole.terraform.len(), "shard {shard}");
+        shards.push(part);
+    }
+
+    // One shard published: nothing visible, and assembling names the missing shards.
+    let run = "run-7";
+    publish::stage_shard(
+        &s3,
+        &dest,
+        run,
+        &shards[0],
+        &by("arn:aws:iam::000000000000:user/ci-1"),
+    )
+    .await
+    .expect("shard 1");
+    assert_eq!(publish::latest(&s3, &dest).await.expect("latest"), None);
+    let e = publish::assemble(&s3, &dest, run, PUBLISHER, &[])
+        .await
+        .expect_err("a shard is missing")
+        .to_string();
+    assert!(e.contains(&format!("lacks shard(s) 2/{count}")), "{e}");
+    // The same shard twice in one run is refused (a new scan takes a new run).
+    let e = publish::stage_shard(&s3, &dest, run, &shards[0], &by(PUBLISHER))
+        .await
+        .expect_err("twice")
+        .to_string();
+    assert!(
+        e.contains(&format!(
+            "shard 1/{count} of run {run} is already published"
+        )),
+        "{e}"
+    );
+    // A shard's report is not a generation of its own.
+    assert!(publish::stage(&s3, &dest, &shards[1], &[], &by(PUBLISHER))
+        .await
+        .is_err());
+    for part in &shards[1..] {
+        publish::stage_shard(
+            &s3,
+            &dest,
+            run,
+            part,
+            &by("arn:aws:iam::000000000000:user/ci-n"),
+        )
+        .await
+        .expect("shard");
+    }
+    let manifest = publish::assemble(&s3, &dest, run, PUBLISHER, &[])
+        .await
+        .expect("assemble");
+    assert_eq!(
+        Some(manifest.value_key.clone()),
+        whole.coverage.value_key,
+        "the shards' key is the generation's"
+    );
+    assert_eq!(manifest.generation, 1);
+    assert_eq!(manifest.records.len(), count as usize);
+    let (_, assembled) = publish::open(&s3, &dest, None)
+        .await
+        .expect("open")
+        .expect("a generation");
+
+    // The same picture as one machine's scan: every resource with the same owner, every account
+    // scanned once, each state's unmatched instances as one scan found them.
+    assert_eq!(owners(&assembled), owners(&whole));
+    let status =
+        |r: &stagecraft_model::ScanReport| -> std::collections::BTreeMap<String, AccountStatus> {
+            r.accounts
+                .iter()
+                .map(|a| (a.id.clone(), a.status))
+                .collect()
+        };
+    assert_eq!(status(&assembled), status(&whole));
+    assert_eq!(assembled.coverage.shard, None);
+    assert_eq!(assembled.coverage.partial, whole.coverage.partial);
+    assert!(
+        !assembled
+            .coverage
+            .skipped
+            .iter()
+            .any(|l| l.contains("other shards")),
+        "{:?}",
+        assembled.coverage.skipped
+    );
+    let states =
+        |r: &stagecraft_model::ScanReport| -> std::collections::BTreeMap<String, Vec<String>> {
+            r.terraform
+                .iter()
+                .map(|t| (t.location.clone(), t.unmatched.clone()))
+                .collect()
+        };
+    assert_eq!(states(&assembled), states(&whole));
+    // The tables that need the whole organization were written once, over every shard.
+    let graph = stagecraft_analysis::graph::Graph::build(&whole);
+    let links = publish::read_table(&s3, &dest, &manifest, "links")
+        .await
+        .expect("links");
+    assert_eq!(links.len(), graph.links().count());
+    let findings = publish::read_table(&s3, &dest, &manifest, "findings")
+        .await
+        .expect("findings");
+    assert_eq!(
+        findings.len(),
+        stagecraft_analysis::audit::audit(&whole, &graph).len()
     );
 }
