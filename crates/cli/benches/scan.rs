@@ -30,6 +30,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{attempt, resources_of, timed};
 use stagecraft_sandbox::harness::repo;
 use stagecraft_sandbox::proxy::{Call, Proxy, ProxyOptions};
 use stagecraft_sandbox::replay::{Replay, ReplayOptions};
@@ -46,36 +49,24 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args {
-        accounts: 50,
-        services: 6,
-        functions: 6,
-        latency: 50,
-        jitter: 10,
-        baseline_accounts: 2,
-        scale_accounts: 0,
-    };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let mut it = argv.iter();
-    while let Some(flag) = it.next() {
-        let mut value = || -> u64 {
-            it.next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("{flag} takes a number"))
-        };
-        match flag.as_str() {
-            "--accounts" => a.accounts = value() as usize,
-            "--services" => a.services = value() as usize,
-            "--functions" => a.functions = value() as usize,
-            "--latency" => a.latency = value(),
-            "--jitter" => a.jitter = value(),
-            "--baseline-accounts" => a.baseline_accounts = value() as usize,
-            "--scale-accounts" => a.scale_accounts = value() as usize,
-            // `cargo bench` passes `--bench`.
-            _ => {}
-        }
+    let n = common::numbers(&[
+        ("accounts", 50),
+        ("services", 6),
+        ("functions", 6),
+        ("latency", 50),
+        ("jitter", 10),
+        ("baseline-accounts", 2),
+        ("scale-accounts", 0),
+    ]);
+    Args {
+        accounts: n["accounts"] as usize,
+        services: n["services"] as usize,
+        functions: n["functions"] as usize,
+        latency: n["latency"],
+        jitter: n["jitter"],
+        baseline_accounts: n["baseline-accounts"] as usize,
+        scale_accounts: n["scale-accounts"] as usize,
     }
-    a
 }
 
 fn peak_in_flight(calls: &[Call]) -> usize {
@@ -92,116 +83,6 @@ fn peak_in_flight(calls: &[Call]) -> usize {
     peak.max(0) as usize
 }
 
-/// A finished command: what it printed, how long it took, its peak resident memory, and the CPU
-/// time it and this process (the replaying endpoint) used meanwhile.
-struct Run {
-    stdout: Vec<u8>,
-    wall: Duration,
-    peak_kib: u64,
-    cpu: Duration,
-    endpoint_cpu: Duration,
-}
-
-/// User + system CPU time of this process or of its waited-for children.
-fn cpu_time(who: nix::sys::resource::UsageWho) -> Duration {
-    nix::sys::resource::getrusage(who)
-        .map(|u| {
-            let t = |tv: nix::sys::time::TimeVal| {
-                Duration::from_secs(tv.tv_sec() as u64) + Duration::from_micros(tv.tv_usec() as u64)
-            };
-            t(u.user_time()) + t(u.system_time())
-        })
-        .unwrap_or_default()
-}
-
-/// The high-water mark of a process's resident memory, from `/proc`.
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// Runs `command` to its end, watching its memory's high-water mark. Fails the benchmark if it
-/// failed.
-async fn timed(command: tokio::process::Command, what: &str) -> Run {
-    match attempt(command, what).await {
-        Ok(run) => run,
-        Err(why) => panic!("{what} failed: {why}"),
-    }
-}
-
-/// [`timed`], with a failure returned (its stderr) instead of failing the benchmark.
-async fn attempt(mut command: tokio::process::Command, what: &str) -> Result<Run, String> {
-    use nix::sys::resource::UsageWho;
-    use tokio::io::AsyncReadExt as _;
-    let children_before = cpu_time(UsageWho::RUSAGE_CHILDREN);
-    let self_before = cpu_time(UsageWho::RUSAGE_SELF);
-    let started = Instant::now();
-    let mut child = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-    let pid = child.id().unwrap_or(0);
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = tokio::spawn(async move {
-        let mut b = Vec::new();
-        let _ = stdout.read_to_end(&mut b).await;
-        b
-    });
-    let err = tokio::spawn(async move {
-        let mut b = Vec::new();
-        let _ = stderr.read_to_end(&mut b).await;
-        b
-    });
-    let mut peak_kib = 0;
-    let status = loop {
-        if let Some(kib) = vm_hwm_kib(pid) {
-            peak_kib = peak_kib.max(kib);
-        }
-        tokio::select! {
-            s = child.wait() => break s.unwrap_or_else(|e| panic!("{what}: {e}")),
-            () = tokio::time::sleep(Duration::from_millis(20)) => {}
-        }
-    };
-    let wall = started.elapsed();
-    let cpu = cpu_time(UsageWho::RUSAGE_CHILDREN).saturating_sub(children_before);
-    let endpoint_cpu = cpu_time(UsageWho::RUSAGE_SELF).saturating_sub(self_before);
-    let stdout = out.await.unwrap_or_default();
-    let stderr = err.await.unwrap_or_default();
-    if !status.success() {
-        let said = String::from_utf8_lossy(&stderr);
-        let mut why = said.lines().last().unwrap_or_default().trim().to_owned();
-        // What the accounts reported, grouped by collector and error kind, one example each.
-        if let Ok(report) = serde_json::from_slice::<serde_json::Value>(&stdout) {
-            let mut kinds: BTreeMap<(String, String), (usize, String)> = BTreeMap::new();
-            for a in report["accounts"].as_array().into_iter().flatten() {
-                for e in a["collect_errors"].as_array().into_iter().flatten() {
-                    let key = (e["collector"].to_string(), e["code"].to_string());
-                    let entry = kinds
-                        .entry(key)
-                        .or_insert((0, e["message"].as_str().unwrap_or_default().to_owned()));
-                    entry.0 += 1;
-                }
-            }
-            for ((collector, code), (n, example)) in kinds {
-                why.push_str(&format!(" — {n} × {collector} {code}: {example}"));
-            }
-        }
-        return Err(why);
-    }
-    Ok(Run {
-        stdout,
-        wall,
-        peak_kib,
-        cpu,
-        endpoint_cpu,
-    })
-}
-
 /// With `STAGECRAFT_BENCH_CALLS=<path>`, every call of a replayed scan, one JSON object a line (the
 /// path with `suffix` added), for a timeline.
 fn dump(calls: &[Call], suffix: &str) {
@@ -214,11 +95,6 @@ fn dump(calls: &[Call], suffix: &str) {
             .collect();
         std::fs::write(path, lines.join("\n")).expect("writing the calls");
     }
-}
-
-fn resources_of(run: &Run) -> usize {
-    let report: serde_json::Value = serde_json::from_slice(&run.stdout).expect("scan JSON");
-    report["resources"].as_array().map_or(0, Vec::len)
 }
 
 /// Calls per service (faults left out: a throttled call is retried and counted once more).

@@ -127,11 +127,16 @@ pub(crate) fn print_findings(findings: &[Finding]) {
     }
 }
 
+/// Writes `value` as pretty JSON on stdout as it serialises (a report of 300,000 resources is
+/// never held as one string).
 pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::io("serialising JSON", std::io::Error::other(e)))?;
-    println!("{text}");
-    Ok(())
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, value)
+        .map_err(|e| Error::io("writing JSON", std::io::Error::other(e)))?;
+    writeln!(out)
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io("writing JSON", e))
 }
 
 /// Asks on the terminal and returns the answer, trimmed.

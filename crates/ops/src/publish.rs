@@ -685,23 +685,29 @@ pub fn merge(records: Vec<Record>) -> Result<ScanReport, Error> {
     Ok(out)
 }
 
-/// The resources the parts of `manifest_parts` hold.
+/// The resources the parts hold, each id once: as one scan keeps the first account's copy of a
+/// resource two accounts report (an API Gateway custom domain both API versions list), the first
+/// shard's is kept.
 async fn read_resources(
     s3: &aws_sdk_s3::Client,
     dest: &Destination,
     parts: &[Part],
 ) -> Result<Vec<stagecraft_model::Resource>, Error> {
-    let mut out = Vec::new();
+    let mut out: Vec<stagecraft_model::Resource> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for part in parts.iter().filter(|p| p.table == "resources") {
         for (n, row) in read_part(s3, dest, part).await?.into_iter().enumerate() {
-            out.push(serde_json::from_value(row).map_err(|e| {
+            let r: stagecraft_model::Resource = serde_json::from_value(row).map_err(|e| {
                 Error::Input(format!(
                     "s3://{}/{} row {}: not a resource ({e})",
                     dest.bucket,
                     part.key,
                     n + 1
                 ))
-            })?);
+            })?;
+            if seen.insert(r.id.clone()) {
+                out.push(r);
+            }
         }
     }
     Ok(out)

@@ -157,9 +157,11 @@ fn global_names(recording: &Recording, account: &str) -> Vec<String> {
 }
 
 /// A copy's own name for a recorded one: an id keeps its length, a bucket or a domain gains a
-/// mark.
+/// mark. The mark has one width for every copy (copies number at most 999, as their account ids
+/// do), so no copy's id can be another's: with `c1` and `c11`, copy 1 of `ab1xyz…` and copy 11 of
+/// it would both be `c11xyz…`.
 fn copied_name(name: &str, copy: usize) -> String {
-    let mark = format!("c{copy}");
+    let mark = format!("c{copy:03}");
     if name.contains('.') {
         format!("{mark}-{name}")
     } else if name.len() <= 12 && name.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -758,6 +760,21 @@ fn account_ids(s: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::copied_name;
+
+    #[test]
+    fn no_two_copies_share_a_name() {
+        for name in ["ab1xyz9q2w", "0123456789", "team-bucket", "api.example.com"] {
+            let names: std::collections::HashSet<String> =
+                (1..=999).map(|copy| copied_name(name, copy)).collect();
+            assert_eq!(names.len(), 999, "{name}");
+            assert!(!names.contains(name), "{name}");
+            if !name.contains(['.', '-']) {
+                assert!(names.iter().all(|n| n.len() == name.len()), "{name}");
+            }
+        }
+    }
+
     use super::*;
 
     #[test]
