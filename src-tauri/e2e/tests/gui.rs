@@ -593,6 +593,13 @@ async fn a_team_snapshot_opens_read_only_with_its_publisher_and_what_differs_her
             && compared.contains("another key"),
         "{compared}"
     );
+    click(&client, "[data-testid=team-details]").await;
+    let differs = wait_text(&client, "[data-testid=team-differs]", |t| !t.is_empty()).await;
+    assert!(
+        differs.contains("only here: /core/added_after_the_team_scan")
+            && differs.contains("AWS::SSM::Parameter"),
+        "{differs}"
+    );
     // Read-only: no account can be rescanned from it.
     wait_for_cards(&client, "ok", 4).await;
     assert_eq!(count(&client, "[data-testid=rescan-account]").await, 0);

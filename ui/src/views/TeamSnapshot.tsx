@@ -60,8 +60,10 @@ export function TeamOpen(props: {
 
 /** Above every view while a team snapshot is on screen: whose it is, and how it differs. */
 export function TeamBanner(props: { team: TeamSnapshot; now: number; onBack: () => void }) {
+  const [open, setOpen] = useState(false);
   const t = props.team;
   const c = t.comparison;
+  const differs = c ? c.diff.added.length + c.diff.removed.length + c.diff.changed.length : 0;
   const who = t.published_by.split(":").pop() ?? t.published_by;
   return (
     <div class="banner info team-banner" role="status" data-testid="team-banner">
@@ -81,6 +83,11 @@ export function TeamBanner(props: { team: TeamSnapshot; now: number; onBack: () 
             {!c.hashes_comparable &&
               ` (values were hashed with another key than this computer's: ${c.hash_changes_left_out} difference(s) in hashed values cannot show)`}
             .
+            {differs > 0 && (
+              <button class="ghost" data-testid="team-details" onClick={() => setOpen(!open)}>
+                {open ? "hide" : "what differs"}
+              </button>
+            )}
           </>
         ) : (
           <>This computer has no snapshot of organization {t.report.organization.id} to compare with.</>
@@ -89,6 +96,34 @@ export function TeamBanner(props: { team: TeamSnapshot; now: number; onBack: () 
       <button class="ghost" data-testid="team-back" onClick={props.onBack}>
         Back to this computer's snapshot
       </button>
+      {open && c && (
+        <ul class="coverage-list team-differs" data-testid="team-differs">
+          {[
+            ...c.diff.added.map((r) => ({ key: `+${r.id}`, what: "only in the team's", r })),
+            ...c.diff.removed.map((r) => ({ key: `-${r.id}`, what: "only here", r })),
+          ]
+            .slice(0, LISTED)
+            .map(({ key, what, r }) => (
+              <li key={key}>
+                {what}: <code>{r.name}</code> <span class="muted">{r.type} · {r.account_id}</span>
+              </li>
+            ))}
+          {c.diff.changed.slice(0, LISTED).map((ch) => (
+            <li key={`~${ch.id}`}>
+              changed: <code>{ch.name}</code>{" "}
+              <span class="muted">
+                {ch.type} · {ch.account_id} · {ch.changes.map((f) => f.field).join(", ")}
+              </span>
+            </li>
+          ))}
+          {(c.diff.added.length + c.diff.removed.length > LISTED || c.diff.changed.length > LISTED) && (
+            <li class="muted">… and more: `stagecraft team --json` lists them all.</li>
+          )}
+        </ul>
+      )}
     </div>
   );
 }
+
+/** Differences listed in the banner, per kind; the CLI's JSON has them all. */
+const LISTED = 50;
