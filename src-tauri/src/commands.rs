@@ -607,12 +607,7 @@ pub async fn open_team_snapshot(
     let dest: Destination = location.trim().parse()?;
     let profile = scan::management_profile(&options(&settings), &workspace(&settings)?);
     let (s3, _) = publish::writer(&AwsEnv::from_environment(), &profile).await?;
-    let store_path = settings.store.clone();
-    let local = move |organization: &str| -> Option<(ScanReport, i64)> {
-        let store = Store::open(&store_path).ok()?;
-        let id = store.latest_id_in(Some(organization)).ok()??;
-        Some((store.load(id).ok()?, id))
-    };
+    let local = publish::latest_local(settings.store.clone());
     let team = publish::open_team(&s3, &dest, generation, local)
         .await?
         .ok_or_else(|| UiError {

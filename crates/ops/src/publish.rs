@@ -476,23 +476,7 @@ pub async fn records(
     run: &str,
 ) -> Result<Vec<(String, Record)>, Error> {
     check_run(run)?;
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(&dest.bucket)
-        .prefix(dest.key(&format!("runs/{run}/")))
-        .into_paginator()
-        .send();
-    let mut keys = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            s3_error("s3:ListObjectsV2", dest)(stagecraft_aws::sdk_error::aws_message(&e))
-        })?;
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned)),
-        );
-    }
+    let keys = list_keys(s3, dest, &dest.key(&format!("runs/{run}/"))).await?;
     if keys.is_empty() {
         return Err(Error::Input(format!(
             "no shard of run {run} is published at {dest}: publish each shard with --run {run} first"
@@ -536,20 +520,33 @@ async fn read_record(
     dest: &Destination,
     key: &str,
 ) -> Result<Record, Error> {
+    read_json(s3, dest, key, "publisher's record", |r: &Record| r.format).await
+}
+
+/// A JSON document Stagecraft wrote at `key` (`what` names it in errors), refused when a newer
+/// Stagecraft wrote it.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    key: &str,
+    what: &str,
+    format: impl Fn(&T) -> u32,
+) -> Result<T, Error> {
     let bytes = get(s3, dest, key).await?;
-    let record: Record = serde_json::from_slice(&bytes).map_err(|e| {
+    let doc: T = serde_json::from_slice(&bytes).map_err(|e| {
         Error::Input(format!(
-            "s3://{}/{key} is not a Stagecraft publisher's record ({e}); publish again",
+            "s3://{}/{key} is not a Stagecraft {what} ({e}); publish again or choose another location",
             dest.bucket
         ))
     })?;
-    if record.format > FORMAT {
+    if format(&doc) > FORMAT {
         return Err(Error::Input(format!(
             "s3://{}/{key} was published by a newer Stagecraft (format {}); update to read it",
-            dest.bucket, record.format
+            dest.bucket,
+            format(&doc)
         )));
     }
-    Ok(record)
+    Ok(doc)
 }
 
 /// One snapshot from the records of a scan's shards (one record: that snapshot): each account as
@@ -899,27 +896,42 @@ fn manifest_key(dest: &Destination, generation: u64) -> String {
 
 /// The highest generation published at `dest`.
 pub async fn newest(s3: &aws_sdk_s3::Client, dest: &Destination) -> Result<Option<u64>, Error> {
+    Ok(list_keys(s3, dest, &dest.generations())
+        .await?
+        .iter()
+        .filter_map(|k| {
+            k.rsplit('/')
+                .next()
+                .and_then(|name| name.strip_suffix(".json"))
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+        .max())
+}
+
+/// Every key under `prefix` in the destination's bucket.
+async fn list_keys(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    prefix: &str,
+) -> Result<Vec<String>, Error> {
     let mut pages = s3
         .list_objects_v2()
         .bucket(&dest.bucket)
-        .prefix(dest.generations())
+        .prefix(prefix)
         .into_paginator()
         .send();
-    let mut newest = None;
+    let mut keys = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| {
             s3_error("s3:ListObjectsV2", dest)(stagecraft_aws::sdk_error::aws_message(&e))
         })?;
-        for o in page.contents() {
-            let n = o
-                .key()
-                .and_then(|k| k.rsplit('/').next())
-                .and_then(|name| name.strip_suffix(".json"))
-                .and_then(|n| n.parse::<u64>().ok());
-            newest = newest.max(n);
-        }
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
     }
-    Ok(newest)
+    Ok(keys)
 }
 
 /// The newest generation's manifest at `dest`, or `None` when nothing is published there.
@@ -940,20 +952,7 @@ pub async fn read_manifest(
     generation: u64,
 ) -> Result<Manifest, Error> {
     let key = manifest_key(dest, generation);
-    let bytes = get(s3, dest, &key).await?;
-    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::Input(format!(
-            "s3://{}/{key} is not a Stagecraft manifest ({e}); publish again or choose another location",
-            dest.bucket
-        ))
-    })?;
-    if manifest.format > FORMAT {
-        return Err(Error::Input(format!(
-            "s3://{}/{key} was published by a newer Stagecraft (format {}); update to read it",
-            dest.bucket, manifest.format
-        )));
-    }
-    Ok(manifest)
+    read_json(s3, dest, &key, "manifest", |m: &Manifest| m.format).await
 }
 
 async fn get(s3: &aws_sdk_s3::Client, dest: &Destination, key: &str) -> Result<Vec<u8>, Error> {
@@ -1133,6 +1132,16 @@ pub fn compare(local: &ScanReport, local_id: i64, team: &ScanReport) -> TeamComp
         diff,
         hashes_comparable: comparable,
         hash_changes_left_out: left_out,
+    }
+}
+
+/// The latest snapshot of an organization in the store at `path`, with its id: the local side of
+/// [`open_team`]'s comparison (`None` when the store cannot be read or holds none).
+pub fn latest_local(path: std::path::PathBuf) -> impl FnOnce(&str) -> Option<(ScanReport, i64)> {
+    move |organization| {
+        let store = stagecraft_store::Store::open(&path).ok()?;
+        let id = store.latest_id_in(Some(organization)).ok()??;
+        Some((store.load(id).ok()?, id))
     }
 }
 

@@ -119,12 +119,13 @@ fn done(
 pub(crate) async fn team_cmd(args: TeamArgs) -> Result<ExitCode, Error> {
     let dest: Destination = args.from.parse()?;
     let workspace = workspace_of(args.config.as_deref())?;
-    let profile = args
-        .profile
-        .clone()
-        .or_else(|| workspace.config.organization.profile.clone())
-        .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
-        .unwrap_or_else(|| "default".to_owned());
+    let profile = stagecraft_aws::scan::management_profile(
+        &stagecraft_aws::scan::ScanOptions {
+            profile: args.profile.clone(),
+            ..Default::default()
+        },
+        &workspace,
+    );
     let env = AwsEnv::from_environment();
     let (s3, _) = publish::writer(&env, &profile).await?;
     if args.adopt_hash_key {
@@ -136,12 +137,11 @@ pub(crate) async fn team_cmd(args: TeamArgs) -> Result<ExitCode, Error> {
         )?;
     }
     // The local side: the latest snapshot of the organization, if the store has one.
-    let store_path = args.store.clone();
-    let local = move |organization: &str| -> Option<(stagecraft_model::ScanReport, i64)> {
-        let store = open_store_at(store_path.as_deref()).ok()?;
-        let id = store.latest_id_in(Some(organization)).ok()??;
-        Some((store.load(id).ok()?, id))
-    };
+    let local = publish::latest_local(
+        args.store
+            .clone()
+            .unwrap_or_else(stagecraft_store::Store::default_path),
+    );
     let team = publish::open_team(&s3, &dest, args.generation, local)
         .await?
         .ok_or_else(|| {
