@@ -6,11 +6,31 @@ use std::collections::HashMap;
 use crate::model::change::{arn_account, ChangeEvent, ChangeTarget, Provenance, Tool};
 use crate::model::{Owner, Resource};
 
+/// The changes that can touch each account's resources (its own events, and events whose
+/// targets' ARNs name it), newest first as given: [`attach`] one account at a time with these
+/// finds what it finds with them all.
+pub fn by_account(changes: &[ChangeEvent]) -> HashMap<&str, Vec<&ChangeEvent>> {
+    let mut out: HashMap<&str, Vec<&ChangeEvent>> = HashMap::new();
+    for change in changes {
+        let mut accounts: Vec<&str> = change
+            .targets
+            .iter()
+            .map(|t| arn_account(&t.name).unwrap_or(&change.account_id))
+            .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        for a in accounts {
+            out.entry(a).or_default().push(change);
+        }
+    }
+    out
+}
+
 /// Sets each resource's [`Provenance`] from `changes` (newest first): its latest change and the
 /// call that created it, when the history read holds them. A change is matched to a resource of
 /// its account by ARN, or by the name or id the request gave with the type the event implies, in
 /// the event's region (IAM's events, recorded in us-east-1, match its global resources).
-pub fn attach(resources: &mut [Resource], changes: &[ChangeEvent]) {
+pub fn attach<'c>(resources: &mut [Resource], changes: impl IntoIterator<Item = &'c ChangeEvent>) {
     // (account, key) → resources, keyed by id, name and the id's last segment.
     let mut index: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
     for (i, r) in resources.iter().enumerate() {

@@ -13,8 +13,16 @@ use stagecraft_store::Store;
 use crate::args::{SnapshotArg, SourceArgs, StoreArgs};
 use crate::progress::Bars;
 
+/// A scan just made: the whole report when it was not stored; stored, its snapshot's id and the
+/// report without its resources and stacks (read them from the store: the scan never held them
+/// all).
+pub(crate) struct Scanned {
+    pub report: ScanReport,
+    pub stored: Option<i64>,
+}
+
 /// Scans now (storing the snapshot unless `--no-store`), with progress bars on a terminal.
-pub(crate) async fn scan_now(args: &SourceArgs) -> Result<ScanReport, Error> {
+pub(crate) async fn scan_now(args: &SourceArgs) -> Result<Scanned, Error> {
     let workspace = match &args.config {
         Some(path) => Workspace::load(path)?,
         None => Workspace::default(),
@@ -61,14 +69,14 @@ pub(crate) async fn scan_now(args: &SourceArgs) -> Result<ScanReport, Error> {
         }
     };
     let env = AwsEnv::from_environment();
-    let report = if args.no_store {
-        scan::scan(&env, &workspace, &opts, &progress).await?
+    let (report, id) = if args.no_store {
+        (scan::scan(&env, &workspace, &opts, &progress).await?, None)
     } else {
         let mut store = open_store_at(args.store.as_deref())?;
         if let Some(key) = shared {
             adopt_key(&store, key, "STAGECRAFT_HASH_KEY")?;
         }
-        let stored = scan::scan_and_store(&env, &workspace, &opts, &mut store, &progress).await?;
+        let stored = scan::scan_into_store(&env, &workspace, &opts, &mut store, &progress).await?;
         eprintln!(
             "stored as snapshot {} in {}",
             stored.id,
@@ -91,7 +99,7 @@ pub(crate) async fn scan_now(args: &SourceArgs) -> Result<ScanReport, Error> {
                     .unwrap_or_default()
             );
         }
-        stored.report
+        (stored.report, Some(stored.id))
     };
     if let Some(bars) = &bars {
         bars.multi.clear().ok();
@@ -99,7 +107,7 @@ pub(crate) async fn scan_now(args: &SourceArgs) -> Result<ScanReport, Error> {
     for w in &report.warnings {
         eprintln!("warning: {}", w.message);
     }
-    Ok(report)
+    Ok(Scanned { report, stored: id })
 }
 
 /// The report a command works on: a stored snapshot with `--snapshot`, else a fresh scan.
@@ -108,7 +116,11 @@ pub(crate) async fn report_for(
     snapshot: &SnapshotArg,
 ) -> Result<ScanReport, Error> {
     let Some(which) = &snapshot.snapshot else {
-        return scan_now(source).await;
+        let scanned = scan_now(source).await?;
+        return match scanned.stored {
+            Some(id) => Ok(open_store_at(source.store.as_deref())?.load(id)?),
+            None => Ok(scanned.report),
+        };
     };
     let store = open_store_at(source.store.as_deref())?;
     let id = if which == "latest" {

@@ -228,7 +228,80 @@ pub struct ScanReport {
     pub duration_ms: u64,
 }
 
+/// A report's fields by reference, with its resources and stacks given apart: what the store
+/// writes as a snapshot's head (both empty: they are rows of their own) and what streams a stored
+/// snapshot out as JSON without holding it. Serialises exactly as [`ScanReport`].
+#[derive(Debug, Serialize)]
+pub struct ReportView<'a, R, S> {
+    pub profile: &'a String,
+    pub regions: &'a Vec<String>,
+    pub organization: &'a Organization,
+    pub accounts: &'a Vec<Account>,
+    pub resources: R,
+    pub stacks: S,
+    pub terraform: &'a Vec<TerraformState>,
+    pub services: &'a Vec<serverless::ResolvedService>,
+    pub declared: &'a Vec<deletion::DeclaredName>,
+    pub warnings: &'a Vec<UiError>,
+    pub coverage: &'a Coverage,
+    pub changes: &'a Vec<change::ChangeEvent>,
+    pub feed: &'a Vec<change::FeedRead>,
+    pub refreshed: bool,
+    pub started_at: &'a String,
+    pub duration_ms: u64,
+}
+
 impl ScanReport {
+    /// This report's fields with `resources` and `stacks` in place of its own.
+    pub fn view<R: Serialize, S: Serialize>(
+        &self,
+        resources: R,
+        stacks: S,
+    ) -> ReportView<'_, R, S> {
+        // Every field named: a field added to the report must be added to the view.
+        let ScanReport {
+            profile,
+            regions,
+            organization,
+            accounts,
+            resources: _,
+            stacks: _,
+            terraform,
+            services,
+            declared,
+            warnings,
+            coverage,
+            changes,
+            feed,
+            refreshed,
+            started_at,
+            duration_ms,
+        } = self;
+        ReportView {
+            profile,
+            regions,
+            organization,
+            accounts,
+            resources,
+            stacks,
+            terraform,
+            services,
+            declared,
+            warnings,
+            coverage,
+            changes,
+            feed,
+            refreshed: *refreshed,
+            started_at,
+            duration_ms: *duration_ms,
+        }
+    }
+
+    /// The report without its resources and stacks, as the store keeps a snapshot's head.
+    pub fn head(&self) -> ReportView<'_, [(); 0], [(); 0]> {
+        self.view([], [])
+    }
+
     /// Refuses a stage no account of this snapshot has (what the window may ask about comes from here).
     pub fn require_stage(&self, stage: &str) -> Result<(), Error> {
         if self

@@ -6,6 +6,7 @@
 //! queries (a resource's history) need no JSON scan of whole reports.
 
 mod diff;
+pub mod spool;
 
 use std::path::{Path, PathBuf};
 
@@ -18,10 +19,10 @@ pub use diff::{diff, FieldChange, ResourceChange, SnapshotDiff};
 use stagecraft_model::action::ActionOutcome;
 use stagecraft_model::deletion::{GoneBucket, GONE_BUCKET_DAYS};
 use stagecraft_model::deploy::Outcome;
-use stagecraft_model::{AccountStatus, Resource, ScanReport};
+use stagecraft_model::{AccountStatus, Resource, ScanReport, StackFacts};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// How long an open or a write waits for another process holding the store.
 const BUSY_TIMEOUT_MS: u64 = 15_000;
@@ -419,6 +420,22 @@ impl Store {
                 )
                 .map_err(|e| self.sql(e))?;
         }
+        if version < 6 {
+            // Stacks are rows of their own, as resources are: a snapshot's head stays small
+            // whatever the organization's size. Older snapshots keep theirs in the head.
+            self.conn
+                .execute_batch(
+                    "CREATE TABLE IF NOT EXISTS stacks (
+                         snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+                         position INTEGER NOT NULL,
+                         account_id TEXT NOT NULL,
+                         body TEXT NOT NULL,
+                         PRIMARY KEY (snapshot_id, position)
+                     );
+                     PRAGMA user_version = 6;",
+                )
+                .map_err(|e| self.sql(e))?;
+        }
         Ok(())
     }
 
@@ -721,22 +738,21 @@ impl Store {
 
     /// Stores a report; returns the snapshot id.
     pub fn save(&mut self, report: &ScanReport) -> Result<i64, StoreError> {
+        let mut writer = self.writer(&report.organization.id, &report.started_at)?;
+        writer.resources(&report.resources)?;
+        writer.stacks(&report.stacks)?;
+        writer.finish(report)
+    }
+
+    /// Stores a snapshot written a part at a time (a scan's accounts as each is decided), in one
+    /// transaction: nothing of it is seen until [`Writer::finish`], and a writer dropped before
+    /// then leaves the store as it was.
+    pub fn writer(
+        &mut self,
+        organization_id: &str,
+        started_at: &str,
+    ) -> Result<Writer<'_>, StoreError> {
         let path = self.path.clone();
-        let sql = |e: rusqlite::Error| StoreError::Sql {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let mut head = report.clone();
-        let resources = std::mem::take(&mut head.resources);
-        let head_json = serde_json::to_string(&head).map_err(|e| StoreError::Sql {
-            path: path.clone(),
-            message: format!("cannot serialise the report: {e}"),
-        })?;
-        let with_errors = report
-            .accounts
-            .iter()
-            .filter(|a| matches!(a.status, AccountStatus::Error | AccountStatus::Partial))
-            .count();
         // IMMEDIATE: the write lock is taken (waiting for it) before anything is read. A deferred
         // transaction that reads first cannot upgrade once another process has written since:
         // SQLite then answers "database is locked" at once, without waiting (measured: four
@@ -744,70 +760,25 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(sql)?;
+            .map_err(|e| sql_error(&path, e))?;
+        // The row first, its head last: the resources refer to it.
         tx.execute(
             "INSERT INTO snapshots (started_at, duration_ms, profile, organization_id, accounts,
                                     accounts_with_errors, resources, report, management_account_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                report.started_at,
-                i64::try_from(report.duration_ms).unwrap_or(i64::MAX),
-                report.profile,
-                report.organization.id,
-                report.accounts.len() as i64,
-                with_errors as i64,
-                resources.len() as i64,
-                head_json,
-                report.organization.management_account_id
-            ],
+             VALUES (?1, 0, '', ?2, 0, 0, 0, '{}', '')",
+            params![started_at, organization_id],
         )
-        .map_err(sql)?;
+        .map_err(|e| sql_error(&path, e))?;
         let id = tx.last_insert_rowid();
-        {
-            let mut stmt = tx
-                .prepare(
-                    "INSERT INTO resources (snapshot_id, position, id, type, account_id, owner_kind, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(sql)?;
-            let mut sighting = tx
-                .prepare(
-                    "INSERT INTO bucket_sightings (organization_id, id, body, last_seen)
-                     VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (organization_id, id) DO UPDATE
-                     SET body = excluded.body, last_seen = excluded.last_seen
-                     WHERE excluded.last_seen >= bucket_sightings.last_seen",
-                )
-                .map_err(sql)?;
-            for (pos, r) in resources.iter().enumerate() {
-                let body = serde_json::to_string(r).map_err(|e| StoreError::Sql {
-                    path: path.clone(),
-                    message: format!("cannot serialise {}: {e}", r.id),
-                })?;
-                stmt.execute(params![
-                    id,
-                    pos as i64,
-                    r.id,
-                    r.type_name,
-                    r.account_id,
-                    r.owner.kind(),
-                    body
-                ])
-                .map_err(sql)?;
-                if r.type_name == "AWS::S3::Bucket" {
-                    sighting
-                        .execute(params![
-                            report.organization.id,
-                            r.id,
-                            body,
-                            report.started_at
-                        ])
-                        .map_err(sql)?;
-                }
-            }
-        }
-        tx.commit().map_err(sql)?;
-        Ok(id)
+        Ok(Writer {
+            tx,
+            path,
+            id,
+            organization_id: organization_id.to_owned(),
+            started_at: started_at.to_owned(),
+            resources: 0,
+            stacks: 0,
+        })
     }
 
     /// Deletes the snapshots `retention` does not keep, counted per organization (never an
@@ -856,6 +827,8 @@ impl Store {
         };
         for id in &doomed {
             tx.execute("DELETE FROM resources WHERE snapshot_id = ?1", [id])
+                .map_err(sql)?;
+            tx.execute("DELETE FROM stacks WHERE snapshot_id = ?1", [id])
                 .map_err(sql)?;
             tx.execute("DELETE FROM snapshots WHERE id = ?1", [id])
                 .map_err(sql)?;
@@ -1032,7 +1005,52 @@ impl Store {
             let r: Resource = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
             report.resources.push(r);
         }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT body FROM stacks WHERE snapshot_id = ?1 ORDER BY position")
+            .map_err(|e| self.sql(e))?;
+        let bodies = stmt
+            .query_map([id], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?;
+        for body in bodies {
+            let body = body.map_err(|e| self.sql(e))?;
+            let s = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
+            report.stacks.push(s);
+        }
         Ok(report)
+    }
+
+    /// A stored snapshot as the JSON [`ScanReport`] serialises to, written a resource at a time:
+    /// a snapshot of any size is printed without being held.
+    pub fn write_json(
+        &self,
+        id: i64,
+        out: impl std::io::Write,
+        pretty: bool,
+    ) -> Result<(), StoreError> {
+        let head = self.head(id)?;
+        let mut resources = self
+            .conn
+            .prepare("SELECT body FROM resources WHERE snapshot_id = ?1 ORDER BY position")
+            .map_err(|e| self.sql(e))?;
+        let mut stacks = self
+            .conn
+            .prepare("SELECT body FROM stacks WHERE snapshot_id = ?1 ORDER BY position")
+            .map_err(|e| self.sql(e))?;
+        let resources = Rows::<Resource>::new(&mut resources, id);
+        // A snapshot stored before stacks were rows of their own keeps them in its head.
+        let stacks = Rows::<StackFacts>::new(&mut stacks, id).or(&head.stacks);
+        let view = head.view(&resources, &stacks);
+        let written = if pretty {
+            serde_json::to_writer_pretty(out, &view)
+        } else {
+            serde_json::to_writer(out, &view)
+        };
+        written.map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            id,
+            message: format!("writing it out: {e}"),
+        })
     }
 
     /// The snapshot of the same organization before `id`, if any.
@@ -1050,6 +1068,190 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+
+fn sql_error(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Sql {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// A snapshot being stored: its resources and stacks added a part at a time, its head last.
+#[derive(Debug)]
+pub struct Writer<'s> {
+    tx: rusqlite::Transaction<'s>,
+    path: PathBuf,
+    id: i64,
+    organization_id: String,
+    started_at: String,
+    resources: i64,
+    stacks: i64,
+}
+
+impl Writer<'_> {
+    /// Adds resources after those added before (the snapshot keeps this order).
+    pub fn resources(&mut self, resources: &[Resource]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |e: rusqlite::Error| sql_error(&path, e);
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO resources (snapshot_id, position, id, type, account_id, owner_kind, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(sql)?;
+        let mut sighting = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO bucket_sightings (organization_id, id, body, last_seen)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (organization_id, id) DO UPDATE
+                 SET body = excluded.body, last_seen = excluded.last_seen
+                 WHERE excluded.last_seen >= bucket_sightings.last_seen",
+            )
+            .map_err(sql)?;
+        for r in resources {
+            let body = serde_json::to_string(r).map_err(|e| StoreError::Sql {
+                path: path.clone(),
+                message: format!("cannot serialise {}: {e}", r.id),
+            })?;
+            stmt.execute(params![
+                self.id,
+                self.resources,
+                r.id,
+                r.type_name,
+                r.account_id,
+                r.owner.kind(),
+                body
+            ])
+            .map_err(sql)?;
+            self.resources += 1;
+            if r.type_name == "AWS::S3::Bucket" {
+                sighting
+                    .execute(params![self.organization_id, r.id, body, self.started_at])
+                    .map_err(sql)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds stacks after those added before.
+    pub fn stacks(&mut self, stacks: &[StackFacts]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |e: rusqlite::Error| sql_error(&path, e);
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO stacks (snapshot_id, position, account_id, body) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(sql)?;
+        for s in stacks {
+            let body = serde_json::to_string(s).map_err(|e| StoreError::Sql {
+                path: path.clone(),
+                message: format!("cannot serialise stack {}: {e}", s.id),
+            })?;
+            stmt.execute(params![self.id, self.stacks, s.account_id, body])
+                .map_err(sql)?;
+            self.stacks += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes the head (`report`'s resources and stacks are not read: they were added) and
+    /// commits; returns the snapshot id.
+    pub fn finish(self, report: &ScanReport) -> Result<i64, StoreError> {
+        let path = self.path.clone();
+        let sql = |e: rusqlite::Error| sql_error(&path, e);
+        if report.organization.id != self.organization_id || report.started_at != self.started_at {
+            return Err(StoreError::Sql {
+                path: path.clone(),
+                message: format!(
+                    "the snapshot begun for organization {} at {} was finished as {} at {}",
+                    self.organization_id,
+                    self.started_at,
+                    report.organization.id,
+                    report.started_at
+                ),
+            });
+        }
+        let head = serde_json::to_string(&report.head()).map_err(|e| StoreError::Sql {
+            path: path.clone(),
+            message: format!("cannot serialise the report: {e}"),
+        })?;
+        let with_errors = report
+            .accounts
+            .iter()
+            .filter(|a| matches!(a.status, AccountStatus::Error | AccountStatus::Partial))
+            .count();
+        self.tx
+            .execute(
+                "UPDATE snapshots SET duration_ms = ?2, profile = ?3, accounts = ?4,
+                        accounts_with_errors = ?5, resources = ?6, report = ?7,
+                        management_account_id = ?8
+                 WHERE id = ?1",
+                params![
+                    self.id,
+                    i64::try_from(report.duration_ms).unwrap_or(i64::MAX),
+                    report.profile,
+                    report.accounts.len() as i64,
+                    with_errors as i64,
+                    self.resources,
+                    head,
+                    report.organization.management_account_id
+                ],
+            )
+            .map_err(sql)?;
+        self.tx.commit().map_err(sql)?;
+        Ok(self.id)
+    }
+}
+
+/// A snapshot's rows of one table, serialised as a JSON array as they are read.
+struct Rows<'a, 'c, T> {
+    stmt: std::cell::RefCell<&'a mut rusqlite::Statement<'c>>,
+    id: i64,
+    /// Used instead when the snapshot has no rows in the table.
+    instead: Option<&'a [T]>,
+}
+
+impl<'a, 'c, T> Rows<'a, 'c, T> {
+    fn new(stmt: &'a mut rusqlite::Statement<'c>, id: i64) -> Self {
+        Rows {
+            stmt: std::cell::RefCell::new(stmt),
+            id,
+            instead: None,
+        }
+    }
+
+    fn or(self, instead: &'a [T]) -> Self {
+        Rows {
+            instead: Some(instead),
+            ..self
+        }
+    }
+}
+
+impl<T: Serialize + serde::de::DeserializeOwned> Serialize for Rows<'_, '_, T> {
+    fn serialize<Z: serde::Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        use serde::ser::{Error as _, SerializeSeq as _};
+        let mut stmt = self.stmt.borrow_mut();
+        let mut rows = stmt.query([self.id]).map_err(Z::Error::custom)?;
+        let mut seq = serializer.serialize_seq(None)?;
+        let mut any = false;
+        while let Some(row) = rows.next().map_err(Z::Error::custom)? {
+            let body: String = row.get(0).map_err(Z::Error::custom)?;
+            let item: T = serde_json::from_str(&body).map_err(Z::Error::custom)?;
+            seq.serialize_element(&item)?;
+            any = true;
+        }
+        if !any {
+            for item in self.instead.into_iter().flatten() {
+                seq.serialize_element(item)?;
+            }
+        }
+        seq.end()
+    }
+}
 
 /// A column holding one of a closed set of words (an outcome), read as its type; a word this build
 /// does not know is an error naming the column, not a silently different value.

@@ -688,3 +688,120 @@ fn a_schema_4_store_learns_each_snapshots_organization() {
     assert_eq!(seen, ["pruned", "still"]);
     assert_eq!(store.load(1).unwrap().resources.len(), 1);
 }
+
+fn stack(name: &str) -> StackFacts {
+    StackFacts {
+        account_id: "1".into(),
+        region: "us-east-1".into(),
+        name: name.into(),
+        id: format!("arn:aws:cloudformation:us-east-1:1:stack/{name}/x"),
+        status: "CREATE_COMPLETE".into(),
+        description: None,
+        outputs: Default::default(),
+        tags: Default::default(),
+        members: Vec::new(),
+        declared: Vec::new(),
+        function_env: Default::default(),
+        template_error: None,
+        parameter_reads: Vec::new(),
+        value_paths: Vec::new(),
+    }
+}
+
+/// Stacks are rows of their own (the head stays small), read back in order; a snapshot stored
+/// before, with its stacks in its head, still reads them.
+#[test]
+fn stacks_are_rows_and_a_snapshot_with_them_in_its_head_still_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+    let mut now = report(vec![res("a", Owner::Unmanaged)]);
+    now.stacks = vec![stack("api-dev"), stack("core-dev")];
+    let id = store.save(&now).unwrap();
+    let head: String = store
+        .conn
+        .query_row("SELECT report FROM snapshots WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(!head.contains("api-dev"), "stacks in the head: {head}");
+    assert_eq!(store.load(id).unwrap(), now);
+
+    // As a schema-5 store wrote it: stacks inside the head, no rows.
+    let old = {
+        let mut old = report(Vec::new());
+        old.stacks = vec![stack("legacy-dev")];
+        old.started_at = "2026-11-30T00:00:00Z".into();
+        old
+    };
+    store
+        .conn
+        .execute(
+            "INSERT INTO snapshots (started_at, duration_ms, profile, organization_id, accounts,
+                                    accounts_with_errors, resources, report, management_account_id)
+             VALUES (?1, 1, 'master', 'o-1', 0, 0, 0, ?2, '1')",
+            params![old.started_at, serde_json::to_string(&old).unwrap()],
+        )
+        .unwrap();
+    let old_id = store.conn.last_insert_rowid();
+    assert_eq!(store.load(old_id).unwrap(), old);
+    let mut out = Vec::new();
+    store.write_json(old_id, &mut out, false).unwrap();
+    let printed: ScanReport = serde_json::from_slice(&out).unwrap();
+    assert_eq!(printed, old);
+}
+
+/// A snapshot written out streams exactly what loading it gives, pretty or not.
+#[test]
+fn a_snapshot_written_out_as_json_is_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+    let mut now = report(vec![res("b", Owner::Unmanaged), res("a", Owner::Unmanaged)]);
+    now.stacks = vec![stack("api-dev")];
+    let id = store.save(&now).unwrap();
+    for pretty in [false, true] {
+        let mut out = Vec::new();
+        store.write_json(id, &mut out, pretty).unwrap();
+        let expected = if pretty {
+            serde_json::to_vec_pretty(&now).unwrap()
+        } else {
+            serde_json::to_vec(&now).unwrap()
+        };
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
+    }
+    assert!(matches!(
+        store.write_json(id + 1, Vec::new(), false),
+        Err(StoreError::NoSuchSnapshot(_))
+    ));
+}
+
+/// A snapshot written a part at a time is seen only once finished; one dropped half-way leaves
+/// the store as it was.
+#[test]
+fn a_snapshot_written_in_parts_is_seen_only_when_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+    let now = report(vec![res("a", Owner::Unmanaged), res("b", Owner::Unmanaged)]);
+    {
+        let mut w = store.writer("o-1", &now.started_at).unwrap();
+        w.resources(&now.resources[..1]).unwrap();
+        // Dropped: a scan stopped half-way.
+    }
+    assert!(store.latest().unwrap().is_none());
+    assert!(store
+        .buckets_seen_since("o-1", "2026-01-01T00:00:00Z")
+        .unwrap()
+        .is_empty());
+    let mut w = store.writer("o-1", &now.started_at).unwrap();
+    w.resources(&now.resources[..1]).unwrap();
+    w.resources(&now.resources[1..]).unwrap();
+    let id = w.finish(&now).unwrap();
+    assert_eq!(store.load(id).unwrap(), now);
+    assert_eq!(store.list().unwrap()[0].resources, 2);
+    // Finished as another scan than it was begun for: refused, nothing stored.
+    let w = store.writer("o-2", &now.started_at).unwrap();
+    assert!(w.finish(&now).is_err());
+    assert_eq!(store.list().unwrap().len(), 1);
+}

@@ -36,32 +36,76 @@ pub struct Inputs<'a> {
 
 /// Sets `owner` on every resource and records unmatched state instances.
 pub fn assign(resources: &mut [Resource], inputs: Inputs<'_>) {
+    let Inputs {
+        stacks,
+        states,
+        services,
+        stages,
+        account_stages,
+        carried,
+    } = inputs;
+    let mut terraform = Terraform::new(states, account_stages);
+    terraform.observe(resources);
+    let terraform = terraform.finish();
+    assign_claimed(
+        resources,
+        Claimed {
+            stacks,
+            services,
+            stages,
+            account_stages,
+            terraform: &terraform,
+            carried,
+        },
+    );
+}
+
+/// What [`assign_claimed`] needs: the Terraform claims already decided over the whole
+/// organization, and what the stacks' and tags' claims are made from.
+#[derive(Debug, Clone, Copy)]
+pub struct Claimed<'a> {
+    /// The stacks of the resources' accounts (a stack claims only in its own account).
+    pub stacks: &'a [StackFacts],
+    pub services: &'a BTreeSet<String>,
+    pub stages: &'a BTreeSet<String>,
+    pub account_stages: &'a BTreeMap<String, String>,
+    /// From [`Terraform::finish`], by resource id.
+    pub terraform: &'a HashMap<String, Vec<Claim>>,
+    pub carried: &'a HashMap<String, Vec<Claim>>,
+}
+
+/// Sets `owner` on the resources of some accounts, given the Terraform claims: stacks and tags
+/// claim only within their account, so an organization can be decided one account at a time.
+pub fn assign_claimed(resources: &mut [Resource], c: Claimed<'_>) {
     let index = Index::new(resources);
     let mut claims: Vec<Vec<Claim>> = vec![Vec::new(); resources.len()];
-
-    for stack in inputs.stacks {
+    let inputs = StackInputs {
+        services: c.services,
+        stages: c.stages,
+        account_stages: c.account_stages,
+    };
+    for stack in c.stacks {
         stack_claims(stack, resources, &index, &inputs, &mut claims);
     }
-    tag_claims(resources, inputs.stacks, &inputs, &mut claims);
-    for loaded in inputs.states.iter_mut() {
-        terraform_claims(
-            loaded,
-            resources,
-            &index,
-            inputs.account_stages,
-            &mut claims,
-        );
-    }
-    for (r, c) in resources.iter().zip(claims.iter_mut()) {
-        if let Some(carried) = inputs.carried.get(&r.id) {
-            c.extend(carried.iter().cloned());
+    tag_claims(resources, c.stacks, &inputs, &mut claims);
+    for (r, claims) in resources.iter().zip(claims.iter_mut()) {
+        for from in [c.terraform, c.carried] {
+            if let Some(more) = from.get(&r.id) {
+                claims.extend(more.iter().cloned());
+            }
         }
     }
-
     for (r, c) in resources.iter_mut().zip(claims) {
         r.owner = decide(c);
     }
     inherit_root_resources(resources);
+}
+
+/// What a stack's claim is made from.
+struct StackInputs<'a> {
+    services: &'a BTreeSet<String>,
+    stages: &'a BTreeSet<String>,
+    account_stages: &'a BTreeMap<String, String>,
 }
 
 /// Claims → owner. A stage that several services' deployments write to (the shared REST API's stage)
@@ -204,7 +248,7 @@ impl Index {
 /// The claim a stack makes, before the logical id is known.
 fn stack_claim(
     stack: &StackFacts,
-    inputs: &Inputs<'_>,
+    inputs: &StackInputs<'_>,
     logical_id: Option<String>,
     matched_by: &str,
 ) -> Claim {
@@ -285,7 +329,7 @@ fn stack_claims(
     stack: &StackFacts,
     resources: &[Resource],
     index: &Index,
-    inputs: &Inputs<'_>,
+    inputs: &StackInputs<'_>,
     claims: &mut [Vec<Claim>],
 ) {
     let base = stack_claim(stack, inputs, None, "stack");
@@ -462,7 +506,7 @@ fn declared_matches(
 fn tag_claims(
     resources: &[Resource],
     stacks: &[StackFacts],
-    inputs: &Inputs<'_>,
+    inputs: &StackInputs<'_>,
     claims: &mut [Vec<Claim>],
 ) {
     for (i, r) in resources.iter().enumerate() {
@@ -495,73 +539,164 @@ fn tag_claims(
     }
 }
 
-fn terraform_claims(
-    loaded: &mut LoadedState,
-    resources: &[Resource],
-    index: &Index,
-    account_stages: &BTreeMap<String, String>,
-    claims: &mut [Vec<Claim>],
-) {
-    let Some(state) = &loaded.state else { return };
-    let summary = &mut loaded.summary;
-    // Ids without an account in them (names, API ids) are looked up in the workspace's stage's
-    // accounts; with no stage known, in every account.
-    let accounts: Vec<&String> = account_stages
-        .iter()
-        .filter(|(_, s)| summary.stage.as_deref().is_none_or(|st| st == s.as_str()))
-        .map(|(a, _)| a)
-        .collect();
-    let mut unmatched = Vec::new();
-    for inst in state.instances.iter().filter(|i| i.managed()) {
-        let Some((cfn_type, matchers)) = cfn_type_of(inst) else {
-            continue;
+/// Terraform's claims over the whole organization, read one account's resources at a time: an
+/// instance claims the one live resource its first answering matcher finds anywhere (two are a
+/// guess, and no claim); only instances no account answers are unmatched.
+#[derive(Debug)]
+pub struct Terraform<'s> {
+    states: &'s mut [LoadedState],
+    wanted: Vec<Wanted>,
+    /// Resource id → (wanted, matcher) for the `Id` matchers.
+    by_id: HashMap<String, Vec<(usize, usize)>>,
+    /// Whose name matchers look in an account: by the account its ARN names…
+    in_account: HashMap<String, Vec<usize>>,
+    /// …by its state's stage…
+    in_stage: HashMap<String, Vec<usize>>,
+    /// …or, with no stage known, in every account that has a stage.
+    everywhere: Vec<usize>,
+    account_stages: &'s BTreeMap<String, String>,
+}
+
+/// One managed instance of a state and what its matchers found so far.
+#[derive(Debug)]
+struct Wanted {
+    state: usize,
+    address: String,
+    cfn_type: &'static str,
+    matchers: Vec<Matcher>,
+    /// Per matcher: how many live resources answered, and the first one's id.
+    hits: Vec<(usize, Option<String>)>,
+}
+
+impl<'s> Terraform<'s> {
+    pub fn new(
+        states: &'s mut [LoadedState],
+        account_stages: &'s BTreeMap<String, String>,
+    ) -> Self {
+        let mut t = Terraform {
+            wanted: Vec::new(),
+            by_id: HashMap::new(),
+            in_account: HashMap::new(),
+            in_stage: HashMap::new(),
+            everywhere: Vec::new(),
+            account_stages,
+            states,
         };
-        // An instance whose ARN names its account is that account's: a resource of the same
-        // name elsewhere (another stage's copy, the other shard's account) is not it.
-        let own_account = inst
-            .attr("arn")
-            .and_then(|arn| arn.split(':').nth(4))
-            .filter(|a| !a.is_empty());
-        let mut found: Option<(Vec<usize>, &'static str)> = None;
-        for m in &matchers {
-            let hits: Vec<usize> = match m {
-                Matcher::Id(id) => index
-                    .by_id
-                    .get(id.as_str())
-                    .copied()
-                    .filter(|&i| resources[i].type_name == cfn_type)
-                    .into_iter()
-                    .collect(),
-                other => match own_account {
-                    Some(a) => index.of_type(a, cfn_type).to_vec(),
-                    None => accounts
-                        .iter()
-                        .flat_map(|a| index.of_type(a, cfn_type).iter().copied())
-                        .collect(),
+        for (si, loaded) in t.states.iter().enumerate() {
+            let Some(state) = &loaded.state else { continue };
+            for inst in state.instances.iter().filter(|i| i.managed()) {
+                let Some((cfn_type, matchers)) = cfn_type_of(inst) else {
+                    continue;
+                };
+                let w = t.wanted.len();
+                // An instance whose ARN names its account is that account's: a resource of the
+                // same name elsewhere (another stage's copy, the other shard's account) is not it.
+                let own_account = inst
+                    .attr("arn")
+                    .and_then(|arn| arn.split(':').nth(4))
+                    .filter(|a| !a.is_empty());
+                match (own_account, &loaded.summary.stage) {
+                    (Some(a), _) => t.in_account.entry(a.to_owned()).or_default().push(w),
+                    (None, Some(stage)) => t.in_stage.entry(stage.clone()).or_default().push(w),
+                    (None, None) => t.everywhere.push(w),
                 }
-                .into_iter()
-                .filter(|&i| other.matches(&resources[i]))
-                .collect(),
-            };
-            if !hits.is_empty() {
-                found = Some((hits, m.label()));
-                break;
+                for (mi, m) in matchers.iter().enumerate() {
+                    if let Matcher::Id(id) = m {
+                        t.by_id.entry(id.clone()).or_default().push((w, mi));
+                    }
+                }
+                t.wanted.push(Wanted {
+                    state: si,
+                    address: inst.address.clone(),
+                    cfn_type,
+                    hits: vec![(0, None); matchers.len()],
+                    matchers,
+                });
             }
         }
-        match found {
-            // More than one live resource answers to a name: the claim would be a guess.
-            Some((hits, label)) if hits.len() == 1 => {
-                claims[hits[0]].push(Claim::Terraform(TerraformClaim {
-                    address: inst.address.clone(),
-                    workspace: summary.workspace.clone(),
-                    state: summary.location.clone(),
-                    matched_by: label.to_owned(),
-                }))
+        t
+    }
+
+    /// Whether no state holds an instance to look for.
+    pub fn is_empty(&self) -> bool {
+        self.wanted.is_empty()
+    }
+
+    /// Looks for the wanted instances among some accounts' resources (each account's whole set
+    /// at once: a name is matched within the account).
+    pub fn observe(&mut self, resources: &[Resource]) {
+        let index = Index::new(resources);
+        for r in resources {
+            for &(w, mi) in self.by_id.get(&r.id).into_iter().flatten() {
+                let wanted = &mut self.wanted[w];
+                if r.type_name == wanted.cfn_type {
+                    note_hit(&mut wanted.hits[mi], &r.id);
+                }
             }
-            _ => unmatched.push(inst.address.clone()),
+        }
+        let accounts: BTreeSet<&str> = resources.iter().map(|r| r.account_id.as_str()).collect();
+        for account in accounts {
+            let mut here: Vec<usize> = self.in_account.get(account).cloned().unwrap_or_default();
+            if let Some(stage) = self.account_stages.get(account) {
+                here.extend(self.in_stage.get(stage).into_iter().flatten());
+                here.extend(&self.everywhere);
+            }
+            for w in here {
+                let wanted = &mut self.wanted[w];
+                let of_type = index.of_type(account, wanted.cfn_type);
+                for (m, hits) in wanted.matchers.iter().zip(wanted.hits.iter_mut()) {
+                    if matches!(m, Matcher::Id(_)) {
+                        continue;
+                    }
+                    for &i in of_type {
+                        if m.matches(&resources[i]) {
+                            note_hit(hits, &resources[i].id);
+                        }
+                    }
+                }
+            }
         }
     }
-    summary.unmatched = unmatched;
+
+    /// The claims, by resource id; each state's summary records the instances nothing answered.
+    pub fn finish(self) -> HashMap<String, Vec<Claim>> {
+        let mut claims: HashMap<String, Vec<Claim>> = HashMap::new();
+        let mut unmatched: Vec<Vec<String>> = vec![Vec::new(); self.states.len()];
+        for w in self.wanted {
+            let found = w
+                .matchers
+                .iter()
+                .zip(w.hits)
+                .find(|(_, (count, _))| *count > 0);
+            match found {
+                // More than one live resource answers to a name: the claim would be a guess.
+                Some((m, (1, Some(id)))) => {
+                    let summary = &self.states[w.state].summary;
+                    claims
+                        .entry(id)
+                        .or_default()
+                        .push(Claim::Terraform(TerraformClaim {
+                            address: w.address,
+                            workspace: summary.workspace.clone(),
+                            state: summary.location.clone(),
+                            matched_by: m.label().to_owned(),
+                        }));
+                }
+                _ => unmatched[w.state].push(w.address),
+            }
+        }
+        for (loaded, unmatched) in self.states.iter_mut().zip(unmatched) {
+            if loaded.state.is_some() {
+                loaded.summary.unmatched = unmatched;
+            }
+        }
+        claims
+    }
+}
+
+fn note_hit(hits: &mut (usize, Option<String>), id: &str) {
+    hits.0 += 1;
+    hits.1.get_or_insert_with(|| id.to_owned());
 }
 
 #[cfg(test)]

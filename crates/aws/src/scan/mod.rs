@@ -21,6 +21,7 @@ use crate::credentials::{self as aws, AwsEnv};
 use crate::model::{Access, Account, AccountStatus, Resource, ScanReport, ScanTarget};
 use crate::serverless::{self, ResolvedService};
 use crate::{discover, own, remote_state, Error, UiError};
+use stagecraft_store::spool::Spool;
 use stagecraft_store::Store;
 
 mod coverage;
@@ -104,6 +105,25 @@ pub async fn scan(
     opts: &ScanOptions,
     progress: &(dyn Fn(ScanEvent) + Send + Sync),
 ) -> Result<ScanReport, Error> {
+    let decided = decide(env, workspace, opts, progress).await?;
+    let mut all = Gather::default();
+    let mut report = decided.finish(&mut all)?;
+    report.resources = all.resources;
+    report.stacks = all.stacks;
+    progress(ScanEvent::Finished {
+        duration_ms: report.duration_ms,
+    });
+    Ok(report)
+}
+
+/// Scans every account, setting each aside as it finishes, and decides what crosses accounts;
+/// [`Decided::finish`] then decides the owners one account at a time.
+pub async fn decide(
+    env: &AwsEnv,
+    workspace: &Workspace,
+    opts: &ScanOptions,
+    progress: &(dyn Fn(ScanEvent) + Send + Sync),
+) -> Result<Decided, Error> {
     let started = Instant::now();
     let now = time::OffsetDateTime::now_utc();
     let started_at = now_rfc3339();
@@ -275,7 +295,7 @@ pub async fn scan(
                 .await
         }
     };
-    let mut kept = match &opts.rescan {
+    let kept = match &opts.rescan {
         None => elsewhere
             .into_iter()
             .map(|a| (a, Collected::default()))
@@ -286,17 +306,23 @@ pub async fn scan(
             kept
         }
     };
-    let scanning = async {
+    // Each account is set aside as it finishes: what a scan holds does not grow with the
+    // organization (only what ownership across accounts needs stays: buckets and parameters).
+    let (mut spool, mut aside) = (Spool::new()?, Aside::default());
+    let scanning = async move {
         let mut done = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok(pair) => done.push(pair),
+                Ok((mut fresh, searched)) => {
+                    aside.put(&mut spool, &fresh.account, &mut fresh.collected)?;
+                    done.push((fresh, searched));
+                }
                 // A panic in an account's task is a bug: raised here, as without the task.
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 Err(_) => {}
             }
         }
-        done
+        Ok::<_, Error>((done, spool, aside))
     };
     let reading = async { configured.clone().await.read().await };
     let both = futures::future::join3(scanning, reading, searching_elsewhere);
@@ -307,20 +333,17 @@ pub async fn scan(
             Some(event) = progressed.recv() => progress(event),
         }
     };
+    let (fresh, mut spool, mut aside) = fresh?;
     while let Ok(event) = progressed.try_recv() {
         progress(event);
     }
     let (fresh, mut searched): (Vec<Fresh>, Vec<Option<remote_state::Searched>>) =
         fresh.into_iter().unzip();
-    let mut configs: HashMap<String, SdkConfig> = HashMap::new();
-    let mut scanned: Vec<Scanned> = Vec::new();
+    let mut accounts: Vec<Account> = Vec::new();
     let mut histories = Vec::new();
     let mut scanned_regions: BTreeMap<String, (Vec<String>, u32)> = BTreeMap::new();
     let mut region_notes = Vec::new();
     for f in fresh {
-        if let Some(c) = f.config {
-            configs.insert(f.account.id.clone(), c);
-        }
         if let Some(note) = f.note {
             region_notes.push(format!(
                 "account {} ({}): {note}",
@@ -329,7 +352,7 @@ pub async fn scan(
         }
         scanned_regions.insert(f.account.id.clone(), (f.regions, f.probe_calls));
         histories.extend(f.history);
-        scanned.push((f.account, f.collected));
+        accounts.push(f.account);
     }
     if let Some(r) = &opts.rescan {
         // Kept accounts keep the regions they were scanned in.
@@ -372,33 +395,15 @@ pub async fn scan(
             .await;
         searched.extend(more.into_iter().map(Some));
     }
-    scanned.append(&mut kept);
-    // Which scanned account holds each bucket (the configured backend's is named by it).
-    let bucket_owners: HashMap<String, String> = scanned
-        .iter()
-        .flat_map(|(a, c)| {
-            c.resources
-                .iter()
-                .filter(|r| r.type_name == collect::s3::TYPE)
-                .map(|r| (r.name.clone(), a.id.clone()))
-        })
-        .collect();
-
-    let mut accounts = Vec::new();
-    let mut resources: Vec<Resource> = Vec::new();
-    let mut stacks: Vec<StackFacts> = Vec::new();
-    let mut seen = HashSet::new();
-    for (account, collected) in scanned {
-        for mut r in collected.resources {
-            // v1 and v2 report the same custom domain; keep the first.
-            if seen.insert(r.id.clone()) {
-                r.stage = account.stage.clone();
-                resources.push(r);
-            }
-        }
-        stacks.extend(collected.stacks);
+    for (account, mut collected) in kept {
+        aside.put(&mut spool, &account, &mut collected)?;
         accounts.push(account);
     }
+    let Aside {
+        bucket_owners,
+        parameters,
+    } = aside;
+    accounts.sort_by(Account::display_order);
     let account_stages: BTreeMap<String, String> = accounts
         .iter()
         .filter_map(|a| Some((a.id.clone(), a.stage.clone()?)))
@@ -444,37 +449,30 @@ pub async fn scan(
         detail: "reading serverless.yml files".into(),
     });
     let mut services = load_services(workspace, &stages, &mgmt, &account_stages, &mut warnings);
-    expect_deployed_values(&mut services, &resources, &account_stages, &hasher);
+    expect_deployed_values(&mut services, &parameters, &account_stages, &hasher);
     let service_names: BTreeSet<String> = services.iter().map(|s| s.service.clone()).collect();
 
     progress(ScanEvent::Phase {
         name: "ownership".into(),
-        detail: format!("matching {} resources to their owners", resources.len()),
+        detail: format!("matching {} resources to their owners", aside_count(&spool)),
     });
-    own::assign(
-        &mut resources,
-        own::Inputs {
-            stacks: &stacks,
-            states: &mut states,
-            services: &service_names,
-            stages: &stages,
-            account_stages: &account_stages,
-            carried: &Default::default(),
-        },
-    );
+    // Terraform claims across accounts (a state in one account names resources in others): every
+    // account's resources are looked through once, one account at a time.
+    let terraform = {
+        let mut terraform = own::Terraform::new(&mut states, &account_stages);
+        if !terraform.is_empty() {
+            for a in &accounts {
+                terraform.observe(&spool.account(&a.id)?.0);
+            }
+        }
+        terraform.finish()
+    };
     let earlier = opts
         .last
         .as_deref()
         .or(opts.rescan.as_ref().map(|r| r.previous.as_ref()))
         .filter(|l| l.organization.id == tree.organization.id);
     let (changes, feed) = merge_history(histories, earlier, now);
-    stagecraft_analysis::change::attach(&mut resources, &changes);
-    count_owners(&mut accounts, &resources);
-    accounts.sort_by(Account::display_order);
-    sort_resources(&accounts, &mut resources);
-    stacks.sort_by(|a, b| {
-        (&a.account_id, &a.region, &a.name).cmp(&(&b.account_id, &b.region, &b.name))
-    });
 
     let mut coverage = coverage::build(coverage::Seen {
         region_source,
@@ -498,28 +496,173 @@ pub async fn scan(
     }
     coverage.skipped.extend(region_notes);
     coverage.skipped.extend(history_gaps(&feed));
-    let report = ScanReport {
+    let declared = declared_names(workspace, &stages, &services, &mut warnings);
+    let head = ScanReport {
         coverage,
         profile,
         regions,
         organization: tree.organization,
         accounts,
-        resources,
-        stacks,
+        resources: Vec::new(),
+        stacks: Vec::new(),
         terraform: states.into_iter().map(|s| s.summary).collect(),
-        declared: declared_names(workspace, &stages, &services, &mut warnings),
+        declared,
         services,
         warnings,
         changes,
         feed,
         refreshed: false,
         started_at,
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        duration_ms: 0,
     };
-    progress(ScanEvent::Finished {
-        duration_ms: report.duration_ms,
-    });
-    Ok(report)
+    Ok(Decided {
+        head,
+        spool,
+        terraform,
+        service_names,
+        stages,
+        account_stages,
+        started,
+    })
+}
+
+/// What the accounts' scans set aside while the others go on, and the little kept in memory for
+/// deciding across accounts: which account holds each bucket (a state backend's), and the
+/// parameters' value hashes (what a deploy would give the functions).
+#[derive(Default)]
+struct Aside {
+    bucket_owners: HashMap<String, String>,
+    /// (account, region, name) → the value's keyed hash (a SecureString has none).
+    parameters: HashMap<(String, String, String), String>,
+}
+
+impl Aside {
+    fn put(
+        &mut self,
+        spool: &mut Spool,
+        account: &Account,
+        collected: &mut Collected,
+    ) -> Result<(), Error> {
+        for r in &mut collected.resources {
+            r.stage.clone_from(&account.stage);
+            if r.type_name == collect::s3::TYPE {
+                self.bucket_owners
+                    .entry(r.name.clone())
+                    .or_insert_with(|| account.id.clone());
+            }
+            if r.type_name == collect::ssm::TYPE {
+                if let Some(v) = r.attr_str("value") {
+                    self.parameters.insert(
+                        (r.account_id.clone(), r.region.clone(), r.name.clone()),
+                        v.to_owned(),
+                    );
+                }
+            }
+        }
+        spool.put(&collected.resources, &collected.stacks)?;
+        collected.resources = Vec::new();
+        collected.stacks = Vec::new();
+        Ok(())
+    }
+}
+
+fn aside_count(spool: &Spool) -> usize {
+    spool.resource_count().unwrap_or_default()
+}
+
+/// A scan whose every account has been read and whose Terraform claims are decided; each
+/// account's resources wait in the spool for their owners, decided an account at a time.
+#[derive(Debug)]
+pub struct Decided {
+    head: ScanReport,
+    spool: Spool,
+    terraform: HashMap<String, Vec<stagecraft_model::Claim>>,
+    service_names: BTreeSet<String>,
+    stages: BTreeSet<String>,
+    account_stages: BTreeMap<String, String>,
+    started: Instant,
+}
+
+/// Where a decided scan's accounts go, one at a time, in the accounts' order.
+pub trait Sink {
+    fn account(&mut self, resources: Vec<Resource>, stacks: Vec<StackFacts>) -> Result<(), Error>;
+}
+
+/// Every account gathered into one report.
+#[derive(Default)]
+struct Gather {
+    resources: Vec<Resource>,
+    stacks: Vec<StackFacts>,
+}
+
+impl Sink for Gather {
+    fn account(&mut self, resources: Vec<Resource>, stacks: Vec<StackFacts>) -> Result<(), Error> {
+        self.resources.extend(resources);
+        self.stacks.extend(stacks);
+        Ok(())
+    }
+}
+
+impl Sink for stagecraft_store::Writer<'_> {
+    fn account(&mut self, resources: Vec<Resource>, stacks: Vec<StackFacts>) -> Result<(), Error> {
+        self.resources(&resources)?;
+        self.stacks(&stacks)?;
+        Ok(())
+    }
+}
+
+impl Decided {
+    pub fn organization_id(&self) -> &str {
+        &self.head.organization.id
+    }
+
+    pub fn started_at(&self) -> &str {
+        &self.head.started_at
+    }
+
+    /// Decides each account's owners and hands the account to `sink`; returns the report without
+    /// its resources and stacks (they went to the sink), each account with its counts.
+    pub fn finish(self, sink: &mut dyn Sink) -> Result<ScanReport, Error> {
+        let Decided {
+            mut head,
+            spool,
+            terraform,
+            service_names,
+            stages,
+            account_stages,
+            started,
+        } = self;
+        let changes = stagecraft_analysis::change::by_account(&head.changes);
+        let none = Vec::new();
+        for account in &mut head.accounts {
+            let (mut resources, mut stacks) = spool.account(&account.id)?;
+            own::assign_claimed(
+                &mut resources,
+                own::Claimed {
+                    stacks: &stacks,
+                    services: &service_names,
+                    stages: &stages,
+                    account_stages: &account_stages,
+                    terraform: &terraform,
+                    carried: &Default::default(),
+                },
+            );
+            stagecraft_analysis::change::attach(
+                &mut resources,
+                changes
+                    .get(account.id.as_str())
+                    .unwrap_or(&none)
+                    .iter()
+                    .copied(),
+            );
+            account.counts = count_owners(&resources);
+            sort_resources(&mut resources);
+            stacks.sort_by(|a, b| (&a.region, &a.name).cmp(&(&b.region, &b.name)));
+            sink.account(resources, stacks)?;
+        }
+        head.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Ok(head)
+    }
 }
 
 /// What every account's credentials are made from: the profiles, the roles they name, and the
@@ -562,8 +705,25 @@ pub struct Stored {
 }
 
 /// Scans and stores the report as a snapshot; environment values are hashed with the store's key so
-/// snapshots compare. Then prunes the snapshots `[history]` does not keep.
+/// snapshots compare. Then prunes the snapshots `[history]` does not keep. The report returned is
+/// the snapshot read back.
 pub async fn scan_and_store(
+    env: &AwsEnv,
+    workspace: &Workspace,
+    opts: &ScanOptions,
+    store: &mut Store,
+    progress: &(dyn Fn(ScanEvent) + Send + Sync),
+) -> Result<Stored, Error> {
+    let stored = scan_into_store(env, workspace, opts, store, progress).await?;
+    Ok(Stored {
+        report: store.load(stored.id)?,
+        ..stored
+    })
+}
+
+/// [`scan_and_store`] returning the report without its resources and stacks: each account goes
+/// to the store as its owners are decided, so the scan never holds the organization whole.
+pub async fn scan_into_store(
     env: &AwsEnv,
     workspace: &Workspace,
     opts: &ScanOptions,
@@ -591,8 +751,13 @@ pub async fn scan_and_store(
         last,
         ..opts.clone()
     };
-    let report = scan(env, workspace, &opts, progress).await?;
-    let id = store.save(&report)?;
+    let decided = decide(env, workspace, &opts, progress).await?;
+    let mut writer = store.writer(decided.organization_id(), decided.started_at())?;
+    let report = decided.finish(&mut writer)?;
+    let id = writer.finish(&report)?;
+    progress(ScanEvent::Finished {
+        duration_ms: report.duration_ms,
+    });
     let history = &workspace.config.history;
     let pruned = store.prune(stagecraft_store::Retention {
         keep: history.keep,
@@ -860,20 +1025,10 @@ fn declared_names(
 /// give it now, from the parameters this scan read in the stage's account.
 fn expect_deployed_values(
     services: &mut [ResolvedService],
-    resources: &[Resource],
+    parameters: &HashMap<(String, String, String), String>,
     account_stages: &BTreeMap<String, String>,
     hasher: &ValueHasher,
 ) {
-    let params: HashMap<(&str, &str, &str), &Resource> = resources
-        .iter()
-        .filter(|r| r.type_name == crate::collect::ssm::TYPE)
-        .map(|r| {
-            (
-                (r.account_id.as_str(), r.region.as_str(), r.name.as_str()),
-                r,
-            )
-        })
-        .collect();
     for svc in services {
         let Some(account) = account_stages
             .iter()
@@ -883,10 +1038,11 @@ fn expect_deployed_values(
             continue;
         };
         let region = svc.region.clone();
+        // A SecureString carries no value: it is never decrypted, so never compared.
         let value_of = |name: &str| -> Option<String> {
-            let p = params.get(&(account, region.as_str(), name))?;
-            // A SecureString carries no value: it is never decrypted, so never compared.
-            p.attr_str("value").map(str::to_owned)
+            parameters
+                .get(&(account.to_owned(), region.clone(), name.to_owned()))
+                .cloned()
         };
         for f in &mut svc.functions {
             serverless::expect_values(f, &value_of, hasher);
@@ -1514,40 +1670,61 @@ impl AccountCtx {
     }
 }
 
-/// Each account's resources, by owner kind.
-fn count_owners(accounts: &mut [Account], resources: &[Resource]) {
-    for account in accounts {
-        let mut counts = BTreeMap::new();
-        for r in resources.iter().filter(|r| r.account_id == account.id) {
-            *counts.entry("resources".to_owned()).or_insert(0) += 1;
-            *counts.entry(r.owner.kind().to_owned()).or_insert(0) += 1;
-        }
-        account.counts = counts;
-    }
-}
-
-/// Resources in the accounts' order, then by region, type, name and id.
-fn sort_resources(accounts: &[Account], resources: &mut [Resource]) {
+/// Every account's counts, the resources in the accounts' order (a refresh's whole report).
+fn count_all(accounts: &mut [Account], resources: &mut [Resource]) {
     let order: HashMap<&str, usize> = accounts
         .iter()
         .enumerate()
         .map(|(i, a)| (a.id.as_str(), i))
         .collect();
-    resources.sort_by(|a, b| {
-        (
-            order.get(a.account_id.as_str()),
-            &a.region,
-            &a.type_name,
-            &a.name,
-            &a.id,
-        )
-            .cmp(&(
-                order.get(b.account_id.as_str()),
-                &b.region,
-                &b.type_name,
-                &b.name,
-                &b.id,
+    sort_resources_within(resources, |r| order.get(r.account_id.as_str()).copied());
+    for account in accounts.iter_mut() {
+        let mine: Vec<&Resource> = resources
+            .iter()
+            .filter(|r| r.account_id == account.id)
+            .collect();
+        account.counts = count_owners(mine);
+    }
+}
+
+/// The parameters' value hashes of a whole report, as [`Aside`] keeps them.
+fn parameters_of(resources: &[Resource]) -> HashMap<(String, String, String), String> {
+    resources
+        .iter()
+        .filter(|r| r.type_name == collect::ssm::TYPE)
+        .filter_map(|r| {
+            Some((
+                (r.account_id.clone(), r.region.clone(), r.name.clone()),
+                r.attr_str("value")?.to_owned(),
             ))
+        })
+        .collect()
+}
+
+/// One account's resources, by owner kind.
+fn count_owners<'r>(resources: impl IntoIterator<Item = &'r Resource>) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for r in resources {
+        *counts.entry("resources".to_owned()).or_insert(0) += 1;
+        *counts.entry(r.owner.kind().to_owned()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// One account's resources by region, type, name and id (the accounts come in their order).
+fn sort_resources(resources: &mut [Resource]) {
+    sort_resources_within(resources, |_| 0);
+}
+
+fn sort_resources_within<K: Ord>(resources: &mut [Resource], account: impl Fn(&Resource) -> K) {
+    resources.sort_by(|a, b| {
+        (account(a), &a.region, &a.type_name, &a.name, &a.id).cmp(&(
+            account(b),
+            &b.region,
+            &b.type_name,
+            &b.name,
+            &b.id,
+        ))
     });
 }
 

@@ -383,7 +383,7 @@ impl Refresher {
             );
             expect_deployed_values(
                 &mut report.services,
-                &report.resources,
+                &super::parameters_of(&report.resources),
                 &account_stages,
                 &self.ctx.hasher,
             );
@@ -407,8 +407,7 @@ impl Refresher {
         stagecraft_analysis::change::attach(&mut report.resources, &changes);
         report.changes = changes;
         report.feed = feed;
-        super::count_owners(&mut report.accounts, &report.resources);
-        super::sort_resources(&report.accounts, &mut report.resources);
+        super::count_all(&mut report.accounts, &mut report.resources);
         report.coverage = recover(previous, &report);
         report.refreshed = true;
         report.started_at = now

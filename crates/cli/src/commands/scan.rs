@@ -6,15 +6,28 @@ use stagecraft_model::Error;
 
 use crate::args::*;
 use crate::output::{print_json, print_table};
-use crate::source::{incomplete_accounts, scan_now};
+use std::io::Write as _;
+
+use crate::source::{incomplete_accounts, open_store_at, scan_now, Scanned};
 
 pub(crate) async fn scan_cmd(args: ScanArgs) -> Result<ExitCode, Error> {
     if args.since_last {
         return super::watch::since_last(args).await;
     }
-    let report = scan_now(&args.source).await?;
+    let Scanned { report, stored } = scan_now(&args.source).await?;
     if args.json {
-        print_json(&report)?;
+        match stored {
+            // Streamed from the store: the report is never held whole.
+            Some(id) => {
+                let store = open_store_at(args.source.store.as_deref())?;
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                store.write_json(id, &mut out, true)?;
+                writeln!(out)
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Error::io("writing JSON", e))?;
+            }
+            None => print_json(&report)?,
+        }
     } else {
         print_table(&report);
     }
