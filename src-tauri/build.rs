@@ -14,6 +14,7 @@ fn main() {
             "live_refresh",
             "set_live_interval",
             "analysis",
+            "resources",
             "snapshots",
             "snapshot_diff",
             "organizations",

@@ -57,7 +57,8 @@ pub fn app_info(settings: State<'_, Settings>) -> Result<ScanTarget, UiError> {
 }
 
 /// The newest stored snapshot of the chosen profile's organization, so the window opens on it
-/// before any AWS call.
+/// before any AWS call: its head ([`ScanReport::head_owned`]; the resources stay in the core, read
+/// in the background).
 #[tauri::command]
 pub async fn last_snapshot(
     settings: State<'_, Settings>,
@@ -70,15 +71,16 @@ pub async fn last_snapshot(
             Some(p) => s.organization_of_profile(p)?,
             None => None,
         };
-        match org {
-            Some(org) => s.latest_in(Some(&org)),
-            None => s.latest(),
+        match s.latest_id_in(org.as_deref())? {
+            Some(id) => Ok(Some((id, s.load_head(id)?.head_owned()))),
+            None => Ok(None),
         }
     })
     .await?;
-    if let Some(r) = &latest {
-        current.set(r.clone());
-    }
+    let latest = latest.map(|(id, head)| {
+        current.set_stored(head.clone(), settings.store.clone(), id);
+        head
+    });
     static ONCE: std::sync::Once = std::sync::Once::new();
     startup_milestone(&ONCE, "the window has the last snapshot");
     Ok(latest)
@@ -128,13 +130,39 @@ pub fn painted() {
 /// The graph, the findings and the stage matrix of the snapshot on screen.
 #[tauri::command]
 pub async fn analysis(current: State<'_, Current>) -> Result<Analysis, UiError> {
-    let report = current.get().ok_or_else(|| UiError {
-        code: stagecraft_model::ErrorCode::NoSnapshot,
-        message: "No snapshot yet: scan the organization first.".to_owned(),
-    })?;
+    let report = current.require().await?;
     tauri::async_runtime::spawn_blocking(move || analyse(&report))
         .await
         .map_err(store_error)
+}
+
+/// The most ids [`resources`] answers for at once.
+const RESOURCES_AT_ONCE: usize = 1_000;
+
+/// The resources of the snapshot on screen with these ids (those it holds, in its order): the
+/// window holds only the snapshot's head and asks for what it shows.
+#[tauri::command]
+pub async fn resources(
+    current: State<'_, Current>,
+    ids: Vec<String>,
+) -> Result<Vec<stagecraft_model::Resource>, UiError> {
+    if ids.len() > RESOURCES_AT_ONCE {
+        return Err(UiError {
+            code: stagecraft_model::ErrorCode::InvalidInput,
+            message: format!(
+                "{} resources asked for at once; ask for at most {RESOURCES_AT_ONCE}",
+                ids.len()
+            ),
+        });
+    }
+    let report = current.require().await?;
+    let wanted: std::collections::HashSet<String> = ids.into_iter().collect();
+    Ok(report
+        .resources
+        .iter()
+        .filter(|r| wanted.contains(&r.id))
+        .cloned()
+        .collect())
 }
 
 /// Everything pending deletion in the snapshot on screen (and buckets gone since an earlier one).
@@ -143,7 +171,7 @@ pub async fn deletions(
     settings: State<'_, Settings>,
     current: State<'_, Current>,
 ) -> Result<Vec<stagecraft_analysis::deletion::PendingDeletion>, UiError> {
-    let report = current.get().ok_or_else(no_snapshot)?;
+    let report = current.require().await?;
     let org = report.organization.id.clone();
     let gone = with_store(&settings, move |s| s.recently_seen_buckets(&org)).await?;
     Ok(stagecraft_analysis::deletion::pending(&report, &gone))
@@ -158,7 +186,7 @@ pub async fn undelete(
     current: State<'_, Current>,
     request: stagecraft_ops::undo::ActionRequest,
 ) -> Result<stagecraft_ops::undo::ActionRecord, UiError> {
-    let report = current.local()?;
+    let report = current.local().await?;
     let ws = workspace(&settings)?;
     let record =
         stagecraft_ops::undo::perform(&AwsEnv::from_environment(), &ws, &report, &request).await?;
@@ -189,7 +217,7 @@ pub async fn deploy_plan(
     current: State<'_, Current>,
     stage: String,
 ) -> Result<stagecraft_ops::deploy::DeployPreview, UiError> {
-    let report = current.get().ok_or_else(no_snapshot)?;
+    let report = current.require().await?;
     let ws = workspace(&settings)?;
     report.require_stage(&stage)?;
     Ok(stagecraft_ops::deploy::preview(
@@ -212,7 +240,7 @@ pub async fn deploy_changes(
     stage: String,
     on_progress: Channel<String>,
 ) -> Result<stagecraft_model::deploy::StageChanges, UiError> {
-    let report = current.local()?;
+    let report = current.local().await?;
     let ws = workspace(&settings)?;
     report.require_stage(&stage)?;
     let progress = move |what: &str| {
@@ -237,7 +265,7 @@ pub async fn deploy_stop_leftover(
     current: State<'_, Current>,
     stage: String,
 ) -> Result<Option<String>, UiError> {
-    let report = current.local()?;
+    let report = current.local().await?;
     report.require_stage(&stage)?;
     Ok(stagecraft_ops::deploy::stop_leftover(&settings.store, &stage).await?)
 }
@@ -256,7 +284,7 @@ pub async fn deploy_run(
     from_step: usize,
     on_event: Channel<stagecraft_ops::deploy::run::RunEvent>,
 ) -> Result<stagecraft_ops::deploy::DeployRun, UiError> {
-    let report = current.local()?;
+    let report = current.local().await?;
     report.require_stage(&stage)?;
     let ws = workspace(&settings)?;
     let (tx, rx) = tokio::sync::watch::channel(false);
@@ -301,7 +329,7 @@ pub async fn deploy_history(
     stage: String,
 ) -> Result<Vec<stagecraft_ops::deploy::DeployRun>, UiError> {
     current
-        .get()
+        .head()
         .ok_or_else(no_snapshot)?
         .require_stage(&stage)?;
     with_store(&settings, move |s| s.runs(Some(&stage))).await
@@ -313,7 +341,7 @@ pub async fn snapshots(
     settings: State<'_, Settings>,
     current: State<'_, Current>,
 ) -> Result<Vec<SnapshotSummary>, UiError> {
-    let org = current.get().map(|r| r.organization.id.clone());
+    let org = current.head().map(|r| r.organization.id.clone());
     with_store(&settings, move |s| s.list_in(org.as_deref())).await
 }
 
@@ -333,14 +361,17 @@ pub async fn open_organization(
     id: String,
 ) -> Result<ScanReport, UiError> {
     let asked = id.clone();
-    let report = with_store(&settings, move |s| s.latest_in(Some(&asked)))
-        .await?
-        .ok_or_else(|| UiError {
-            code: stagecraft_model::ErrorCode::NoSnapshot,
-            message: format!("The store holds no snapshot of organization {id}."),
-        })?;
-    current.set(report.clone());
-    Ok(report)
+    let (newest, head) = with_store(&settings, move |s| match s.latest_id_in(Some(&asked))? {
+        Some(newest) => Ok(Some((newest, s.load_head(newest)?.head_owned()))),
+        None => Ok(None),
+    })
+    .await?
+    .ok_or_else(|| UiError {
+        code: stagecraft_model::ErrorCode::NoSnapshot,
+        message: format!("The store holds no snapshot of organization {id}."),
+    })?;
+    current.set_stored(head.clone(), settings.store.clone(), newest);
+    Ok(head)
 }
 
 /// What changed between two stored snapshots; ids the store does not have are refused.
@@ -434,7 +465,7 @@ pub async fn rescan_account(
     account_id: String,
     on_event: Channel<ScanEvent>,
 ) -> Result<ScanReport, UiError> {
-    let previous = current.local()?;
+    let previous = current.local().await?;
     previous.require_account(&account_id)?;
     let opts = ScanOptions {
         rescan: Some(scan::Rescan {
@@ -466,7 +497,12 @@ pub async fn live_refresh(
     let opts = scan::with_store_key(&options(&settings), &store)?;
     let profile = scan::management_profile(&opts, &ws);
     // A team snapshot on screen is not this computer's to follow on from.
-    let previous = current.get().filter(|_| !current.is_team());
+    let previous = if current.is_team() {
+        None
+    } else {
+        current.get().await?
+    };
+    let put = current.put();
     if let Some(p) = previous.as_deref().filter(|p| p.profile != profile) {
         return Err(UiError {
             code: stagecraft_model::ErrorCode::InvalidInput,
@@ -501,15 +537,15 @@ pub async fn live_refresh(
     *held = Some((key, refresher));
     let summary = pass.summary();
     // A scan that finished during the pass put a newer picture on screen: it stays.
-    let unchanged = match (&previous, current.get()) {
-        (Some(before), Some(now)) => std::sync::Arc::ptr_eq(before, &now),
-        (None, now) => now.is_none(),
-        (Some(_), None) => false,
+    let unchanged = current.put() == put;
+    let report = match summary.snapshot {
+        Some(_) if unchanged => {
+            let head = pass.report().head_owned();
+            current.set(pass.report().clone());
+            Some(head)
+        }
+        _ => None,
     };
-    let report = (summary.snapshot.is_some() && unchanged).then(|| pass.report().clone());
-    if let Some(r) = &report {
-        current.set(r.clone());
-    }
     Ok(LiveUpdate {
         pass: summary,
         report,
@@ -555,17 +591,16 @@ async fn run_scan(
         // A closed window drops the channel; the scan itself still completes.
         let _ = on_event.send(event);
     };
-    let report = scan::scan_and_store(
+    let stored = scan::scan_into_store(
         &AwsEnv::from_environment(),
         &ws,
         &opts,
         &mut store,
         &progress,
     )
-    .await?
-    .report;
-    current.set(report.clone());
-    Ok(report)
+    .await?;
+    current.set_stored(stored.report.clone(), settings.store.clone(), stored.id);
+    Ok(stored.report)
 }
 
 #[cfg(test)]
@@ -618,6 +653,8 @@ pub async fn open_team_snapshot(
         })?;
     let remembered = dest.to_string();
     settings.update(|s| s.team_location = Some(remembered))?;
-    current.set_team(team.report.clone());
+    let mut team = team;
+    let head = team.report.head_owned();
+    current.set_team(std::mem::replace(&mut team.report, head));
     Ok(team)
 }

@@ -35,43 +35,129 @@ impl Running {
     }
 }
 
-/// The snapshot on screen: what `analysis` works on.
+/// The snapshot on screen. The window holds only its head (accounts, states, services, coverage:
+/// [`ScanReport::head_owned`]); the whole snapshot, resources included, stays here, where
+/// `analysis`, `resources` and every action read it. A stored snapshot is put on screen by its head
+/// at once, and its resources are read in the background: whoever needs them waits for them.
 #[derive(Debug, Default)]
-pub struct Current(Mutex<Option<(Arc<ScanReport>, bool)>>);
+pub struct Current {
+    shown: Mutex<Option<Shown>>,
+    puts: std::sync::atomic::AtomicU64,
+}
+
+type Whole = Option<Result<Arc<ScanReport>, UiError>>;
+
+#[derive(Debug, Clone)]
+struct Shown {
+    head: Arc<ScanReport>,
+    whole: tokio::sync::watch::Receiver<Whole>,
+    team: bool,
+    /// Which put this was: a pass that started on one snapshot can tell whether another was put
+    /// on screen meanwhile.
+    put: u64,
+}
 
 impl Current {
-    /// Puts a snapshot of this computer's on screen.
-    pub fn set(&self, report: ScanReport) {
-        if let Ok(mut g) = self.0.lock() {
-            *g = Some((Arc::new(report), false));
+    fn show(
+        &self,
+        head: Arc<ScanReport>,
+        whole: tokio::sync::watch::Receiver<Whole>,
+        team: bool,
+    ) -> u64 {
+        let put = self.puts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if let Ok(mut g) = self.shown.lock() {
+            *g = Some(Shown {
+                head,
+                whole,
+                team,
+                put,
+            });
         }
+        put
+    }
+
+    fn whole(report: ScanReport) -> (Arc<ScanReport>, tokio::sync::watch::Receiver<Whole>) {
+        let report = Arc::new(report);
+        let (_, rx) = tokio::sync::watch::channel(Some(Ok(report.clone())));
+        (report, rx)
+    }
+
+    /// Puts a snapshot of this computer's on screen.
+    pub fn set(&self, report: ScanReport) -> u64 {
+        let (head, whole) = Self::whole(report);
+        self.show(head, whole, false)
     }
 
     /// Puts a team snapshot on screen: read-only, nothing acts on it.
-    pub fn set_team(&self, report: ScanReport) {
-        if let Ok(mut g) = self.0.lock() {
-            *g = Some((Arc::new(report), true));
-        }
+    pub fn set_team(&self, report: ScanReport) -> u64 {
+        let (head, whole) = Self::whole(report);
+        self.show(head, whole, true)
     }
 
-    pub fn get(&self) -> Option<Arc<ScanReport>> {
-        self.0
-            .lock()
-            .ok()
-            .and_then(|g| g.as_ref().map(|(r, _)| r.clone()))
+    /// Puts a stored snapshot of this computer's on screen by its head, its resources read from
+    /// the store in the background.
+    pub fn set_stored(&self, head: ScanReport, store: std::path::PathBuf, id: i64) -> u64 {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        tauri::async_runtime::spawn_blocking(move || {
+            let whole = stagecraft_store::Store::open(&store)
+                .and_then(|s| s.load(id))
+                .map(Arc::new)
+                .map_err(|e| UiError::from(stagecraft_model::Error::from(e)));
+            let _ = tx.send(Some(whole));
+        });
+        self.show(Arc::new(head), rx, false)
+    }
+
+    fn shown(&self) -> Option<Shown> {
+        self.shown.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// The head of the snapshot on screen.
+    pub fn head(&self) -> Option<Arc<ScanReport>> {
+        self.shown().map(|s| s.head)
+    }
+
+    /// Which put the snapshot on screen was (0: none).
+    pub fn put(&self) -> u64 {
+        self.shown().map_or(0, |s| s.put)
+    }
+
+    /// The whole snapshot on screen, once its resources are read.
+    pub async fn get(&self) -> Result<Option<Arc<ScanReport>>, UiError> {
+        let Some(mut shown) = self.shown() else {
+            return Ok(None);
+        };
+        let whole = shown
+            .whole
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| UiError {
+                code: stagecraft_model::ErrorCode::Store,
+                message: "the snapshot's resources could not be read: open it again".to_owned(),
+            })?;
+        match whole.as_ref() {
+            Some(Ok(r)) => Ok(Some(r.clone())),
+            Some(Err(e)) => Err(e.clone()),
+            None => Ok(None),
+        }
     }
 
     /// Whether a team snapshot is on screen.
     pub fn is_team(&self) -> bool {
-        self.0
-            .lock()
-            .ok()
-            .is_some_and(|g| g.as_ref().is_some_and(|(_, team)| *team))
+        self.shown().is_some_and(|s| s.team)
+    }
+
+    /// The whole snapshot on screen, or the error that there is none.
+    pub async fn require(&self) -> Result<Arc<ScanReport>, UiError> {
+        self.get().await?.ok_or_else(|| UiError {
+            code: stagecraft_model::ErrorCode::NoSnapshot,
+            message: "No snapshot yet: scan the organization first.".to_owned(),
+        })
     }
 
     /// The snapshot on screen when it is this computer's: what actions (deploys, undoing a
     /// deletion, rescanning an account) start from.
-    pub fn local(&self) -> Result<Arc<ScanReport>, UiError> {
+    pub async fn local(&self) -> Result<Arc<ScanReport>, UiError> {
         if self.is_team() {
             return Err(UiError {
                 code: stagecraft_model::ErrorCode::InvalidInput,
@@ -80,10 +166,7 @@ impl Current {
                     .to_owned(),
             });
         }
-        self.get().ok_or_else(|| UiError {
-            code: stagecraft_model::ErrorCode::NoSnapshot,
-            message: "No snapshot yet: scan the organization first.".to_owned(),
-        })
+        self.require().await
     }
 }
 
@@ -163,6 +246,7 @@ pub fn run() {
             commands::live_refresh,
             commands::set_live_interval,
             commands::analysis,
+            commands::resources,
             commands::snapshots,
             commands::snapshot_diff,
             commands::organizations,

@@ -275,7 +275,7 @@ pub async fn save_workspace(
 
 fn current_stages(current: &Current) -> Vec<String> {
     let mut stages: Vec<String> = current
-        .get()
+        .head()
         .map(|r| r.accounts.iter().filter_map(|a| a.stage.clone()).collect())
         .unwrap_or_default();
     stages.sort_by_key(|s| {

@@ -26,7 +26,7 @@ import { MatrixView } from "./views/MatrixView";
 import { CoverageBanner } from "./views/CoverageBanner";
 import { OrgSwitcher } from "./views/OrgSwitcher";
 import { TeamBanner, TeamOpen } from "./views/TeamSnapshot";
-import type { TeamSnapshot } from "./generated/TeamSnapshot";
+import type { TeamSnapshotHead } from "./ipc";
 import { OrgView } from "./views/OrgView";
 import { Palette, type PaletteItem } from "./views/Palette";
 import { initialState, reduce } from "./state";
@@ -59,7 +59,7 @@ export function App() {
   const [setup, setSetup] = useState<SetupState | null>(null);
   const [setupOpen, setSetupOpen] = useState(false);
   // A team snapshot on screen (read-only), and the form that opens one.
-  const [team, setTeam] = useState<TeamSnapshot | null>(null);
+  const [team, setTeam] = useState<TeamSnapshotHead | null>(null);
   const [teamOpen, setTeamOpen] = useState(false);
 
   const [live, setLive] = useState<LiveState>(() => ({
@@ -107,7 +107,7 @@ export function App() {
       .catch((e) => dispatch({ type: "scan_failed", error: asUiError(e) }));
   }, [refreshAnalysis]);
 
-  const openedTeam = (t: TeamSnapshot) => {
+  const openedTeam = (t: TeamSnapshotHead) => {
     dispatch({ type: "switched", report: t.report });
     setTeam(t);
     setTeamOpen(false);
@@ -414,7 +414,7 @@ export function App() {
           onInterval={changeInterval}
           onOpen={(c) => {
             const names = new Set(c.targets.map((t) => t.name));
-            const r = state.report?.resources.find(
+            const r = analysis?.graph.nodes.find(
               (x) => x.account_id === c.account_id && (names.has(x.id) || names.has(x.name)),
             );
             if (r) openResource(r.id);
@@ -448,9 +448,9 @@ export function App() {
         </main>
       )}
       {!setupOpen && view === "graph" && analysis && (
-        <GraphView analysis={analysis} report={state.report} focus={focus} onFocus={setFocus} />
+        <GraphView analysis={analysis} focus={focus} onFocus={setFocus} />
       )}
-      {!setupOpen && view === "matrix" && analysis && <MatrixView analysis={analysis} report={state.report} onOpen={openResource} />}
+      {!setupOpen && view === "matrix" && analysis && <MatrixView analysis={analysis} onOpen={openResource} />}
       {!setupOpen && view === "findings" && analysis && (
         <FindingsView
           analysis={analysis}

@@ -11,6 +11,7 @@ import type { DeployRun } from "./generated/DeployRun";
 import type { RunEvent } from "./generated/RunEvent";
 import type { OrganizationSummary } from "./generated/OrganizationSummary";
 import type { PendingDeletion } from "./generated/PendingDeletion";
+import type { Resource } from "./generated/Resource";
 import type { ScanEvent } from "./generated/ScanEvent";
 import type { SnapshotDiff } from "./generated/SnapshotDiff";
 import type { SnapshotSummary } from "./generated/SnapshotSummary";
@@ -27,6 +28,14 @@ import type { SsoAccount } from "./generated/SsoAccount";
 import type { SsoRoles } from "./generated/SsoRoles";
 import type { WorkspaceProposal } from "./generated/WorkspaceProposal";
 
+/** A snapshot as the window holds it: everything but its resources and stacks, which stay in the
+ * core (`resources` reads those a view shows; `analysis` draws from them). */
+export type SnapshotHead = Omit<ScanReport, "resources" | "stacks">;
+/** A team snapshot as the window holds it. */
+export type TeamSnapshotHead = Omit<TeamSnapshot, "report"> & { report: SnapshotHead };
+/** A Live pass as the window receives it. */
+export type LiveUpdateHead = Omit<LiveUpdate, "report"> & { report: SnapshotHead | null };
+
 /** Normalises whatever a command rejected with into the core's `{ code, message }`. */
 export function asUiError(e: unknown): UiError {
   if (e && typeof e === "object" && "code" in e && "message" in e) {
@@ -40,8 +49,8 @@ export function scanTarget(): Promise<ScanTarget> {
 }
 
 /** The newest stored snapshot (null before the first scan). */
-export function lastSnapshot(): Promise<ScanReport | null> {
-  return invoke<ScanReport | null>("last_snapshot");
+export function lastSnapshot(): Promise<SnapshotHead | null> {
+  return invoke<SnapshotHead | null>("last_snapshot");
 }
 
 /** Tells the core the window painted the last snapshot (the start-up benchmark's end point). */
@@ -49,15 +58,20 @@ export function painted(): Promise<void> {
   return invoke<void>("painted");
 }
 
-export function scan(onEvent: (e: ScanEvent) => void): Promise<ScanReport> {
+export function scan(onEvent: (e: ScanEvent) => void): Promise<SnapshotHead> {
   const channel = new Channel<ScanEvent>();
   channel.onmessage = onEvent;
-  return invoke<ScanReport>("scan", { onEvent: channel });
+  return invoke<SnapshotHead>("scan", { onEvent: channel });
 }
 
 /** The graph, findings and stage matrix of the snapshot on screen. */
 export function analysis(): Promise<Analysis> {
   return invoke<Analysis>("analysis");
+}
+
+/** The resources of the snapshot on screen with these ids (at most 1,000 at once). */
+export function resources(ids: string[]): Promise<Resource[]> {
+  return invoke<Resource[]>("resources", { ids });
 }
 
 export function snapshots(): Promise<SnapshotSummary[]> {
@@ -70,13 +84,13 @@ export function organizations(): Promise<OrganizationSummary[]> {
 }
 
 /** Puts an organization's newest snapshot on screen. */
-export function openOrganization(id: string): Promise<ScanReport> {
-  return invoke<ScanReport>("open_organization", { id });
+export function openOrganization(id: string): Promise<SnapshotHead> {
+  return invoke<SnapshotHead>("open_organization", { id });
 }
 
 /** Opens the team's snapshot published at `location` (s3://bucket/prefix) read-only. */
-export function openTeamSnapshot(location: string, generation?: number): Promise<TeamSnapshot> {
-  return invoke<TeamSnapshot>("open_team_snapshot", { location, generation: generation ?? null });
+export function openTeamSnapshot(location: string, generation?: number): Promise<TeamSnapshotHead> {
+  return invoke<TeamSnapshotHead>("open_team_snapshot", { location, generation: generation ?? null });
 }
 
 export function snapshotDiff(from: number, to: number): Promise<SnapshotDiff> {
@@ -89,10 +103,10 @@ export function saveExport(fileName: string, contents: string, base64 = false): 
 }
 
 /** Rescans one account; the others keep what the snapshot on screen knows. */
-export function rescanAccount(accountId: string, onEvent: (e: ScanEvent) => void): Promise<ScanReport> {
+export function rescanAccount(accountId: string, onEvent: (e: ScanEvent) => void): Promise<SnapshotHead> {
   const channel = new Channel<ScanEvent>();
   channel.onmessage = onEvent;
-  return invoke<ScanReport>("rescan_account", { accountId, onEvent: channel });
+  return invoke<SnapshotHead>("rescan_account", { accountId, onEvent: channel });
 }
 
 export function deletions(): Promise<PendingDeletion[]> {
@@ -220,10 +234,10 @@ export function saveWorkspace(dir: string, text: string): Promise<WorkspacePropo
 }
 
 /** One Live pass: each account's history since the snapshot on screen, only what changed read again. */
-export function liveRefresh(onEvent: (e: ScanEvent) => void): Promise<LiveUpdate> {
+export function liveRefresh(onEvent: (e: ScanEvent) => void): Promise<LiveUpdateHead> {
   const channel = new Channel<ScanEvent>();
   channel.onmessage = onEvent;
-  return invoke<LiveUpdate>("live_refresh", { onEvent: channel });
+  return invoke<LiveUpdateHead>("live_refresh", { onEvent: channel });
 }
 
 /** Saves the Live interval (seconds, at least 5); resolves to the interval now in use. */

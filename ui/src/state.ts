@@ -2,7 +2,7 @@
 import type { Account } from "./generated/Account";
 import type { Organization } from "./generated/Organization";
 import type { ScanEvent } from "./generated/ScanEvent";
-import type { ScanReport } from "./generated/ScanReport";
+import type { SnapshotHead } from "./ipc";
 import type { ScanTarget } from "./generated/ScanTarget";
 import type { UiError } from "./generated/UiError";
 
@@ -23,7 +23,7 @@ export interface State {
   phase: string | null;
   error: UiError | null;
   /** The snapshot on screen (stored or fresh), for details the views look up by resource id. */
-  report: ScanReport | null;
+  report: SnapshotHead | null;
 }
 
 export const initialState: State = {
@@ -42,10 +42,10 @@ export type Action =
   | { type: "target"; target: ScanTarget }
   | { type: "scan_started" }
   | { type: "event"; event: ScanEvent }
-  | { type: "scan_done"; report: ScanReport }
-  | { type: "snapshot"; report: ScanReport }
+  | { type: "scan_done"; report: SnapshotHead }
+  | { type: "snapshot"; report: SnapshotHead }
   /** Another organization's newest snapshot, chosen in the header: replaces what is on screen. */
-  | { type: "switched"; report: ScanReport }
+  | { type: "switched"; report: SnapshotHead }
   | { type: "scan_failed"; error: UiError };
 
 function upsert(accounts: Account[], account: Account): Account[] {

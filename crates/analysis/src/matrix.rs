@@ -20,6 +20,8 @@ pub struct MatrixCell {
     pub compared: Option<String>,
     /// This present cell's compared value differs from another stage's.
     pub differs: bool,
+    /// Who last changed the cell's resource, as far as the history read reaches.
+    pub last_change: Option<crate::model::change::ChangeEvent>,
 }
 
 /// One row: a logical resource across the stages.
@@ -155,6 +157,7 @@ pub fn stage_matrix(report: &ScanReport) -> StageMatrix {
                                 name: None,
                                 compared: None,
                                 differs: false,
+                                last_change: None,
                             },
                         )
                     })
@@ -166,6 +169,7 @@ pub fn stage_matrix(report: &ScanReport) -> StageMatrix {
                     cell.id = Some(r.id.clone());
                     cell.name = Some(r.name.clone());
                     cell.compared = compared(r);
+                    cell.last_change = r.changed.as_ref().and_then(|c| c.last_change.clone());
                 }
             }
         }

@@ -1,6 +1,8 @@
 //! Everything the window draws from one snapshot, computed once in the core: the graph, the findings
 //! and the stage matrix. The window never infers anything itself.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -17,6 +19,9 @@ pub struct Analysis {
     pub graph: GraphData,
     pub findings: Vec<Finding>,
     pub matrix: StageMatrix,
+    /// Per account: how many of its resources wait out a deletion window (a secret deleted with a
+    /// recovery window, a KMS key scheduled for deletion).
+    pub in_deletion_window: BTreeMap<String, u32>,
 }
 
 pub fn analyse(report: &ScanReport) -> Analysis {
@@ -27,12 +32,102 @@ pub fn analyse(report: &ScanReport) -> Analysis {
         graph: graph.data(),
         findings,
         matrix: stage_matrix(report),
+        in_deletion_window: in_deletion_window(report),
     }
+}
+
+fn in_deletion_window(report: &ScanReport) -> BTreeMap<String, u32> {
+    let mut out = BTreeMap::new();
+    for r in &report.resources {
+        if r.attr_str("key_state") == Some("PendingDeletion")
+            || r.attr_str("deleted_date").is_some()
+        {
+            *out.entry(r.account_id.clone()).or_default() += 1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::testkit::{account, Org};
+    use crate::model::change::{ChangeEvent, Provenance, Tool};
+    use crate::model::Owner;
+    use crate::testkit::{account, seam, Org};
+
+    /// The window holds no resources: what its views count and show per cell comes from here.
+    #[test]
+    fn the_window_gets_each_accounts_deletion_windows_and_each_cells_last_change() {
+        let mut org = Org::new(&["dev", "qa"]);
+        for s in ["dev", "qa"] {
+            seam(&mut org, s);
+        }
+        org.add(
+            "dev",
+            "AWS::KMS::Key",
+            "arn:aws:kms:us-east-1:1:key/k",
+            "k",
+            Owner::Unmanaged,
+            &[("key_state", "PendingDeletion".into())],
+        );
+        org.add(
+            "dev",
+            "AWS::SecretsManager::Secret",
+            "arn:aws:secretsmanager:us-east-1:1:secret:s",
+            "s",
+            Owner::Unmanaged,
+            &[("deleted_date", "2026-12-06T02:00:00Z".into())],
+        );
+        org.add(
+            "qa",
+            "AWS::KMS::Key",
+            "arn:aws:kms:us-east-1:2:key/live",
+            "live",
+            Owner::Unmanaged,
+            &[("key_state", "Enabled".into())],
+        );
+        let change = ChangeEvent {
+            id: "e1".into(),
+            at: "2026-12-01T10:00:00Z".into(),
+            account_id: account("qa"),
+            region: "us-east-1".into(),
+            source: "lambda.amazonaws.com".into(),
+            action: "UpdateFunctionConfiguration20150331v2".into(),
+            who: "user bob".into(),
+            who_arn: None,
+            tool: Tool::Console,
+            user_agent: "console".into(),
+            targets: Vec::new(),
+            window_days: None,
+        };
+        let changed = org
+            .report
+            .resources
+            .iter_mut()
+            .find(|r| r.type_name == "AWS::Lambda::Function" && r.stage.as_deref() == Some("qa"))
+            .expect("a qa function");
+        changed.changed = Some(Provenance {
+            created: None,
+            last_change: Some(change.clone()),
+        });
+        let changed_id = changed.id.clone();
+
+        let a = super::analyse(&org.report);
+        assert_eq!(
+            a.in_deletion_window.into_iter().collect::<Vec<_>>(),
+            [(account("dev"), 2)],
+            "qa's enabled key waits out nothing"
+        );
+        let cells: Vec<_> = a
+            .matrix
+            .rows
+            .iter()
+            .flat_map(|r| r.cells.values())
+            .filter(|c| c.last_change.is_some())
+            .collect();
+        assert_eq!(cells.len(), 1, "{cells:?}");
+        assert_eq!(cells[0].id.as_deref(), Some(changed_id.as_str()));
+        assert_eq!(cells[0].last_change.as_ref(), Some(&change));
+    }
 
     #[test]
     fn what_the_snapshot_does_not_know_is_refused() {

@@ -297,6 +297,47 @@ impl ScanReport {
         }
     }
 
+    /// A copy of the report without its resources and stacks: what the window holds (it asks the
+    /// core for the resources it shows).
+    pub fn head_owned(&self) -> ScanReport {
+        let ScanReport {
+            profile,
+            regions,
+            organization,
+            accounts,
+            resources: _,
+            stacks: _,
+            terraform,
+            services,
+            declared,
+            warnings,
+            coverage,
+            changes,
+            feed,
+            refreshed,
+            started_at,
+            duration_ms,
+        } = self;
+        ScanReport {
+            profile: profile.clone(),
+            regions: regions.clone(),
+            organization: organization.clone(),
+            accounts: accounts.clone(),
+            resources: Vec::new(),
+            stacks: Vec::new(),
+            terraform: terraform.clone(),
+            services: services.clone(),
+            declared: declared.clone(),
+            warnings: warnings.clone(),
+            coverage: coverage.clone(),
+            changes: changes.clone(),
+            feed: feed.clone(),
+            refreshed: *refreshed,
+            started_at: started_at.clone(),
+            duration_ms: *duration_ms,
+        }
+    }
+
     /// The report without its resources and stacks, as the store keeps a snapshot's head.
     pub fn head(&self) -> ReportView<'_, [(); 0], [(); 0]> {
         self.view([], [])

@@ -964,12 +964,13 @@ impl Store {
     /// a whole snapshot's cost.
     pub fn latest_head_in(&self, organization: &str) -> Result<Option<ScanReport>, StoreError> {
         match self.latest_id_in(Some(organization))? {
-            Some(id) => self.head(id).map(Some),
+            Some(id) => self.load_head(id).map(Some),
             None => Ok(None),
         }
     }
 
-    fn head(&self, id: i64) -> Result<ScanReport, StoreError> {
+    /// A stored snapshot without its resources (an older snapshot's head still holds its stacks).
+    pub fn load_head(&self, id: i64) -> Result<ScanReport, StoreError> {
         let head: Option<String> = self
             .conn
             .query_row("SELECT report FROM snapshots WHERE id = ?1", [id], |r| {
@@ -992,7 +993,7 @@ impl Store {
             id,
             message,
         };
-        let mut report = self.head(id)?;
+        let mut report = self.load_head(id)?;
         let mut stmt = self
             .conn
             .prepare("SELECT body FROM resources WHERE snapshot_id = ?1 ORDER BY position")
@@ -1028,7 +1029,7 @@ impl Store {
         out: impl std::io::Write,
         pretty: bool,
     ) -> Result<(), StoreError> {
-        let head = self.head(id)?;
+        let head = self.load_head(id)?;
         let mut resources = self
             .conn
             .prepare("SELECT body FROM resources WHERE snapshot_id = ?1 ORDER BY position")

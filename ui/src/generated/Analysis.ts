@@ -7,4 +7,9 @@ export type Analysis = {
 /**
  * When the analysed snapshot's scan started.
  */
-started_at: string, graph: GraphData, findings: Array<Finding>, matrix: StageMatrix, };
+started_at: string, graph: GraphData, findings: Array<Finding>, matrix: StageMatrix, 
+/**
+ * Per account: how many of its resources wait out a deletion window (a secret deleted with a
+ * recovery window, a KMS key scheduled for deletion).
+ */
+in_deletion_window: { [key in string]: number }, };

@@ -2,9 +2,9 @@
 // out, accounts or collectors that failed. A picture built on missing data says so.
 
 import { useState } from "preact/hooks";
-import type { ScanReport } from "../generated/ScanReport";
+import type { SnapshotHead } from "../ipc";
 
-export function CoverageBanner({ report }: { report: ScanReport | null }) {
+export function CoverageBanner({ report }: { report: SnapshotHead | null }) {
   const [open, setOpen] = useState(false);
   const c = report?.coverage;
   if (!report || !c || (!c.partial && !c.shard)) return null;

@@ -4,6 +4,7 @@ import type { Analysis } from "../generated/Analysis";
 import type { Finding } from "../generated/Finding";
 import { Rich } from "../rich";
 import { StageSelect } from "./StageSelect";
+import { Chunked } from "./Chunked";
 
 const ORDER = ["high", "medium", "low", "info"];
 
@@ -22,10 +23,8 @@ export function FindingsView({ analysis, onOpen }: Props) {
   // Rules in order of their worst finding, then stages in the organization's order.
   const byRule = new Map<string, Finding[]>();
   for (const f of shown) (byRule.get(f.rule) ?? byRule.set(f.rule, []).get(f.rule)!).push(f);
-  const rules = [...byRule.entries()].sort(
-    ([, a], [, b]) =>
-      Math.min(...a.map((f) => ORDER.indexOf(f.severity))) - Math.min(...b.map((f) => ORDER.indexOf(f.severity))),
-  );
+  const worst = (fs: Finding[]) => fs.reduce((w, f) => Math.min(w, ORDER.indexOf(f.severity)), ORDER.length);
+  const rules = [...byRule.entries()].sort(([, a], [, b]) => worst(a) - worst(b));
   const stages = analysis.matrix.stages;
   return (
     <main class="content findings" data-testid="findings-view">
@@ -59,30 +58,40 @@ export function FindingsView({ analysis, onOpen }: Props) {
             .map(([s, fs]) => (
               <div key={s} class="stage-group">
                 <h4>{s ? `stage ${s}` : "outside any stage"}</h4>
-                {fs.map((f, i) => (
-                  <button
-                    key={i}
-                    class="finding"
-                    data-testid="finding"
-                    data-rule={f.rule}
-                    data-stage={f.stage ?? ""}
-                    onClick={() => onOpen(f)}
-                    title="Show its resources in the graph"
-                  >
-                    <div class="message">
-                      <Rich text={f.message} />
-                    </div>
-                    <div class="fix">
-                      <strong>Fix:</strong> <Rich text={f.fix} />
-                    </div>
-                    <div class="resources">
-                      {f.resources.slice(0, 6).map((id) => (
-                        <code key={id}>{names.get(id) ?? id}</code>
-                      ))}
-                      {f.resources.length > 6 && <span class="muted"> +{f.resources.length - 6}</span>}
-                    </div>
-                  </button>
-                ))}
+                <Chunked
+                  items={fs}
+                  size={50}
+                  estimate={110}
+                  render={(chunk, first) =>
+                    chunk.map((f, j) => {
+                      const i = first + j;
+                      return (
+                        <button
+                          key={i}
+                          class="finding"
+                          data-testid="finding"
+                          data-rule={f.rule}
+                          data-stage={f.stage ?? ""}
+                          onClick={() => onOpen(f)}
+                          title="Show its resources in the graph"
+                        >
+                          <div class="message">
+                            <Rich text={f.message} />
+                          </div>
+                          <div class="fix">
+                            <strong>Fix:</strong> <Rich text={f.fix} />
+                          </div>
+                          <div class="resources">
+                            {f.resources.slice(0, 6).map((id) => (
+                              <code key={id}>{names.get(id) ?? id}</code>
+                            ))}
+                            {f.resources.length > 6 && <span class="muted"> +{f.resources.length - 6}</span>}
+                          </div>
+                        </button>
+                      );
+                    })
+                  }
+                />
               </div>
             ))}
         </section>

@@ -9,8 +9,7 @@ import type { Link } from "../generated/Link";
 import type { Node } from "../generated/Node";
 import type { Resource } from "../generated/Resource";
 import { changeLine } from "../changes";
-import type { ScanReport } from "../generated/ScanReport";
-import { asUiError, saveExport } from "../ipc";
+import { asUiError, resources as fetchResources, saveExport } from "../ipc";
 import { Rich } from "../rich";
 import { GraphCanvas } from "../graph/GraphCanvas";
 import { drawScene, EDGE_STYLES, readPalette, toSvg } from "../graph/draw";
@@ -28,7 +27,6 @@ export interface GraphFocus {
 
 interface Props {
   analysis: Analysis;
-  report: ScanReport | null;
   focus: GraphFocus | null;
   onFocus: (f: GraphFocus | null) => void;
 }
@@ -63,7 +61,7 @@ export function neighbourhood(adj: Adjacency, start: string[], depth: number): S
   return seen;
 }
 
-export function GraphView({ analysis, report, focus, onFocus }: Props) {
+export function GraphView({ analysis, focus, onFocus }: Props) {
   const stages = analysis.matrix.stages;
   const [stage, setStage] = useState<string>(stages.length > 1 ? (stages[0] ?? "") : "");
   const [open, setOpen] = useState<string[]>([]);
@@ -82,7 +80,24 @@ export function GraphView({ analysis, report, focus, onFocus }: Props) {
 
   const nodes = useMemo(() => new Map(analysis.graph.nodes.map((n) => [n.id, n])), [analysis]);
   const adj = useMemo(() => adjacency(analysis.graph.links), [analysis]);
-  const resources = useMemo(() => new Map((report?.resources ?? []).map((r) => [r.id, r])), [report]);
+  // The selected resource as the core holds it (the window holds only the snapshot's head).
+  const [detail, setDetail] = useState<Resource | undefined>(undefined);
+  const selectedId = selected && !selected.startsWith("cluster:") ? selected : null;
+  useEffect(() => {
+    setDetail(undefined);
+    if (!selectedId) return;
+    let current = true;
+    fetchResources([selectedId])
+      .then((rs) => {
+        if (current) setDetail(rs[0]);
+      })
+      .catch((e) => {
+        if (current) setMessage(`The resource's details could not be read: ${asUiError(e).message}`);
+      });
+    return () => {
+      current = false;
+    };
+  }, [selectedId, analysis]);
   const findingsOf = useMemo(() => {
     const m = new Map<string, Finding[]>();
     for (const f of analysis.findings) for (const id of f.resources) (m.get(id) ?? m.set(id, []).get(id)!).push(f);
@@ -360,7 +375,7 @@ export function GraphView({ analysis, report, focus, onFocus }: Props) {
         ) : (
         <DetailsPanel
           node={sel}
-          resource={sel ? resources.get(sel.id) : undefined}
+          resource={sel && detail?.id === sel.id ? detail : undefined}
           adj={adj}
           nodes={nodes}
           findings={sel ? (findingsOf.get(sel.id) ?? []) : []}

@@ -1,21 +1,18 @@
 // The stage matrix: logical resources as rows, stages as columns; present, missing or different.
-import { useMemo, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import type { Analysis } from "../generated/Analysis";
 import type { MatrixRow } from "../generated/MatrixRow";
-import type { Resource } from "../generated/Resource";
-import type { ScanReport } from "../generated/ScanReport";
+import type { ChangeEvent } from "../generated/ChangeEvent";
 import { TOOL_LABEL, changeLine } from "../changes";
+import { Chunked } from "./Chunked";
 
 interface Props {
   analysis: Analysis;
-  /** The snapshot on screen: who last changed each cell's resource. */
-  report: ScanReport | null;
   onOpen: (id: string) => void;
 }
 
-export function MatrixView({ analysis, report, onOpen }: Props) {
+export function MatrixView({ analysis, onOpen }: Props) {
   const m = analysis.matrix;
-  const byId = useMemo(() => new Map<string, Resource>((report?.resources ?? []).map((r) => [r.id, r])), [report]);
   const [status, setStatus] = useState("changed");
   const [kind, setKind] = useState("");
   const [text, setText] = useState("");
@@ -70,35 +67,41 @@ export function MatrixView({ analysis, report, onOpen }: Props) {
             ))}
           </tr>
         </thead>
-        <tbody>
-          {rows.map((r) => (
-            <tr key={r.key} data-testid="matrix-row" data-key={r.key} data-status={r.status}>
-              <td>
-                <code>{r.label}</code>
-              </td>
-              <td class="muted">{r.type.replace(/^AWS::/, "")}</td>
-              {m.stages.map((s) => {
-                const c = r.cells[s];
-                if (!c?.id) {
+        <Chunked
+          as="tbody"
+          items={rows}
+          size={100}
+          estimate={38}
+          render={(chunk) =>
+            chunk.map((r) => (
+              <tr key={r.key} data-testid="matrix-row" data-key={r.key} data-status={r.status}>
+                <td>
+                  <code>{r.label}</code>
+                </td>
+                <td class="muted">{r.type.replace(/^AWS::/, "")}</td>
+                {m.stages.map((s) => {
+                  const c = r.cells[s];
+                  if (!c?.id) {
+                    return (
+                      <td key={s} class="cell missing" data-stage={s} data-cell="missing" title={`missing in ${s}`}>
+                        ✗ missing
+                      </td>
+                    );
+                  }
                   return (
-                    <td key={s} class="cell missing" data-stage={s} data-cell="missing" title={`missing in ${s}`}>
-                      ✗ missing
+                    <td key={s} class={`cell ${c.differs ? "differs" : "present"}`} data-stage={s} data-cell={c.differs ? "differs" : "present"}>
+                      <button class="link" onClick={() => c.id && onOpen(c.id)} title={c.id}>
+                        {c.differs ? "≠ " : "✓ "}
+                        {c.compared ?? "present"}
+                      </button>
+                      <LastChange last={c.last_change} />
                     </td>
                   );
-                }
-                return (
-                  <td key={s} class={`cell ${c.differs ? "differs" : "present"}`} data-stage={s} data-cell={c.differs ? "differs" : "present"}>
-                    <button class="link" onClick={() => c.id && onOpen(c.id)} title={c.id}>
-                      {c.differs ? "≠ " : "✓ "}
-                      {c.compared ?? "present"}
-                    </button>
-                    <LastChange resource={byId.get(c.id)} />
-                  </td>
-                );
-              })}
-            </tr>
-          ))}
-        </tbody>
+                })}
+              </tr>
+            ))
+          }
+        />
       </table>
       {rows.length === 0 && <p class="empty">No rows match. The stages agree on everything shown here.</p>}
     </main>
@@ -106,8 +109,7 @@ export function MatrixView({ analysis, report, onOpen }: Props) {
 }
 
 /** Who last changed a cell's resource, and when, as far as the history read reaches. */
-function LastChange({ resource }: { resource: Resource | undefined }) {
-  const last = resource?.changed?.last_change;
+function LastChange({ last }: { last: ChangeEvent | null }) {
   if (!last) return null;
   return (
     <div class="muted cell-changed" data-testid="cell-changed" title={changeLine(last)}>

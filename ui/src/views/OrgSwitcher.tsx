@@ -2,7 +2,7 @@
 // main and sandbox organizations, a consultant's clients), each opening on its newest snapshot.
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { OrganizationSummary } from "../generated/OrganizationSummary";
-import type { ScanReport } from "../generated/ScanReport";
+import type { SnapshotHead } from "../ipc";
 import type { UiError } from "../generated/UiError";
 import { asUiError, openOrganization, organizations } from "../ipc";
 import { timeAgo } from "../time";
@@ -11,7 +11,7 @@ export function OrgSwitcher(props: {
   current: string | null;
   placeholder: string;
   now: number;
-  onSwitch: (report: ScanReport) => void;
+  onSwitch: (report: SnapshotHead) => void;
   onOpenTeam: () => void;
 }) {
   const [open, setOpen] = useState(false);

@@ -1,8 +1,8 @@
 // The organization view: OUs and accounts, each with its stage, how Stagecraft reached it, and status.
-import { useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { Chunked } from "./Chunked";
 import type { Account } from "../generated/Account";
 import type { Analysis } from "../generated/Analysis";
-import type { ScanReport } from "../generated/ScanReport";
 import type { OrgUnit } from "../generated/OrgUnit";
 import type { RegionLimits } from "../generated/RegionLimits";
 import type { State } from "../state";
@@ -30,16 +30,22 @@ function groups(state: State): Group[] {
   return out.filter((g) => g.accounts.length > 0);
 }
 
-/** Per account: findings of its stage (worst first) and resources waiting out a deletion window. */
-function accountExtras(a: Account, analysis: Analysis | null, report: ScanReport | null) {
-  const findings = a.stage && analysis ? analysis.findings.filter((f) => f.stage === a.stage) : [];
-  const pending = (report?.resources ?? []).filter(
-    (r) =>
-      r.account_id === a.id &&
-      (r.attributes["key_state"] === "PendingDeletion" || r.attributes["deleted_date"] !== undefined),
-  ).length;
-  const high = findings.filter((f) => f.severity === "high").length;
-  return { findings: findings.length, high, pending };
+/** Per stage: its findings and how many are high. */
+function findingsByStage(analysis: Analysis | null): Map<string, { findings: number; high: number }> {
+  const out = new Map<string, { findings: number; high: number }>();
+  for (const f of analysis?.findings ?? []) {
+    if (!f.stage) continue;
+    const c = out.get(f.stage) ?? out.set(f.stage, { findings: 0, high: 0 }).get(f.stage)!;
+    c.findings += 1;
+    if (f.severity === "high") c.high += 1;
+  }
+  return out;
+}
+
+/** Per account: findings of its stage and resources waiting out a deletion window. */
+function accountExtras(a: Account, byStage: Map<string, { findings: number; high: number }>, analysis: Analysis | null) {
+  const f = (a.stage && byStage.get(a.stage)) || { findings: 0, high: 0 };
+  return { ...f, pending: analysis?.in_deletion_window[a.id] ?? 0 };
 }
 
 export function OrgView({
@@ -52,7 +58,16 @@ export function OrgView({
   onRescan: ((accountId: string) => void) | null;
 }) {
   const [selected, setSelected] = useState<string | null>(null);
-  const gs = groups(state);
+  const gs = useMemo(() => groups(state), [state.accounts, state.organization]);
+  const byStage = useMemo(() => findingsByStage(analysis), [analysis]);
+  // A chosen account is scrolled to once its chunk is drawn.
+  useEffect(() => {
+    if (!selected) return;
+    const id = requestAnimationFrame(() =>
+      document.getElementById(`account-${selected}`)?.scrollIntoView({ block: "nearest" }),
+    );
+    return () => cancelAnimationFrame(id);
+  }, [selected]);
   if (state.accounts.length === 0) {
     return (
       <main class="empty" data-testid="org-empty">
@@ -73,20 +88,25 @@ export function OrgView({
         {gs.map((g) => (
           <div class="tree-group" key={g.key}>
             <div class="tree-ou">▾ {g.title}</div>
-            {g.accounts.map((a) => (
-              <button
-                class={`tree-account ${selected === a.id ? "selected" : ""}`}
-                key={a.id}
-                onClick={() => {
-                  setSelected(a.id);
-                  document.getElementById(`account-${a.id}`)?.scrollIntoView({ block: "nearest" });
-                }}
-              >
-                <span class={`dot ${a.status}`} aria-label={a.status} />
-                <span class="tree-name">{a.name}</span>
-                <StageBadge account={a} />
-              </button>
-            ))}
+            <Chunked
+              items={g.accounts}
+              size={120}
+              estimate={30}
+              reveal={selected ? g.accounts.findIndex((a) => a.id === selected) : null}
+              render={(accounts) =>
+                accounts.map((a) => (
+                  <button
+                    class={`tree-account ${selected === a.id ? "selected" : ""}`}
+                    key={a.id}
+                    onClick={() => setSelected(a.id)}
+                  >
+                    <span class={`dot ${a.status}`} aria-label={a.status} />
+                    <span class="tree-name">{a.name}</span>
+                    <StageBadge account={a} />
+                  </button>
+                ))
+              }
+            />
           </div>
         ))}
       </nav>
@@ -94,19 +114,26 @@ export function OrgView({
         {gs.map((g) => (
           <section key={g.key} class="ou-section" data-testid="ou-section">
             <h3>{g.title}</h3>
-            <div class="cards">
-              {g.accounts.map((a) => (
-                <AccountCard
-                  key={a.id}
-                  account={a}
-                  progress={state.progress[a.id]}
-                  scanning={state.scanning}
-                  selected={selected === a.id}
-                  extras={accountExtras(a, analysis, state.report)}
-                  onRescan={state.report && onRescan && a.status !== "other_shard" ? () => onRescan(a.id) : null}
-                />
-              ))}
-            </div>
+            <Chunked
+              items={g.accounts}
+              size={60}
+              estimate={70}
+              class="cards"
+              reveal={selected ? g.accounts.findIndex((a) => a.id === selected) : null}
+              render={(accounts) =>
+                accounts.map((a) => (
+                  <AccountCard
+                    key={a.id}
+                    account={a}
+                    progress={state.progress[a.id]}
+                    scanning={state.scanning}
+                    selected={selected === a.id}
+                    extras={accountExtras(a, byStage, analysis)}
+                    onRescan={state.report && onRescan && a.status !== "other_shard" ? () => onRescan(a.id) : null}
+                  />
+                ))
+              }
+            />
           </section>
         ))}
       </main>

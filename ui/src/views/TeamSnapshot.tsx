@@ -1,7 +1,7 @@
 // The team's snapshot, published to S3 by a scheduled scan (`stagecraft publish`): opened read-only
 // from a location, shown with who published it and when, and compared with this computer's.
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { TeamSnapshot } from "../generated/TeamSnapshot";
+import type { TeamSnapshotHead } from "../ipc";
 import type { UiError } from "../generated/UiError";
 import { asUiError, openTeamSnapshot } from "../ipc";
 import { timeAgo } from "../time";
@@ -9,7 +9,7 @@ import { timeAgo } from "../time";
 /** Asks where the team publishes and opens the newest generation there. */
 export function TeamOpen(props: {
   remembered: string | null;
-  onOpened: (team: TeamSnapshot) => void;
+  onOpened: (team: TeamSnapshotHead) => void;
   onClose: () => void;
 }) {
   const [location, setLocation] = useState(props.remembered ?? "s3://");
@@ -59,7 +59,7 @@ export function TeamOpen(props: {
 }
 
 /** Above every view while a team snapshot is on screen: whose it is, and how it differs. */
-export function TeamBanner(props: { team: TeamSnapshot; now: number; onBack: () => void }) {
+export function TeamBanner(props: { team: TeamSnapshotHead; now: number; onBack: () => void }) {
   const [open, setOpen] = useState(false);
   const t = props.team;
   const c = t.comparison;
