@@ -226,7 +226,12 @@ export function App() {
         dispatch({ type: "snapshot", report });
         refreshAnalysis();
         // The frame after next is on screen: the snapshot has been painted.
-        requestAnimationFrame(() => requestAnimationFrame(() => void painted().catch(() => undefined)));
+        requestAnimationFrame(() =>
+          requestAnimationFrame(() => {
+            document.documentElement.dataset.painted = performance.now().toFixed(1);
+            void painted().catch(() => undefined);
+          }),
+        );
       }
       return report;
     });

@@ -18,7 +18,16 @@ use crate::progress::Bars;
 /// all).
 pub(crate) struct Scanned {
     pub report: ScanReport,
-    pub stored: Option<i64>,
+    pub stored: Option<Kept>,
+}
+
+/// A snapshot in a store: the user's, or (a shard scanned with `--no-store`) one in a temporary
+/// directory, deleted with it.
+pub(crate) struct Kept {
+    pub store: Store,
+    pub id: i64,
+    /// Declared after the store, so the store closes before its directory goes.
+    _scratch: Option<tempfile::TempDir>,
 }
 
 /// Scans now (storing the snapshot unless `--no-store`), with progress bars on a terminal.
@@ -69,7 +78,25 @@ pub(crate) async fn scan_now(args: &SourceArgs) -> Result<Scanned, Error> {
         }
     };
     let env = AwsEnv::from_environment();
-    let (report, id) = if args.no_store {
+    let (report, id) = if args.no_store && args.shard.is_some() {
+        // A shard's scan, not kept: it goes through a store in a temporary directory, so that it
+        // is published from the store's rows an account at a time, as a stored one is.
+        let dir = tempfile::tempdir()
+            .map_err(|e| Error::io("making a temporary directory for the shard's scan", e))?;
+        let mut store = Store::open(&dir.path().join("shard.db"))?;
+        if let Some(key) = shared {
+            store.set_hash_key(key)?;
+        }
+        let stored = scan::scan_into_store(&env, &workspace, &opts, &mut store, &progress).await?;
+        (
+            stored.report,
+            Some(Kept {
+                store,
+                id: stored.id,
+                _scratch: Some(dir),
+            }),
+        )
+    } else if args.no_store {
         (scan::scan(&env, &workspace, &opts, &progress).await?, None)
     } else {
         let mut store = open_store_at(args.store.as_deref())?;
@@ -99,7 +126,14 @@ pub(crate) async fn scan_now(args: &SourceArgs) -> Result<Scanned, Error> {
                     .unwrap_or_default()
             );
         }
-        (stored.report, Some(stored.id))
+        (
+            stored.report,
+            Some(Kept {
+                store,
+                id: stored.id,
+                _scratch: None,
+            }),
+        )
     };
     if let Some(bars) = &bars {
         bars.multi.clear().ok();
@@ -115,11 +149,25 @@ pub(crate) async fn report_for(
     source: &SourceArgs,
     snapshot: &SnapshotArg,
 ) -> Result<ScanReport, Error> {
+    match pick(source, snapshot).await? {
+        Picked::Stored(kept) => Ok(kept.store.load(kept.id)?),
+        Picked::Scanned(report) => Ok(*report),
+    }
+}
+
+/// What a command works on, not yet read: a stored snapshot (`--snapshot`, or a scan just stored),
+/// or the whole report of a scan that was not stored.
+pub(crate) enum Picked {
+    Stored(Kept),
+    Scanned(Box<ScanReport>),
+}
+
+pub(crate) async fn pick(source: &SourceArgs, snapshot: &SnapshotArg) -> Result<Picked, Error> {
     let Some(which) = &snapshot.snapshot else {
         let scanned = scan_now(source).await?;
         return match scanned.stored {
-            Some(id) => Ok(open_store_at(source.store.as_deref())?.load(id)?),
-            None => Ok(scanned.report),
+            Some(kept) => Ok(Picked::Stored(kept)),
+            None => Ok(Picked::Scanned(Box::new(scanned.report))),
         };
     };
     let store = open_store_at(source.store.as_deref())?;
@@ -143,7 +191,11 @@ pub(crate) async fn report_for(
             ))
         })?
     };
-    Ok(store.load(id)?)
+    Ok(Picked::Stored(Kept {
+        store,
+        id,
+        _scratch: None,
+    }))
 }
 
 /// How many accounts the report could not scan completely, or 1 when its coverage is otherwise

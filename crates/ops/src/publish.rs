@@ -302,28 +302,117 @@ async fn put_parts(
 ) -> Result<Vec<Part>, Error> {
     let mut parts = Vec::new();
     for ((table, account), rows) in tables {
-        let key = dest.key(&format!(
-            "data/table={table}/run={run}/account={account}/part-0.jsonl.gz"
-        ));
         let body = gzip_lines(&rows)?;
-        s3.put_object()
-            .bucket(&dest.bucket)
-            .key(&key)
-            .content_type("application/gzip")
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|e| {
-                s3_error("s3:PutObject", dest)(stagecraft_aws::sdk_error::aws_message(&e))
-            })?;
-        parts.push(Part {
-            key,
-            table: table.to_owned(),
-            account,
-            rows: rows.len(),
-        });
+        parts.push(put_part(s3, dest, run, (table, &account, 0), body, rows.len()).await?);
     }
     Ok(parts)
+}
+
+/// Writes one part: `(table, account, n)` names it (`part-<n>`), `body` is its gzipped lines.
+async fn put_part(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    run: &str,
+    (table, account, n): (&str, &str, usize),
+    body: Vec<u8>,
+    rows: usize,
+) -> Result<Part, Error> {
+    let key = dest.key(&format!(
+        "data/table={table}/run={run}/account={account}/part-{n}.jsonl.gz"
+    ));
+    s3.put_object()
+        .bucket(&dest.bucket)
+        .key(&key)
+        .content_type("application/gzip")
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| s3_error("s3:PutObject", dest)(stagecraft_aws::sdk_error::aws_message(&e)))?;
+    Ok(Part {
+        key,
+        table: table.to_owned(),
+        account: account.to_owned(),
+        rows,
+    })
+}
+
+/// How many stored resources are read at once when a part is written from the store.
+const PAGE: usize = 2_000;
+
+/// One account's resources being gzipped as the store's rows come.
+struct Pending {
+    account: String,
+    gz: flate2::write::GzEncoder<Vec<u8>>,
+    rows: usize,
+}
+
+/// Writes the resources of stored snapshot `id` as parts, one per account, read from the store a
+/// page at a time: what is held is a page and one account's compressed part. An account whose
+/// rows are not together (a snapshot stored by an earlier Stagecraft) gets a part per run of them.
+async fn put_stored_resources(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    run: &str,
+    store: &stagecraft_store::Store,
+    id: i64,
+) -> Result<Vec<Part>, Error> {
+    let mut parts = Vec::new();
+    let mut written: BTreeMap<String, usize> = BTreeMap::new();
+    let mut pending: Option<Pending> = None;
+    let mut after = None;
+    loop {
+        let page = store.resource_rows(id, after, PAGE)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.position);
+        for row in page {
+            if pending
+                .as_ref()
+                .is_some_and(|p| p.account != row.account_id)
+            {
+                if let Some(done) = pending.take() {
+                    parts.push(finish_part(s3, dest, run, done, &mut written).await?);
+                }
+            }
+            let p = pending.get_or_insert_with(|| Pending {
+                account: row.account_id.clone(),
+                gz: flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()),
+                rows: 0,
+            });
+            p.gz.write_all(row.body.as_bytes())
+                .and_then(|()| p.gz.write_all(b"\n"))
+                .map_err(|e| Error::io("compressing a part", e))?;
+            p.rows += 1;
+        }
+    }
+    if let Some(done) = pending.take() {
+        parts.push(finish_part(s3, dest, run, done, &mut written).await?);
+    }
+    Ok(parts)
+}
+
+async fn finish_part(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    run: &str,
+    done: Pending,
+    written: &mut BTreeMap<String, usize>,
+) -> Result<Part, Error> {
+    let n = written.entry(done.account.clone()).or_default();
+    let body = done
+        .gz
+        .finish()
+        .map_err(|e| Error::io("compressing a part", e))?;
+    let part = put_part(
+        s3,
+        dest,
+        run,
+        ("resources", &done.account, *n),
+        body,
+        done.rows,
+    )
+    .await?;
+    *n += 1;
+    Ok(part)
 }
 
 /// The snapshot without its resources (a record holds them as parts).
@@ -464,6 +553,40 @@ pub async fn stage_shard(
         value_key: value_key(report),
         parts,
         report: without_resources(report),
+    };
+    put_record(s3, dest, &record).await?;
+    Ok(record)
+}
+
+/// [`stage_shard`] for a stored snapshot: its resources go from the store's rows to the parts an
+/// account at a time, so a shard of any size is published without being held.
+pub async fn stage_shard_stored(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    run: &str,
+    store: &stagecraft_store::Store,
+    id: i64,
+    by: &Publisher,
+) -> Result<Record, Error> {
+    check_run(run)?;
+    let mut head = store.load_head(id)?;
+    let shard = head.coverage.shard.ok_or_else(|| {
+        Error::Input(format!(
+            "--run publishes one shard of a sharded scan, and snapshot {id} is not one: scan with --shard i/n"
+        ))
+    })?;
+    head.stacks = store.load_stacks(id, &head)?;
+    let mut parts = put_stored_resources(s3, dest, run, store, id).await?;
+    parts.extend(put_parts(s3, dest, run, tables(&head, &[], &["coverage"])?).await?);
+    let record = Record {
+        format: FORMAT,
+        run: run.to_owned(),
+        shard,
+        published_by: by.arn.clone(),
+        published_at: rfc3339(time::OffsetDateTime::now_utc()),
+        value_key: value_key(&head),
+        parts,
+        report: head,
     };
     put_record(s3, dest, &record).await?;
     Ok(record)

@@ -14,10 +14,13 @@ use crate::model::{
 
 const REGION: &str = "us-east-1";
 
-/// How big: `stages` accounts, each with `services` services of `functions` functions.
+/// How big: `stages` stages of `accounts` accounts each, each account with the stage's Terraform
+/// core and `services` services of `functions` functions.
 #[derive(Debug, Clone, Copy)]
 pub struct Size {
     pub stages: usize,
+    /// Accounts per stage (a stage's accounts share its name: `acme-qa-7`).
+    pub accounts: usize,
     pub services: usize,
     pub functions: usize,
 }
@@ -36,6 +39,7 @@ impl Size {
             .max(1);
         Size {
             stages,
+            accounts: 1,
             services,
             functions,
         }
@@ -116,31 +120,42 @@ pub fn report(size: Size) -> ScanReport {
     let mut accounts = Vec::new();
     for s in 0..size.stages {
         let stage = stage_name(s);
-        let acct = format!("{:012}", 100_000_000_000u64 + s as u64);
-        accounts.push(Account {
-            id: acct.clone(),
-            name: format!("acme-{stage}"),
-            email: format!("aws+{stage}@acme.example"),
-            parent_id: "ou-env".into(),
-            ou_path: vec!["environments".into()],
-            is_management: false,
-            stage: Some(stage.clone()),
-            stage_source: StageSource::Config,
-            tags: BTreeMap::new(),
-            status: AccountStatus::Ok,
-            access: None,
-            identity: None,
-            error: None,
-            collect_errors: Vec::new(),
-            limits: Vec::new(),
-            counts: BTreeMap::new(),
-        });
-        b.stage = stage.clone();
-        b.account = acct.clone();
-        stage_core_and_services(&mut b, &stage, &acct, size);
+        for copy in 0..size.accounts.max(1) {
+            let acct = format!("{:012}", 100_000_000_000u64 + (s * 100_000 + copy) as u64);
+            let name = if size.accounts > 1 {
+                format!("acme-{stage}-{copy}")
+            } else {
+                format!("acme-{stage}")
+            };
+            accounts.push(Account {
+                id: acct.clone(),
+                email: format!("aws+{name}@acme.example"),
+                name,
+                parent_id: "ou-env".into(),
+                ou_path: vec!["environments".into()],
+                is_management: false,
+                stage: Some(stage.clone()),
+                stage_source: StageSource::Config,
+                tags: BTreeMap::new(),
+                status: AccountStatus::Ok,
+                access: None,
+                identity: None,
+                error: None,
+                collect_errors: Vec::new(),
+                limits: Vec::new(),
+                counts: BTreeMap::new(),
+            });
+            b.stage = stage.clone();
+            b.account = acct.clone();
+            stage_core_and_services(&mut b, &stage, &acct, size);
+        }
+    }
+    let mut per_account: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in &b.resources {
+        *per_account.entry(r.account_id.as_str()).or_default() += 1;
     }
     for a in &mut accounts {
-        let n = b.resources.iter().filter(|r| r.account_id == a.id).count() as u64;
+        let n = per_account.get(a.id.as_str()).copied().unwrap_or_default();
         a.counts.insert("resources".into(), n);
     }
     ScanReport {
@@ -184,7 +199,8 @@ fn stage_core_and_services(b: &mut Builder, stage: &str, acct: &str, size: Size)
         tf(stage, "aws_iam_policy.db_pw_policy"),
         json!({}),
     );
-    let api_id = format!("api{stage}");
+    // API ids and bucket names are not scoped by account in their ARNs: each account's are its own.
+    let api_id = format!("api{stage}{acct}");
     let api = b.add(
         "AWS::ApiGateway::RestApi",
         format!("arn:aws:apigateway:{REGION}::/restapis/{api_id}"),
@@ -265,8 +281,8 @@ fn stage_core_and_services(b: &mut Builder, stage: &str, acct: &str, size: Size)
         );
         b.add(
             "AWS::S3::Bucket",
-            format!("arn:aws:s3:::{stack}-deploymentbucket"),
-            &format!("{stack}-deploymentbucket"),
+            format!("arn:aws:s3:::{stack}-{acct}-deploymentbucket"),
+            &format!("{stack}-{acct}-deploymentbucket"),
             sls(stage, &service, Some("ServerlessDeploymentBucket".into())),
             json!({}),
         );
@@ -303,6 +319,25 @@ fn stage_core_and_services(b: &mut Builder, stage: &str, acct: &str, size: Size)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stage_of_many_accounts_gives_each_its_own_resources() {
+        let r = report(Size {
+            stages: 2,
+            accounts: 3,
+            services: 2,
+            functions: 2,
+        });
+        assert_eq!(r.accounts.len(), 6);
+        let ids: std::collections::BTreeSet<_> = r.resources.iter().map(|x| &x.id).collect();
+        assert_eq!(ids.len(), r.resources.len(), "every resource id is its own");
+        let per = r.accounts[0].counts["resources"];
+        assert!(per > 20, "{per}");
+        for a in &r.accounts {
+            assert_eq!(a.counts["resources"], per, "{}", a.name);
+        }
+        assert_eq!(r.accounts[4].name, "acme-qa-1");
+    }
 
     #[test]
     fn the_synthetic_org_has_about_the_asked_size_and_the_demo_links() {

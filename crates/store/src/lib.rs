@@ -1021,6 +1021,67 @@ impl Store {
         Ok(report)
     }
 
+    /// Up to `limit` of a snapshot's resources after position `after` (from the first with
+    /// `None`), in their order, as stored: what is read a page at a time instead of whole.
+    pub fn resource_rows(
+        &self,
+        id: i64,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<ResourceRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT position, account_id, body FROM resources
+                 WHERE snapshot_id = ?1 AND position > ?2 ORDER BY position LIMIT ?3",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(
+                params![
+                    id,
+                    after.unwrap_or(i64::MIN),
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                |r| {
+                    Ok(ResourceRow {
+                        position: r.get(0)?,
+                        account_id: r.get(1)?,
+                        body: r.get(2)?,
+                    })
+                },
+            )
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// A snapshot's stacks (one stored before stacks were rows of their own keeps them in its
+    /// head, which `head` is).
+    pub fn load_stacks(&self, id: i64, head: &ScanReport) -> Result<Vec<StackFacts>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT body FROM stacks WHERE snapshot_id = ?1 ORDER BY position")
+            .map_err(|e| self.sql(e))?;
+        let bodies = stmt
+            .query_map([id], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for body in bodies {
+            let body = body.map_err(|e| self.sql(e))?;
+            out.push(
+                serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+                    path: self.path.clone(),
+                    id,
+                    message: e.to_string(),
+                })?,
+            );
+        }
+        if out.is_empty() {
+            out.clone_from(&head.stacks);
+        }
+        Ok(out)
+    }
+
     /// A stored snapshot as the JSON [`ScanReport`] serialises to, written a resource at a time:
     /// a snapshot of any size is printed without being held.
     pub fn write_json(
@@ -1075,6 +1136,14 @@ fn sql_error(path: &Path, e: rusqlite::Error) -> StoreError {
         path: path.to_owned(),
         message: e.to_string(),
     }
+}
+
+/// One stored resource: where it is in its snapshot, its account, and its JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceRow {
+    pub position: i64,
+    pub account_id: String,
+    pub body: String,
 }
 
 /// A snapshot being stored: its resources and stacks added a part at a time, its head last.

@@ -10,7 +10,7 @@ use stagecraft_ops::publish::{self, Destination, Published};
 
 use crate::args::*;
 use crate::output::print_json;
-use crate::source::{adopt_key, gone_buckets, open_store_at, profile_of, report_for, team_key};
+use crate::source::{adopt_key, gone_buckets, open_store_at, pick, profile_of, team_key, Picked};
 
 fn workspace_of(config: Option<&std::path::Path>) -> Result<Workspace, Error> {
     match config {
@@ -36,7 +36,11 @@ pub(crate) async fn publish_cmd(args: PublishArgs) -> Result<ExitCode, Error> {
     if let Some(run) = &args.run {
         publish::check_run(run)?;
     }
-    let report = report_for(&args.source, &args.snapshot).await?;
+    let picked = pick(&args.source, &args.snapshot).await?;
+    let head = match &picked {
+        Picked::Stored(kept) => std::borrow::Cow::Owned(kept.store.load_head(kept.id)?),
+        Picked::Scanned(report) => std::borrow::Cow::Borrowed(report.as_ref()),
+    };
     // The key the values were hashed with: the team's (STAGECRAFT_HASH_KEY), else the store's; a
     // scan not stored hashed them with a key of its own, comparable with nothing.
     let key = match team_key()? {
@@ -44,7 +48,7 @@ pub(crate) async fn publish_cmd(args: PublishArgs) -> Result<ExitCode, Error> {
         None if args.source.no_store && args.snapshot.snapshot.is_none() => None,
         None => Some(open_store_at(args.source.store.as_deref())?.hash_key()?),
     }
-    .filter(|k| report.coverage.value_key == Some(ValueHasher::new(*k).fingerprint()));
+    .filter(|k| head.coverage.value_key == Some(ValueHasher::new(*k).fingerprint()));
     if args.share_hash_key {
         let key = key.ok_or_else(|| {
             Error::Input(
@@ -56,8 +60,27 @@ pub(crate) async fn publish_cmd(args: PublishArgs) -> Result<ExitCode, Error> {
         publish::share_key(&s3, &dest, &key).await?;
         eprintln!("shared the hash key at {dest}/keys/value-hash.key");
     }
-    let gone = gone_buckets(args.source.store.as_deref(), &report.organization.id);
-    match publish::publish(&env, &profile, &dest, &report, &gone, args.run.as_deref()).await? {
+    let gone = gone_buckets(args.source.store.as_deref(), &head.organization.id);
+    let is_shard = head.coverage.shard.is_some();
+    drop(head);
+    let published = match (picked, &args.run) {
+        // A stored shard goes from the store's rows to the parts, never held whole.
+        (Picked::Stored(kept), Some(run)) if is_shard => {
+            let (s3, arn) = publish::writer(&env, &profile).await?;
+            let by = publish::Publisher { arn };
+            Published::Shard(Box::new(
+                publish::stage_shard_stored(&s3, &dest, run, &kept.store, kept.id, &by).await?,
+            ))
+        }
+        (Picked::Stored(kept), run) => {
+            let report = kept.store.load(kept.id)?;
+            publish::publish(&env, &profile, &dest, &report, &gone, run.as_deref()).await?
+        }
+        (Picked::Scanned(report), run) => {
+            publish::publish(&env, &profile, &dest, &report, &gone, run.as_deref()).await?
+        }
+    };
+    match published {
         Published::Generation(manifest) => done(&args, &dest, &manifest),
         Published::Shard(record) => {
             if args.json {

@@ -8,7 +8,7 @@ use crate::args::*;
 use crate::output::{print_json, print_table};
 use std::io::Write as _;
 
-use crate::source::{incomplete_accounts, open_store_at, scan_now, Scanned};
+use crate::source::{incomplete_accounts, scan_now, Scanned};
 
 pub(crate) async fn scan_cmd(args: ScanArgs) -> Result<ExitCode, Error> {
     if args.since_last {
@@ -18,10 +18,9 @@ pub(crate) async fn scan_cmd(args: ScanArgs) -> Result<ExitCode, Error> {
     if args.json {
         match stored {
             // Streamed from the store: the report is never held whole.
-            Some(id) => {
-                let store = open_store_at(args.source.store.as_deref())?;
+            Some(kept) => {
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-                store.write_json(id, &mut out, true)?;
+                kept.store.write_json(kept.id, &mut out, true)?;
                 writeln!(out)
                     .and_then(|()| out.flush())
                     .map_err(|e| Error::io("writing JSON", e))?;

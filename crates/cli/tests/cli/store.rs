@@ -108,6 +108,7 @@ fn child_stores_large_snapshots_until_killed() {
     let path = std::env::var_os(KILL_STORE).expect("run by the kill test");
     let report = stagecraft_sandbox::synthetic::report(stagecraft_sandbox::synthetic::Size {
         stages: 50,
+        accounts: 1,
         services: 10,
         functions: 4,
     });
@@ -133,6 +134,7 @@ fn a_process_killed_while_storing_a_snapshot_loses_nothing() {
     // How long one save takes here, to kill within it.
     let report = stagecraft_sandbox::synthetic::report(stagecraft_sandbox::synthetic::Size {
         stages: 50,
+        accounts: 1,
         services: 10,
         functions: 4,
     });
