@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::collect::ValueHasher;
 use crate::model::{
-    Account, AccountStatus, Organization, Owner, Resource, ScanReport, ServerlessClaim,
+    Account, AccountStatus, OrgUnit, Organization, Owner, Resource, ScanReport, ServerlessClaim,
     StageSource, TerraformClaim,
 };
 
@@ -165,7 +165,12 @@ pub fn report(size: Size) -> ScanReport {
             id: "o-synthetic".into(),
             management_account_id: "000000000000".into(),
             root_id: "r-root".into(),
-            ous: Vec::new(),
+            ous: vec![OrgUnit {
+                id: "ou-env".into(),
+                name: "environments".into(),
+                parent_id: "r-root".into(),
+                path: vec!["environments".into()],
+            }],
         },
         accounts,
         resources: b.resources,
@@ -337,6 +342,16 @@ mod tests {
             assert_eq!(a.counts["resources"], per, "{}", a.name);
         }
         assert_eq!(r.accounts[4].name, "acme-qa-1");
+        // Every account sits under the root or an OU the organization lists (the window groups by them).
+        for a in &r.accounts {
+            assert!(
+                a.parent_id == r.organization.root_id
+                    || r.organization.ous.iter().any(|ou| ou.id == a.parent_id),
+                "{} under {}",
+                a.name,
+                a.parent_id
+            );
+        }
     }
 
     #[test]
