@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{app_pid, click, open_app, screenshot, tree_memory, wait_for};
+use common::{app_pid, click, open_app, tree_memory, wait_for, what_it_showed};
 use stagecraft_sandbox::synthetic::{report, Size};
 use stagecraft_store::Store;
 
@@ -256,8 +256,7 @@ async fn window(stages: usize, accounts: usize, services: usize) -> Window {
     ];
     let launched = std::time::Instant::now();
     let (_driver, client) = open_app(&env).await;
-    // Marks the window sets on the document element, waited for as elements (a script run before
-    // the page has loaded can wait in WebKitWebDriver for ever).
+    // The marks the window sets on the document element (`data-painted`, `data-analysis-ms`).
     let mark = |css: &'static str| {
         let client = client.clone();
         async move {
@@ -278,15 +277,9 @@ async fn window(stages: usize, accounts: usize, services: usize) -> Window {
         .unwrap()
         .len();
     if cards == 0 {
-        let shot = screenshot(&client, "window-first-paint").await;
-        let text = client
-            .execute("return document.body.innerText.slice(0, 2000)", vec![])
-            .await
-            .unwrap();
         panic!(
-            "the first paint shows no account; the window showed:\n{}\n(screenshot {})",
-            text.as_str().unwrap_or_default(),
-            shot.display()
+            "the first paint shows no account; {}",
+            what_it_showed(&client, "window-first-paint").await
         );
     }
     let analysis_ms = mark("html[data-analysis-ms]").await;
@@ -323,7 +316,10 @@ fn window_main(rt: &tokio::runtime::Runtime) {
         .collect();
     let w = match size[..] {
         [stages, accounts, services] => rt.block_on(window(stages, accounts, services)),
-        _ => rt.block_on(window(4, 250, 19)),
+        [] => rt.block_on(window(4, 250, 19)),
+        _ => panic!(
+            "STAGECRAFT_BENCH_WINDOW is stages,accounts,services (three numbers), e.g. 2,3,3"
+        ),
     };
     let md = format!(
         "| snapshot | launch → first paint | launch → analysis in the window | one stage's graph: nodes, boxes, edges | layout (worker) | open → interactive | pan frame draw mean / p95 | pan frames per second | app + webview RSS |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n| {} accounts, {} resources | {:.0} ms | {:.1} s | {} / {} / {} | {:.0} ms | {:.0} ms | {:.1} / {:.1} ms | {:.0} | {:.0} MiB |\n",

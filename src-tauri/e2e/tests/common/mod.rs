@@ -285,16 +285,24 @@ pub async fn wait_text(client: &Client, css: &str, ok: impl Fn(&str) -> bool) ->
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let shot = screenshot(client, "timeout").await;
+    panic!(
+        "{css} never got the expected text; last: {last:?}\n{}",
+        what_it_showed(client, "timeout").await
+    );
+}
+
+/// What the window shows, for a failure's message: the text of its view and a screenshot.
+pub async fn what_it_showed(client: &Client, name: &str) -> String {
+    let shot = screenshot(client, name).await;
     let screen = match client.find(Locator::Css("main")).await {
         Ok(el) => el.text().await.unwrap_or_default(),
         Err(_) => String::new(),
     };
-    panic!(
-        "{css} never got the expected text; last: {last:?}\nthe view showed:\n{}\n(screenshot {})",
+    format!(
+        "the view showed:\n{}\n(screenshot {})",
         screen.chars().take(3000).collect::<String>(),
         shot.display()
-    );
+    )
 }
 
 pub async fn wait_for_cards(
