@@ -39,26 +39,37 @@ struct View {
     fps: f64,
 }
 
-async fn measure(target: usize) -> Figures {
+/// Opens the app on `snapshot`, stored in a fresh SQLite file, as a user with a profile meets it
+/// (without one the window opens on the first-run screen), no scan on open; the clock starts as the
+/// app is launched.
+async fn open_on(
+    snapshot: &stagecraft_model::ScanReport,
+) -> (
+    tempfile::TempDir,
+    common::Driver,
+    fantoccini::Client,
+    std::time::Instant,
+) {
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("bench.db");
-    {
-        let mut store = Store::open(&store_path).unwrap();
-        store.save(&report(Size::about(target))).unwrap();
-    }
+    Store::open(&store_path).unwrap().save(snapshot).unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(&config, "[default]\nregion = eu-west-1\n").unwrap();
     let env = vec![
         (
             "STAGECRAFT_STORE".to_owned(),
             store_path.display().to_string(),
         ),
         ("STAGECRAFT_SCAN_ON_OPEN".to_owned(), "0".to_owned()),
-        // No AWS here: a scan would fail, and it is not asked for.
-        (
-            "AWS_CONFIG_FILE".to_owned(),
-            dir.path().join("none").display().to_string(),
-        ),
+        ("AWS_CONFIG_FILE".to_owned(), config.display().to_string()),
     ];
-    let (_driver, client) = open_app(&env).await;
+    let launched = std::time::Instant::now();
+    let (driver, client) = open_app(&env).await;
+    (dir, driver, client, launched)
+}
+
+async fn measure(target: usize) -> Figures {
+    let (_dir, _driver, client, _) = open_on(&report(Size::about(target))).await;
     click(&client, "[data-testid=tab-org]").await;
     wait_for(
         &client,
@@ -80,6 +91,7 @@ async fn measure(target: usize) -> Figures {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     click(&client, "[data-testid=tab-graph]").await;
+    wait_for(&client, "[data-testid=graph-stage]").await;
     // The whole organization, not one stage.
     client
         .execute(
@@ -232,8 +244,6 @@ struct Window {
 /// Opens the window on a stored synthetic snapshot of `stages` stages of `accounts` accounts each
 /// and measures the first paint, the analysis's arrival and one stage's graph.
 async fn window(stages: usize, accounts: usize, services: usize) -> Window {
-    let dir = tempfile::tempdir().unwrap();
-    let store_path = dir.path().join("window.db");
     let snapshot = report(Size {
         stages,
         accounts,
@@ -241,21 +251,8 @@ async fn window(stages: usize, accounts: usize, services: usize) -> Window {
         functions: 4,
     });
     let resources = snapshot.resources.len();
-    Store::open(&store_path).unwrap().save(&snapshot).unwrap();
+    let (_dir, _driver, client, launched) = open_on(&snapshot).await;
     drop(snapshot);
-    // A user's machine has a profile: without one the window opens on the first-run screen.
-    let config = dir.path().join("config");
-    std::fs::write(&config, "[default]\nregion = eu-west-1\n").unwrap();
-    let env = vec![
-        (
-            "STAGECRAFT_STORE".to_owned(),
-            store_path.display().to_string(),
-        ),
-        ("STAGECRAFT_SCAN_ON_OPEN".to_owned(), "0".to_owned()),
-        ("AWS_CONFIG_FILE".to_owned(), config.display().to_string()),
-    ];
-    let launched = std::time::Instant::now();
-    let (_driver, client) = open_app(&env).await;
     // The marks the window sets on the document element (`data-painted`, `data-analysis-ms`).
     let mark = |css: &'static str| {
         let client = client.clone();
