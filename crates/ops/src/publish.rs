@@ -415,27 +415,11 @@ async fn finish_part(
     Ok(part)
 }
 
-/// The snapshot without its resources (a record holds them as parts).
+/// The snapshot without its resources (a record holds them as parts); its stacks stay.
 fn without_resources(report: &ScanReport) -> ScanReport {
-    let resources = Vec::new();
-    let r = report;
     ScanReport {
-        profile: r.profile.clone(),
-        regions: r.regions.clone(),
-        organization: r.organization.clone(),
-        accounts: r.accounts.clone(),
-        resources,
-        stacks: r.stacks.clone(),
-        terraform: r.terraform.clone(),
-        services: r.services.clone(),
-        declared: r.declared.clone(),
-        warnings: r.warnings.clone(),
-        coverage: r.coverage.clone(),
-        changes: r.changes.clone(),
-        feed: r.feed.clone(),
-        refreshed: r.refreshed,
-        started_at: r.started_at.clone(),
-        duration_ms: r.duration_ms,
+        stacks: report.stacks.clone(),
+        ..report.head_owned()
     }
 }
 
