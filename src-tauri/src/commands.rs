@@ -140,8 +140,8 @@ pub async fn analysis(current: State<'_, Current>) -> Result<Analysis, UiError> 
 /// instead.
 pub const GRAPH_AT_ONCE: usize = 25_000;
 
-/// The part of the snapshot's graph the window shows: one stage, the whole organization (when it
-/// is small enough) or the neighbourhood of some nodes.
+/// The part of the snapshot's graph the window shows: one stage or the whole organization (when
+/// small enough), one account, or the neighbourhood of some nodes.
 #[tauri::command]
 pub async fn graph(current: State<'_, Current>, scope: Scope) -> Result<GraphData, UiError> {
     let analysed = current.analysed().await?;
@@ -152,8 +152,8 @@ pub async fn graph(current: State<'_, Current>, scope: Scope) -> Result<GraphDat
         return Err(UiError {
             code: stagecraft_model::ErrorCode::InvalidInput,
             message: format!(
-                "{} resources are too many to draw at once (at most {GRAPH_AT_ONCE}): pick a stage, \
-                 or search for a resource and show its neighbourhood",
+                "{} resources are too many to draw at once (at most {GRAPH_AT_ONCE}): pick a stage \
+                 or an account, or search for a resource and show its neighbourhood",
                 part.nodes.len()
             ),
         });

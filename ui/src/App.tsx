@@ -458,7 +458,7 @@ export function App() {
         </main>
       )}
       {!setupOpen && view === "graph" && analysis && (
-        <GraphView analysis={analysis} focus={focus} onFocus={setFocus} />
+        <GraphView analysis={analysis} accounts={state.accounts} focus={focus} onFocus={setFocus} />
       )}
       {!setupOpen && view === "matrix" && analysis && <MatrixView analysis={analysis} onOpen={openResource} />}
       {!setupOpen && view === "findings" && analysis && (

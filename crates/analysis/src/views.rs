@@ -19,6 +19,9 @@ pub struct Analysis {
     /// How many graph nodes each stage has (`""`: outside every stage). The window asks the core
     /// for the part of the graph it shows ([`Graph::part`]), never for all of it.
     pub graph_sizes: BTreeMap<String, u32>,
+    /// How many graph nodes each account has: a stage too large to draw at once is shown an
+    /// account at a time.
+    pub account_sizes: BTreeMap<String, u32>,
     pub findings: Vec<Finding>,
     /// The names of the nodes the findings name.
     pub names: BTreeMap<String, String>,
@@ -41,6 +44,7 @@ pub fn analyse_with_graph(report: &ScanReport) -> (Analysis, Graph) {
     let analysis = Analysis {
         started_at: report.started_at.clone(),
         graph_sizes: graph.stage_sizes(),
+        account_sizes: graph.account_sizes(),
         findings,
         names,
         matrix: stage_matrix(report),

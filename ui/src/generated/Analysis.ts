@@ -11,7 +11,12 @@ started_at: string,
  * How many graph nodes each stage has (`""`: outside every stage). The window asks the core
  * for the part of the graph it shows ([`Graph::part`]), never for all of it.
  */
-graph_sizes: { [key in string]: number }, findings: Array<Finding>, 
+graph_sizes: { [key in string]: number }, 
+/**
+ * How many graph nodes each account has: a stage too large to draw at once is shown an
+ * account at a time.
+ */
+account_sizes: { [key in string]: number }, findings: Array<Finding>, 
 /**
  * The names of the nodes the findings name.
  */

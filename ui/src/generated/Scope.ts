@@ -4,4 +4,4 @@
  * The part of the graph the window shows: it never holds the whole organization's graph, which
  * at a thousand accounts is hundreds of thousands of nodes.
  */
-export type Scope = { "kind": "stage", stage: string, } | { "kind": "around", ids: Array<string>, depth: number, };
+export type Scope = { "kind": "stage", stage: string, } | { "kind": "around", ids: Array<string>, depth: number, } | { "kind": "account", account: string, };

@@ -26,8 +26,17 @@ export interface GraphFocus {
   nonce: number;
 }
 
+/** An account as the graph's account picker names it. */
+export interface GraphAccount {
+  id: string;
+  name: string;
+  stage: string | null;
+}
+
 interface Props {
   analysis: Analysis;
+  /** The snapshot's accounts: a stage too large to draw at once is shown an account at a time. */
+  accounts: GraphAccount[];
   focus: GraphFocus | null;
   onFocus: (f: GraphFocus | null) => void;
 }
@@ -62,12 +71,12 @@ export function neighbourhood(adj: Adjacency, start: string[], depth: number): S
   return seen;
 }
 
-/** The most nodes the core sends at once (`GRAPH_AT_ONCE`): a larger whole organization is not offered. */
+/** The most nodes the core sends at once (`GRAPH_AT_ONCE`): a larger stage is shown an account at a time. */
 export const GRAPH_AT_ONCE = 25_000;
 
 const EMPTY: GraphData = { nodes: [], links: [] };
 
-export function GraphView({ analysis, focus, onFocus }: Props) {
+export function GraphView({ analysis, accounts, focus, onFocus }: Props) {
   const stages = analysis.matrix.stages;
   const total = Object.values(analysis.graph_sizes).reduce((a, b) => a + b, 0);
   const [stage, setStage] = useState<string>(stages.length > 1 || total > GRAPH_AT_ONCE ? (stages[0] ?? "") : "");
@@ -88,14 +97,25 @@ export function GraphView({ analysis, focus, onFocus }: Props) {
 
   // The part of the graph on screen (a stage, the organization, a focus), as the core sends it.
   const [part, setPart] = useState<{ graph: GraphData; key: string } | null>(null);
-  const scopeKey = focus ? `focus:${focus.depth}:${focus.ids.join(",")}` : `stage:${stage}`;
+  // A stage too large to draw at once is shown an account at a time (its accounts with nodes).
+  const stageSize = stage === "" ? total : (analysis.graph_sizes[stage] ?? 0);
+  const tooBig = stageSize > GRAPH_AT_ONCE;
+  const stageAccounts = useMemo(
+    () => (tooBig ? accounts.filter((a) => (stage === "" || a.stage === stage) && (analysis.account_sizes[a.id] ?? 0) > 0) : []),
+    [tooBig, accounts, stage, analysis],
+  );
+  const [pickedAccount, setAccount] = useState("");
+  const account = tooBig ? (stageAccounts.find((a) => a.id === pickedAccount) ?? stageAccounts[0])?.id ?? "" : "";
+  const scopeKey = focus ? `focus:${focus.depth}:${focus.ids.join(",")}` : account ? `account:${account}` : `stage:${stage}`;
   useEffect(() => {
     let current = true;
     setPart(null);
     setLay(null);
     const scope = focus
       ? { kind: "around" as const, ids: focus.ids, depth: focus.depth }
-      : { kind: "stage" as const, stage };
+      : account
+        ? { kind: "account" as const, account }
+        : { kind: "stage" as const, stage };
     fetchGraph(scope)
       .then((graph) => {
         if (current) setPart({ graph, key: scopeKey });
@@ -290,13 +310,7 @@ export function GraphView({ analysis, focus, onFocus }: Props) {
                 {s}
               </option>
             ))}
-            {total <= GRAPH_AT_ONCE ? (
-              <option value="">whole organization</option>
-            ) : (
-              <option value="" disabled>
-                whole organization ({total.toLocaleString()} resources: pick a stage)
-              </option>
-            )}
+            <option value="">whole organization</option>
           </select>
         </label>
         <div class="search">
@@ -326,6 +340,28 @@ export function GraphView({ analysis, focus, onFocus }: Props) {
             </ul>
           )}
         </div>
+        {!focus && tooBig && (
+          <label title={`${stage || "The organization"} has ${stageSize.toLocaleString()} resources in ${stageAccounts.length} accounts, more than the graph draws at once (${GRAPH_AT_ONCE.toLocaleString()}): it shows one account, with what links to it from elsewhere`}>
+            Account{" "}
+            <select
+              data-testid="graph-account"
+              value={account}
+              onChange={(e) => {
+                setAnchor(null);
+                setAccount((e.target as HTMLSelectElement).value);
+              }}
+            >
+              {stageAccounts.map((a) => (
+                <option key={a.id} value={a.id}>
+                  {a.name} ({a.id}) · {(analysis.account_sizes[a.id] ?? 0).toLocaleString()}
+                </option>
+              ))}
+            </select>{" "}
+            <small data-testid="graph-too-big">
+              one of {stageAccounts.length} accounts at a time
+            </small>
+          </label>
+        )}
         {focus && (
           <span class="focus-chip" data-testid="focus-chip">
             focus: {focus.ids.length === 1 ? nodes.get(focus.ids[0] ?? "")?.name : `${focus.ids.length} resources`} ·

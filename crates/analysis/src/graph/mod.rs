@@ -96,6 +96,8 @@ pub enum Scope {
     Stage { stage: String },
     /// The nodes within `depth` links of `ids`, either direction, across stages.
     Around { ids: Vec<String>, depth: u32 },
+    /// One account's nodes and those one link from them.
+    Account { account: String },
 }
 
 /// A stack (or undeployed service) to redeploy because something it reads changes, and through what.
@@ -168,6 +170,7 @@ impl Graph {
             Scope::Stage { stage } if stage.is_empty() => self.data(),
             Scope::Stage { stage } => self.stage(stage).data(),
             Scope::Around { ids, depth } => self.around(ids, *depth as usize).data(),
+            Scope::Account { account } => self.account(account).data(),
         }
     }
 
@@ -185,6 +188,17 @@ impl Graph {
             .collect();
         found.sort_by_key(|n| (stage.is_none() || n.stage.as_deref() != stage, n.name.len()));
         found.into_iter().take(limit).cloned().collect()
+    }
+
+    /// How many nodes each account has (nodes outside every account are not counted).
+    pub fn account_sizes(&self) -> BTreeMap<String, u32> {
+        let mut out = BTreeMap::new();
+        for n in self.g.node_weights() {
+            if let Some(a) = &n.account_id {
+                *out.entry(a.clone()).or_default() += 1;
+            }
+        }
+        out
     }
 
     /// How many nodes each stage has (`""`: outside every stage).
@@ -313,13 +327,32 @@ impl Graph {
     /// The nodes within `depth` links of any of `ids` (either direction), and the links among
     /// them; ids not in the graph are passed over.
     pub fn around(&self, ids: &[impl AsRef<str>], depth: usize) -> Graph {
+        let starts = ids
+            .iter()
+            .filter_map(|id| self.index.get(id.as_ref()).copied());
+        let seen = self.within(starts, depth);
+        self.subgraph(|i, _| seen.contains(&i))
+    }
+
+    /// One account's nodes and those one link from them (the Terraform workspace in another
+    /// account that writes its parameters, a role it shares): what a stage too large to draw at
+    /// once is shown by.
+    pub fn account(&self, account: &str) -> Graph {
+        let starts = self
+            .g
+            .node_indices()
+            .filter(|&i| self.g[i].account_id.as_deref() == Some(account));
+        let seen = self.within(starts, 1);
+        self.subgraph(|i, _| seen.contains(&i))
+    }
+
+    /// `starts` and the nodes within `depth` links of them, either direction.
+    fn within(&self, starts: impl Iterator<Item = NodeIndex>, depth: usize) -> BTreeSet<NodeIndex> {
         let mut seen = BTreeSet::new();
         let mut queue = VecDeque::new();
-        for id in ids {
-            if let Some(&start) = self.index.get(id.as_ref()) {
-                if seen.insert(start) {
-                    queue.push_back((start, 0));
-                }
+        for start in starts {
+            if seen.insert(start) {
+                queue.push_back((start, 0));
             }
         }
         while let Some((i, d)) = queue.pop_front() {
@@ -332,7 +365,7 @@ impl Graph {
                 }
             }
         }
-        self.subgraph(|i, _| seen.contains(&i))
+        seen
     }
 
     /// The nodes of one stage (Terraform workspaces and undeployed services included).

@@ -208,6 +208,44 @@ fn the_window_gets_a_stage_a_neighbourhood_or_everything_and_finds_across_stages
         g.focus(&s.db_pw_name, 1).data()
     );
 
+    // One account: its nodes, and those one link from them, whatever their account.
+    let account = g
+        .node(&q.secret)
+        .and_then(|n| n.account_id.clone())
+        .expect("account");
+    let one = g.part(&Scope::Account {
+        account: account.clone(),
+    });
+    let mine: std::collections::HashSet<&str> = one
+        .nodes
+        .iter()
+        .filter(|n| n.account_id.as_deref() == Some(account.as_str()))
+        .map(|n| n.id.as_str())
+        .collect();
+    assert_eq!(mine.len() as u32, g.account_sizes()[&account]);
+    assert!(mine.contains(q.secret.as_str()) && !mine.contains(s.secret.as_str()));
+    for n in &one.nodes {
+        assert!(
+            mine.contains(n.id.as_str())
+                || one
+                    .links
+                    .iter()
+                    .any(|l| (l.from == n.id && mine.contains(l.to.as_str()))
+                        || (l.to == n.id && mine.contains(l.from.as_str()))),
+            "{} is neither in {account} nor linked to it",
+            n.id
+        );
+    }
+    let every_link_of_mine = g
+        .links()
+        .filter(|l| mine.contains(l.from.as_str()) || mine.contains(l.to.as_str()))
+        .count();
+    assert!(one.links.len() >= every_link_of_mine);
+    assert_eq!(
+        g.account_sizes().values().sum::<u32>() as usize,
+        g.nodes().filter(|n| n.account_id.is_some()).count()
+    );
+
     let sizes = g.stage_sizes();
     assert_eq!(sizes.values().sum::<u32>() as usize, g.node_count());
     assert_eq!(sizes.get("qa").copied(), Some(qa.nodes.len() as u32));
