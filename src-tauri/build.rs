@@ -14,6 +14,8 @@ fn main() {
             "live_refresh",
             "set_live_interval",
             "analysis",
+            "graph",
+            "find_nodes",
             "resources",
             "snapshots",
             "snapshot_diff",

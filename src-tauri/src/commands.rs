@@ -1,6 +1,7 @@
 //! The IPC surface: every command the window may call. Each is an adapter over one core function.
 
-use stagecraft_analysis::views::{analyse, Analysis};
+use stagecraft_analysis::graph::{GraphData, Node, Scope};
+use stagecraft_analysis::views::Analysis;
 use stagecraft_aws::credentials::AwsEnv;
 use stagecraft_aws::scan::{self, ScanEvent, ScanOptions};
 use stagecraft_iac::config::Workspace;
@@ -127,13 +128,57 @@ pub fn painted() {
     startup_milestone(&ONCE, "the window painted the last snapshot");
 }
 
-/// The graph, the findings and the stage matrix of the snapshot on screen.
+/// The findings and the stage matrix of the snapshot on screen, and how large each stage's graph
+/// is (the window asks for the part it shows with [`graph`]).
 #[tauri::command]
 pub async fn analysis(current: State<'_, Current>) -> Result<Analysis, UiError> {
-    let report = current.require().await?;
-    tauri::async_runtime::spawn_blocking(move || analyse(&report))
+    Ok(current.analysed().await?.analysis.clone())
+}
+
+/// The most nodes [`graph`] sends at once: past it the window would spend seconds and hundreds of
+/// megabytes on a picture nobody can read; a stage, a cluster or a neighbourhood is asked for
+/// instead.
+pub const GRAPH_AT_ONCE: usize = 25_000;
+
+/// The part of the snapshot's graph the window shows: one stage or the whole organization (when
+/// small enough), one account, or the neighbourhood of some nodes.
+#[tauri::command]
+pub async fn graph(current: State<'_, Current>, scope: Scope) -> Result<GraphData, UiError> {
+    let analysed = current.analysed().await?;
+    let part = tauri::async_runtime::spawn_blocking(move || analysed.graph.part(&scope))
         .await
-        .map_err(store_error)
+        .map_err(store_error)?;
+    if part.nodes.len() > GRAPH_AT_ONCE {
+        return Err(UiError {
+            code: stagecraft_model::ErrorCode::InvalidInput,
+            message: format!(
+                "{} resources are too many to draw at once (at most {GRAPH_AT_ONCE}): pick a stage \
+                 or an account, or search for a resource and show its neighbourhood",
+                part.nodes.len()
+            ),
+        });
+    }
+    Ok(part)
+}
+
+/// The most nodes [`find_nodes`] answers with.
+const FOUND_AT_MOST: usize = 50;
+
+/// Nodes of the snapshot's graph whose name or id holds `query`, those of `stage` first.
+#[tauri::command]
+pub async fn find_nodes(
+    current: State<'_, Current>,
+    query: String,
+    stage: Option<String>,
+    limit: Option<usize>,
+) -> Result<Vec<Node>, UiError> {
+    let analysed = current.analysed().await?;
+    let limit = limit.unwrap_or(12).min(FOUND_AT_MOST);
+    tauri::async_runtime::spawn_blocking(move || {
+        analysed.graph.find(&query, stage.as_deref(), limit)
+    })
+    .await
+    .map_err(store_error)
 }
 
 /// The most ids [`resources`] answers for at once.

@@ -55,6 +55,15 @@ struct Shown {
     /// Which put this was: a pass that started on one snapshot can tell whether another was put
     /// on screen meanwhile.
     put: u64,
+    /// Its analysis and graph, computed once when first asked for.
+    analysed: Arc<tokio::sync::OnceCell<Result<Arc<Analysed>, UiError>>>,
+}
+
+/// A snapshot's analysis and the graph the window asks parts of.
+#[derive(Debug)]
+pub struct Analysed {
+    pub analysis: stagecraft_analysis::views::Analysis,
+    pub graph: stagecraft_analysis::graph::Graph,
 }
 
 impl Current {
@@ -71,6 +80,7 @@ impl Current {
                 whole,
                 team,
                 put,
+                analysed: Arc::default(),
             });
         }
         put
@@ -142,6 +152,29 @@ impl Current {
         }
     }
 
+    /// The analysis of the snapshot on screen, computed once per snapshot (off the async threads).
+    pub async fn analysed(&self) -> Result<Arc<Analysed>, UiError> {
+        let Some(shown) = self.shown() else {
+            return Err(no_snapshot());
+        };
+        let report = self.require().await?;
+        shown
+            .analysed
+            .get_or_init(|| async move {
+                tauri::async_runtime::spawn_blocking(move || {
+                    let (analysis, graph) = stagecraft_analysis::views::analyse_with_graph(&report);
+                    Arc::new(Analysed { analysis, graph })
+                })
+                .await
+                .map_err(|e| UiError {
+                    code: stagecraft_model::ErrorCode::Other,
+                    message: format!("the analysis stopped: {e}"),
+                })
+            })
+            .await
+            .clone()
+    }
+
     /// Whether a team snapshot is on screen.
     pub fn is_team(&self) -> bool {
         self.shown().is_some_and(|s| s.team)
@@ -149,10 +182,7 @@ impl Current {
 
     /// The whole snapshot on screen, or the error that there is none.
     pub async fn require(&self) -> Result<Arc<ScanReport>, UiError> {
-        self.get().await?.ok_or_else(|| UiError {
-            code: stagecraft_model::ErrorCode::NoSnapshot,
-            message: "No snapshot yet: scan the organization first.".to_owned(),
-        })
+        self.get().await?.ok_or_else(no_snapshot)
     }
 
     /// The snapshot on screen when it is this computer's: what actions (deploys, undoing a
@@ -167,6 +197,13 @@ impl Current {
             });
         }
         self.require().await
+    }
+}
+
+fn no_snapshot() -> UiError {
+    UiError {
+        code: stagecraft_model::ErrorCode::NoSnapshot,
+        message: "No snapshot yet: scan the organization first.".to_owned(),
     }
 }
 
@@ -246,6 +283,8 @@ pub fn run() {
             commands::live_refresh,
             commands::set_live_interval,
             commands::analysis,
+            commands::graph,
+            commands::find_nodes,
             commands::resources,
             commands::snapshots,
             commands::snapshot_diff,

@@ -6,6 +6,7 @@ import type { SetupState } from "./generated/SetupState";
 import {
   analysis as fetchAnalysis,
   asUiError,
+  findNodes,
   lastSnapshot,
   liveRefresh,
   painted,
@@ -418,11 +419,15 @@ export function App() {
           }}
           onInterval={changeInterval}
           onOpen={(c) => {
+            // The changed resource, asked of the core by each target's name.
             const names = new Set(c.targets.map((t) => t.name));
-            const r = analysis?.graph.nodes.find(
-              (x) => x.account_id === c.account_id && (names.has(x.id) || names.has(x.name)),
-            );
-            if (r) openResource(r.id);
+            void Promise.all([...names].map((n) => findNodes(n, null, 50).catch(() => [])))
+              .then((found) =>
+                found.flat().find((x) => x.account_id === c.account_id && (names.has(x.id) || names.has(x.name))),
+              )
+              .then((r) => {
+                if (r) openResource(r.id);
+              });
           }}
         />
       )}
@@ -453,7 +458,7 @@ export function App() {
         </main>
       )}
       {!setupOpen && view === "graph" && analysis && (
-        <GraphView analysis={analysis} focus={focus} onFocus={setFocus} />
+        <GraphView analysis={analysis} accounts={state.accounts} focus={focus} onFocus={setFocus} />
       )}
       {!setupOpen && view === "matrix" && analysis && <MatrixView analysis={analysis} onOpen={openResource} />}
       {!setupOpen && view === "findings" && analysis && (

@@ -4,6 +4,9 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type { ActionRecord } from "./generated/ActionRecord";
 import type { ActionRequest } from "./generated/ActionRequest";
 import type { Analysis } from "./generated/Analysis";
+import type { GraphData } from "./generated/GraphData";
+import type { Node } from "./generated/Node";
+import type { Scope } from "./generated/Scope";
 import type { LiveUpdate } from "./generated/LiveUpdate";
 import type { DeployPreview } from "./generated/DeployPreview";
 import type { StageChanges } from "./generated/StageChanges";
@@ -67,6 +70,17 @@ export function scan(onEvent: (e: ScanEvent) => void): Promise<SnapshotHead> {
 /** The graph, findings and stage matrix of the snapshot on screen. */
 export function analysis(): Promise<Analysis> {
   return invoke<Analysis>("analysis");
+}
+
+/** The part of the snapshot's graph `scope` takes: one stage, the organization (up to 25,000
+ * nodes) or a neighbourhood. The window never holds the whole graph. */
+export function graph(scope: Scope): Promise<GraphData> {
+  return invoke<GraphData>("graph", { scope });
+}
+
+/** Nodes whose name or id holds `query`, those of `stage` first (at most 50). */
+export function findNodes(query: string, stage: string | null, limit?: number): Promise<Node[]> {
+  return invoke<Node[]>("find_nodes", { query, stage, limit: limit ?? null });
 }
 
 /** The resources of the snapshot on screen with these ids (at most 1,000 at once). */

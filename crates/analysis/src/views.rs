@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::audit::{audit, Finding};
-use crate::graph::{Graph, GraphData};
+use crate::graph::Graph;
 use crate::matrix::{stage_matrix, StageMatrix};
 use crate::model::ScanReport;
 
@@ -16,24 +16,45 @@ use crate::model::ScanReport;
 pub struct Analysis {
     /// When the analysed snapshot's scan started.
     pub started_at: String,
-    pub graph: GraphData,
+    /// How many graph nodes each stage has (`""`: outside every stage). The window asks the core
+    /// for the part of the graph it shows ([`Graph::part`]), never for all of it.
+    pub graph_sizes: BTreeMap<String, u32>,
+    /// How many graph nodes each account has: a stage too large to draw at once is shown an
+    /// account at a time.
+    pub account_sizes: BTreeMap<String, u32>,
     pub findings: Vec<Finding>,
+    /// The names of the nodes the findings name.
+    pub names: BTreeMap<String, String>,
     pub matrix: StageMatrix,
     /// Per account: how many of its resources wait out a deletion window (a secret deleted with a
     /// recovery window, a KMS key scheduled for deletion).
     pub in_deletion_window: BTreeMap<String, u32>,
 }
 
-pub fn analyse(report: &ScanReport) -> Analysis {
+/// The analysis of a snapshot and the graph it was drawn from (which the window queries a part at
+/// a time).
+pub fn analyse_with_graph(report: &ScanReport) -> (Analysis, Graph) {
     let graph = Graph::build(report);
     let findings = audit(report, &graph);
-    Analysis {
+    let names = findings
+        .iter()
+        .flat_map(|f| &f.resources)
+        .filter_map(|id| Some((id.clone(), graph.node(id)?.name.clone())))
+        .collect();
+    let analysis = Analysis {
         started_at: report.started_at.clone(),
-        graph: graph.data(),
+        graph_sizes: graph.stage_sizes(),
+        account_sizes: graph.account_sizes(),
         findings,
+        names,
         matrix: stage_matrix(report),
         in_deletion_window: in_deletion_window(report),
-    }
+    };
+    (analysis, graph)
+}
+
+pub fn analyse(report: &ScanReport) -> Analysis {
+    analyse_with_graph(report).0
 }
 
 fn in_deletion_window(report: &ScanReport) -> BTreeMap<String, u32> {

@@ -161,38 +161,41 @@ impl Manifest {
     }
 }
 
-/// Each table's rows, by account (`none` for a row no account holds).
+/// Each table's rows, by account (`none` for a row no account holds), gzipped as they are made:
+/// what is held is the compressed parts, never the rows as values.
 pub fn tables(
     report: &ScanReport,
     gone: &[crate::deletion::GoneBucket],
     which: &[&str],
-) -> Result<BTreeMap<(&'static str, String), Vec<Value>>, Error> {
-    let json = |v: &dyn erased::Ser| {
-        v.to_value()
-            .map_err(|e| Error::io("writing a row as JSON", std::io::Error::other(e)))
-    };
+) -> Result<BTreeMap<(&'static str, String), Lines>, Error> {
     let account_of: BTreeMap<&str, &str> = report
         .resources
         .iter()
         .map(|r| (r.id.as_str(), r.account_id.as_str()))
         .collect();
     let of = |id: &str| account_of.get(id).copied().unwrap_or("none").to_owned();
-    let mut out: BTreeMap<(&'static str, String), Vec<Value>> = BTreeMap::new();
+    let mut out: BTreeMap<(&'static str, String), Lines> = BTreeMap::new();
+    fn push(
+        out: &mut BTreeMap<(&'static str, String), Lines>,
+        table: &'static str,
+        account: String,
+        row: &impl Serialize,
+    ) -> Result<(), Error> {
+        out.entry((table, account))
+            .or_insert_with(Lines::new)
+            .push(row)
+    }
     let wanted = |t: &str| which.contains(&t);
     if wanted("resources") {
         for r in &report.resources {
-            out.entry(("resources", r.account_id.clone()))
-                .or_default()
-                .push(json(r)?);
+            push(&mut out, "resources", r.account_id.clone(), r)?;
         }
     }
     if wanted("links") || wanted("findings") {
         let graph = stagecraft_analysis::graph::Graph::build(report);
         if wanted("links") {
             for l in graph.links() {
-                out.entry(("links", of(&l.from)))
-                    .or_default()
-                    .push(json(l)?);
+                push(&mut out, "links", of(&l.from), l)?;
             }
         }
         if wanted("findings") {
@@ -202,50 +205,70 @@ pub fn tables(
                     .first()
                     .map(|id| of(id))
                     .unwrap_or_else(|| "none".into());
-                out.entry(("findings", account))
-                    .or_default()
-                    .push(json(&f)?);
+                push(&mut out, "findings", account, &f)?;
             }
         }
     }
     if wanted("deletions") {
         for d in crate::deletion::pending(report, gone) {
-            out.entry(("deletions", d.account_id.clone()))
-                .or_default()
-                .push(json(&d)?);
+            push(&mut out, "deletions", d.account_id.clone(), &d)?;
         }
     }
     if wanted("coverage") {
         for a in &report.coverage.accounts {
-            out.entry(("coverage", a.account_id.clone()))
-                .or_default()
-                .push(json(a)?);
+            push(&mut out, "coverage", a.account_id.clone(), a)?;
         }
     }
     Ok(out)
 }
 
-/// Serialising rows of any table through one closure.
-mod erased {
-    pub trait Ser {
-        fn to_value(&self) -> Result<serde_json::Value, serde_json::Error>;
-    }
-    impl<T: serde::Serialize> Ser for T {
-        fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
-            serde_json::to_value(self)
-        }
-    }
+/// A part being written: JSON Lines, gzipped row by row.
+#[derive(Debug)]
+pub struct Lines {
+    gz: flate2::write::GzEncoder<Vec<u8>>,
+    rows: usize,
 }
 
-fn gzip_lines(rows: &[Value]) -> Result<Vec<u8>, Error> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    for row in rows {
-        serde_json::to_writer(&mut gz, row)
-            .map_err(|e| Error::io("writing a row", std::io::Error::other(e)))?;
-        gz.write_all(b"\n")
-            .map_err(|e| Error::io("compressing a part", e))?;
+impl Lines {
+    fn new() -> Lines {
+        Lines {
+            gz: flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()),
+            rows: 0,
+        }
     }
-    gz.finish().map_err(|e| Error::io("compressing a part", e))
+
+    fn push(&mut self, row: &impl Serialize) -> Result<(), Error> {
+        serde_json::to_writer(&mut self.gz, row)
+            .map_err(|e| Error::io("writing a row", std::io::Error::other(e)))?;
+        self.end_row()
+    }
+
+    /// A row already written as JSON (the store keeps resources so).
+    fn push_json(&mut self, row: &str) -> Result<(), Error> {
+        self.gz
+            .write_all(row.as_bytes())
+            .map_err(|e| Error::io("compressing a part", e))?;
+        self.end_row()
+    }
+
+    fn end_row(&mut self) -> Result<(), Error> {
+        self.rows += 1;
+        self.gz
+            .write_all(b"\n")
+            .map_err(|e| Error::io("compressing a part", e))
+    }
+
+    /// The rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The gzipped part.
+    pub fn finish(self) -> Result<Vec<u8>, Error> {
+        self.gz
+            .finish()
+            .map_err(|e| Error::io("compressing a part", e))
+    }
 }
 
 fn s3_error<'a>(operation: &'static str, dest: &'a Destination) -> impl Fn(String) -> Error + 'a {
@@ -298,12 +321,12 @@ async fn put_parts(
     s3: &aws_sdk_s3::Client,
     dest: &Destination,
     run: &str,
-    tables: BTreeMap<(&'static str, String), Vec<Value>>,
+    tables: BTreeMap<(&'static str, String), Lines>,
 ) -> Result<Vec<Part>, Error> {
     let mut parts = Vec::new();
-    for ((table, account), rows) in tables {
-        let body = gzip_lines(&rows)?;
-        parts.push(put_part(s3, dest, run, (table, &account, 0), body, rows.len()).await?);
+    for ((table, account), lines) in tables {
+        let rows = lines.rows();
+        parts.push(put_part(s3, dest, run, (table, &account, 0), lines.finish()?, rows).await?);
     }
     Ok(parts)
 }
@@ -342,8 +365,7 @@ const PAGE: usize = 2_000;
 /// One account's resources being gzipped as the store's rows come.
 struct Pending {
     account: String,
-    gz: flate2::write::GzEncoder<Vec<u8>>,
-    rows: usize,
+    lines: Lines,
 }
 
 /// Writes the resources of stored snapshot `id` as parts, one per account, read from the store a
@@ -373,15 +395,13 @@ async fn put_stored_resources(
                     parts.push(finish_part(s3, dest, run, done, &mut written).await?);
                 }
             }
-            let p = pending.get_or_insert_with(|| Pending {
-                account: row.account_id.clone(),
-                gz: flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()),
-                rows: 0,
-            });
-            p.gz.write_all(row.body.as_bytes())
-                .and_then(|()| p.gz.write_all(b"\n"))
-                .map_err(|e| Error::io("compressing a part", e))?;
-            p.rows += 1;
+            pending
+                .get_or_insert_with(|| Pending {
+                    account: row.account_id.clone(),
+                    lines: Lines::new(),
+                })
+                .lines
+                .push_json(&row.body)?;
         }
     }
     if let Some(done) = pending.take() {
@@ -398,44 +418,25 @@ async fn finish_part(
     written: &mut BTreeMap<String, usize>,
 ) -> Result<Part, Error> {
     let n = written.entry(done.account.clone()).or_default();
-    let body = done
-        .gz
-        .finish()
-        .map_err(|e| Error::io("compressing a part", e))?;
+    let rows = done.lines.rows();
     let part = put_part(
         s3,
         dest,
         run,
         ("resources", &done.account, *n),
-        body,
-        done.rows,
+        done.lines.finish()?,
+        rows,
     )
     .await?;
     *n += 1;
     Ok(part)
 }
 
-/// The snapshot without its resources (a record holds them as parts).
+/// The snapshot without its resources (a record holds them as parts); its stacks stay.
 fn without_resources(report: &ScanReport) -> ScanReport {
-    let resources = Vec::new();
-    let r = report;
     ScanReport {
-        profile: r.profile.clone(),
-        regions: r.regions.clone(),
-        organization: r.organization.clone(),
-        accounts: r.accounts.clone(),
-        resources,
-        stacks: r.stacks.clone(),
-        terraform: r.terraform.clone(),
-        services: r.services.clone(),
-        declared: r.declared.clone(),
-        warnings: r.warnings.clone(),
-        coverage: r.coverage.clone(),
-        changes: r.changes.clone(),
-        feed: r.feed.clone(),
-        refreshed: r.refreshed,
-        started_at: r.started_at.clone(),
-        duration_ms: r.duration_ms,
+        stacks: report.stacks.clone(),
+        ..report.head_owned()
     }
 }
 
@@ -816,15 +817,7 @@ async fn read_resources(
     let mut out: Vec<stagecraft_model::Resource> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for part in parts.iter().filter(|p| p.table == "resources") {
-        for (n, row) in read_part(s3, dest, part).await?.into_iter().enumerate() {
-            let r: stagecraft_model::Resource = serde_json::from_value(row).map_err(|e| {
-                Error::Input(format!(
-                    "s3://{}/{} row {}: not a resource ({e})",
-                    dest.bucket,
-                    part.key,
-                    n + 1
-                ))
-            })?;
+        for r in read_part::<stagecraft_model::Resource>(s3, dest, part, "a resource").await? {
             if seen.insert(r.id.clone()) {
                 out.push(r);
             }
@@ -1103,16 +1096,18 @@ pub async fn read_table(
 ) -> Result<Vec<Value>, Error> {
     let mut rows = Vec::new();
     for part in manifest.parts.iter().filter(|p| p.table == table) {
-        rows.extend(read_part(s3, dest, part).await?);
+        rows.extend(read_part(s3, dest, part, "JSON").await?);
     }
     Ok(rows)
 }
 
-async fn read_part(
+/// A part's rows, each read as a `T`.
+async fn read_part<T: serde::de::DeserializeOwned>(
     s3: &aws_sdk_s3::Client,
     dest: &Destination,
     part: &Part,
-) -> Result<Vec<Value>, Error> {
+    what: &str,
+) -> Result<Vec<T>, Error> {
     let gz = get(s3, dest, &part.key).await?;
     let mut text = String::new();
     flate2::read::GzDecoder::new(gz.as_slice())
@@ -1127,7 +1122,7 @@ async fn read_part(
     for (n, line) in text.lines().enumerate() {
         rows.push(serde_json::from_str(line).map_err(|e| {
             Error::Input(format!(
-                "s3://{}/{} line {}: {e}",
+                "s3://{}/{} line {}: not {what} ({e})",
                 dest.bucket,
                 part.key,
                 n + 1
@@ -1336,11 +1331,11 @@ mod tests {
 
     #[test]
     fn parts_are_gzipped_json_lines() {
-        let rows = vec![
-            serde_json::json!({"a": 1}),
-            serde_json::json!({"b": "x\ny"}),
-        ];
-        let gz = gzip_lines(&rows).expect("gzip");
+        let mut lines = Lines::new();
+        lines.push(&serde_json::json!({"a": 1})).expect("row");
+        lines.push(&serde_json::json!({"b": "x\ny"})).expect("row");
+        assert_eq!(lines.rows(), 2);
+        let gz = lines.finish().expect("gzip");
         let mut text = String::new();
         flate2::read::GzDecoder::new(gz.as_slice())
             .read_to_string(&mut text)

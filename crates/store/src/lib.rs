@@ -1006,18 +1006,7 @@ impl Store {
             let r: Resource = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
             report.resources.push(r);
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT body FROM stacks WHERE snapshot_id = ?1 ORDER BY position")
-            .map_err(|e| self.sql(e))?;
-        let bodies = stmt
-            .query_map([id], |r| r.get::<_, String>(0))
-            .map_err(|e| self.sql(e))?;
-        for body in bodies {
-            let body = body.map_err(|e| self.sql(e))?;
-            let s = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
-            report.stacks.push(s);
-        }
+        report.stacks = self.load_stacks(id, &report)?;
         Ok(report)
     }
 

@@ -16,7 +16,7 @@ interface Props {
 export function FindingsView({ analysis, onOpen }: Props) {
   const [stage, setStage] = useState("");
   const [minSeverity, setMinSeverity] = useState("info");
-  const names = useMemo(() => new Map(analysis.graph.nodes.map((n) => [n.id, n.name])), [analysis]);
+  const names = useMemo(() => new Map(Object.entries(analysis.names)), [analysis]);
   const shown = analysis.findings.filter(
     (f) => (!stage || f.stage === stage) && ORDER.indexOf(f.severity) <= ORDER.indexOf(minSeverity),
   );

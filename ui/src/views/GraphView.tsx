@@ -5,11 +5,12 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { Analysis } from "../generated/Analysis";
 import type { Finding } from "../generated/Finding";
+import type { GraphData } from "../generated/GraphData";
 import type { Link } from "../generated/Link";
 import type { Node } from "../generated/Node";
 import type { Resource } from "../generated/Resource";
 import { changeLine } from "../changes";
-import { asUiError, resources as fetchResources, saveExport } from "../ipc";
+import { asUiError, findNodes, graph as fetchGraph, resources as fetchResources, saveExport } from "../ipc";
 import { Rich } from "../rich";
 import { GraphCanvas } from "../graph/GraphCanvas";
 import { drawScene, EDGE_STYLES, readPalette, toSvg } from "../graph/draw";
@@ -25,8 +26,17 @@ export interface GraphFocus {
   nonce: number;
 }
 
+/** An account as the graph's account picker names it. */
+export interface GraphAccount {
+  id: string;
+  name: string;
+  stage: string | null;
+}
+
 interface Props {
   analysis: Analysis;
+  /** The snapshot's accounts: a stage too large to draw at once is shown an account at a time. */
+  accounts: GraphAccount[];
   focus: GraphFocus | null;
   onFocus: (f: GraphFocus | null) => void;
 }
@@ -61,9 +71,16 @@ export function neighbourhood(adj: Adjacency, start: string[], depth: number): S
   return seen;
 }
 
-export function GraphView({ analysis, focus, onFocus }: Props) {
+/** The most nodes the core sends at once (`GRAPH_AT_ONCE`): a larger stage is shown an account at a time. */
+export const GRAPH_AT_ONCE = 25_000;
+
+const EMPTY: GraphData = { nodes: [], links: [] };
+
+export function GraphView({ analysis, accounts, focus, onFocus }: Props) {
   const stages = analysis.matrix.stages;
-  const [stage, setStage] = useState<string>(stages.length > 1 ? (stages[0] ?? "") : "");
+  const total = Object.values(analysis.graph_sizes).reduce((a, b) => a + b, 0);
+  const [stage, setStage] = useState<string>(stages.length > 1 || total > GRAPH_AT_ONCE ? (stages[0] ?? "") : "");
+
   const [open, setOpen] = useState<string[]>([]);
   /** The layout's quality at Fit (JSON), published on the graph for the GUI test. */
   const [quality, setQuality] = useState("");
@@ -78,13 +95,51 @@ export function GraphView({ analysis, focus, onFocus }: Props) {
   const searchRef = useRef<HTMLInputElement>(null);
   const started = useRef(performance.now());
 
-  const nodes = useMemo(() => new Map(analysis.graph.nodes.map((n) => [n.id, n])), [analysis]);
-  const adj = useMemo(() => adjacency(analysis.graph.links), [analysis]);
+  // The part of the graph on screen (a stage, the organization, a focus), as the core sends it.
+  const [part, setPart] = useState<{ graph: GraphData; key: string } | null>(null);
+  // A stage too large to draw at once is shown an account at a time (its accounts with nodes).
+  const stageSize = stage === "" ? total : (analysis.graph_sizes[stage] ?? 0);
+  const tooBig = stageSize > GRAPH_AT_ONCE;
+  const stageAccounts = useMemo(
+    () => (tooBig ? accounts.filter((a) => (stage === "" || a.stage === stage) && (analysis.account_sizes[a.id] ?? 0) > 0) : []),
+    [tooBig, accounts, stage, analysis],
+  );
+  const [pickedAccount, setAccount] = useState("");
+  const account = tooBig ? (stageAccounts.find((a) => a.id === pickedAccount) ?? stageAccounts[0])?.id ?? "" : "";
+  const scopeKey = focus ? `focus:${focus.depth}:${focus.ids.join(",")}` : account ? `account:${account}` : `stage:${stage}`;
+  useEffect(() => {
+    let current = true;
+    setPart(null);
+    setLay(null);
+    const scope = focus
+      ? { kind: "around" as const, ids: focus.ids, depth: focus.depth }
+      : account
+        ? { kind: "account" as const, account }
+        : { kind: "stage" as const, stage };
+    fetchGraph(scope)
+      .then((graph) => {
+        if (current) setPart({ graph, key: scopeKey });
+      })
+      .catch((e) => {
+        if (!current) return;
+        setMessage(asUiError(e).message);
+        setPart({ graph: EMPTY, key: scopeKey });
+      });
+    return () => {
+      current = false;
+    };
+  }, [analysis, scopeKey]);
+  const shown = part?.graph ?? EMPTY;
+  const nodes = useMemo(() => new Map(shown.nodes.map((n) => [n.id, n])), [shown]);
+  const adj = useMemo(() => adjacency(shown.links), [shown]);
+  // The selected resource's own links, across stages (the part on screen holds only its own).
+  const [around, setAround] = useState<GraphData>(EMPTY);
   // The selected resource as the core holds it (the window holds only the snapshot's head).
   const [detail, setDetail] = useState<Resource | undefined>(undefined);
   const selectedId = selected && !selected.startsWith("cluster:") ? selected : null;
   useEffect(() => {
     setDetail(undefined);
+    setAround(EMPTY);
     if (!selectedId) return;
     let current = true;
     fetchResources([selectedId])
@@ -94,33 +149,37 @@ export function GraphView({ analysis, focus, onFocus }: Props) {
       .catch((e) => {
         if (current) setMessage(`The resource's details could not be read: ${asUiError(e).message}`);
       });
+    fetchGraph({ kind: "around", ids: [selectedId], depth: 1 })
+      .then((g) => {
+        if (current) setAround(g);
+      })
+      .catch((e) => {
+        if (current) setMessage(`The resource's details could not be read: ${asUiError(e).message}`);
+      });
     return () => {
       current = false;
     };
   }, [selectedId, analysis]);
+  const aroundNodes = useMemo(() => new Map(around.nodes.map((n) => [n.id, n])), [around]);
+  const aroundAdj = useMemo(() => adjacency(around.links), [around]);
   const findingsOf = useMemo(() => {
     const m = new Map<string, Finding[]>();
     for (const f of analysis.findings) for (const id of f.resources) (m.get(id) ?? m.set(id, []).get(id)!).push(f);
     return m;
   }, [analysis]);
 
-  // What to lay out: a focus (neighbourhood), else one stage, else everything.
-  const only = useMemo<string[] | null>(() => {
-    if (focus) return [...neighbourhood(adj, focus.ids, focus.depth)];
-    if (stage) return analysis.graph.nodes.filter((n) => n.stage === stage).map((n) => n.id);
-    return null;
-  }, [focus, stage, adj, analysis]);
-
+  // Lay out the part on screen (the core sent only what is asked for).
   useEffect(() => {
+    if (!part) return;
     started.current = performance.now();
     const el = stageRef.current;
     const screen: [number, number] = el && el.clientHeight > 0 ? [el.clientWidth, el.clientHeight] : [920, 700];
-    const req = { graph: analysis.graph, only, open, openAll: focus !== null, stageOrder: stages, aspect: screen[0] / screen[1], screen };
+    const req = { graph: part.graph, only: null, open, openAll: focus !== null, stageOrder: stages, aspect: screen[0] / screen[1], screen };
     setQuality("");
     void layoutInWorker(req, (q) => setQuality(JSON.stringify(q))).then(({ layout, ms, latest }) => {
       if (latest) setLay({ layout, ms, readyMs: performance.now() - started.current });
     });
-  }, [analysis, only, open]);
+  }, [part, open]);
 
   const openCluster = (key: string) => {
     setAnchor(key);
@@ -149,8 +208,8 @@ export function GraphView({ analysis, focus, onFocus }: Props) {
   }, [lay]);
   const selectedCluster = selected?.startsWith("cluster:") ? selected.slice("cluster:".length) : null;
   const clusterMembers = useMemo(
-    () => (selectedCluster ? analysis.graph.nodes.filter((n) => clusterKeyOf(n.id) === selectedCluster) : []),
-    [selectedCluster, clusterKeyOf, analysis],
+    () => (selectedCluster ? shown.nodes.filter((n) => clusterKeyOf(n.id) === selectedCluster) : []),
+    [selectedCluster, clusterKeyOf, shown],
   );
 
   const lit = useMemo(() => {
@@ -160,14 +219,29 @@ export function GraphView({ analysis, focus, onFocus }: Props) {
     return null;
   }, [selected, selectedCluster, clusterMembers, focus, adj]);
 
-  const matches = useMemo(() => {
-    const q = query.trim().toLowerCase();
-    if (q.length < 2) return [];
-    return analysis.graph.nodes
-      .filter((n) => n.name.toLowerCase().includes(q) || n.id.toLowerCase().includes(q))
-      .sort((a, b) => Number(b.stage === stage) - Number(a.stage === stage) || a.name.length - b.name.length)
-      .slice(0, 12);
-  }, [query, analysis, stage, focus]);
+  // Search asks the core: it holds every stage's resources, the window only the part on screen.
+  const [matches, setMatches] = useState<Node[]>([]);
+  useEffect(() => {
+    const q = query.trim();
+    if (q.length < 2) {
+      setMatches([]);
+      return;
+    }
+    let current = true;
+    const t = setTimeout(() => {
+      findNodes(q, stage || null)
+        .then((found) => {
+          if (current) setMatches(found);
+        })
+        .catch((e) => {
+          if (current) setMessage(`Search failed: ${asUiError(e).message}`);
+        });
+    }, 60);
+    return () => {
+      current = false;
+      clearTimeout(t);
+    };
+  }, [query, analysis, stage]);
 
   const jump = (n: Node) => {
     setQuery("");
@@ -266,6 +340,28 @@ export function GraphView({ analysis, focus, onFocus }: Props) {
             </ul>
           )}
         </div>
+        {!focus && tooBig && (
+          <label title={`${stage || "The organization"} has ${stageSize.toLocaleString()} resources in ${stageAccounts.length} accounts, more than the graph draws at once (${GRAPH_AT_ONCE.toLocaleString()}): it shows one account, with what links to it from elsewhere`}>
+            Account{" "}
+            <select
+              data-testid="graph-account"
+              value={account}
+              onChange={(e) => {
+                setAnchor(null);
+                setAccount((e.target as HTMLSelectElement).value);
+              }}
+            >
+              {stageAccounts.map((a) => (
+                <option key={a.id} value={a.id}>
+                  {a.name} ({a.id}) · {(analysis.account_sizes[a.id] ?? 0).toLocaleString()}
+                </option>
+              ))}
+            </select>{" "}
+            <small data-testid="graph-too-big">
+              one of {stageAccounts.length} accounts at a time
+            </small>
+          </label>
+        )}
         {focus && (
           <span class="focus-chip" data-testid="focus-chip">
             focus: {focus.ids.length === 1 ? nodes.get(focus.ids[0] ?? "")?.name : `${focus.ids.length} resources`} ·
@@ -354,7 +450,7 @@ export function GraphView({ analysis, focus, onFocus }: Props) {
             />
           ) : (
             <p class="empty">
-              <span class="spinner" /> Laying out {analysis.graph.nodes.length} resources…
+              <span class="spinner" /> {part ? `Laying out ${part.graph.nodes.length} resources…` : "Reading the graph…"}
             </p>
           )}
           <Legend />
@@ -376,12 +472,11 @@ export function GraphView({ analysis, focus, onFocus }: Props) {
         <DetailsPanel
           node={sel}
           resource={sel && detail?.id === sel.id ? detail : undefined}
-          adj={adj}
-          nodes={nodes}
+          adj={aroundAdj}
+          nodes={aroundNodes}
           findings={sel ? (findingsOf.get(sel.id) ?? []) : []}
           onSelect={(id) => {
-            const n = nodes.get(id);
-            if (!n || !lay) return;
+            if (!lay) return;
             const drawnAs = lay.layout.drawnAs[id];
             if (!drawnAs) onFocus({ ids: [id], depth: 1, select: id, nonce: Date.now() });
             else {

@@ -1,6 +1,8 @@
 // The command palette (Ctrl+K): views, actions, resources and findings, by typing.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { Analysis } from "../generated/Analysis";
+import type { Node } from "../generated/Node";
+import { findNodes } from "../ipc";
 
 export interface PaletteItem {
   label: string;
@@ -20,21 +22,36 @@ export function Palette({ actions, analysis, onResource, onClose }: Props) {
   const [i, setI] = useState(0);
   const input = useRef<HTMLInputElement>(null);
   useEffect(() => input.current?.focus(), []);
+  // Resources come from the core, which holds every stage's; the window holds none of them.
+  const [found, setFound] = useState<Node[]>([]);
+  useEffect(() => {
+    const t = q.trim();
+    if (t.length < 2 || !analysis) {
+      setFound([]);
+      return;
+    }
+    let current = true;
+    findNodes(t, null, 15)
+      .then((ns) => {
+        if (current) setFound(ns);
+      })
+      .catch(() => {
+        if (current) setFound([]);
+      });
+    return () => {
+      current = false;
+    };
+  }, [q, analysis]);
   const items = useMemo<PaletteItem[]>(() => {
     const t = q.trim().toLowerCase();
     const acts = actions.filter((a) => !t || a.label.toLowerCase().includes(t));
-    if (t.length < 2 || !analysis) return acts;
-    const res = analysis.graph.nodes
-      .filter((n) => n.name.toLowerCase().includes(t))
-      .sort((a, b) => a.name.length - b.name.length)
-      .slice(0, 15)
-      .map((n) => ({
-        label: n.name,
-        hint: `${n.type.replace(/^AWS::/, "")} · ${n.stage ?? "no stage"} · ${n.owner}`,
-        run: () => onResource(n.id),
-      }));
+    const res = found.map((n) => ({
+      label: n.name,
+      hint: `${n.type.replace(/^AWS::/, "")} · ${n.stage ?? "no stage"} · ${n.owner}`,
+      run: () => onResource(n.id),
+    }));
     return [...acts, ...res];
-  }, [q, actions, analysis]);
+  }, [q, actions, found]);
   const pick = (k: number) => {
     const it = items[k];
     if (!it) return;

@@ -86,6 +86,20 @@ pub struct GraphData {
     pub links: Vec<Link>,
 }
 
+/// The part of the graph the window shows: it never holds the whole organization's graph, which
+/// at a thousand accounts is hundreds of thousands of nodes.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[ts(export)]
+pub enum Scope {
+    /// One stage's nodes; `""` is the whole organization.
+    Stage { stage: String },
+    /// The nodes within `depth` links of `ids`, either direction, across stages.
+    Around { ids: Vec<String>, depth: u32 },
+    /// One account's nodes and those one link from them.
+    Account { account: String },
+}
+
 /// A stack (or undeployed service) to redeploy because something it reads changes, and through what.
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
 #[ts(export)]
@@ -148,6 +162,52 @@ impl Graph {
             nodes: self.nodes().cloned().collect(),
             links: self.links().cloned().collect(),
         }
+    }
+
+    /// The nodes `scope` takes and the links between them, in the graph's order.
+    pub fn part(&self, scope: &Scope) -> GraphData {
+        match scope {
+            Scope::Stage { stage } if stage.is_empty() => self.data(),
+            Scope::Stage { stage } => self.stage(stage).data(),
+            Scope::Around { ids, depth } => self.around(ids, *depth as usize).data(),
+            Scope::Account { account } => self.account(account).data(),
+        }
+    }
+
+    /// Up to `limit` nodes whose name or id holds `query` (case-insensitive): those of `stage`
+    /// first, then the shortest names.
+    pub fn find(&self, query: &str, stage: Option<&str>, limit: usize) -> Vec<Node> {
+        let q = query.trim().to_lowercase();
+        if q.is_empty() {
+            return Vec::new();
+        }
+        let mut found: Vec<&Node> = self
+            .g
+            .node_weights()
+            .filter(|n| n.name.to_lowercase().contains(&q) || n.id.to_lowercase().contains(&q))
+            .collect();
+        found.sort_by_key(|n| (stage.is_none() || n.stage.as_deref() != stage, n.name.len()));
+        found.into_iter().take(limit).cloned().collect()
+    }
+
+    /// How many nodes each account has (nodes outside every account are not counted).
+    pub fn account_sizes(&self) -> BTreeMap<String, u32> {
+        let mut out = BTreeMap::new();
+        for n in self.g.node_weights() {
+            if let Some(a) = &n.account_id {
+                *out.entry(a.clone()).or_default() += 1;
+            }
+        }
+        out
+    }
+
+    /// How many nodes each stage has (`""`: outside every stage).
+    pub fn stage_sizes(&self) -> BTreeMap<String, u32> {
+        let mut out = BTreeMap::new();
+        for n in self.g.node_weights() {
+            *out.entry(n.stage.clone().unwrap_or_default()).or_default() += 1;
+        }
+        out
     }
 
     pub fn node(&self, id: &str) -> Option<&Node> {
@@ -261,11 +321,40 @@ impl Graph {
 
     /// The nodes within `depth` links of `id` (either direction), and the links among them.
     pub fn focus(&self, id: &str, depth: usize) -> Graph {
-        let Some(&start) = self.index.get(id) else {
-            return Graph::from_parts(Vec::new(), Vec::new());
-        };
-        let mut seen = BTreeSet::from([start]);
-        let mut queue = VecDeque::from([(start, 0)]);
+        self.around(&[id], depth)
+    }
+
+    /// The nodes within `depth` links of any of `ids` (either direction), and the links among
+    /// them; ids not in the graph are passed over.
+    pub fn around(&self, ids: &[impl AsRef<str>], depth: usize) -> Graph {
+        let starts = ids
+            .iter()
+            .filter_map(|id| self.index.get(id.as_ref()).copied());
+        let seen = self.within(starts, depth);
+        self.subgraph(|i, _| seen.contains(&i))
+    }
+
+    /// One account's nodes and those one link from them (the Terraform workspace in another
+    /// account that writes its parameters, a role it shares): what a stage too large to draw at
+    /// once is shown by.
+    pub fn account(&self, account: &str) -> Graph {
+        let starts = self
+            .g
+            .node_indices()
+            .filter(|&i| self.g[i].account_id.as_deref() == Some(account));
+        let seen = self.within(starts, 1);
+        self.subgraph(|i, _| seen.contains(&i))
+    }
+
+    /// `starts` and the nodes within `depth` links of them, either direction.
+    fn within(&self, starts: impl Iterator<Item = NodeIndex>, depth: usize) -> BTreeSet<NodeIndex> {
+        let mut seen = BTreeSet::new();
+        let mut queue = VecDeque::new();
+        for start in starts {
+            if seen.insert(start) {
+                queue.push_back((start, 0));
+            }
+        }
         while let Some((i, d)) = queue.pop_front() {
             if d == depth {
                 continue;
@@ -276,7 +365,7 @@ impl Graph {
                 }
             }
         }
-        self.subgraph(|i, _| seen.contains(&i))
+        seen
     }
 
     /// The nodes of one stage (Terraform workspaces and undeployed services included).
@@ -285,13 +374,23 @@ impl Graph {
     }
 
     fn subgraph(&self, keep: impl Fn(NodeIndex, &Node) -> bool) -> Graph {
+        let kept: Vec<bool> = self.g.node_indices().map(|i| keep(i, &self.g[i])).collect();
         let nodes: Vec<Node> = self
             .g
             .node_indices()
-            .filter(|&i| keep(i, &self.g[i]))
+            .filter(|i| kept[i.index()])
             .map(|i| self.g[i].clone())
             .collect();
-        Graph::from_parts(nodes, self.links().cloned().collect())
+        // Only the links among them are copied (a stage of a large organization is a small part).
+        let links: Vec<Link> = self
+            .g
+            .edge_indices()
+            .filter_map(|e| {
+                let (a, b) = self.g.edge_endpoints(e)?;
+                (kept[a.index()] && kept[b.index()]).then(|| self.g[e].clone())
+            })
+            .collect();
+        Graph::from_parts(nodes, links)
     }
 
     /// The order things have to exist in: an edge from each prerequisite to what needs it.

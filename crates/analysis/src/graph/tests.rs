@@ -164,3 +164,101 @@ fn the_json_form_lists_nodes_and_links_by_id() {
     assert_eq!(node["type"], "AWS::IAM::ManagedPolicy");
     assert_eq!(node["cluster"], "workspace dev");
 }
+
+#[test]
+fn the_window_gets_a_stage_a_neighbourhood_or_everything_and_finds_across_stages() {
+    let mut org = Org::new(&["dev", "qa"]);
+    let s = seam(&mut org, "dev");
+    let q = seam(&mut org, "qa");
+    let g = Graph::build(&org.report);
+    let whole = g.part(&Scope::Stage {
+        stage: String::new(),
+    });
+    assert_eq!(whole, g.data());
+    let qa = g.part(&Scope::Stage { stage: "qa".into() });
+    assert!(!qa.nodes.is_empty());
+    assert!(qa.nodes.iter().all(|n| n.stage.as_deref() == Some("qa")));
+    let ids: std::collections::HashSet<&str> = qa.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert!(qa
+        .links
+        .iter()
+        .all(|l| ids.contains(l.from.as_str()) && ids.contains(l.to.as_str())));
+    assert_eq!(qa.links.len() * 2, g.link_count());
+
+    // Two starting points in two stages, one step out; an unknown id is passed over.
+    let around = g.part(&Scope::Around {
+        ids: vec![s.secret.clone(), q.secret.clone(), "no-such-node".into()],
+        depth: 1,
+    });
+    assert_eq!(
+        names(&around.nodes),
+        [
+            "/db_pw_name",
+            "/db_pw_name",
+            "database_password",
+            "database_password"
+        ]
+    );
+    assert_eq!(around.links.len(), 2);
+    assert_eq!(
+        g.part(&Scope::Around {
+            ids: vec![s.db_pw_name.clone()],
+            depth: 1
+        }),
+        g.focus(&s.db_pw_name, 1).data()
+    );
+
+    // One account: its nodes, and those one link from them, whatever their account.
+    let account = g
+        .node(&q.secret)
+        .and_then(|n| n.account_id.clone())
+        .expect("account");
+    let one = g.part(&Scope::Account {
+        account: account.clone(),
+    });
+    let mine: std::collections::HashSet<&str> = one
+        .nodes
+        .iter()
+        .filter(|n| n.account_id.as_deref() == Some(account.as_str()))
+        .map(|n| n.id.as_str())
+        .collect();
+    assert_eq!(mine.len() as u32, g.account_sizes()[&account]);
+    assert!(mine.contains(q.secret.as_str()) && !mine.contains(s.secret.as_str()));
+    for n in &one.nodes {
+        assert!(
+            mine.contains(n.id.as_str())
+                || one
+                    .links
+                    .iter()
+                    .any(|l| (l.from == n.id && mine.contains(l.to.as_str()))
+                        || (l.to == n.id && mine.contains(l.from.as_str()))),
+            "{} is neither in {account} nor linked to it",
+            n.id
+        );
+    }
+    let every_link_of_mine = g
+        .links()
+        .filter(|l| mine.contains(l.from.as_str()) || mine.contains(l.to.as_str()))
+        .count();
+    assert!(one.links.len() >= every_link_of_mine);
+    assert_eq!(
+        g.account_sizes().values().sum::<u32>() as usize,
+        g.nodes().filter(|n| n.account_id.is_some()).count()
+    );
+
+    let sizes = g.stage_sizes();
+    assert_eq!(sizes.values().sum::<u32>() as usize, g.node_count());
+    assert_eq!(sizes.get("qa").copied(), Some(qa.nodes.len() as u32));
+
+    // Search: name or id, any case, the asked stage first, at most `limit`.
+    let found = g.find("DB_PW_NAME", Some("qa"), 10);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0].stage.as_deref(), Some("qa"));
+    assert_eq!(
+        g.find("db_pw_name", Some("dev"), 10)[0].stage.as_deref(),
+        Some("dev")
+    );
+    assert_eq!(g.find("db_pw", None, 1).len(), 1);
+    assert!(g.find("  ", None, 10).is_empty());
+    assert!(g.find("nothing-is-called-this", None, 10).is_empty());
+}

@@ -190,6 +190,35 @@ async fn a_published_snapshot_is_read_back_whole_and_a_stopped_publisher_hides_n
     }
     assert_ne!(a.run, b.run);
 
+    // A part altered in the bucket is named by its key and line, not read as something else.
+    let part = first
+        .parts
+        .iter()
+        .find(|p| p.table == "resources")
+        .expect("a resource part");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, b"{\"id\": \"x\"}\n").expect("gzip");
+    for (body, says) in [
+        (gz.finish().expect("gzip"), "line 1: not a resource"),
+        (b"{}".to_vec(), "is not gzipped JSON Lines"),
+    ] {
+        s3.put_object()
+            .bucket("team-stagecraft")
+            .key(&part.key)
+            .body(body.into())
+            .send()
+            .await
+            .expect("put");
+        let e = publish::open(&s3, &dest, Some(first.generation))
+            .await
+            .expect_err("a broken part")
+            .to_string();
+        assert!(
+            e.contains(&format!("s3://team-stagecraft/{}", part.key)) && e.contains(says),
+            "{e}"
+        );
+    }
+
     // A manifest that is not one is named, with what to do.
     s3.put_object()
         .bucket("team-stagecraft")

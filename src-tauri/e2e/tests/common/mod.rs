@@ -255,18 +255,26 @@ async fn session(
 
 /// Two animation frames, then a PNG of the window in `src-tauri/e2e/screenshots/<name>.png`.
 pub async fn screenshot(client: &Client, name: &str) -> PathBuf {
-    client
-        .execute_async(
-            "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));",
-            vec![],
-        )
-        .await
-        .expect("animation frames");
-    let png = client.screenshot().await.expect("screenshot");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     let path = dir.join(format!("{name}.png"));
-    std::fs::write(&path, png).expect("write screenshot");
+    // Two animation frames, so that what was just asked for is painted; a window that paints no
+    // frame (or a driver that does not answer) is said, not waited for forever.
+    let painted = tokio::time::timeout(
+        Duration::from_secs(15),
+        client.execute_async(
+            "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));",
+            vec![],
+        ),
+    )
+    .await;
+    if !matches!(painted, Ok(Ok(_))) {
+        eprintln!("screenshot {name}: the window painted no frame in 15 s ({painted:?})");
+    }
+    match tokio::time::timeout(Duration::from_secs(30), client.screenshot()).await {
+        Ok(Ok(png)) => std::fs::write(&path, png).expect("write screenshot"),
+        other => eprintln!("screenshot {name}: none taken ({other:?})"),
+    }
     path
 }
 
@@ -293,11 +301,17 @@ pub async fn wait_text(client: &Client, css: &str, ok: impl Fn(&str) -> bool) ->
 
 /// What the window shows, for a failure's message: the text of its view and a screenshot.
 pub async fn what_it_showed(client: &Client, name: &str) -> String {
-    let shot = screenshot(client, name).await;
-    let screen = match client.find(Locator::Css("main")).await {
-        Ok(el) => el.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
+    // The text first: a driver stuck on a screenshot answers nothing after it.
+    let text = async {
+        match client.find(Locator::Css("body")).await {
+            Ok(el) => el.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     };
+    let screen = tokio::time::timeout(Duration::from_secs(15), text)
+        .await
+        .unwrap_or_else(|_| "(the driver did not answer in 15 s)".into());
+    let shot = screenshot(client, name).await;
     format!(
         "the view showed:\n{}\n(screenshot {})",
         screen.chars().take(3000).collect::<String>(),
