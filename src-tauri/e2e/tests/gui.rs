@@ -858,8 +858,7 @@ async fn a_stage_too_large_to_draw_at_once_is_shown_an_account_at_a_time() {
         "account {first}: {n} nodes drawn for its {} resources",
         per_account[first.as_str()]
     );
-    // No screenshot here: WebKitWebDriver's screenshot of this drawn graph does not answer (the
-    // helper gives up after 30 s, and the driver answers nothing after it).
+    screenshot(&client, "graph-account-at-a-time").await;
     let last = options[89]
         .attr("value")
         .await

@@ -259,11 +259,28 @@ pub async fn screenshot(client: &Client, name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     let path = dir.join(format!("{name}.png"));
     // Two animation frames, so that what was just asked for is painted; a window that paints no
-    // frame (or a driver that does not answer) is said, not waited for forever.
+    // frame (or a driver that does not answer) is said, not waited for forever. WebKitWebDriver's
+    // screenshot waits for the page's next rendering update, which a still page never makes: a
+    // 1-pixel mark changes colour every frame for a few seconds so that one comes.
     let painted = tokio::time::timeout(
         Duration::from_secs(15),
         client.execute_async(
-            "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));",
+            r#"const done = arguments[arguments.length - 1];
+            let m = document.getElementById('screenshot-tick');
+            if (!m) {
+              m = document.createElement('div');
+              m.id = 'screenshot-tick';
+              m.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;pointer-events:none;z-index:2147483647';
+              document.body.appendChild(m);
+            }
+            const until = performance.now() + 5000;
+            let odd = false;
+            const tick = (t) => {
+              odd = !odd;
+              m.style.background = odd ? 'rgba(0,0,0,0.01)' : 'rgba(0,0,0,0.02)';
+              if (t < until) requestAnimationFrame(tick); else m.remove();
+            };
+            requestAnimationFrame(() => requestAnimationFrame((t) => { tick(t); done(); }));"#,
             vec![],
         ),
     )
