@@ -288,7 +288,7 @@ pub async fn screenshot(client: &Client, name: &str) -> PathBuf {
     if !matches!(painted, Ok(Ok(_))) {
         eprintln!("screenshot {name}: the window painted no frame in 15 s ({painted:?})");
     }
-    match tokio::time::timeout(Duration::from_secs(30), client.screenshot()).await {
+    match tokio::time::timeout(Duration::from_secs(120), client.screenshot()).await {
         Ok(Ok(png)) => std::fs::write(&path, png).expect("write screenshot"),
         other => eprintln!("screenshot {name}: none taken ({other:?})"),
     }
