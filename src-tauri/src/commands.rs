@@ -135,30 +135,18 @@ pub async fn analysis(current: State<'_, Current>) -> Result<Analysis, UiError> 
     Ok(current.analysed().await?.analysis.clone())
 }
 
-/// The most nodes [`graph`] sends at once: past it the window would spend seconds and hundreds of
-/// megabytes on a picture nobody can read; a stage, a cluster or a neighbourhood is asked for
-/// instead.
-pub const GRAPH_AT_ONCE: usize = 25_000;
-
 /// The part of the snapshot's graph the window shows: one stage or the whole organization (when
 /// small enough), one account, or the neighbourhood of some nodes.
 #[tauri::command]
 pub async fn graph(current: State<'_, Current>, scope: Scope) -> Result<GraphData, UiError> {
     let analysed = current.analysed().await?;
-    let part = tauri::async_runtime::spawn_blocking(move || analysed.graph.part(&scope))
+    tauri::async_runtime::spawn_blocking(move || analysed.graph.part(&scope))
         .await
-        .map_err(store_error)?;
-    if part.nodes.len() > GRAPH_AT_ONCE {
-        return Err(UiError {
+        .map_err(store_error)?
+        .map_err(|too_large| UiError {
             code: stagecraft_model::ErrorCode::InvalidInput,
-            message: format!(
-                "{} resources are too many to draw at once (at most {GRAPH_AT_ONCE}): pick a stage \
-                 or an account, or search for a resource and show its neighbourhood",
-                part.nodes.len()
-            ),
-        });
-    }
-    Ok(part)
+            message: too_large.to_string(),
+        })
 }
 
 /// The most nodes [`find_nodes`] answers with.

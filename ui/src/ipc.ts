@@ -72,8 +72,9 @@ export function analysis(): Promise<Analysis> {
   return invoke<Analysis>("analysis");
 }
 
-/** The part of the snapshot's graph `scope` takes: one stage, the organization (up to 25,000
- * nodes) or a neighbourhood. The window never holds the whole graph. */
+/** The part of the snapshot's graph `scope` takes: one stage or the organization (up to
+ * `Analysis.graph_at_most` nodes), one account, or a neighbourhood. The window never holds the
+ * whole graph. */
 export function graph(scope: Scope): Promise<GraphData> {
   return invoke<GraphData>("graph", { scope });
 }

@@ -22,6 +22,9 @@ pub struct Analysis {
     /// How many graph nodes each account has: a stage too large to draw at once is shown an
     /// account at a time.
     pub account_sizes: BTreeMap<String, u32>,
+    /// The most nodes the core sends at once ([`crate::graph::PART_AT_MOST`]): a larger stage is
+    /// shown an account at a time.
+    pub graph_at_most: u32,
     pub findings: Vec<Finding>,
     /// The names of the nodes the findings name.
     pub names: BTreeMap<String, String>,
@@ -45,6 +48,7 @@ pub fn analyse_with_graph(report: &ScanReport) -> (Analysis, Graph) {
         started_at: report.started_at.clone(),
         graph_sizes: graph.stage_sizes(),
         account_sizes: graph.account_sizes(),
+        graph_at_most: crate::graph::PART_AT_MOST as u32,
         findings,
         names,
         matrix: stage_matrix(report),

@@ -545,18 +545,7 @@ pub async fn stage_shard(
         Error::Input("--run publishes one shard of a sharded scan: scan with --shard i/n".into())
     })?;
     let parts = put_parts(s3, dest, run, tables(report, &[], &SHARD_TABLES)?).await?;
-    let record = Record {
-        format: FORMAT,
-        run: run.to_owned(),
-        shard,
-        published_by: by.arn.clone(),
-        published_at: rfc3339(time::OffsetDateTime::now_utc()),
-        value_key: value_key(report),
-        parts,
-        report: without_resources(report),
-    };
-    put_record(s3, dest, &record).await?;
-    Ok(record)
+    put_shard_record(s3, dest, run, shard, by, parts, without_resources(report)).await
 }
 
 /// [`stage_shard`] for a stored snapshot: its resources go from the store's rows to the parts an
@@ -579,6 +568,19 @@ pub async fn stage_shard_stored(
     head.stacks = store.load_stacks(id, &head)?;
     let mut parts = put_stored_resources(s3, dest, run, store, id).await?;
     parts.extend(put_parts(s3, dest, run, tables(&head, &[], &["coverage"])?).await?);
+    put_shard_record(s3, dest, run, shard, by, parts, head).await
+}
+
+/// Writes a shard's record (the last of its objects), once its parts are written.
+async fn put_shard_record(
+    s3: &aws_sdk_s3::Client,
+    dest: &Destination,
+    run: &str,
+    shard: Shard,
+    by: &Publisher,
+    parts: Vec<Part>,
+    head: ScanReport,
+) -> Result<Record, Error> {
     let record = Record {
         format: FORMAT,
         run: run.to_owned(),

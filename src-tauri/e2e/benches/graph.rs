@@ -13,9 +13,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{app_pid, click, open_app, tree_memory, wait_for, what_it_showed};
+use common::{app_pid, click, open_on, tree_memory, wait_for, what_it_showed};
 use stagecraft_sandbox::synthetic::{report, Size};
-use stagecraft_store::Store;
 
 struct Figures {
     target: usize,
@@ -37,35 +36,6 @@ struct View {
     frame_ms_p95: f64,
     /// Frames per second while panning, from the frames' own timestamps.
     fps: f64,
-}
-
-/// Opens the app on `snapshot`, stored in a fresh SQLite file, as a user with a profile meets it
-/// (without one the window opens on the first-run screen), no scan on open; the clock starts as the
-/// app is launched.
-async fn open_on(
-    snapshot: &stagecraft_model::ScanReport,
-) -> (
-    tempfile::TempDir,
-    common::Driver,
-    fantoccini::Client,
-    std::time::Instant,
-) {
-    let dir = tempfile::tempdir().unwrap();
-    let store_path = dir.path().join("bench.db");
-    Store::open(&store_path).unwrap().save(snapshot).unwrap();
-    let config = dir.path().join("config");
-    std::fs::write(&config, "[default]\nregion = eu-west-1\n").unwrap();
-    let env = vec![
-        (
-            "STAGECRAFT_STORE".to_owned(),
-            store_path.display().to_string(),
-        ),
-        ("STAGECRAFT_SCAN_ON_OPEN".to_owned(), "0".to_owned()),
-        ("AWS_CONFIG_FILE".to_owned(), config.display().to_string()),
-    ];
-    let launched = std::time::Instant::now();
-    let (driver, client) = open_app(&env).await;
-    (dir, driver, client, launched)
 }
 
 async fn measure(target: usize) -> Figures {
@@ -284,9 +254,9 @@ async fn window(stages: usize, accounts: usize, services: usize) -> Window {
     let analysis_ms = mark("html[data-analysis-ms]").await;
     click(&client, "[data-testid=tab-graph]").await;
     // The graph view opens on the first stage, its clusters closed; a stage larger than the window
-    // draws at once (the core's `GRAPH_AT_ONCE`) opens on its first account, and says so.
+    // draws at once (the core's `PART_AT_MOST`) opens on its first account, and says so.
     let per_stage = resources / stages;
-    let by_account = per_stage > GRAPH_AT_ONCE;
+    let by_account = per_stage > stagecraft_analysis::graph::PART_AT_MOST;
     if by_account {
         wait_for(&client, "[data-testid=graph-too-big]").await;
     }
@@ -315,9 +285,6 @@ async fn window(stages: usize, accounts: usize, services: usize) -> Window {
         rss_mb,
     }
 }
-
-/// The most nodes the window draws at once (`GRAPH_AT_ONCE` in the app's commands).
-const GRAPH_AT_ONCE: usize = 25_000;
 
 fn window_main(rt: &tokio::runtime::Runtime) {
     // About 300,000 resources: 1,000 accounts over 4 stages, as the scale benchmark's organization.
@@ -373,8 +340,8 @@ fn main() {
         return;
     }
     let mut rows = Vec::new();
-    // 25,000: the most the window draws at once (a larger stage is shown an account at a time).
-    for target in [50, 500, 5000, 25_000] {
+    // The most the window draws at once (a larger stage is shown an account at a time).
+    for target in [50, 500, 5000, stagecraft_analysis::graph::PART_AT_MOST] {
         let f = rt.block_on(measure(target));
         println!(
             "{} nodes: analysis {:.0} ms; clusters: {} boxes, layout {:.0} ms, interactive {:.0} ms, {:.0} fps; open: {} boxes, layout {:.0} ms, interactive {:.0} ms, {:.0} fps; RSS {:.0} MiB",

@@ -71,15 +71,14 @@ export function neighbourhood(adj: Adjacency, start: string[], depth: number): S
   return seen;
 }
 
-/** The most nodes the core sends at once (`GRAPH_AT_ONCE`): a larger stage is shown an account at a time. */
-export const GRAPH_AT_ONCE = 25_000;
-
 const EMPTY: GraphData = { nodes: [], links: [] };
 
 export function GraphView({ analysis, accounts, focus, onFocus }: Props) {
   const stages = analysis.matrix.stages;
   const total = Object.values(analysis.graph_sizes).reduce((a, b) => a + b, 0);
-  const [stage, setStage] = useState<string>(stages.length > 1 || total > GRAPH_AT_ONCE ? (stages[0] ?? "") : "");
+  /** The most nodes the core sends at once: a larger stage is shown an account at a time. */
+  const atMost = analysis.graph_at_most;
+  const [stage, setStage] = useState<string>(stages.length > 1 || total > atMost ? (stages[0] ?? "") : "");
 
   const [open, setOpen] = useState<string[]>([]);
   /** The layout's quality at Fit (JSON), published on the graph for the GUI test. */
@@ -99,7 +98,7 @@ export function GraphView({ analysis, accounts, focus, onFocus }: Props) {
   const [part, setPart] = useState<{ graph: GraphData; key: string } | null>(null);
   // A stage too large to draw at once is shown an account at a time (its accounts with nodes).
   const stageSize = stage === "" ? total : (analysis.graph_sizes[stage] ?? 0);
-  const tooBig = stageSize > GRAPH_AT_ONCE;
+  const tooBig = stageSize > atMost;
   const stageAccounts = useMemo(
     () => (tooBig ? accounts.filter((a) => (stage === "" || a.stage === stage) && (analysis.account_sizes[a.id] ?? 0) > 0) : []),
     [tooBig, accounts, stage, analysis],
@@ -263,7 +262,9 @@ export function GraphView({ analysis, accounts, focus, onFocus }: Props) {
   const exportAs = async (kind: "svg" | "png") => {
     if (!lay) return;
     const palette = readPalette();
-    const name = `stagecraft-${focus ? "focus" : stage || "organization"}.${kind}`;
+    // Named after what is shown: a focus, one account of a stage too large to draw at once, a stage.
+    const shown = focus ? "focus" : account ? `${stage || "organization"}-${account}` : stage || "organization";
+    const name = `stagecraft-${shown}.${kind}`;
     try {
       let path: string | null;
       if (kind === "svg") {
@@ -341,7 +342,7 @@ export function GraphView({ analysis, accounts, focus, onFocus }: Props) {
           )}
         </div>
         {!focus && tooBig && (
-          <label title={`${stage || "The organization"} has ${stageSize.toLocaleString()} resources in ${stageAccounts.length} accounts, more than the graph draws at once (${GRAPH_AT_ONCE.toLocaleString()}): it shows one account, with what links to it from elsewhere`}>
+          <label title={`${stage || "The organization"} has ${stageSize.toLocaleString()} resources in ${stageAccounts.length} accounts, more than the graph draws at once (${atMost.toLocaleString()}): it shows one account, with what links to it from elsewhere`}>
             Account{" "}
             <select
               data-testid="graph-account"

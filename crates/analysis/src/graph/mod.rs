@@ -100,6 +100,21 @@ pub enum Scope {
     Account { account: String },
 }
 
+/// The most nodes [`Graph::part`] answers with: past it a window spends seconds and hundreds of
+/// megabytes on a picture nobody can read, and a stage, an account or a neighbourhood is asked for
+/// instead.
+pub const PART_AT_MOST: usize = 25_000;
+
+/// A part of the graph larger than [`PART_AT_MOST`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{nodes} resources are too many to draw at once (at most {PART_AT_MOST}): pick a stage or \
+     an account, or search for a resource and show its neighbourhood"
+)]
+pub struct TooLarge {
+    pub nodes: usize,
+}
+
 /// A stack (or undeployed service) to redeploy because something it reads changes, and through what.
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
 #[ts(export)]
@@ -164,14 +179,57 @@ impl Graph {
         }
     }
 
-    /// The nodes `scope` takes and the links between them, in the graph's order.
-    pub fn part(&self, scope: &Scope) -> GraphData {
-        match scope {
-            Scope::Stage { stage } if stage.is_empty() => self.data(),
-            Scope::Stage { stage } => self.stage(stage).data(),
-            Scope::Around { ids, depth } => self.around(ids, *depth as usize).data(),
-            Scope::Account { account } => self.account(account).data(),
+    /// The nodes `scope` takes and the links between them, in the graph's order; a part of more
+    /// than [`PART_AT_MOST`] nodes is refused before it is built.
+    pub fn part(&self, scope: &Scope) -> Result<GraphData, TooLarge> {
+        let kept: Vec<bool> = match scope {
+            Scope::Stage { stage } if stage.is_empty() => vec![true; self.g.node_count()],
+            Scope::Stage { stage } => self
+                .g
+                .node_weights()
+                .map(|n| n.stage.as_deref() == Some(stage.as_str()))
+                .collect(),
+            Scope::Around { ids, depth } => {
+                let starts = ids.iter().filter_map(|id| self.index.get(id).copied());
+                self.kept(&self.within(starts, *depth as usize))
+            }
+            Scope::Account { account } => {
+                let starts = self
+                    .g
+                    .node_indices()
+                    .filter(|&i| self.g[i].account_id.as_deref() == Some(account.as_str()));
+                self.kept(&self.within(starts, 1))
+            }
+        };
+        let nodes = kept.iter().filter(|k| **k).count();
+        if nodes > PART_AT_MOST {
+            return Err(TooLarge { nodes });
         }
+        Ok(GraphData {
+            nodes: self
+                .g
+                .node_indices()
+                .filter(|i| kept[i.index()])
+                .map(|i| self.g[i].clone())
+                .collect(),
+            links: self.links_among(&kept).cloned().collect(),
+        })
+    }
+
+    fn kept(&self, seen: &BTreeSet<NodeIndex>) -> Vec<bool> {
+        let mut kept = vec![false; self.g.node_count()];
+        for i in seen {
+            kept[i.index()] = true;
+        }
+        kept
+    }
+
+    /// The links whose both ends are `kept`.
+    fn links_among<'a>(&'a self, kept: &'a [bool]) -> impl Iterator<Item = &'a Link> + 'a {
+        self.g.edge_indices().filter_map(move |e| {
+            let (a, b) = self.g.edge_endpoints(e)?;
+            (kept[a.index()] && kept[b.index()]).then(|| &self.g[e])
+        })
     }
 
     /// Up to `limit` nodes whose name or id holds `query` (case-insensitive): those of `stage`
@@ -334,18 +392,6 @@ impl Graph {
         self.subgraph(|i, _| seen.contains(&i))
     }
 
-    /// One account's nodes and those one link from them (the Terraform workspace in another
-    /// account that writes its parameters, a role it shares): what a stage too large to draw at
-    /// once is shown by.
-    pub fn account(&self, account: &str) -> Graph {
-        let starts = self
-            .g
-            .node_indices()
-            .filter(|&i| self.g[i].account_id.as_deref() == Some(account));
-        let seen = self.within(starts, 1);
-        self.subgraph(|i, _| seen.contains(&i))
-    }
-
     /// `starts` and the nodes within `depth` links of them, either direction.
     fn within(&self, starts: impl Iterator<Item = NodeIndex>, depth: usize) -> BTreeSet<NodeIndex> {
         let mut seen = BTreeSet::new();
@@ -382,14 +428,7 @@ impl Graph {
             .map(|i| self.g[i].clone())
             .collect();
         // Only the links among them are copied (a stage of a large organization is a small part).
-        let links: Vec<Link> = self
-            .g
-            .edge_indices()
-            .filter_map(|e| {
-                let (a, b) = self.g.edge_endpoints(e)?;
-                (kept[a.index()] && kept[b.index()]).then(|| self.g[e].clone())
-            })
-            .collect();
+        let links: Vec<Link> = self.links_among(&kept).cloned().collect();
         Graph::from_parts(nodes, links)
     }
 

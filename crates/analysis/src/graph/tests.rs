@@ -171,11 +171,13 @@ fn the_window_gets_a_stage_a_neighbourhood_or_everything_and_finds_across_stages
     let s = seam(&mut org, "dev");
     let q = seam(&mut org, "qa");
     let g = Graph::build(&org.report);
-    let whole = g.part(&Scope::Stage {
-        stage: String::new(),
-    });
+    let whole = g
+        .part(&Scope::Stage {
+            stage: String::new(),
+        })
+        .unwrap();
     assert_eq!(whole, g.data());
-    let qa = g.part(&Scope::Stage { stage: "qa".into() });
+    let qa = g.part(&Scope::Stage { stage: "qa".into() }).unwrap();
     assert!(!qa.nodes.is_empty());
     assert!(qa.nodes.iter().all(|n| n.stage.as_deref() == Some("qa")));
     let ids: std::collections::HashSet<&str> = qa.nodes.iter().map(|n| n.id.as_str()).collect();
@@ -186,10 +188,12 @@ fn the_window_gets_a_stage_a_neighbourhood_or_everything_and_finds_across_stages
     assert_eq!(qa.links.len() * 2, g.link_count());
 
     // Two starting points in two stages, one step out; an unknown id is passed over.
-    let around = g.part(&Scope::Around {
-        ids: vec![s.secret.clone(), q.secret.clone(), "no-such-node".into()],
-        depth: 1,
-    });
+    let around = g
+        .part(&Scope::Around {
+            ids: vec![s.secret.clone(), q.secret.clone(), "no-such-node".into()],
+            depth: 1,
+        })
+        .unwrap();
     assert_eq!(
         names(&around.nodes),
         [
@@ -204,7 +208,8 @@ fn the_window_gets_a_stage_a_neighbourhood_or_everything_and_finds_across_stages
         g.part(&Scope::Around {
             ids: vec![s.db_pw_name.clone()],
             depth: 1
-        }),
+        })
+        .unwrap(),
         g.focus(&s.db_pw_name, 1).data()
     );
 
@@ -213,9 +218,11 @@ fn the_window_gets_a_stage_a_neighbourhood_or_everything_and_finds_across_stages
         .node(&q.secret)
         .and_then(|n| n.account_id.clone())
         .expect("account");
-    let one = g.part(&Scope::Account {
-        account: account.clone(),
-    });
+    let one = g
+        .part(&Scope::Account {
+            account: account.clone(),
+        })
+        .unwrap();
     let mine: std::collections::HashSet<&str> = one
         .nodes
         .iter()
@@ -261,4 +268,48 @@ fn the_window_gets_a_stage_a_neighbourhood_or_everything_and_finds_across_stages
     assert_eq!(g.find("db_pw", None, 1).len(), 1);
     assert!(g.find("  ", None, 10).is_empty());
     assert!(g.find("nothing-is-called-this", None, 10).is_empty());
+}
+
+#[test]
+fn a_part_larger_than_a_window_draws_is_refused_before_it_is_built() {
+    // Two accounts in one stage: one of PART_AT_MOST nodes, one of a single node. The stage is one
+    // node too many; each account alone is within the limit.
+    let node = |i: usize, account: &str| Node {
+        id: format!("arn:aws:ssm:eu-west-1:{account}:parameter/p{i}"),
+        type_name: "AWS::SSM::Parameter".into(),
+        name: format!("/p{i}"),
+        account_id: Some(account.into()),
+        stage: Some("prod".into()),
+        owner: "unmanaged".into(),
+        cluster: None,
+    };
+    let mut nodes: Vec<Node> = (0..PART_AT_MOST).map(|i| node(i, "111111111111")).collect();
+    nodes.push(node(0, "222222222222"));
+    let g = Graph::from_parts(nodes, Vec::new());
+    let stage = Scope::Stage {
+        stage: "prod".into(),
+    };
+    let err = g.part(&stage).unwrap_err();
+    assert_eq!(err.nodes, PART_AT_MOST + 1);
+    assert!(
+        err.to_string().contains("25001 resources are too many")
+            && err.to_string().contains("pick a stage or an account"),
+        "{err}"
+    );
+    let whole = Scope::Stage {
+        stage: String::new(),
+    };
+    assert_eq!(g.part(&whole).unwrap_err().nodes, PART_AT_MOST + 1);
+    let big = g
+        .part(&Scope::Account {
+            account: "111111111111".into(),
+        })
+        .unwrap();
+    assert_eq!(big.nodes.len(), PART_AT_MOST);
+    let small = g
+        .part(&Scope::Account {
+            account: "222222222222".into(),
+        })
+        .unwrap();
+    assert_eq!(small.nodes.len(), 1);
 }

@@ -191,6 +191,29 @@ pub async fn open_app(env: &[(String, String)]) -> (Driver, Client) {
     session(&env, false, Some(home)).await
 }
 
+/// Opens the app on `snapshot`, stored as the last scan of a fresh store, without scanning on
+/// open; also returns the store's directory (kept while the window is open) and when the app was
+/// launched.
+pub async fn open_on(
+    snapshot: &stagecraft_model::ScanReport,
+) -> (tempfile::TempDir, Driver, Client, Instant) {
+    let dir = tempfile::tempdir().expect("store dir");
+    let store = dir.path().join("stagecraft.db");
+    stagecraft_store::Store::open(&store)
+        .and_then(|s| s.save(snapshot))
+        .unwrap_or_else(|e| panic!("storing the snapshot in {}: {e}", store.display()));
+    let config = dir.path().join("config");
+    std::fs::write(&config, "[default]\nregion = eu-west-1\n").expect("config");
+    let env = vec![
+        ("STAGECRAFT_STORE".to_owned(), store.display().to_string()),
+        ("STAGECRAFT_SCAN_ON_OPEN".to_owned(), "0".to_owned()),
+        ("AWS_CONFIG_FILE".to_owned(), config.display().to_string()),
+    ];
+    let launched = Instant::now();
+    let (driver, client) = open_app(&env).await;
+    (dir, driver, client, launched)
+}
+
 /// The app as a user starts it from the desktop menu: no AWS or Stagecraft variables, `HOME` the
 /// given directory (its `~/.aws`, `~/.config`, `~/.local/share` are the app's).
 pub async fn open_app_as_user(home: &Path) -> (Driver, Client) {
