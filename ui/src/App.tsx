@@ -451,8 +451,9 @@ export function App() {
           {analysisError ? (
             <p>{analysisError.message}</p>
           ) : (
-            <p>
-              <span class="spinner" /> Waiting for the first snapshot…
+            <p data-testid="analysis-waiting">
+              <span class="spinner" />{" "}
+              {state.report ? "Analysing the snapshot: ownership, links and findings…" : "Waiting for the first snapshot…"}
             </p>
           )}
         </main>

@@ -82,8 +82,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{
-    click, count, find_in_graph, graph_quality, open_app, open_app_as_user, open_on, repo, screenshot,
-    wait_for, wait_for_cards, wait_text,
+    click, count, find_in_graph, graph_quality, open_app, open_app_as_user, open_on, repo,
+    screenshot, wait_for, wait_for_cards, wait_text,
 };
 use fantoccini::Locator;
 use stagecraft_sandbox::{self as sandbox, SeedSpec};

@@ -16,7 +16,12 @@ graph_sizes: { [key in string]: number },
  * How many graph nodes each account has: a stage too large to draw at once is shown an
  * account at a time.
  */
-account_sizes: { [key in string]: number }, findings: Array<Finding>, 
+account_sizes: { [key in string]: number }, 
+/**
+ * The most nodes the core sends at once ([`crate::graph::PART_AT_MOST`]): a larger stage is
+ * shown an account at a time.
+ */
+graph_at_most: number, findings: Array<Finding>, 
 /**
  * The names of the nodes the findings name.
  */

@@ -200,7 +200,7 @@ pub async fn open_on(
     let dir = tempfile::tempdir().expect("store dir");
     let store = dir.path().join("stagecraft.db");
     stagecraft_store::Store::open(&store)
-        .and_then(|s| s.save(snapshot))
+        .and_then(|mut s| s.save(snapshot))
         .unwrap_or_else(|e| panic!("storing the snapshot in {}: {e}", store.display()));
     let config = dir.path().join("config");
     std::fs::write(&config, "[default]\nregion = eu-west-1\n").expect("config");
