@@ -182,17 +182,10 @@ impl Graph {
     /// The nodes `scope` takes and the links between them, in the graph's order; a part of more
     /// than [`PART_AT_MOST`] nodes is refused before it is built.
     pub fn part(&self, scope: &Scope) -> Result<GraphData, TooLarge> {
-        let kept: Vec<bool> = match scope {
+        let kept = match scope {
             Scope::Stage { stage } if stage.is_empty() => vec![true; self.g.node_count()],
-            Scope::Stage { stage } => self
-                .g
-                .node_weights()
-                .map(|n| n.stage.as_deref() == Some(stage.as_str()))
-                .collect(),
-            Scope::Around { ids, depth } => {
-                let starts = ids.iter().filter_map(|id| self.index.get(id).copied());
-                self.kept(&self.within(starts, *depth as usize))
-            }
+            Scope::Stage { stage } => self.kept_stage(stage),
+            Scope::Around { ids, depth } => self.kept_around(ids, *depth as usize),
             Scope::Account { account } => {
                 let starts = self
                     .g
@@ -205,15 +198,35 @@ impl Graph {
         if nodes > PART_AT_MOST {
             return Err(TooLarge { nodes });
         }
-        Ok(GraphData {
+        Ok(self.data_of(&kept))
+    }
+
+    /// The `kept` nodes and the links among them, in the graph's order.
+    fn data_of(&self, kept: &[bool]) -> GraphData {
+        GraphData {
             nodes: self
                 .g
                 .node_indices()
                 .filter(|i| kept[i.index()])
                 .map(|i| self.g[i].clone())
                 .collect(),
-            links: self.links_among(&kept).cloned().collect(),
-        })
+            links: self.links_among(kept).cloned().collect(),
+        }
+    }
+
+    fn kept_stage(&self, stage: &str) -> Vec<bool> {
+        self.g
+            .node_weights()
+            .map(|n| n.stage.as_deref() == Some(stage))
+            .collect()
+    }
+
+    /// The nodes within `depth` links of any of `ids`; ids not in the graph are passed over.
+    fn kept_around(&self, ids: &[impl AsRef<str>], depth: usize) -> Vec<bool> {
+        let starts = ids
+            .iter()
+            .filter_map(|id| self.index.get(id.as_ref()).copied());
+        self.kept(&self.within(starts, depth))
     }
 
     fn kept(&self, seen: &BTreeSet<NodeIndex>) -> Vec<bool> {
@@ -385,11 +398,7 @@ impl Graph {
     /// The nodes within `depth` links of any of `ids` (either direction), and the links among
     /// them; ids not in the graph are passed over.
     pub fn around(&self, ids: &[impl AsRef<str>], depth: usize) -> Graph {
-        let starts = ids
-            .iter()
-            .filter_map(|id| self.index.get(id.as_ref()).copied());
-        let seen = self.within(starts, depth);
-        self.subgraph(|i, _| seen.contains(&i))
+        self.subgraph(&self.kept_around(ids, depth))
     }
 
     /// `starts` and the nodes within `depth` links of them, either direction.
@@ -416,19 +425,13 @@ impl Graph {
 
     /// The nodes of one stage (Terraform workspaces and undeployed services included).
     pub fn stage(&self, stage: &str) -> Graph {
-        self.subgraph(|_, n| n.stage.as_deref() == Some(stage))
+        self.subgraph(&self.kept_stage(stage))
     }
 
-    fn subgraph(&self, keep: impl Fn(NodeIndex, &Node) -> bool) -> Graph {
-        let kept: Vec<bool> = self.g.node_indices().map(|i| keep(i, &self.g[i])).collect();
-        let nodes: Vec<Node> = self
-            .g
-            .node_indices()
-            .filter(|i| kept[i.index()])
-            .map(|i| self.g[i].clone())
-            .collect();
-        // Only the links among them are copied (a stage of a large organization is a small part).
-        let links: Vec<Link> = self.links_among(&kept).cloned().collect();
+    /// The `kept` nodes and only the links among them (a stage of a large organization is a small
+    /// part).
+    fn subgraph(&self, kept: &[bool]) -> Graph {
+        let GraphData { nodes, links } = self.data_of(kept);
         Graph::from_parts(nodes, links)
     }
 
