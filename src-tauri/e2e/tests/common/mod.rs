@@ -388,16 +388,33 @@ pub async fn wait_for_cards(
     }
 }
 
+/// Clicks the first element matching `css`. A re-render between finding the element
+/// and clicking it replaces the node; the click then finds it again, as a user's
+/// second click would, rather than failing on a node the page no longer has.
 pub async fn click(client: &Client, css: &str) {
-    client
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let element = client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match element.click().await {
+            Ok(()) => return,
+            Err(e) if is_stale(&e) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("click {css}: {e}"),
+        }
+    }
+}
+
+/// WebKit's driver reports a replaced node as "stale element reference" or, for a
+/// node it no longer knows, "Node with identifier … was not found".
+fn is_stale(e: &fantoccini::error::CmdError) -> bool {
+    let text = e.to_string();
+    text.contains("stale element") || text.contains("was not found")
 }
 
 pub async fn count(client: &Client, css: &str) -> usize {
