@@ -717,6 +717,8 @@ struct Incremental {
     quiet: Step,
     changed: Step,
     reread: Vec<String>,
+    /// The pass after a change once the organization has an organization trail.
+    with_trail: Step,
 }
 
 impl Incremental {
@@ -753,14 +755,26 @@ impl Incremental {
             "the next pass, credentials kept, after the change",
             &self.changed,
         );
+        row(
+            "the same pass with AWS Control Tower's organization trail (its log group read once for every account)",
+            &self.with_trail,
+        );
         println!(
-            "\nThat pass's calls by action: {}; read again: {}.",
+            "\nThe pass after the change, its calls by action: {}; read again: {}.",
             per_action(&self.changed.calls)
                 .iter()
                 .map(|(a, n)| format!("{a} {n}"))
                 .collect::<Vec<_>>()
                 .join(", "),
             self.reread.join(", ")
+        );
+        println!(
+            "With the organization trail: {}.",
+            per_action(&self.with_trail.calls)
+                .iter()
+                .map(|(a, n)| format!("{a} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
 }
@@ -911,11 +925,79 @@ async fn incremental(
         }
         Pass::Scanned { why, .. } => panic!("the pass scanned in full: {why}"),
     };
+
+    // The same organization with AWS Control Tower's organization trail: every account's events
+    // in one log group, read once a pass for the whole organization.
+    let master = env.sdk_config("master", None).await;
+    stagecraft_sandbox::seed::org_trail(
+        &master,
+        &aws_sdk_s3::Client::new(&master),
+        &sb.seeded.management_account_id,
+        &sb.region,
+    )
+    .await
+    .expect("the organization trail");
+    let refresher = Refresher::new(&env, &ws, &opts).await.expect("refresher");
+    let latest = store
+        .latest_in(Some(&stored.report.organization.id))
+        .expect("store")
+        .expect("the refreshed snapshot");
+    pause().await;
+    scan::refresh_and_store(
+        &env,
+        &ws,
+        &opts,
+        &refresher,
+        Some(&latest),
+        &mut store,
+        &|_| {},
+    )
+    .await
+    .expect("first pass with the trail");
+    // That pass found the trail, and the writes that made it: the next goes on from its snapshot.
+    let latest = store
+        .latest_in(Some(&stored.report.organization.id))
+        .expect("store")
+        .expect("the refreshed snapshot");
+    change("edited.third").await;
+    pause().await;
+    counter.clear();
+    let t = Instant::now();
+    let pass = scan::refresh_and_store(
+        &env,
+        &ws,
+        &opts,
+        &refresher,
+        Some(&latest),
+        &mut store,
+        &|_| {},
+    )
+    .await
+    .expect("pass with the trail");
+    let with_trail = step(t);
+    match &pass {
+        Pass::Refreshed { refreshed, .. } => assert_eq!(
+            refreshed.new_changes.len(),
+            1,
+            "one change: {:?}",
+            refreshed.new_changes
+        ),
+        Pass::Scanned { why, .. } => panic!("the pass scanned in full: {why}"),
+    }
+    assert!(
+        with_trail
+            .calls
+            .iter()
+            .any(|c| c.action == "FilterLogEvents")
+            && !with_trail.calls.iter().any(|c| c.action == "LookupEvents"),
+        "the pass read the organization trail, not each account's history"
+    );
     Incremental {
         full,
         since_last,
         quiet,
         changed,
         reread,
+        with_trail,
     }
 }

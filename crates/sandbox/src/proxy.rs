@@ -156,6 +156,8 @@ struct State {
 /// them: moto answers the Organizations API to any account, AWS only to these.
 #[derive(Debug, Default)]
 struct OrgAdmins {
+    /// The organization's id (`o-…`).
+    id: Option<String>,
     management: Option<String>,
     /// Each delegated administrator with the service principals it administers for.
     delegated: HashMap<String, std::collections::BTreeSet<String>>,
@@ -628,6 +630,44 @@ async fn answer(
         return Ok(dated(answer, aws_now));
     }
 
+    if service == "logs" && action == "FilterLogEvents" {
+        // An organization trail's log group: its events are the proxy's (the emulator's trails
+        // deliver nothing).
+        let caller = match key.as_deref() {
+            Some(k) => caller_of(&state, k).await,
+            None => None,
+        };
+        let organization = state
+            .org
+            .lock()
+            .ok()
+            .and_then(|o| o.id.clone())
+            .unwrap_or_default();
+        let trails = match (key.as_deref(), &caller) {
+            (Some(k), Some(_)) => org_trails(&state, k, &region).await,
+            _ => Vec::new(),
+        };
+        if let Some(answer) = caller.and_then(|c| {
+            state
+                .trail
+                .filter(&trails, &c.account, &region, &organization, &body)
+        }) {
+            let answer = match answer {
+                Ok(json) => {
+                    let mut r = Response::new(Full::new(Bytes::from(json)));
+                    r.headers_mut().insert(
+                        hyper::header::CONTENT_TYPE,
+                        hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
+                    );
+                    r
+                }
+                Err((code, message)) => coded_error(protocol, 400, code, &message),
+            };
+            record(None, answer.status().as_u16());
+            return Ok(dated(answer, aws_now));
+        }
+    }
+
     let uri = format!(
         "{}{}",
         state.upstream,
@@ -1011,6 +1051,60 @@ async fn caller_of(state: &State, key: &str) -> Option<crate::trail::Caller> {
     state.callers.lock().ok()?.get(key).cloned()
 }
 
+/// The emulator's trails in the caller's account (`DescribeTrails` with the shadow trails, then
+/// each one's `GetTrailStatus`), as the emulator keeps them: which deliver to a log group, and
+/// when they logged.
+async fn org_trails(state: &State, key: &str, region: &str) -> Vec<crate::trail::TrailSetup> {
+    let ask = |action: &'static str, body: String| async move {
+        let request = Request::builder()
+            .method("POST")
+            .uri(format!("{}/", state.upstream))
+            .header("content-type", "application/x-amz-json-1.1")
+            .header(
+                "x-amz-target",
+                format!("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.{action}"),
+            )
+            .header(
+                "authorization",
+                format!(
+                    "AWS4-HMAC-SHA256 Credential={key}/20260101/{region}/cloudtrail/aws4_request, SignedHeaders=host, Signature=0"
+                ),
+            )
+            .body(Full::new(Bytes::from(body)))
+            .ok()?;
+        let answer = state.client.request(request).await.ok()?;
+        if !answer.status().is_success() {
+            return None;
+        }
+        let body = answer.into_body().collect().await.ok()?.to_bytes();
+        serde_json::from_slice::<serde_json::Value>(&body).ok()
+    };
+    let Some(trails) = ask(
+        "DescribeTrails",
+        r#"{"includeShadowTrails":true}"#.to_owned(),
+    )
+    .await
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for t in trails["trailList"].as_array().into_iter().flatten() {
+        let Some(arn) = t["TrailARN"].as_str() else {
+            continue;
+        };
+        let status = ask(
+            "GetTrailStatus",
+            serde_json::json!({ "Name": arn }).to_string(),
+        )
+        .await
+        .unwrap_or_default();
+        if let Some(setup) = crate::trail::TrailSetup::of(t, &status) {
+            out.push(setup);
+        }
+    }
+    out
+}
+
 /// Organizations actions any member account may call; every other one AWS answers only to the
 /// management account, or (the reads) to a delegated administrator.
 const ORGANIZATIONS_FOR_MEMBERS: &[&str] = &[
@@ -1059,8 +1153,12 @@ fn learn_administrators(state: &State, action: &str, request: &[u8], answer: &[u
     };
     match action {
         "DescribeOrganization" | "CreateOrganization" => {
-            if let Some(id) = json(answer)["Organization"]["MasterAccountId"].as_str() {
+            let answer = json(answer);
+            if let Some(id) = answer["Organization"]["MasterAccountId"].as_str() {
                 org.management = Some(id.to_owned());
+            }
+            if let Some(id) = answer["Organization"]["Id"].as_str() {
+                org.id = Some(id.to_owned());
             }
         }
         "RegisterDelegatedAdministrator" | "DeregisterDelegatedAdministrator" => {
@@ -1259,7 +1357,8 @@ pub fn is_read_only(call: &Call) -> bool {
         .iter()
         .any(|p| call.action.starts_with(p))
         || (call.service == "sts" && call.action == "AssumeRole")
-        || (call.service == "cloudtrail" && call.action == "LookupEvents");
+        || (call.service == "cloudtrail" && call.action == "LookupEvents")
+        || (call.service == "logs" && call.action == "FilterLogEvents");
     let rest_method_ok = match call.service.as_str() {
         "lambda" | "apigateway" | "s3" => matches!(call.method.as_str(), "GET" | "HEAD"),
         _ => true,

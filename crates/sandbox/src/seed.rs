@@ -48,7 +48,17 @@ pub struct SeedSpec {
     /// How the organization is laid out; the other fields apply to the demo layout.
     #[serde(default)]
     pub shape: Shape,
+    /// An organization trail in the management account delivering every account's events to a
+    /// CloudWatch Logs group, as AWS Control Tower sets one up ([`ORG_TRAIL`], [`ORG_TRAIL_GROUP`]).
+    /// The spread layout always has one.
+    #[serde(default)]
+    pub org_trail: bool,
 }
+
+/// The organization trail's name and log group when [`SeedSpec::org_trail`] is set: AWS Control
+/// Tower's.
+pub const ORG_TRAIL: &str = "aws-controltower-BaselineCloudTrail";
+pub const ORG_TRAIL_GROUP: &str = "aws-controltower/CloudTrailLogs";
 
 /// Organization layouts the sandbox can build.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -73,6 +83,7 @@ impl Default for SeedSpec {
             extra_functions: 0,
             plant_problems: true,
             shape: Shape::Demo,
+            org_trail: false,
         }
     }
 }
@@ -287,6 +298,9 @@ pub async fn seed(master: &SdkConfig, spec: &SeedSpec) -> Result<Seeded, Error> 
     create_table(&ddb, LOCK_TABLE, "LockID").await?;
     // The default workspace exists but holds nothing: every stage has its own workspace.
     put_state(&s3, "default", 1, &[]).await?;
+    if spec.org_trail {
+        org_trail(&by_hand, &s3, &seeded.management_account_id, &spec.region).await?;
+    }
 
     for account in seeded.accounts.clone() {
         let role = aws::role_arn(&account.id, crate::config::DEFAULT_ASSUME_ROLE);
@@ -307,6 +321,53 @@ pub async fn seed(master: &SdkConfig, spec: &SeedSpec) -> Result<Seeded, Error> 
         }
     }
     Ok(seeded)
+}
+
+/// AWS Control Tower's organization trail: every account's events, every region, delivered to a
+/// log group in the management account (and to a bucket, which nothing here reads).
+pub async fn org_trail(
+    config: &SdkConfig,
+    s3: &aws_sdk_s3::Client,
+    management: &str,
+    region: &str,
+) -> Result<(), Error> {
+    let bucket = format!("aws-controltower-logs-{management}-{region}");
+    sdk(
+        s3.create_bucket().bucket(&bucket).send().await,
+        "s3:CreateBucket",
+    )?;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(config);
+    sdk(
+        logs.create_log_group()
+            .log_group_name(ORG_TRAIL_GROUP)
+            .send()
+            .await,
+        "logs:CreateLogGroup",
+    )?;
+    let trails = aws_sdk_cloudtrail::Client::new(config);
+    sdk(
+        trails
+            .create_trail()
+            .name(ORG_TRAIL)
+            .s3_bucket_name(&bucket)
+            .is_organization_trail(true)
+            .is_multi_region_trail(true)
+            .include_global_service_events(true)
+            .cloud_watch_logs_log_group_arn(format!(
+                "arn:aws:logs:{region}:{management}:log-group:{ORG_TRAIL_GROUP}:*"
+            ))
+            .cloud_watch_logs_role_arn(format!(
+                "arn:aws:iam::{management}:role/aws-controltower-CloudWatchLogsRole"
+            ))
+            .send()
+            .await,
+        "cloudtrail:CreateTrail",
+    )?;
+    sdk(
+        trails.start_logging().name(ORG_TRAIL).send().await,
+        "cloudtrail:StartLogging",
+    )?;
+    Ok(())
 }
 
 async fn put_state(

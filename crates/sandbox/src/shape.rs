@@ -13,6 +13,8 @@
 //! - Reads the demo does not have: a service's IAM policy statement and `ManagedPolicyArns` hold
 //!   parameter values (template reads), and a Terraform state reads a parameter a Serverless stack
 //!   writes (`data "aws_ssm_parameter"`).
+//! - AWS Control Tower's **organization trail** delivers every account's events, every region, to a
+//!   CloudWatch Logs group in the management account: refreshes read it once for the organization.
 
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
@@ -56,6 +58,14 @@ pub async fn seed(master: &SdkConfig, region: &str) -> Result<Seeded, Error> {
     let tooling_cfg = member(master, &tooling).await;
     let dev_cfg = member(master, &dev).await;
     let prod_cfg = member(master, &prod).await;
+    // Control Tower's organization trail: every account's events in one log group.
+    crate::seed::org_trail(
+        &by_hand,
+        &aws_sdk_s3::Client::new(&by_hand),
+        &seeded.management_account_id,
+        region,
+    )
+    .await?;
 
     // The state backend, made by hand; the lock is Terraform's.
     let s3 = aws_sdk_s3::Client::new(&tooling_cfg.acting(Agent::Console));

@@ -98,7 +98,7 @@ pub(crate) fn writes(service: &str, action: &str, method: &str) -> bool {
         return false;
     }
     let reads = [
-        "List", "Describe", "Get", "Head", "Lookup", "BatchGet", "Query", "Scan",
+        "List", "Describe", "Get", "Head", "Lookup", "BatchGet", "Query", "Scan", "Filter",
     ]
     .iter()
     .any(|p| action.starts_with(p));
@@ -390,6 +390,196 @@ impl Trail {
     }
 }
 
+/// An organization trail delivering every account's events to a CloudWatch Logs group, as the
+/// emulator describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct TrailSetup {
+    home_region: String,
+    multi_region: bool,
+    group_account: String,
+    group_region: String,
+    group: String,
+    /// When it logged: events outside this span were never delivered.
+    logging: (OffsetDateTime, Option<OffsetDateTime>),
+}
+
+impl TrailSetup {
+    /// From a `DescribeTrails` entry and its `GetTrailStatus`: `None` for a trail that is not an
+    /// organization's, has no log group, or never logged.
+    pub(crate) fn of(trail: &Value, status: &Value) -> Option<TrailSetup> {
+        if trail["IsOrganizationTrail"].as_bool() != Some(true) {
+            return None;
+        }
+        let group_arn = trail["CloudWatchLogsLogGroupArn"].as_str()?;
+        let parts: Vec<&str> = group_arn.splitn(7, ':').collect();
+        let [_, _, "logs", group_region, group_account, "log-group", group] = parts[..] else {
+            return None;
+        };
+        let home_region = trail["HomeRegion"]
+            .as_str()
+            .or_else(|| trail["TrailARN"].as_str()?.split(':').nth(3))?;
+        // Timestamps in CloudTrail's JSON protocol are epoch seconds.
+        let at = |key: &str| {
+            status[key]
+                .as_f64()
+                .and_then(|t| OffsetDateTime::from_unix_timestamp_nanos((t * 1e9) as i128).ok())
+        };
+        let started = at("StartLoggingTime")?;
+        let stopped = if status["IsLogging"].as_bool() == Some(true) {
+            None
+        } else {
+            Some(at("StopLoggingTime")?)
+        };
+        Some(TrailSetup {
+            home_region: home_region.to_owned(),
+            multi_region: trail["IsMultiRegionTrail"].as_bool() == Some(true),
+            group_account: group_account.to_owned(),
+            group_region: group_region.to_owned(),
+            group: group.strip_suffix(":*").unwrap_or(group).to_owned(),
+            logging: (started, stopped),
+        })
+    }
+}
+
+/// Events a `FilterLogEvents` page holds at most, and by default.
+const LOG_PAGE_MAX: usize = 10_000;
+
+impl Trail {
+    /// The answer to a `logs:FilterLogEvents` request of `account` in `region` when it reads an
+    /// organization trail's group (`None`: it does not, and the emulator answers). Events come
+    /// oldest first, one stream per account and region (`<org>_<account>_CloudTrail_<region>`),
+    /// each message the event's record. The filter patterns answered are none and the JSON
+    /// selectors on `readOnly` (`{ $.readOnly IS FALSE }`, `{ $.readOnly = false }`, and their
+    /// `TRUE` / `true` forms); any other is refused rather than answered unfiltered.
+    pub(crate) fn filter(
+        &self,
+        trails: &[TrailSetup],
+        account: &str,
+        region: &str,
+        organization: &str,
+        body: &[u8],
+    ) -> Option<Result<String, Refusal>> {
+        let request: Value =
+            serde_json::from_slice(if body.is_empty() { b"{}" } else { body }).unwrap_or_default();
+        let named = request["logGroupName"].as_str();
+        let identifier = request["logGroupIdentifier"].as_str();
+        let delivery = {
+            trails
+                .iter()
+                .find(|d| {
+                    d.group_account == account
+                        && d.group_region == region
+                        && (named == Some(d.group.as_str())
+                            || identifier.is_some_and(|i| {
+                                i == d.group
+                                    || i.strip_suffix(":*").unwrap_or(i).ends_with(&format!(
+                                        ":{}:log-group:{}",
+                                        d.group_account, d.group
+                                    ))
+                            }))
+                })?
+                .clone()
+        };
+        Some(self.delivered(&delivery, organization, &request))
+    }
+
+    fn delivered(
+        &self,
+        d: &TrailSetup,
+        organization: &str,
+        request: &Value,
+    ) -> Result<String, Refusal> {
+        let invalid = |m: &str| ("InvalidParameterException", m.to_owned());
+        if request.get("logGroupName").is_some() && request.get("logGroupIdentifier").is_some() {
+            return Err(invalid(
+                "LogGroup name and LogGroup ARN are mutually exclusive parameters.",
+            ));
+        }
+        let limit = match request.get("limit").and_then(Value::as_u64) {
+            None => LOG_PAGE_MAX,
+            Some(n) if (1..=LOG_PAGE_MAX as u64).contains(&n) => n as usize,
+            Some(_) => {
+                return Err(invalid(
+                    "1 validation error detected: Value at 'limit' failed to satisfy constraint: Member must have value less than or equal to 10000",
+                ))
+            }
+        };
+        let pattern: String = request["filterPattern"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let read_only = match pattern.as_str() {
+            "" => None,
+            "{$.readOnlyISFALSE}" | "{$.readOnly=false}" => Some(false),
+            "{$.readOnlyISTRUE}" | "{$.readOnly=true}" => Some(true),
+            other => {
+                return Err(invalid(&format!(
+                    "the sandbox's CloudTrail delivery answers only filter patterns on readOnly, not `{other}`"
+                )))
+            }
+        };
+        let ms = |key: &str| -> Option<i128> { request[key].as_i64().map(i128::from) };
+        let (start, end) = (ms("startTime"), ms("endTime"));
+        if let (Some(s), Some(e)) = (start, end) {
+            if s > e {
+                return Err(invalid("startTime must be before endTime"));
+            }
+        }
+        let skip = match request.get("nextToken").and_then(Value::as_str) {
+            None => 0,
+            Some(t) => t
+                .strip_prefix("logs-")
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| invalid("The specified nextToken is invalid."))?,
+        };
+        let delivered = |at: OffsetDateTime| {
+            let (from, to) = d.logging;
+            at >= from && to.is_none_or(|t| at <= t)
+        };
+        let events = self.events.lock().map_err(|_| {
+            (
+                "ServiceUnavailableException",
+                "log events unavailable".to_owned(),
+            )
+        })?;
+        let mut matching: Vec<&Recorded> = events
+            .iter()
+            .filter(|e| delivered(e.at))
+            .filter(|e| d.multi_region || e.region == d.home_region)
+            // Every recorded event writes.
+            .filter(|_| read_only != Some(true))
+            .filter(|e| {
+                let t = e.at.unix_timestamp_nanos() / 1_000_000;
+                start.is_none_or(|s| t >= s) && end.is_none_or(|x| t <= x)
+            })
+            .collect();
+        // Oldest first.
+        matching.sort_by_key(|e| e.at);
+        let page: Vec<Value> = matching
+            .iter()
+            .skip(skip)
+            .take(limit)
+            .map(|e| {
+                let t = (e.at.unix_timestamp_nanos() / 1_000_000) as i64;
+                json!({
+                    "logStreamName": format!("{organization}_{}_CloudTrail_{}", e.account, e.region),
+                    "timestamp": t,
+                    "message": e.record.to_string(),
+                    "ingestionTime": t,
+                    "eventId": e.id,
+                })
+            })
+            .collect();
+        let mut answer = json!({ "events": page, "searchedLogStreams": [] });
+        if skip + limit < matching.len() {
+            answer["nextToken"] = json!(format!("logs-{}", skip + limit));
+        }
+        Ok(answer.to_string())
+    }
+}
+
 fn rfc3339(at: OffsetDateTime) -> String {
     at.replace_nanosecond(0)
         .unwrap_or(at)
@@ -650,6 +840,117 @@ mod tests {
             user_agent: "aws-cli/2.15.0",
             at: OffsetDateTime::now_utc(),
         }
+    }
+
+    #[test]
+    fn an_organization_trails_group_holds_what_it_logged_oldest_first_in_pages() {
+        let trail = Trail::default();
+        let c = caller();
+        let before = OffsetDateTime::now_utc() - time::Duration::minutes(10);
+        let mut early = write(&c, "ssm", "PutParameter", br#"{"Name":"/a"}"#);
+        early.at = before;
+        trail.record(&early);
+        for name in ["/b", "/c", "/d"] {
+            trail.record(&write(
+                &c,
+                "ssm",
+                "PutParameter",
+                format!(r#"{{"Name":"{name}"}}"#).as_bytes(),
+            ));
+        }
+        let setup = TrailSetup::of(
+            &json!({
+                "IsOrganizationTrail": true,
+                "IsMultiRegionTrail": true,
+                "TrailARN": "arn:aws:cloudtrail:us-east-1:999999999999:trail/org",
+                "CloudWatchLogsLogGroupArn": "arn:aws:logs:us-east-1:999999999999:log-group:org/CloudTrailLogs:*",
+            }),
+            &json!({
+                "IsLogging": true,
+                "StartLoggingTime": (before + time::Duration::minutes(1)).unix_timestamp(),
+            }),
+        )
+        .expect("an organization trail with a group");
+        let ask = |account: &str, body: Value| {
+            trail.filter(
+                std::slice::from_ref(&setup),
+                account,
+                "us-east-1",
+                "o-abc",
+                body.to_string().as_bytes(),
+            )
+        };
+        // Another group, or the group read from another account: not the trail's.
+        assert!(ask("999999999999", json!({"logGroupName": "app/logs"})).is_none());
+        assert!(ask(
+            "111111111111",
+            json!({"logGroupName": "org/CloudTrailLogs"})
+        )
+        .is_none());
+        let page = |body: Value| -> Value {
+            serde_json::from_str(
+                &ask("999999999999", body)
+                    .expect("the trail's group")
+                    .expect("an answer"),
+            )
+            .expect("JSON")
+        };
+        let first = page(json!({
+            "logGroupName": "org/CloudTrailLogs",
+            "filterPattern": "{ $.readOnly IS FALSE }",
+            "limit": 2,
+        }));
+        let names = |p: &Value| -> Vec<String> {
+            p["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .map(|e| {
+                    let record: Value =
+                        serde_json::from_str(e["message"].as_str().expect("message"))
+                            .expect("record");
+                    record["requestParameters"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect()
+        };
+        // The write before the trail logged was never delivered.
+        assert_eq!(names(&first), ["/b", "/c"]);
+        assert_eq!(
+            first["events"][0]["logStreamName"],
+            "o-abc_111111111111_CloudTrail_eu-west-1"
+        );
+        let token = first["nextToken"].as_str().expect("a next page").to_owned();
+        let second = page(json!({
+            "logGroupIdentifier": "arn:aws:logs:us-east-1:999999999999:log-group:org/CloudTrailLogs",
+            "filterPattern": "{ $.readOnly IS FALSE }",
+            "limit": 2,
+            "nextToken": token,
+        }));
+        assert_eq!(names(&second), ["/d"]);
+        assert!(second.get("nextToken").is_none());
+        // Reads only: none recorded.
+        assert_eq!(
+            names(&page(
+                json!({"logGroupName": "org/CloudTrailLogs", "filterPattern": "{ $.readOnly IS TRUE }"})
+            )),
+            Vec::<String>::new()
+        );
+        // A pattern the sandbox cannot apply is refused, not answered unfiltered.
+        let refused = ask(
+            "999999999999",
+            json!({"logGroupName": "org/CloudTrailLogs", "filterPattern": "ERROR"}),
+        )
+        .expect("the trail's group");
+        assert_eq!(refused.map_err(|e| e.0), Err("InvalidParameterException"));
+        let too_many = ask(
+            "999999999999",
+            json!({"logGroupName": "org/CloudTrailLogs", "limit": 10_001}),
+        )
+        .expect("the trail's group");
+        assert!(too_many.is_err());
     }
 
     #[test]

@@ -138,6 +138,220 @@ pub async fn read(
     History { changes, read }
 }
 
+/// An organization trail that delivers every account's events to one CloudWatch Logs group (as
+/// AWS Control Tower sets one up): one `logs:FilterLogEvents` read there covers every account and
+/// region it logs, where the event history takes one `LookupEvents` read per account and region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgTrail {
+    pub trail_arn: String,
+    /// The group's name, account and region, from its ARN.
+    pub group: String,
+    pub group_account: String,
+    pub group_region: String,
+    /// Every region's events (a multi-region trail), or only its home region's.
+    pub home_region: String,
+    pub multi_region: bool,
+}
+
+impl OrgTrail {
+    /// Whether the trail logs this region's events.
+    pub fn covers(&self, region: &str) -> bool {
+        self.multi_region || self.home_region == region
+    }
+}
+
+/// The organization trail of the management account (`config`), when one is logging to
+/// CloudWatch Logs: `cloudtrail:DescribeTrails`, then `GetTrailStatus` (a trail that is not
+/// logging delivers nothing, so reading it would miss every change). `None` when there is none
+/// or either call is refused: the event history is read instead.
+pub async fn org_trail(config: &aws_config::SdkConfig) -> Option<OrgTrail> {
+    let client = crate::client!(aws_sdk_cloudtrail, config);
+    let trails = client
+        .describe_trails()
+        .include_shadow_trails(true)
+        .send()
+        .await
+        .ok()?;
+    for t in trails.trail_list() {
+        if t.is_organization_trail() != Some(true) {
+            continue;
+        }
+        let (Some(arn), Some(group_arn)) = (t.trail_arn(), t.cloud_watch_logs_log_group_arn())
+        else {
+            continue;
+        };
+        // The home region, or the one its ARN names (arn:aws:cloudtrail:<region>:…).
+        let Some(home) = t.home_region().or_else(|| arn.split(':').nth(3)) else {
+            continue;
+        };
+        // arn:aws:logs:<region>:<account>:log-group:<name>[:*]
+        let parts: Vec<&str> = group_arn.splitn(7, ':').collect();
+        let [_, _, "logs", region, account, "log-group", name] = parts[..] else {
+            continue;
+        };
+        let name = name.strip_suffix(":*").unwrap_or(name);
+        let trail = OrgTrail {
+            trail_arn: arn.to_owned(),
+            group: name.to_owned(),
+            group_account: account.to_owned(),
+            group_region: region.to_owned(),
+            home_region: home.to_owned(),
+            multi_region: t.is_multi_region_trail() == Some(true),
+        };
+        if still_logging(config, &trail).await {
+            return Some(trail);
+        }
+    }
+    None
+}
+
+/// Whether `trail` still logs (`cloudtrail:GetTrailStatus` in its home region).
+pub async fn still_logging(config: &aws_config::SdkConfig, trail: &OrgTrail) -> bool {
+    crate::client!(
+        aws_sdk_cloudtrail,
+        &crate::credentials::in_region(config, &trail.home_region)
+    )
+    .get_trail_status()
+    .name(&trail.trail_arn)
+    .send()
+    .await
+    .is_ok_and(|s| s.is_logging() == Some(true))
+}
+
+/// Events one organization-wide read takes at most (oldest first); the read then says it covers
+/// up to its newest event, and the next read goes on from there.
+pub const ORG_MAX_EVENTS: usize = 20_000;
+
+/// The write events of every account and region in `places` from `since` to `until`, from the
+/// organization trail's log group (`config` reaches the group's account): one
+/// `logs:FilterLogEvents` read, paged, keeping only writes (`{ $.readOnly IS FALSE }`, and each
+/// record checked again). Each place gets its own [`History`] with the span the read covered.
+pub async fn read_org(
+    config: &aws_config::SdkConfig,
+    trail: &OrgTrail,
+    places: &[(String, String)],
+    since: OffsetDateTime,
+    until: OffsetDateTime,
+) -> Vec<History> {
+    let client = crate::client!(
+        aws_sdk_cloudwatchlogs,
+        &crate::credentials::in_region(config, &trail.group_region)
+    );
+    let wanted: std::collections::HashSet<(&str, &str)> = places
+        .iter()
+        .map(|(a, r)| (a.as_str(), r.as_str()))
+        .collect();
+    let mut by_place: std::collections::HashMap<(String, String), Vec<ChangeEvent>> =
+        std::collections::HashMap::new();
+    let mut token: Option<String> = None;
+    let mut covered_until = until;
+    let mut read = 0usize;
+    let mut error = None;
+    loop {
+        let page = client
+            .filter_log_events()
+            .log_group_name(&trail.group)
+            .filter_pattern(WRITES_PATTERN)
+            .start_time(since.unix_timestamp() * 1000)
+            // Whole seconds: the end rounded up, so an event in the scan's first second is not cut.
+            .end_time((until.unix_timestamp() + 1) * 1000)
+            .set_next_token(token.clone())
+            .send()
+            .await;
+        let page = match page {
+            Ok(p) => p,
+            Err(e) => {
+                let code = crate::collect::error_code(&e)
+                    .map(crate::collect::classify)
+                    .unwrap_or(crate::model::ErrorCode::Aws);
+                error = Some(UiError {
+                    code,
+                    message: format!(
+                        "logs:FilterLogEvents on the organization trail's log group {} (account {}, {}): {}",
+                        trail.group,
+                        trail.group_account,
+                        trail.group_region,
+                        aws_message(&e)
+                    ),
+                });
+                break;
+            }
+        };
+        for event in page.events() {
+            read += 1;
+            let Some(record) = event.message() else {
+                continue;
+            };
+            // The filter pattern already keeps writes; a record is checked again, so a delivery
+            // that ignored the pattern cannot pass reads off as changes.
+            let Ok(fields) = serde_json::from_str::<Value>(record) else {
+                continue;
+            };
+            if fields["readOnly"].as_bool() != Some(false) {
+                continue;
+            }
+            let (Some(account), Some(region)) = (
+                fields["recipientAccountId"].as_str(),
+                fields["awsRegion"].as_str(),
+            ) else {
+                continue;
+            };
+            if !wanted.contains(&(account, region)) {
+                continue;
+            }
+            if let Some(change) = parse(record, &[], account, region) {
+                by_place
+                    .entry((account.to_owned(), region.to_owned()))
+                    .or_default()
+                    .push(change);
+            }
+        }
+        token = page
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+        if read >= ORG_MAX_EVENTS {
+            // Oldest first: what is held reaches up to the newest event read.
+            if let Some(newest) = by_place
+                .values()
+                .flatten()
+                .filter_map(|c| parse_time(&c.at))
+                .max()
+            {
+                covered_until = newest;
+            }
+            break;
+        }
+    }
+    places
+        .iter()
+        .map(|(account, region)| {
+            let mut changes = by_place
+                .remove(&(account.clone(), region.clone()))
+                .unwrap_or_default();
+            // Newest first, as the event history answers.
+            changes.sort_by(|a, b| b.at.cmp(&a.at));
+            History {
+                read: FeedRead {
+                    account_id: account.clone(),
+                    region: region.clone(),
+                    since: rfc3339(since),
+                    until: rfc3339(covered_until),
+                    events: u32::try_from(changes.len()).unwrap_or(u32::MAX),
+                    error: error.clone(),
+                },
+                changes,
+            }
+        })
+        .collect()
+}
+
+/// CloudWatch Logs' filter pattern for CloudTrail records that changed something.
+pub const WRITES_PATTERN: &str = "{ $.readOnly IS FALSE }";
+
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.replace_nanosecond(0)
         .unwrap_or(t)

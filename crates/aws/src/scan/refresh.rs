@@ -34,6 +34,9 @@ const READS_AT_ONCE: usize = 16;
 pub struct Refresher {
     ctx: AccountCtx,
     configs: tokio::sync::Mutex<HashMap<String, SdkConfig>>,
+    /// The organization trail found on the first pass (`Some(None)`: there is none); each later
+    /// pass only checks that it still logs.
+    trail: tokio::sync::Mutex<Option<Option<collect::cloudtrail::OrgTrail>>>,
 }
 
 impl std::fmt::Debug for Refresher {
@@ -125,6 +128,7 @@ impl Refresher {
                 now,
             },
             configs: tokio::sync::Mutex::new(HashMap::new()),
+            trail: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -141,6 +145,40 @@ impl Refresher {
         let c = self.ctx.credentials(&account.id, &access).await;
         configs.insert(account.id.clone(), c.clone());
         c
+    }
+
+    /// The organization trail to read this pass's history from, and the credentials of its log
+    /// group's account: found once (`DescribeTrails` in the management account), then checked
+    /// each pass (`GetTrailStatus`: a trail that stopped logging is read no more, and the next
+    /// pass looks again). `None`: each account's event history is read.
+    async fn org_trail(
+        &self,
+        previous: &ScanReport,
+    ) -> Option<(collect::cloudtrail::OrgTrail, SdkConfig)> {
+        let mut known = self.trail.lock().await;
+        let trail = match known.as_ref() {
+            None => {
+                let found = collect::cloudtrail::org_trail(&self.ctx.mgmt).await;
+                *known = Some(found.clone());
+                found?
+            }
+            Some(None) => return None,
+            Some(Some(t)) => {
+                let t = t.clone();
+                if !collect::cloudtrail::still_logging(&self.ctx.mgmt, &t).await {
+                    *known = None;
+                    return None;
+                }
+                t
+            }
+        };
+        drop(known);
+        let account = previous
+            .accounts
+            .iter()
+            .find(|a| a.id == trail.group_account && a.status != AccountStatus::Error)?;
+        let config = self.config(account).await;
+        Some((trail, config))
     }
 
     /// Reads what changed since `previous` and patches it.
@@ -168,24 +206,60 @@ impl Refresher {
         }
         let cursors = history_cursors(Some(previous), &previous.organization.id, now);
         let places = places(previous);
-        let reads: Vec<_> = places
+        // Where an organization trail logs to CloudWatch Logs, one read there covers every
+        // account and region it logs; the rest read their own event history.
+        let trail = self.org_trail(previous).await;
+        type Places<'a> = Vec<&'a (Account, String)>;
+        let (logged, own): (Places, Places) = places
             .iter()
+            .partition(|(_, region)| trail.as_ref().is_some_and(|(t, _)| t.covers(region)));
+        let since_of = |account: &Account, region: &String| {
+            cursors
+                .get(&(account.id.clone(), region.clone()))
+                .copied()
+                // Not read before (a failed read, a region added): from the snapshot's start.
+                .unwrap_or(taken - collect::cloudtrail::DELIVERY_LAG)
+        };
+        let mut histories: Vec<collect::cloudtrail::History> = Vec::new();
+        let mut own = own;
+        if let (Some((t, config)), Some(since)) =
+            (&trail, logged.iter().map(|(a, r)| since_of(a, r)).min())
+        {
+            let ids: Vec<(String, String)> = logged
+                .iter()
+                .map(|(a, r)| (a.id.clone(), r.clone()))
+                .collect();
+            let read = collect::cloudtrail::read_org(config, t, &ids, since, now).await;
+            match read.iter().find_map(|h| h.read.error.as_ref()) {
+                None => histories = read,
+                Some(e) => {
+                    // Refused (no `logs:FilterLogEvents` there, say): each account's own event
+                    // history is read, now and on the passes after.
+                    tracing::warn!(
+                        "the organization trail could not be read, each account's history is read instead: {}",
+                        e.message
+                    );
+                    *self.trail.lock().await = Some(None);
+                    own.extend(logged);
+                }
+            }
+        }
+        let reads: Vec<_> = own
+            .into_iter()
             .map(|(account, region)| {
-                let since = cursors
-                    .get(&(account.id.clone(), region.clone()))
-                    .copied()
-                    // Not read before (a failed read, a region added): from the snapshot's start.
-                    .unwrap_or(taken - collect::cloudtrail::DELIVERY_LAG);
+                let since = since_of(account, region);
                 async move {
                     let config = aws::in_region(&self.config(account).await, region);
                     collect::cloudtrail::read(&config, &account.id, region, since, now).await
                 }
             })
             .collect();
-        let histories: Vec<collect::cloudtrail::History> = stream::iter(reads)
-            .buffer_unordered(READS_AT_ONCE)
-            .collect()
-            .await;
+        histories.extend(
+            stream::iter(reads)
+                .buffer_unordered(READS_AT_ONCE)
+                .collect::<Vec<collect::cloudtrail::History>>()
+                .await,
+        );
         let unread: Vec<FeedRead> = histories
             .iter()
             .filter(|h| h.read.error.is_some())

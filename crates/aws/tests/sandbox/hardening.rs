@@ -215,12 +215,42 @@ async fn a_scan_only_reads_metadata_and_needs_exactly_the_documented_policy() {
     scan::scan(&spread_env, &Workspace::default(), &spread_opts, &|_| {})
         .await
         .expect("spread scan");
-    let spread_calls = spread_proxy.calls();
     assert!(
-        spread_calls
+        spread_proxy
+            .calls()
             .iter()
             .any(|c| c.action == "GetFunctionConcurrency"),
         "the spread scan read the reservations"
+    );
+    // A Live / `watch` pass after each scan: the demo's reads each account's event history, the
+    // spread's its organization trail's log group.
+    let ws = Workspace::load(&harness::demo().sandbox.workspace_file()).expect("workspace");
+    let demo_opts = ScanOptions {
+        hasher: Some(ValueHasher::new([7; 32])),
+        ..ScanOptions::default()
+    };
+    let pass = scan::Refresher::new(&env, &ws, &demo_opts)
+        .await
+        .expect("refresher")
+        .refresh(&report)
+        .await
+        .expect("demo refresh");
+    assert!(matches!(pass, scan::Refresh::Patched(_)));
+    let spread_report = scan::scan(&spread_env, &Workspace::default(), &spread_opts, &|_| {})
+        .await
+        .expect("spread scan");
+    let pass = scan::Refresher::new(&spread_env, &Workspace::default(), &spread_opts)
+        .await
+        .expect("refresher")
+        .refresh(&spread_report)
+        .await
+        .expect("spread refresh");
+    assert!(matches!(pass, scan::Refresh::Patched(_)));
+    let calls = proxy.calls();
+    let spread_calls = spread_proxy.calls();
+    assert!(
+        spread_calls.iter().any(|c| c.action == "FilterLogEvents"),
+        "the spread pass read the organization trail"
     );
 
     let all = [&calls[..], &denied_calls[..], &spread_calls[..]].concat();

@@ -485,3 +485,150 @@ async fn a_state_written_with_no_event_is_read_again_and_its_claims_follow() {
     let full = full_scan(&env, &ws, &quiet.report).await;
     assert_eq!(picture(&quiet.report), picture(&full));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_an_organization_trail_one_read_of_its_log_group_finds_a_console_change() {
+    let running = tokio::task::block_in_place(|| {
+        harness::start(stagecraft_sandbox::SeedSpec {
+            stages: vec!["dev".into(), "qa".into()],
+            org_trail: true,
+            ..stagecraft_sandbox::SeedSpec::default()
+        })
+    });
+    let sb = &running.sandbox;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let counter = stagecraft_sandbox::proxy::Proxy::start(
+        &sb.endpoint,
+        stagecraft_sandbox::proxy::ProxyOptions::default(),
+    )
+    .await
+    .expect("counting proxy");
+    let env = sb
+        .aws_env_through(&counter.endpoint, &dir.path().join("config"))
+        .expect("aws config");
+    let ws = Workspace::load(&sb.workspace_file()).expect("workspace");
+    let before = scan::scan(&env, &ws, &options(), &|_| {})
+        .await
+        .expect("scan");
+    let refresher = Refresher::new(&env, &ws, &options())
+        .await
+        .expect("refresher");
+    let count = |action: &str| {
+        counter
+            .calls()
+            .iter()
+            .filter(|c| c.action == action)
+            .count()
+    };
+
+    // A quiet pass: the organization trail is found and its group read once, for every account
+    // and region; no account's own event history is read.
+    counter.clear();
+    let Refresh::Patched(quiet) = refresher.refresh(&before).await.expect("refresh") else {
+        panic!("a refresh right after a scan needs no full scan")
+    };
+    assert!(quiet.reread.is_empty(), "{:?}", quiet.reread);
+    assert!(quiet.unread.is_empty(), "{:?}", quiet.unread);
+    assert_eq!(
+        (
+            count("DescribeTrails"),
+            count("GetTrailStatus"),
+            count("FilterLogEvents"),
+            count("LookupEvents")
+        ),
+        (1, 1, 1, 0),
+        "{:#?}",
+        counter.calls()
+    );
+    let places = before.accounts.len();
+    assert_eq!(
+        quiet.report.feed.len(),
+        before.feed.len(),
+        "every place the scan read has a read again"
+    );
+    assert!(places >= 3);
+
+    // A console change in dev: found in the group, with who made it; only dev's Lambda is read
+    // again.
+    let function = before
+        .resources
+        .iter()
+        .find(|r| {
+            r.type_name == "AWS::Lambda::Function"
+                && r.stage.as_deref() == Some("dev")
+                && matches!(r.owner, Owner::Serverless(_))
+        })
+        .expect("a Serverless function in dev")
+        .clone();
+    let console = as_app(&env, "console.amazonaws.com").await;
+    aws_sdk_lambda::Client::new(&console)
+        .update_function_configuration()
+        .function_name(&function.name)
+        .handler("edited.in_console")
+        .send()
+        .await
+        .expect("UpdateFunctionConfiguration");
+    counter.clear();
+    let Refresh::Patched(refreshed) = refresher.refresh(&quiet.report).await.expect("refresh")
+    else {
+        panic!("a console change needs no full scan")
+    };
+    assert_eq!(
+        (
+            count("DescribeTrails"),
+            count("GetTrailStatus"),
+            count("FilterLogEvents"),
+            count("LookupEvents")
+        ),
+        (0, 1, 1, 0),
+        "the trail is checked, not looked for again"
+    );
+    let change = refreshed
+        .new_changes
+        .iter()
+        .find(|c| c.action == "UpdateFunctionConfiguration")
+        .unwrap_or_else(|| panic!("the change: {:?}", refreshed.new_changes));
+    assert_eq!(change.tool, Tool::Console);
+    assert_eq!(change.account_id, function.account_id);
+    let read: Vec<(String, &str)> = refreshed
+        .reread
+        .iter()
+        .map(|r| (r.account_id.clone(), r.collector.name()))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            (function.account_id.clone(), Collector::Lambda.name()),
+            (function.account_id.clone(), Collector::Tags.name()),
+        ]
+    );
+    let after = &refreshed.report;
+    assert_eq!(
+        after
+            .resources
+            .iter()
+            .find(|r| r.id == function.id)
+            .and_then(|r| r.attr_str("handler")),
+        Some("edited.in_console")
+    );
+
+    // The trail stops logging: the group would miss what changes now, so each account's own
+    // event history is read instead.
+    let master = env.sdk_config("master", None).await;
+    aws_sdk_cloudtrail::Client::new(&master)
+        .stop_logging()
+        .name(stagecraft_sandbox::seed::ORG_TRAIL)
+        .send()
+        .await
+        .expect("StopLogging");
+    counter.clear();
+    let Refresh::Patched(_) = refresher.refresh(after).await.expect("refresh") else {
+        panic!("no full scan")
+    };
+    assert_eq!(count("FilterLogEvents"), 0);
+    assert!(
+        count("LookupEvents") >= places,
+        "each account's history: {}",
+        count("LookupEvents")
+    );
+}

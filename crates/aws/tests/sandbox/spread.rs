@@ -142,6 +142,8 @@ async fn with_no_config_every_owner_is_right_in_every_account_and_region() {
             "tooling us-east-1 S3::Bucket globex-tfstate = unmanaged",
             "tooling us-east-1 DynamoDB::Table globex-tflock = unmanaged",
             "tooling global IAM::Role OrganizationAccountAccessRole = unmanaged",
+            // The organization trail's bucket, in the management account.
+            "mgmt us-east-1 S3::Bucket aws-controltower-logs-123456789012-us-east-1 = unmanaged",
         ]
         .map(String::from),
     );
