@@ -414,7 +414,10 @@ pub async fn up(opts: &UpOptions, log: &mut dyn FnMut(&str)) -> Result<Running, 
         let env = AwsEnv::with_config_file(dir.join("aws-config"));
         let master = env.sdk_config(MASTER_PROFILE, None).await;
         log("seeding the organization…");
-        let seeded = seed::seed(&master, &opts.spec).await?;
+        let seeded = match opts.spec.shape {
+            Shape::Demo => seed::seed(&master, &opts.spec).await?,
+            Shape::Spread => shape::seed(&master, &opts.spec.region).await?,
+        };
         // CloudTrail's event times are whole seconds: once the second of the last write has
         // passed, a scan that starts comes after every write the seeding made.
         let into = u64::from(time::OffsetDateTime::now_utc().nanosecond());

@@ -261,10 +261,8 @@ impl NewOrg {
 }
 
 /// Builds the organization described by `spec` using the management account's SDK config.
+/// Builds the demo layout (the shape module builds the others).
 pub async fn seed(master: &SdkConfig, spec: &SeedSpec) -> Result<Seeded, Error> {
-    if spec.shape == Shape::Spread {
-        return crate::shape::seed(master, &spec.region).await;
-    }
     // The organization, its accounts and the state backend were made by hand in the console.
     // (Members are reached from `master` itself: each write there names its own tool.)
     let by_hand = Agent::Console.acting(master);
