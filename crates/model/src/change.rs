@@ -198,6 +198,10 @@ pub struct LivePass {
     /// `state rm`, `state mv`): read again.
     #[serde(default)]
     pub states_written: Vec<String>,
+    /// Where the pass read the history when not each account's own event history: the
+    /// organization trail's log group, in words.
+    #[serde(default)]
+    pub history_from: Option<String>,
 }
 
 /// What one Live pass found, with the snapshot now on screen when it changed.

@@ -35,4 +35,9 @@ unwatched: Array<FeedRead>,
  * Terraform states whose object changed since the snapshot with no event to say so (`import`,
  * `state rm`, `state mv`): read again.
  */
-states_written: Array<string>, };
+states_written: Array<string>, 
+/**
+ * Where the pass read the history when not each account's own event history: the
+ * organization trail's log group, in words.
+ */
+history_from: string | null, };

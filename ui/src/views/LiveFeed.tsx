@@ -36,11 +36,15 @@ export function LiveFeed({ live, now, accountName, onInterval, onOpen }: Props) 
       <div class="live-head">
         <span class={`live-dot${live.busy ? " busy" : ""}`} aria-hidden="true" />
         <strong>Live</strong>
-        <span class="muted" data-testid="live-status">
+        <span
+          class="muted"
+          data-testid="live-status"
+          title={last?.history_from ? `The history was read from ${last.history_from}, once for every account` : undefined}
+        >
           {live.busy
             ? "reading the history…"
             : live.lastAt
-              ? `checked ${timeAgo(live.lastAt, now)}${last && last.read_again.length > 0 ? ` · read again ${describeReads(last)}` : ""}`
+              ? `checked ${timeAgo(live.lastAt, now)}${last?.history_from ? " · history from the organization trail" : ""}${last && last.read_again.length > 0 ? ` · read again ${describeReads(last)}` : ""}`
               : "first pass…"}
         </span>
         <span class="spacer" />

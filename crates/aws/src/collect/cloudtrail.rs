@@ -154,6 +154,18 @@ pub struct OrgTrail {
 }
 
 impl OrgTrail {
+    /// `the organization trail <name> (log group <group> in <account>)`.
+    pub fn describe(&self) -> String {
+        let name = self
+            .trail_arn
+            .rsplit_once(":trail/")
+            .map_or(self.trail_arn.as_str(), |(_, n)| n);
+        format!(
+            "the organization trail {name} (log group {} in {})",
+            self.group, self.group_account
+        )
+    }
+
     /// Whether the trail logs this region's events.
     pub fn covers(&self, region: &str) -> bool {
         self.multi_region || self.home_region == region

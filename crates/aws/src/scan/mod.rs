@@ -806,6 +806,7 @@ impl Pass {
                 snapshot: *stored,
                 unwatched: refreshed.unread.clone(),
                 states_written: refreshed.states_written.clone(),
+                history_from: refreshed.history_from.clone(),
             },
             Pass::Scanned { why, stored } => stagecraft_model::change::LivePass {
                 at,
@@ -821,6 +822,7 @@ impl Pass {
                     .cloned()
                     .collect(),
                 states_written: Vec::new(),
+                history_from: None,
             },
         }
     }

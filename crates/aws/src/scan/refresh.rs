@@ -70,6 +70,9 @@ pub struct Refreshed {
     pub states_written: Vec<String>,
     /// Where the history could not be read: changes there are not seen.
     pub unread: Vec<FeedRead>,
+    /// The organization trail whose log group the history was read from, in words; `None`: each
+    /// account's own event history.
+    pub history_from: Option<String>,
 }
 
 impl Refreshed {
@@ -221,6 +224,7 @@ impl Refresher {
                 .unwrap_or(taken - collect::cloudtrail::DELIVERY_LAG)
         };
         let mut histories: Vec<collect::cloudtrail::History> = Vec::new();
+        let mut history_from = None;
         let mut own = own;
         if let (Some((t, config)), Some(since)) =
             (&trail, logged.iter().map(|(a, r)| since_of(a, r)).min())
@@ -231,7 +235,10 @@ impl Refresher {
                 .collect();
             let read = collect::cloudtrail::read_org(config, t, &ids, since, now).await;
             match read.iter().find_map(|h| h.read.error.as_ref()) {
-                None => histories = read,
+                None => {
+                    histories = read;
+                    history_from = Some(t.describe());
+                }
                 Some(e) => {
                     // Refused (no `logs:FilterLogEvents` there, say): each account's own event
                     // history is read, now and on the passes after.
@@ -495,6 +502,7 @@ impl Refresher {
             states: state_locations,
             states_written,
             unread,
+            history_from,
         })))
     }
 

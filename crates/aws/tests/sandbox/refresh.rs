@@ -540,6 +540,17 @@ async fn with_an_organization_trail_one_read_of_its_log_group_finds_a_console_ch
         "{:#?}",
         counter.calls()
     );
+    assert_eq!(
+        quiet.history_from.as_deref(),
+        Some(format!(
+            "the organization trail {} (log group {} in {})",
+            stagecraft_sandbox::seed::ORG_TRAIL,
+            stagecraft_sandbox::seed::ORG_TRAIL_GROUP,
+            sb.seeded.management_account_id
+        ))
+        .as_deref(),
+        "the pass says where it read the history"
+    );
     let places = before.accounts.len();
     assert_eq!(
         quiet.report.feed.len(),
@@ -622,9 +633,10 @@ async fn with_an_organization_trail_one_read_of_its_log_group_finds_a_console_ch
         .await
         .expect("StopLogging");
     counter.clear();
-    let Refresh::Patched(_) = refresher.refresh(after).await.expect("refresh") else {
+    let Refresh::Patched(stopped) = refresher.refresh(after).await.expect("refresh") else {
         panic!("no full scan")
     };
+    assert_eq!(stopped.history_from, None);
     assert_eq!(count("FilterLogEvents"), 0);
     assert!(
         count("LookupEvents") >= places,

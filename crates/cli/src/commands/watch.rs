@@ -172,6 +172,13 @@ fn report_pass(pass: &Pass, before: Option<&ScanReport>, store: &std::path::Path
     for f in &new_findings {
         println!("  finding {}: {} — {}", f.rule, f.message, f.fix);
     }
+    if let Some(from) = summary
+        .history_from
+        .as_deref()
+        .filter(|_| !changes.is_empty())
+    {
+        eprintln!("{} history read from {from}", now());
+    }
     if let Some(why) = full {
         eprintln!("{} scanned the whole organization: {why}", now());
     } else if !reread.is_empty() {
