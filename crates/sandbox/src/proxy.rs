@@ -615,17 +615,10 @@ async fn answer(
                 "The security token included in the request is invalid.",
             ));
         };
-        let answer = match state.trail.lookup(&caller.account, &region, &body, now) {
-            Ok(json) => {
-                let mut r = Response::new(Full::new(Bytes::from(json)));
-                r.headers_mut().insert(
-                    hyper::header::CONTENT_TYPE,
-                    hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
-                );
-                r
-            }
-            Err((code, message)) => coded_error(protocol, 400, code, &message),
-        };
+        let answer = answered(
+            protocol,
+            state.trail.lookup(&caller.account, &region, &body, now),
+        );
         record(None, answer.status().as_u16());
         return Ok(dated(answer, aws_now));
     }
@@ -652,17 +645,7 @@ async fn answer(
                 .trail
                 .filter(&trails, &c.account, &region, &organization, &body)
         }) {
-            let answer = match answer {
-                Ok(json) => {
-                    let mut r = Response::new(Full::new(Bytes::from(json)));
-                    r.headers_mut().insert(
-                        hyper::header::CONTENT_TYPE,
-                        hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
-                    );
-                    r
-                }
-                Err((code, message)) => coded_error(protocol, 400, code, &message),
-            };
+            let answer = answered(protocol, answer);
             record(None, answer.status().as_u16());
             return Ok(dated(answer, aws_now));
         }
@@ -892,6 +875,24 @@ fn skewed(
         _ => (400, "InvalidSignatureException"),
     };
     Some(coded_error(protocol, status, code, &message))
+}
+
+/// An answer the proxy gives itself (the trail's): its JSON, or the refusal in the protocol's shape.
+fn answered(
+    protocol: Protocol,
+    answer: Result<String, crate::trail::Refusal>,
+) -> Response<Full<Bytes>> {
+    match answer {
+        Ok(json) => {
+            let mut r = Response::new(Full::new(Bytes::from(json)));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
+            );
+            r
+        }
+        Err((code, message)) => coded_error(protocol, 400, code, &message),
+    }
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
