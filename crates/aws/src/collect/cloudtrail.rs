@@ -76,9 +76,7 @@ pub async fn read(
         let page = match page {
             Ok(p) => p,
             Err(e) => {
-                let code = crate::collect::error_code(&e)
-                    .map(crate::collect::classify)
-                    .unwrap_or(crate::model::ErrorCode::Aws);
+                let code = code_of(&e);
                 error = Some(UiError {
                     code,
                     message: format!(
@@ -273,9 +271,7 @@ pub async fn read_org(
         let page = match page {
             Ok(p) => p,
             Err(e) => {
-                let code = crate::collect::error_code(&e)
-                    .map(crate::collect::classify)
-                    .unwrap_or(crate::model::ErrorCode::Aws);
+                let code = code_of(&e);
                 error = Some(UiError {
                     code,
                     message: format!(
@@ -363,6 +359,18 @@ pub async fn read_org(
 
 /// CloudWatch Logs' filter pattern for CloudTrail records that changed something.
 pub const WRITES_PATTERN: &str = "{ $.readOnly IS FALSE }";
+
+/// What kind of failure a history read met, for the coverage line.
+fn code_of<E, R>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> crate::model::ErrorCode
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    crate::collect::error_code(e)
+        .map(crate::collect::classify)
+        .unwrap_or(crate::model::ErrorCode::Aws)
+}
 
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.replace_nanosecond(0)
