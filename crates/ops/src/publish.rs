@@ -161,65 +161,95 @@ impl Manifest {
     }
 }
 
-/// Each table's rows, by account (`none` for a row no account holds), gzipped as they are made:
-/// what is held is the compressed parts, never the rows as values.
+/// Each table's rows, by account (`none` for a row no account holds), as gzipped parts. A table's
+/// rows are ordered by account first and each part compressed to its end before the next begins:
+/// one compressor is open at a time (each holds some 300 KiB of state, and an organization of a
+/// thousand accounts has thousands of parts), and what is held is the compressed parts, never
+/// the rows as JSON.
 pub fn tables(
     report: &ScanReport,
     gone: &[crate::deletion::GoneBucket],
     which: &[&str],
-) -> Result<BTreeMap<(&'static str, String), Lines>, Error> {
-    let account_of: BTreeMap<&str, &str> = report
+) -> Result<BTreeMap<(&'static str, String), Gzipped>, Error> {
+    let account_of: std::collections::HashMap<&str, &str> = report
         .resources
         .iter()
         .map(|r| (r.id.as_str(), r.account_id.as_str()))
         .collect();
-    let of = |id: &str| account_of.get(id).copied().unwrap_or("none").to_owned();
-    let mut out: BTreeMap<(&'static str, String), Lines> = BTreeMap::new();
-    fn push(
-        out: &mut BTreeMap<(&'static str, String), Lines>,
-        table: &'static str,
-        account: String,
-        row: &impl Serialize,
-    ) -> Result<(), Error> {
-        out.entry((table, account))
-            .or_insert_with(Lines::new)
-            .push(row)
-    }
+    let of = |id: &str| account_of.get(id).copied().unwrap_or("none");
+    let mut out: BTreeMap<(&'static str, String), Gzipped> = BTreeMap::new();
     let wanted = |t: &str| which.contains(&t);
     if wanted("resources") {
-        for r in &report.resources {
-            push(&mut out, "resources", r.account_id.clone(), r)?;
-        }
+        by_account(
+            &mut out,
+            "resources",
+            report.resources.iter().map(|r| (r.account_id.as_str(), r)),
+        )?;
     }
     if wanted("links") || wanted("findings") {
         let graph = stagecraft_analysis::graph::Graph::build(report);
         if wanted("links") {
-            for l in graph.links() {
-                push(&mut out, "links", of(&l.from), l)?;
-            }
+            by_account(&mut out, "links", graph.links().map(|l| (of(&l.from), l)))?;
         }
         if wanted("findings") {
-            for f in stagecraft_analysis::audit::audit(report, &graph) {
-                let account = f
-                    .resources
-                    .first()
-                    .map(|id| of(id))
-                    .unwrap_or_else(|| "none".into());
-                push(&mut out, "findings", account, &f)?;
-            }
+            let findings = stagecraft_analysis::audit::audit(report, &graph);
+            by_account(
+                &mut out,
+                "findings",
+                findings
+                    .iter()
+                    .map(|f| (f.resources.first().map_or("none", |id| of(id)), f)),
+            )?;
         }
     }
     if wanted("deletions") {
-        for d in crate::deletion::pending(report, gone) {
-            push(&mut out, "deletions", d.account_id.clone(), &d)?;
-        }
+        let pending = crate::deletion::pending(report, gone);
+        by_account(
+            &mut out,
+            "deletions",
+            pending.iter().map(|d| (d.account_id.as_str(), d)),
+        )?;
     }
     if wanted("coverage") {
-        for a in &report.coverage.accounts {
-            push(&mut out, "coverage", a.account_id.clone(), a)?;
-        }
+        by_account(
+            &mut out,
+            "coverage",
+            report
+                .coverage
+                .accounts
+                .iter()
+                .map(|a| (a.account_id.as_str(), a)),
+        )?;
     }
     Ok(out)
+}
+
+/// `rows` of `table` as one gzipped part per account, each finished before the next is begun;
+/// within an account the rows keep their order.
+fn by_account<'a, T: Serialize>(
+    out: &mut BTreeMap<(&'static str, String), Gzipped>,
+    table: &'static str,
+    rows: impl Iterator<Item = (&'a str, T)>,
+) -> Result<(), Error> {
+    let mut rows: Vec<(&str, T)> = rows.collect();
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    let mut rows = rows.into_iter().peekable();
+    while let Some((account, first)) = rows.next() {
+        let mut lines = Lines::new();
+        lines.push(&first)?;
+        while let Some((_, row)) = rows.next_if(|(a, _)| *a == account) {
+            lines.push(&row)?;
+        }
+        out.insert((table, account.to_owned()), lines.gzipped()?);
+    }
+    Ok(())
+}
+
+/// A finished part: its gzipped lines and how many rows they hold.
+#[derive(Debug)]
+pub struct Gzipped {
+    pub body: Vec<u8>,
+    pub rows: usize,
 }
 
 /// A part being written: JSON Lines, gzipped row by row.
@@ -268,6 +298,15 @@ impl Lines {
         self.gz
             .finish()
             .map_err(|e| Error::io("compressing a part", e))
+    }
+
+    /// The gzipped part with its row count.
+    fn gzipped(self) -> Result<Gzipped, Error> {
+        let rows = self.rows;
+        Ok(Gzipped {
+            body: self.finish()?,
+            rows,
+        })
     }
 }
 
@@ -321,12 +360,11 @@ async fn put_parts(
     s3: &aws_sdk_s3::Client,
     dest: &Destination,
     run: &str,
-    tables: BTreeMap<(&'static str, String), Lines>,
+    tables: BTreeMap<(&'static str, String), Gzipped>,
 ) -> Result<Vec<Part>, Error> {
     let mut parts = Vec::new();
-    for ((table, account), lines) in tables {
-        let rows = lines.rows();
-        parts.push(put_part(s3, dest, run, (table, &account, 0), lines.finish()?, rows).await?);
+    for ((table, account), part) in tables {
+        parts.push(put_part(s3, dest, run, (table, &account, 0), part.body, part.rows).await?);
     }
     Ok(parts)
 }
@@ -841,7 +879,8 @@ pub async fn assemble(
     let value_key = records[0].1.value_key.clone();
     if let Some((key, _)) = records.iter().find(|(_, r)| r.value_key != value_key) {
         return Err(Error::Input(format!(
-            "the shards of run {run} hashed values with different keys (s3://{}/{key}): their              hashes would not compare; give every shard one store (or one shared key) and scan again",
+            "the shards of run {run} hashed values with different keys (s3://{}/{key}): their hashes \
+             would not compare; give every shard one store (or one shared key) and scan again",
             dest.bucket
         )));
     }

@@ -232,6 +232,25 @@ pub async fn still_logging(config: &aws_config::SdkConfig, trail: &OrgTrail) -> 
 /// up to its newest event, and the next read goes on from there.
 pub const ORG_MAX_EVENTS: usize = 20_000;
 
+/// How much one organization-wide read takes: [`ORG_MAX_EVENTS`] at CloudWatch Logs' own page
+/// size, unless told otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct OrgReadCap {
+    /// Events read at most; the read stops at the page that reaches it.
+    pub events: usize,
+    /// Events a page (`limit`); `None`: the service's default (up to 10,000).
+    pub page: Option<i32>,
+}
+
+impl Default for OrgReadCap {
+    fn default() -> Self {
+        OrgReadCap {
+            events: ORG_MAX_EVENTS,
+            page: None,
+        }
+    }
+}
+
 /// The write events of every account and region in `places` from `since` to `until`, from the
 /// organization trail's log group (`config` reaches the group's account): one
 /// `logs:FilterLogEvents` read, paged, keeping only writes (`{ $.readOnly IS FALSE }`, and each
@@ -242,6 +261,7 @@ pub async fn read_org(
     places: &[(String, String)],
     since: OffsetDateTime,
     until: OffsetDateTime,
+    cap: OrgReadCap,
 ) -> Vec<History> {
     let client = crate::client!(
         aws_sdk_cloudwatchlogs,
@@ -256,6 +276,8 @@ pub async fn read_org(
     let mut token: Option<String> = None;
     let mut covered_until = until;
     let mut read = 0usize;
+    // The newest event read, kept or not: a capped read covers up to it.
+    let mut newest_read: Option<i64> = None;
     let mut error = None;
     loop {
         let page = client
@@ -265,6 +287,7 @@ pub async fn read_org(
             .start_time(since.unix_timestamp() * 1000)
             // Whole seconds: the end rounded up, so an event in the scan's first second is not cut.
             .end_time((until.unix_timestamp() + 1) * 1000)
+            .set_limit(cap.page)
             .set_next_token(token.clone())
             .send()
             .await;
@@ -287,6 +310,9 @@ pub async fn read_org(
         };
         for event in page.events() {
             read += 1;
+            if let Some(t) = event.timestamp() {
+                newest_read = newest_read.max(Some(t));
+            }
             let Some(record) = event.message() else {
                 continue;
             };
@@ -321,15 +347,13 @@ pub async fn read_org(
         if token.is_none() {
             break;
         }
-        if read >= ORG_MAX_EVENTS {
-            // Oldest first: what is held reaches up to the newest event read.
-            if let Some(newest) = by_place
-                .values()
-                .flatten()
-                .filter_map(|c| parse_time(&c.at))
-                .max()
-            {
-                covered_until = newest;
+        if read >= cap.events {
+            // Oldest first: the read reaches up to the newest event it read, whether or not that
+            // event was one of the places' (a read whose events were all elsewhere still moved on).
+            if let Some(newest) = newest_read.and_then(|ms| {
+                OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+            }) {
+                covered_until = newest.min(until);
             }
             break;
         }

@@ -233,7 +233,15 @@ impl Refresher {
                 .iter()
                 .map(|(a, r)| (a.id.clone(), r.clone()))
                 .collect();
-            let read = collect::cloudtrail::read_org(config, t, &ids, since, now).await;
+            let read = collect::cloudtrail::read_org(
+                config,
+                t,
+                &ids,
+                since,
+                now,
+                collect::cloudtrail::OrgReadCap::default(),
+            )
+            .await;
             match read.iter().find_map(|h| h.read.error.as_ref()) {
                 None => {
                     histories = read;

@@ -623,9 +623,87 @@ async fn with_an_organization_trail_one_read_of_its_log_group_finds_a_console_ch
         Some("edited.in_console")
     );
 
+    // A read that stops at its cap (`ORG_MAX_EVENTS` in a pass) says it covers only up to the
+    // newest event it read, even when none of the events it read was one of its places'.
+    let in_qa = before
+        .resources
+        .iter()
+        .find(|r| r.type_name == "AWS::Lambda::Function" && r.stage.as_deref() == Some("qa"))
+        .expect("a function in qa");
+    let qa_console = env
+        .sdk_config("qa", None)
+        .await
+        .into_builder()
+        .app_name(AppName::new("console.amazonaws.com").expect("app name"))
+        .build();
+    aws_sdk_lambda::Client::new(&qa_console)
+        .update_function_configuration()
+        .function_name(&in_qa.name)
+        .description("edited in qa")
+        .send()
+        .await
+        .expect("UpdateFunctionConfiguration in qa");
+    let master = env.sdk_config("master", None).await;
+    let trail = stagecraft_aws::collect::cloudtrail::org_trail(&master)
+        .await
+        .expect("the organization trail");
+    // An end a minute ahead: the second of the last event read and the end asked for differ.
+    let until = time::OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    let since = until - time::Duration::hours(1);
+    let first_page = aws_sdk_cloudwatchlogs::Client::new(&stagecraft_aws::credentials::in_region(
+        &master,
+        &trail.group_region,
+    ))
+    .filter_log_events()
+    .log_group_name(&trail.group)
+    .filter_pattern(stagecraft_aws::collect::cloudtrail::WRITES_PATTERN)
+    .start_time(since.unix_timestamp() * 1000)
+    .end_time((until.unix_timestamp() + 1) * 1000)
+    .limit(1)
+    .send()
+    .await
+    .expect("FilterLogEvents");
+    assert!(first_page.next_token().is_some(), "more than one write");
+    let oldest = &first_page.events()[0];
+    let oldest_at =
+        time::OffsetDateTime::from_unix_timestamp(oldest.timestamp().expect("a timestamp") / 1000)
+            .expect("a time");
+    let oldest_account = serde_json::from_str::<serde_json::Value>(oldest.message().unwrap_or(""))
+        .expect("a CloudTrail record")["recipientAccountId"]
+        .as_str()
+        .expect("its account")
+        .to_owned();
+    let elsewhere = before
+        .accounts
+        .iter()
+        .find(|a| a.id != oldest_account)
+        .expect("another account");
+    let capped = stagecraft_aws::collect::cloudtrail::read_org(
+        &master,
+        &trail,
+        &[(elsewhere.id.clone(), sb.region.clone())],
+        since,
+        until,
+        stagecraft_aws::collect::cloudtrail::OrgReadCap {
+            events: 1,
+            page: Some(1),
+        },
+    )
+    .await;
+    assert_eq!(capped.len(), 1);
+    assert_eq!(capped[0].read.error, None);
+    assert_eq!(
+        capped[0].read.events, 0,
+        "the one event read is another account's"
+    );
+    assert_eq!(
+        capped[0].read.until,
+        stagecraft_aws::collect::cloudtrail::rfc3339(oldest_at),
+        "covered up to the one event read, not to the end asked for"
+    );
+
     // The trail stops logging: the group would miss what changes now, so each account's own
     // event history is read instead.
-    let master = env.sdk_config("master", None).await;
     aws_sdk_cloudtrail::Client::new(&master)
         .stop_logging()
         .name(stagecraft_sandbox::seed::ORG_TRAIL)
