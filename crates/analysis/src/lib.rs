@@ -9,6 +9,7 @@ pub mod audit;
 pub mod change;
 pub mod deletion;
 pub mod graph;
+mod intern;
 pub mod link;
 pub mod matrix;
 pub mod own;

@@ -189,7 +189,7 @@ pub fn tables(
     if wanted("links") || wanted("findings") {
         let graph = stagecraft_analysis::graph::Graph::build(report);
         if wanted("links") {
-            by_account(&mut out, "links", graph.links().map(|l| (of(&l.from), l)))?;
+            by_account(&mut out, "links", graph.links().map(|l| (of(l.from), l)))?;
         }
         if wanted("findings") {
             let findings = stagecraft_analysis::audit::audit(report, &graph);

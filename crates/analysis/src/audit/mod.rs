@@ -674,11 +674,11 @@ fn role_bypasses_policy(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     let mut exported: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
     for p in cx.of_type(crate::model::types::ssm::TYPE) {
         for (_, target) in cx.graph.outgoing(&p.id, Some(LinkKind::Names)) {
-            if target.type_name == "AWS::IAM::ManagedPolicy" {
+            if &*target.type_name == "AWS::IAM::ManagedPolicy" {
                 exported
                     .entry(p.account_id.as_str())
                     .or_default()
-                    .insert(target.id.as_str(), p.name.as_str());
+                    .insert(&*target.id, p.name.as_str());
             }
         }
     }
@@ -867,7 +867,7 @@ fn ssm_unread_write(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         if writers.is_empty() || !cx.graph.consumers(&p.id).is_empty() {
             continue;
         }
-        let by: Vec<String> = writers.iter().map(|(l, _)| l.evidence.clone()).collect();
+        let by: Vec<String> = writers.iter().map(|(l, _)| l.evidence.to_owned()).collect();
         out.push(
             Finding::new(
                 SSM_UNREAD_WRITE,
@@ -876,7 +876,7 @@ fn ssm_unread_write(cx: &Cx<'_>, out: &mut Vec<Finding>) {
                 "If nothing outside these services reads it, remove it from the Terraform code; if a service should, add ${ssm:…} where the value is needed".to_owned(),
             )
             .with([p.id.clone()])
-            .with(writers.iter().map(|(_, n)| n.id.clone())),
+            .with(writers.iter().map(|(_, n)| n.id.to_string())),
         );
     }
 }
@@ -1061,7 +1061,7 @@ fn ssm_wrong_account(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         }
         for (l, target) in cx.graph.outgoing(&p.id, Some(LinkKind::Names)) {
             if target.account_id.as_deref() != Some(p.account_id.as_str()) {
-                targets.push(target.id.clone());
+                targets.push(target.id.to_string());
                 if problem.is_none() {
                     problem = Some(format!(
                         "names `{}` in account {} ({})",

@@ -3,6 +3,7 @@
 //! reads, so all three agree.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -10,32 +11,41 @@ use petgraph::Direction;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::intern::Interner;
 use crate::link::{self, Link, LinkKind};
 use crate::model::{Owner, Resource, ScanReport};
 
 mod render;
 pub use render::{to_dot, to_mermaid, to_text};
 
-/// One node of the graph.
+/// One node of the graph. Its strings are shared: the id with the graph's index and links, the
+/// type, account, stage, owner and cluster with every node that has the same (a large
+/// organization's graph would otherwise hold each of them once per node).
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
 #[ts(export)]
 pub struct Node {
     /// The resource id (an ARN), or `terraform:<state>` / `serverless:<account>/<stack>`.
-    pub id: String,
+    #[ts(as = "String")]
+    pub id: Arc<str>,
     #[serde(rename = "type")]
-    pub type_name: String,
+    #[ts(as = "String")]
+    pub type_name: Arc<str>,
     pub name: String,
-    pub account_id: Option<String>,
-    pub stage: Option<String>,
+    #[ts(as = "Option<String>")]
+    pub account_id: Option<Arc<str>>,
+    #[ts(as = "Option<String>")]
+    pub stage: Option<Arc<str>>,
     /// `terraform`, `serverless`, `cloudformation`, `unmanaged` or `conflict`; Terraform workspaces
     /// are `terraform`, undeployed services `serverless`.
-    pub owner: String,
+    #[ts(as = "String")]
+    pub owner: Arc<str>,
     /// What the node groups under when collapsed: `workspace qa · module.api`, `stack orders-qa`, …
-    pub cluster: Option<String>,
+    #[ts(as = "Option<String>")]
+    pub cluster: Option<Arc<str>>,
 }
 
 impl Node {
-    fn of(r: &Resource) -> Node {
+    fn of(r: &Resource, strings: &mut Interner) -> Node {
         let cluster = match &r.owner {
             Owner::Terraform(c) => Some(terraform_cluster(&c.workspace, &c.address)),
             Owner::Serverless(c) => Some(format!("stack {}", c.stack)),
@@ -43,24 +53,52 @@ impl Node {
             Owner::Unmanaged | Owner::Conflict { .. } => None,
         };
         Node {
-            id: r.id.clone(),
-            type_name: r.type_name.clone(),
+            id: strings.get(&r.id),
+            type_name: strings.get(&r.type_name),
             name: r.name.clone(),
-            account_id: Some(r.account_id.clone()),
-            stage: r.stage.clone(),
-            owner: r.owner.kind().to_owned(),
-            cluster,
+            account_id: Some(strings.get(&r.account_id)),
+            stage: strings.get_opt(r.stage.as_deref()),
+            owner: strings.get(r.owner.kind()),
+            cluster: strings.get_opt(cluster.as_deref()),
         }
     }
 
     pub fn is_parameter(&self) -> bool {
-        self.type_name == crate::model::types::ssm::TYPE
+        &*self.type_name == crate::model::types::ssm::TYPE
     }
 
     /// A stack, or a service that is not deployed: what `serverless deploy` redeploys.
     pub fn is_deployable(&self) -> bool {
-        self.type_name == crate::model::types::cloudformation::STACK_TYPE
-            || self.type_name == link::SERVERLESS_SERVICE
+        &*self.type_name == crate::model::types::cloudformation::STACK_TYPE
+            || &*self.type_name == link::SERVERLESS_SERVICE
+    }
+}
+
+/// A link as the graph holds it: its ends are its nodes, its evidence shared with every link
+/// that gives the same reason.
+#[derive(Debug, Clone)]
+struct Edge {
+    kind: LinkKind,
+    evidence: Arc<str>,
+}
+
+/// A link of the graph, borrowed from it; serialises as a [`Link`].
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LinkRef<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub kind: LinkKind,
+    pub evidence: &'a str,
+}
+
+impl LinkRef<'_> {
+    pub fn to_link(&self) -> Link {
+        Link {
+            from: self.from.to_owned(),
+            to: self.to.to_owned(),
+            kind: self.kind,
+            evidence: self.evidence.to_owned(),
+        }
     }
 }
 
@@ -128,33 +166,53 @@ pub struct Redeploy {
 
 #[derive(Debug, Clone)]
 pub struct Graph {
-    g: DiGraph<Node, Link>,
-    index: HashMap<String, NodeIndex>,
+    g: DiGraph<Node, Edge>,
+    index: HashMap<Arc<str>, NodeIndex>,
 }
 
 impl Graph {
     /// The graph of a snapshot.
     pub fn build(report: &ScanReport) -> Graph {
-        let linked = link::infer(report);
-        let mut nodes: Vec<Node> = report.resources.iter().map(Node::of).collect();
-        nodes.extend(linked.extra_nodes.into_iter().map(|e| Node {
-            owner: if e.type_name == link::TERRAFORM_WORKSPACE {
-                "terraform".into()
+        // The links' ends are already shared; the nodes take the same copies.
+        let (links, extra_nodes, mut strings) = link::infer_shared(report);
+        let mut nodes: Vec<Node> = Vec::with_capacity(report.resources.len());
+        for r in &report.resources {
+            nodes.push(Node::of(r, &mut strings));
+        }
+        for e in extra_nodes {
+            let owner = if e.type_name == link::TERRAFORM_WORKSPACE {
+                "terraform"
             } else {
-                "serverless".into()
-            },
-            cluster: None,
-            id: e.id,
-            type_name: e.type_name,
-            name: e.name,
-            account_id: e.account_id,
-            stage: e.stage,
-        }));
-        Graph::from_parts(nodes, linked.links)
+                "serverless"
+            };
+            nodes.push(Node {
+                owner: strings.get(owner),
+                cluster: None,
+                id: strings.get(&e.id),
+                type_name: strings.get(&e.type_name),
+                name: e.name,
+                account_id: strings.get_opt(e.account_id.as_deref()),
+                stage: strings.get_opt(e.stage.as_deref()),
+            });
+        }
+        Graph::assemble(nodes, links, strings)
     }
 
     /// A graph of the given nodes; links whose ends are not among them are dropped.
     pub fn from_parts(nodes: Vec<Node>, links: Vec<Link>) -> Graph {
+        let links = links
+            .into_iter()
+            .map(|l| link::Shared {
+                from: Arc::from(l.from),
+                to: Arc::from(l.to),
+                kind: l.kind,
+                evidence: l.evidence,
+            })
+            .collect();
+        Graph::assemble(nodes, links, Interner::default())
+    }
+
+    fn assemble(nodes: Vec<Node>, links: Vec<link::Shared>, mut strings: Interner) -> Graph {
         let mut g = DiGraph::with_capacity(nodes.len(), links.len());
         let mut index = HashMap::with_capacity(nodes.len());
         for n in nodes {
@@ -165,17 +223,33 @@ impl Graph {
             index.insert(id, g.add_node(n));
         }
         for l in links {
-            if let (Some(&a), Some(&b)) = (index.get(&l.from), index.get(&l.to)) {
-                g.add_edge(a, b, l);
+            if let (Some(&a), Some(&b)) = (index.get(&*l.from), index.get(&*l.to)) {
+                let edge = Edge {
+                    kind: l.kind,
+                    evidence: strings.get(&l.evidence),
+                };
+                g.add_edge(a, b, edge);
             }
         }
         Graph { g, index }
     }
 
+    /// The link `e` as it is written out.
+    fn link(&self, e: petgraph::graph::EdgeIndex) -> Option<LinkRef<'_>> {
+        let (a, b) = self.g.edge_endpoints(e)?;
+        let edge = &self.g[e];
+        Some(LinkRef {
+            from: &self.g[a].id,
+            to: &self.g[b].id,
+            kind: edge.kind,
+            evidence: &edge.evidence,
+        })
+    }
+
     pub fn data(&self) -> GraphData {
         GraphData {
             nodes: self.nodes().cloned().collect(),
-            links: self.links().cloned().collect(),
+            links: self.links().map(|l| l.to_link()).collect(),
         }
     }
 
@@ -210,7 +284,7 @@ impl Graph {
                 .filter(|i| kept[i.index()])
                 .map(|i| self.g[i].clone())
                 .collect(),
-            links: self.links_among(kept).cloned().collect(),
+            links: self.links_among(kept).map(|l| l.to_link()).collect(),
         }
     }
 
@@ -238,10 +312,14 @@ impl Graph {
     }
 
     /// The links whose both ends are `kept`.
-    fn links_among<'a>(&'a self, kept: &'a [bool]) -> impl Iterator<Item = &'a Link> + 'a {
+    fn links_among<'a>(&'a self, kept: &'a [bool]) -> impl Iterator<Item = LinkRef<'a>> + 'a {
         self.g.edge_indices().filter_map(move |e| {
             let (a, b) = self.g.edge_endpoints(e)?;
-            (kept[a.index()] && kept[b.index()]).then(|| &self.g[e])
+            if kept[a.index()] && kept[b.index()] {
+                self.link(e)
+            } else {
+                None
+            }
         })
     }
 
@@ -266,7 +344,7 @@ impl Graph {
         let mut out = BTreeMap::new();
         for n in self.g.node_weights() {
             if let Some(a) = &n.account_id {
-                *out.entry(a.clone()).or_default() += 1;
+                *out.entry(a.to_string()).or_default() += 1;
             }
         }
         out
@@ -276,7 +354,8 @@ impl Graph {
     pub fn stage_sizes(&self) -> BTreeMap<String, u32> {
         let mut out = BTreeMap::new();
         for n in self.g.node_weights() {
-            *out.entry(n.stage.clone().unwrap_or_default()).or_default() += 1;
+            *out.entry(n.stage.as_deref().unwrap_or_default().to_owned())
+                .or_default() += 1;
         }
         out
     }
@@ -289,8 +368,9 @@ impl Graph {
         self.g.node_weights()
     }
 
-    pub fn links(&self) -> impl Iterator<Item = &Link> {
-        self.g.edge_weights()
+    /// Every link, in the graph's order.
+    pub fn links(&self) -> impl Iterator<Item = LinkRef<'_>> {
+        self.g.edge_indices().filter_map(|e| self.link(e))
     }
 
     pub fn node_count(&self) -> usize {
@@ -302,29 +382,36 @@ impl Graph {
     }
 
     /// Links leaving `id` (of `kind`, if given) with the node at their other end.
-    pub fn outgoing(&self, id: &str, kind: Option<LinkKind>) -> Vec<(&Link, &Node)> {
+    pub fn outgoing(&self, id: &str, kind: Option<LinkKind>) -> Vec<(LinkRef<'_>, &Node)> {
         self.edges(id, kind, Direction::Outgoing)
     }
 
     /// Links arriving at `id` (of `kind`, if given) with the node at their other end.
-    pub fn incoming(&self, id: &str, kind: Option<LinkKind>) -> Vec<(&Link, &Node)> {
+    pub fn incoming(&self, id: &str, kind: Option<LinkKind>) -> Vec<(LinkRef<'_>, &Node)> {
         self.edges(id, kind, Direction::Incoming)
     }
 
-    fn edges(&self, id: &str, kind: Option<LinkKind>, dir: Direction) -> Vec<(&Link, &Node)> {
+    fn edges(&self, id: &str, kind: Option<LinkKind>, dir: Direction) -> Vec<(LinkRef<'_>, &Node)> {
+        use petgraph::visit::EdgeRef;
         let Some(&i) = self.index.get(id) else {
             return Vec::new();
         };
-        let mut out: Vec<(&Link, &Node)> = self
+        let mut out: Vec<(LinkRef<'_>, &Node)> = self
             .g
             .edges_directed(i, dir)
             .filter(|e| kind.is_none_or(|k| e.weight().kind == k))
             .map(|e| {
                 let other = match dir {
-                    Direction::Outgoing => petgraph::visit::EdgeRef::target(&e),
-                    Direction::Incoming => petgraph::visit::EdgeRef::source(&e),
+                    Direction::Outgoing => e.target(),
+                    Direction::Incoming => e.source(),
                 };
-                (e.weight(), &self.g[other])
+                let link = LinkRef {
+                    from: &self.g[e.source()].id,
+                    to: &self.g[e.target()].id,
+                    kind: e.weight().kind,
+                    evidence: &e.weight().evidence,
+                };
+                (link, &self.g[other])
             })
             .collect();
         out.sort_by(|a, b| (&a.1.name, &a.1.id).cmp(&(&b.1.name, &b.1.id)));
@@ -375,10 +462,10 @@ impl Graph {
                         .collect()
                 };
                 for t in targets {
-                    let entry = out.entry(t.id.clone()).or_insert_with(|| Redeploy {
-                        node: t.id.clone(),
+                    let entry = out.entry(t.id.to_string()).or_insert_with(|| Redeploy {
+                        node: t.id.to_string(),
                         name: t.name.clone(),
-                        stage: t.stage.clone(),
+                        stage: t.stage.as_deref().map(str::to_owned),
                         via: Vec::new(),
                     });
                     if !entry.via.contains(&p.name) {
@@ -463,7 +550,8 @@ impl Graph {
             .into_iter()
             .filter(|scc| scc.len() > 1)
             .map(|scc| {
-                let mut ids: Vec<String> = scc.iter().map(|&i| self.g[d[i]].id.clone()).collect();
+                let mut ids: Vec<String> =
+                    scc.iter().map(|&i| self.g[d[i]].id.to_string()).collect();
                 ids.sort();
                 ids
             })
@@ -486,7 +574,7 @@ impl Graph {
                 let mut ready: BTreeSet<(&str, usize)> = d
                     .node_indices()
                     .filter(|i| indeg[i.index()] == 0)
-                    .map(|i| (self.g[d[i]].id.as_str(), i.index()))
+                    .map(|i| (&*self.g[d[i]].id, i.index()))
                     .collect();
                 let mut out = Vec::with_capacity(d.node_count());
                 while let Some(first) = ready.pop_first() {
@@ -495,7 +583,7 @@ impl Graph {
                     for n in d.neighbors_directed(i, Direction::Outgoing) {
                         indeg[n.index()] -= 1;
                         if indeg[n.index()] == 0 {
-                            ready.insert((self.g[d[n]].id.as_str(), n.index()));
+                            ready.insert((&*self.g[d[n]].id, n.index()));
                         }
                     }
                 }

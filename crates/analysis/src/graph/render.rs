@@ -114,7 +114,7 @@ pub fn to_dot(g: &Graph) -> String {
         };
         for n in nodes {
             let colour = owner_colour(&n.owner);
-            let pen = if n.owner == "conflict" { 3 } else { 1 };
+            let pen = if &*n.owner == "conflict" { 3 } else { 1 };
             let _ = writeln!(
                 out,
                 "{indent}\"{}\" [label=\"{}\\n{}\", color=\"{colour}\", penwidth={pen}];",
@@ -133,8 +133,8 @@ pub fn to_dot(g: &Graph) -> String {
         let _ = writeln!(
             out,
             "  \"{}\" -> \"{}\" [label=\"{}\", style={}];",
-            dot_escape(&l.from),
-            dot_escape(&l.to),
+            dot_escape(l.from),
+            dot_escape(l.to),
             l.kind,
             edge_style(l.kind)
         );
@@ -157,7 +157,7 @@ pub fn to_mermaid(g: &Graph) -> String {
     let ids: BTreeMap<&str, String> = nodes
         .iter()
         .enumerate()
-        .map(|(i, n)| (n.id.as_str(), format!("n{i}")))
+        .map(|(i, n)| (&*n.id, format!("n{i}")))
         .collect();
     let mut by_stage: BTreeMap<&str, Vec<&Node>> = BTreeMap::new();
     for n in &nodes {
@@ -178,7 +178,7 @@ pub fn to_mermaid(g: &Graph) -> String {
             let _ = writeln!(
                 out,
                 "    {}[\"{}<br/>{}\"]:::{}",
-                ids[n.id.as_str()],
+                ids[&*n.id],
                 mermaid_label(short_type(&n.type_name)),
                 mermaid_label(&n.name),
                 n.owner
@@ -196,13 +196,7 @@ pub fn to_mermaid(g: &Graph) -> String {
             LinkKind::Names | LinkKind::StackMember | LinkKind::InApi => "-.->",
             _ => "-->",
         };
-        let _ = writeln!(
-            out,
-            "  {} {arrow}|{}| {}",
-            ids[l.from.as_str()],
-            l.kind,
-            ids[l.to.as_str()]
-        );
+        let _ = writeln!(out, "  {} {arrow}|{}| {}", ids[l.from], l.kind, ids[l.to]);
     }
     for owner in [
         "terraform",

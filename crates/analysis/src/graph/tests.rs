@@ -180,7 +180,7 @@ fn the_window_gets_a_stage_a_neighbourhood_or_everything_and_finds_across_stages
     let qa = g.part(&Scope::Stage { stage: "qa".into() }).unwrap();
     assert!(!qa.nodes.is_empty());
     assert!(qa.nodes.iter().all(|n| n.stage.as_deref() == Some("qa")));
-    let ids: std::collections::HashSet<&str> = qa.nodes.iter().map(|n| n.id.as_str()).collect();
+    let ids: std::collections::HashSet<&str> = qa.nodes.iter().map(|n| &*n.id).collect();
     assert!(qa
         .links
         .iter()
@@ -216,7 +216,7 @@ fn the_window_gets_a_stage_a_neighbourhood_or_everything_and_finds_across_stages
     // One account: its nodes, and those one link from them, whatever their account.
     let account = g
         .node(&q.secret)
-        .and_then(|n| n.account_id.clone())
+        .and_then(|n| n.account_id.as_deref().map(str::to_owned))
         .expect("account");
     let one = g
         .part(&Scope::Account {
@@ -227,25 +227,25 @@ fn the_window_gets_a_stage_a_neighbourhood_or_everything_and_finds_across_stages
         .nodes
         .iter()
         .filter(|n| n.account_id.as_deref() == Some(account.as_str()))
-        .map(|n| n.id.as_str())
+        .map(|n| &*n.id)
         .collect();
     assert_eq!(mine.len() as u32, g.account_sizes()[&account]);
     assert!(mine.contains(q.secret.as_str()) && !mine.contains(s.secret.as_str()));
     for n in &one.nodes {
         assert!(
-            mine.contains(n.id.as_str())
+            mine.contains(&*n.id)
                 || one
                     .links
                     .iter()
-                    .any(|l| (l.from == n.id && mine.contains(l.to.as_str()))
-                        || (l.to == n.id && mine.contains(l.from.as_str()))),
+                    .any(|l| (*l.from == *n.id && mine.contains(l.to.as_str()))
+                        || (*l.to == *n.id && mine.contains(l.from.as_str()))),
             "{} is neither in {account} nor linked to it",
             n.id
         );
     }
     let every_link_of_mine = g
         .links()
-        .filter(|l| mine.contains(l.from.as_str()) || mine.contains(l.to.as_str()))
+        .filter(|l| mine.contains(l.from) || mine.contains(l.to))
         .count();
     assert!(one.links.len() >= every_link_of_mine);
     assert_eq!(
@@ -275,7 +275,7 @@ fn a_part_larger_than_a_window_draws_is_refused_before_it_is_built() {
     // Two accounts in one stage: one of PART_AT_MOST nodes, one of a single node. The stage is one
     // node too many; each account alone is within the limit.
     let node = |i: usize, account: &str| Node {
-        id: format!("arn:aws:ssm:eu-west-1:{account}:parameter/p{i}"),
+        id: format!("arn:aws:ssm:eu-west-1:{account}:parameter/p{i}").into(),
         type_name: "AWS::SSM::Parameter".into(),
         name: format!("/p{i}"),
         account_id: Some(account.into()),

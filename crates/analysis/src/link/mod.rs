@@ -10,10 +10,12 @@
 //! parameters (`serverless:<account>/<stack>`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::intern::Interner;
 use crate::model::{Claim, Owner, Resource, ScanReport, ServerlessClaim, StackClaim};
 use crate::serverless::ResolvedService;
 pub use stagecraft_iac::short_path;
@@ -131,10 +133,20 @@ pub struct Linked {
     pub extra_nodes: Vec<ExtraNode>,
 }
 
-/// Collects links, merging the evidence of duplicates.
+/// A link whose ends are shared with every other link of the same node (and the graph's nodes).
+#[derive(Debug, Clone)]
+pub(crate) struct Shared {
+    pub from: Arc<str>,
+    pub to: Arc<str>,
+    pub kind: LinkKind,
+    pub evidence: String,
+}
+
+/// Collects links, merging the evidence of duplicates; each node id is held once.
 #[derive(Default)]
 struct LinkSet {
-    links: BTreeMap<(String, String, LinkKind), Vec<String>>,
+    links: BTreeMap<(Arc<str>, Arc<str>, LinkKind), Vec<String>>,
+    ids: Interner,
 }
 
 impl LinkSet {
@@ -142,10 +154,8 @@ impl LinkSet {
         if from == to {
             return;
         }
-        let ev = self
-            .links
-            .entry((from.to_owned(), to.to_owned(), kind))
-            .or_default();
+        let key = (self.ids.get(from), self.ids.get(to), kind);
+        let ev = self.links.entry(key).or_default();
         let e = evidence.into();
         if !ev.contains(&e) {
             ev.push(e);
@@ -153,20 +163,24 @@ impl LinkSet {
     }
 
     fn has(&self, from: &str, to: &str, kind: LinkKind) -> bool {
-        self.links
-            .contains_key(&(from.to_owned(), to.to_owned(), kind))
+        match (self.ids.held(from), self.ids.held(to)) {
+            (Some(from), Some(to)) => self.links.contains_key(&(from, to, kind)),
+            _ => false,
+        }
     }
 
-    fn into_links(self) -> Vec<Link> {
-        self.links
+    fn into_shared(self) -> (Vec<Shared>, Interner) {
+        let links = self
+            .links
             .into_iter()
-            .map(|((from, to, kind), ev)| Link {
+            .map(|((from, to, kind), ev)| Shared {
                 from,
                 to,
                 kind,
                 evidence: ev.join("; "),
             })
-            .collect()
+            .collect();
+        (links, self.ids)
     }
 }
 
@@ -376,6 +390,23 @@ use crate::model::stack::distinctive;
 
 /// Infers every link of a snapshot.
 pub fn infer(report: &ScanReport) -> Linked {
+    let (links, extra_nodes, _) = infer_shared(report);
+    Linked {
+        links: links
+            .into_iter()
+            .map(|l| Link {
+                from: l.from.to_string(),
+                to: l.to.to_string(),
+                kind: l.kind,
+                evidence: l.evidence,
+            })
+            .collect(),
+        extra_nodes,
+    }
+}
+
+/// What [`infer`] finds, with the links' ends shared (and the strings that share them).
+pub(crate) fn infer_shared(report: &ScanReport) -> (Vec<Shared>, Vec<ExtraNode>, Interner) {
     let ix = Index::new(&report.resources);
     let mut set = LinkSet::default();
     let mut extra: BTreeMap<String, ExtraNode> = BTreeMap::new();
@@ -470,10 +501,9 @@ pub fn infer(report: &ScanReport) -> Linked {
     terraform_readers(report, &ix, &mut set);
     template_readers(report, &ix, &mut set);
 
-    Linked {
-        links: set.into_links(),
-        extra_nodes: extra.into_values().collect(),
-    }
+    drop(ix);
+    let (links, ids) = set.into_shared();
+    (links, extra.into_values().collect(), ids)
 }
 
 /// A state node's name: `dev (s3://bucket/env:/dev/key)` for a workspace, the location alone for a

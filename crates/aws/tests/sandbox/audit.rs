@@ -184,7 +184,7 @@ async fn the_ssm_seam_is_linked_end_to_end_in_every_stage() {
         graph
             .outgoing(from, Some(kind))
             .iter()
-            .any(|(_, n)| n.id == to)
+            .any(|(_, n)| &*n.id == to)
     };
     for stage in ["dev", "qa", "prod"] {
         let workspace = report
@@ -228,8 +228,8 @@ async fn the_ssm_seam_is_linked_end_to_end_in_every_stage() {
         let readers = graph.consumers(&name.id);
         let functions: Vec<&str> = readers
             .iter()
-            .filter(|n| n.type_name == "AWS::Lambda::Function")
-            .map(|n| n.owner.as_str())
+            .filter(|n| &*n.type_name == "AWS::Lambda::Function")
+            .map(|n| &*n.owner)
             .collect();
         assert_eq!(functions.len(), 9, "{stage}: {readers:?}");
         assert_eq!(
@@ -250,8 +250,8 @@ async fn the_ssm_seam_is_linked_end_to_end_in_every_stage() {
             let role = graph
                 .outgoing(&s.id, Some(LinkKind::StackMember))
                 .into_iter()
-                .find(|(_, n)| n.type_name == "AWS::IAM::Role")
-                .map(|(_, n)| n.id.clone())
+                .find(|(_, n)| &*n.type_name == "AWS::IAM::Role")
+                .map(|(_, n)| n.id.to_string())
                 .expect("role");
             assert!(has(&role, &policy.id, LinkKind::AttachedPolicy), "{stage}");
         }

@@ -37,7 +37,7 @@ pub(crate) fn narrowed_graph(
             let named: Vec<&stagecraft_analysis::graph::Node> =
                 graph.nodes().filter(|n| n.name == focus).collect();
             match named.as_slice() {
-                [one] => one.id.clone(),
+                [one] => one.id.to_string(),
                 [] => {
                     return Err(Error::Input(format!(
                         "--focus `{focus}` is neither a node id nor a resource name in the graph"
@@ -47,10 +47,7 @@ pub(crate) fn narrowed_graph(
                     return Err(Error::Input(format!(
                         "--focus `{focus}` names {} nodes; pass one id: {}",
                         many.len(),
-                        many.iter()
-                            .map(|n| n.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        many.iter().map(|n| &*n.id).collect::<Vec<_>>().join(", ")
                     )))
                 }
             }

@@ -177,7 +177,7 @@ pub fn plan(
                 graph
                     .incoming(&n.id, Some(LinkKind::SsmWrite))
                     .iter()
-                    .any(|(_, w)| w.type_name == crate::link::TERRAFORM_WORKSPACE)
+                    .any(|(_, w)| &*w.type_name == crate::link::TERRAFORM_WORKSPACE)
             })
             .map(|n| n.name.clone())
             .collect();

@@ -163,7 +163,10 @@ async fn one_command_deploys_qa_in_order_with_the_real_serverless_cli() {
         .iter()
         .find(|r| r.name == "/orders/table_name" && r.stage.as_deref() == Some("qa"))
         .expect("parameter");
-    assert!(graph.consumers(&param.id).iter().any(|n| n.id == stack.id));
+    assert!(graph
+        .consumers(&param.id)
+        .iter()
+        .any(|n| *n.id == *stack.id));
 }
 
 fn qa_findings(report: &stagecraft_model::ScanReport, rule: &str) -> usize {
