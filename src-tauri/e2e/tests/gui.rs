@@ -719,6 +719,7 @@ async fn the_window_lists_the_sandbox_accounts_with_their_stages() {
 
 /// The spread organization scanned with `regions` narrowed to the home region: the window says the
 /// picture is partial and which region it left out; each card shows its limits, near ones marked.
+/// Live then reads the history from the organization's trail, and says so.
 async fn a_partial_picture_says_so_and_every_card_shows_its_limits() {
     let running = sandbox_of(SeedSpec {
         shape: sandbox::Shape::Spread,
@@ -778,6 +779,19 @@ async fn a_partial_picture_says_so_and_every_card_shows_its_limits() {
     let dev_limits = wait_text(&client, &card_limits(&dev.id), |t| t.contains("reserved")).await;
     assert!(dev_limits.contains("λ reserved 900/1000"), "{dev_limits}");
     screenshot(&client, "partial-coverage").await;
+
+    // This organization has an organization trail (Control Tower's): Live reads the history from
+    // its log group, once for every account, and says so.
+    click(&client, "[data-testid=live-toggle]").await;
+    let live = wait_text(&client, "[data-testid=live-status]", |t| {
+        t.contains("checked")
+    })
+    .await;
+    assert!(
+        live.contains("history from the organization trail"),
+        "{live}"
+    );
+    screenshot(&client, "live-from-the-organization-trail").await;
     client.close().await.expect("close session");
 }
 
