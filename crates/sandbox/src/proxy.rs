@@ -128,7 +128,7 @@ struct State {
     upstream: String,
     opts: ProxyOptions,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
-    calls: Mutex<Vec<Call>>,
+    calls: crate::loopback::CallLog,
     accounts: Mutex<HashMap<String, String>>,
     uses: Mutex<HashMap<String, usize>>,
     /// Accounts whose credentials expired while the proxy ran ([`Proxy::expire`]).
@@ -225,7 +225,7 @@ impl Proxy {
             upstream: upstream.trim_end_matches('/').to_owned(),
             opts,
             client,
-            calls: Mutex::new(Vec::new()),
+            calls: crate::loopback::CallLog::default(),
             accounts: Mutex::new(HashMap::new()),
             uses: Mutex::new(HashMap::new()),
             expired: Mutex::new(std::collections::HashSet::new()),
@@ -248,21 +248,12 @@ impl Proxy {
 
     /// Every request so far, in arrival order.
     pub fn calls(&self) -> Vec<Call> {
-        let mut calls = self
-            .state
-            .calls
-            .lock()
-            .map(|c| c.clone())
-            .unwrap_or_default();
-        calls.sort_by_key(|c| c.start_ms);
-        calls
+        self.state.calls.sorted()
     }
 
     /// Forgets the requests (and, when recording, the exchanges) seen so far.
     pub fn clear(&self) {
-        if let Ok(mut c) = self.state.calls.lock() {
-            c.clear();
-        }
+        self.state.calls.clear();
         if let Ok(mut e) = self.state.exchanges.lock() {
             e.clear();
         }
@@ -489,21 +480,19 @@ async fn answer(
         hex::encode(&h.finalize()[..8])
     };
     let record = |fault: Option<&str>, status: u16| {
-        if let Ok(mut calls) = state.calls.lock() {
-            calls.push(Call {
-                service: service.clone(),
-                action: action.clone(),
-                account: account.clone(),
-                method: method.clone(),
-                path: path.clone(),
-                with_decryption,
-                fingerprint: fingerprint.clone(),
-                fault: fault.map(str::to_owned),
-                status,
-                start_ms,
-                end_ms: state.ms(),
-            });
-        }
+        state.calls.push(Call {
+            service: service.clone(),
+            action: action.clone(),
+            account: account.clone(),
+            method: method.clone(),
+            path: path.clone(),
+            with_decryption,
+            fingerprint: fingerprint.clone(),
+            fault: fault.map(str::to_owned),
+            status,
+            start_ms,
+            end_ms: state.ms(),
+        });
     };
 
     // Round-trip latency, as a far-away endpoint would add.
@@ -786,28 +775,26 @@ async fn identity_center(
             })
         }
     };
-    if let Ok(mut calls) = state.calls.lock() {
-        calls.push(Call {
-            service: if path.starts_with("/assignment")
-                || path.starts_with("/federation")
-                || path == "/logout"
-            {
-                "sso".into()
-            } else {
-                "sso-oidc".into()
-            },
-            action: sso::action(path).into(),
-            account: None,
-            method: parts.method.as_str().to_owned(),
-            path: path.to_owned(),
-            with_decryption: false,
-            fingerprint: String::new(),
-            fault: None,
-            status: answer.status().as_u16(),
-            start_ms,
-            end_ms: state.ms(),
-        });
-    }
+    state.calls.push(Call {
+        service: if path.starts_with("/assignment")
+            || path.starts_with("/federation")
+            || path == "/logout"
+        {
+            "sso".into()
+        } else {
+            "sso-oidc".into()
+        },
+        action: sso::action(path).into(),
+        account: None,
+        method: parts.method.as_str().to_owned(),
+        path: path.to_owned(),
+        with_decryption: false,
+        fingerprint: String::new(),
+        fault: None,
+        status: answer.status().as_u16(),
+        start_ms,
+        end_ms: state.ms(),
+    });
     answer
 }
 

@@ -183,7 +183,7 @@ struct State {
     /// Per parent: the accounts `ListAccountsForParent` lists (as JSON), copies included.
     listed: HashMap<String, Vec<serde_json::Value>>,
     buckets: Mutex<HashMap<String, Bucket>>,
-    calls: Mutex<Vec<Call>>,
+    calls: crate::loopback::CallLog,
     misses: Mutex<Vec<String>>,
     choices: crate::loopback::Choices,
     started: Instant,
@@ -253,7 +253,7 @@ impl Replay {
             copy_keys,
             listed,
             buckets: Mutex::default(),
-            calls: Mutex::default(),
+            calls: crate::loopback::CallLog::default(),
             misses: Mutex::default(),
             started: Instant::now(),
         });
@@ -267,20 +267,12 @@ impl Replay {
 
     /// Every request so far, in arrival order.
     pub fn calls(&self) -> Vec<Call> {
-        let mut calls = self
-            .state
-            .calls
-            .lock()
-            .map(|c| c.clone())
-            .unwrap_or_default();
-        calls.sort_by_key(|c| c.start_ms);
-        calls
+        self.state.calls.sorted()
     }
 
+    /// Forgets the requests seen so far.
     pub fn clear(&self) {
-        if let Ok(mut c) = self.state.calls.lock() {
-            c.clear();
-        }
+        self.state.calls.clear();
     }
 
     /// Requests the recording held no answer for (`service action account`), each once.
@@ -523,21 +515,19 @@ async fn serve(
         tokio::time::sleep(opts.latency + jitter).await;
     }
     let record = |fault: Option<&str>, status: u16| {
-        if let Ok(mut calls) = state.calls.lock() {
-            calls.push(Call {
-                service: scope.service.clone(),
-                action: action.clone(),
-                account: Some(served_as.clone()),
-                method: method.clone(),
-                path: parts.uri.path().to_owned(),
-                with_decryption: false,
-                fingerprint: format!("{}/{}", scope.region, fingerprint(&body, &parts.uri)),
-                fault: fault.map(str::to_owned),
-                status,
-                start_ms,
-                end_ms: state.ms(),
-            });
-        }
+        state.calls.push(Call {
+            service: scope.service.clone(),
+            action: action.clone(),
+            account: Some(served_as.clone()),
+            method: method.clone(),
+            path: parts.uri.path().to_owned(),
+            with_decryption: false,
+            fingerprint: format!("{}/{}", scope.region, fingerprint(&body, &parts.uri)),
+            fault: fault.map(str::to_owned),
+            status,
+            start_ms,
+            end_ms: state.ms(),
+        });
     };
     if let Some(share) = opts.throttle {
         let published = rate(&scope.service, &action);
@@ -855,7 +845,7 @@ mod tests {
             copy_keys: HashMap::new(),
             listed: HashMap::new(),
             buckets: Mutex::default(),
-            calls: Mutex::default(),
+            calls: crate::loopback::CallLog::default(),
             misses: Mutex::default(),
             choices: crate::loopback::Choices::new(1),
             started: Instant::now(),
