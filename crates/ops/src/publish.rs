@@ -855,14 +855,17 @@ async fn read_resources(
     parts: &[Part],
 ) -> Result<Vec<stagecraft_model::Resource>, Error> {
     let mut out: Vec<stagecraft_model::Resource> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
     for part in parts.iter().filter(|p| p.table == "resources") {
-        for r in read_part::<stagecraft_model::Resource>(s3, dest, part, "a resource").await? {
-            if seen.insert(r.id.clone()) {
-                out.push(r);
-            }
-        }
+        out.extend(read_part::<stagecraft_model::Resource>(s3, dest, part, "a resource").await?);
     }
+    // The first of each id, found by borrowing the ids rather than copying them (a copy of every
+    // id is tens of megabytes at a thousand accounts).
+    let first: Vec<bool> = {
+        let mut seen = std::collections::HashSet::with_capacity(out.len());
+        out.iter().map(|r| seen.insert(r.id.as_str())).collect()
+    };
+    let mut first = first.into_iter();
+    out.retain(|_| first.next().unwrap_or(true));
     Ok(out)
 }
 
