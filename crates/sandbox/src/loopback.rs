@@ -81,29 +81,3 @@ impl Choices {
         (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
     }
 }
-
-/// The requests an endpoint (the proxy, the replaying endpoint) saw, kept for the tests and the
-/// benchmarks to count.
-#[derive(Debug, Default)]
-pub(crate) struct CallLog(Mutex<Vec<crate::proxy::Call>>);
-
-impl CallLog {
-    pub(crate) fn push(&self, call: crate::proxy::Call) {
-        if let Ok(mut calls) = self.0.lock() {
-            calls.push(call);
-        }
-    }
-
-    /// Every request so far, in arrival order.
-    pub(crate) fn sorted(&self) -> Vec<crate::proxy::Call> {
-        let mut calls = self.0.lock().map(|c| c.clone()).unwrap_or_default();
-        calls.sort_by_key(|c| c.start_ms);
-        calls
-    }
-
-    pub(crate) fn clear(&self) {
-        if let Ok(mut c) = self.0.lock() {
-            c.clear();
-        }
-    }
-}

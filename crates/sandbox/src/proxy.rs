@@ -108,6 +108,32 @@ pub struct Call {
     pub end_ms: u64,
 }
 
+/// The requests an endpoint (the proxy, the replaying endpoint) saw, kept for the tests and the
+/// benchmarks to count.
+#[derive(Debug, Default)]
+pub(crate) struct CallLog(Mutex<Vec<Call>>);
+
+impl CallLog {
+    pub(crate) fn push(&self, call: Call) {
+        if let Ok(mut calls) = self.0.lock() {
+            calls.push(call);
+        }
+    }
+
+    /// Every request so far, in arrival order.
+    pub(crate) fn sorted(&self) -> Vec<Call> {
+        let mut calls = self.0.lock().map(|c| c.clone()).unwrap_or_default();
+        calls.sort_by_key(|c| c.start_ms);
+        calls
+    }
+
+    pub(crate) fn clear(&self) {
+        if let Ok(mut c) = self.0.lock() {
+            c.clear();
+        }
+    }
+}
+
 /// The accounts a proxy's IAM Identity Center answers for; empty until set.
 #[derive(Debug, Clone, Default)]
 pub struct SignInDirectory(Arc<std::sync::RwLock<Option<Arc<crate::sso::Directory>>>>);
@@ -128,7 +154,7 @@ struct State {
     upstream: String,
     opts: ProxyOptions,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
-    calls: crate::loopback::CallLog,
+    calls: CallLog,
     accounts: Mutex<HashMap<String, String>>,
     uses: Mutex<HashMap<String, usize>>,
     /// Accounts whose credentials expired while the proxy ran ([`Proxy::expire`]).
@@ -225,7 +251,7 @@ impl Proxy {
             upstream: upstream.trim_end_matches('/').to_owned(),
             opts,
             client,
-            calls: crate::loopback::CallLog::default(),
+            calls: CallLog::default(),
             accounts: Mutex::new(HashMap::new()),
             uses: Mutex::new(HashMap::new()),
             expired: Mutex::new(std::collections::HashSet::new()),

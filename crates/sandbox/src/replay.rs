@@ -183,7 +183,7 @@ struct State {
     /// Per parent: the accounts `ListAccountsForParent` lists (as JSON), copies included.
     listed: HashMap<String, Vec<serde_json::Value>>,
     buckets: Mutex<HashMap<String, Bucket>>,
-    calls: crate::loopback::CallLog,
+    calls: crate::proxy::CallLog,
     misses: Mutex<Vec<String>>,
     choices: crate::loopback::Choices,
     started: Instant,
@@ -253,7 +253,7 @@ impl Replay {
             copy_keys,
             listed,
             buckets: Mutex::default(),
-            calls: crate::loopback::CallLog::default(),
+            calls: crate::proxy::CallLog::default(),
             misses: Mutex::default(),
             started: Instant::now(),
         });
@@ -845,7 +845,7 @@ mod tests {
             copy_keys: HashMap::new(),
             listed: HashMap::new(),
             buckets: Mutex::default(),
-            calls: crate::loopback::CallLog::default(),
+            calls: crate::proxy::CallLog::default(),
             misses: Mutex::default(),
             choices: crate::loopback::Choices::new(1),
             started: Instant::now(),
