@@ -456,14 +456,14 @@ async fn finish_part(
     written: &mut BTreeMap<String, usize>,
 ) -> Result<Part, Error> {
     let n = written.entry(done.account.clone()).or_default();
-    let rows = done.lines.rows();
+    let gz = done.lines.gzipped()?;
     let part = put_part(
         s3,
         dest,
         run,
         ("resources", &done.account, *n),
-        done.lines.finish()?,
-        rows,
+        gz.body,
+        gz.rows,
     )
     .await?;
     *n += 1;

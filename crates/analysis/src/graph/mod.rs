@@ -400,18 +400,12 @@ impl Graph {
             .g
             .edges_directed(i, dir)
             .filter(|e| kind.is_none_or(|k| e.weight().kind == k))
-            .map(|e| {
+            .filter_map(|e| {
                 let other = match dir {
                     Direction::Outgoing => e.target(),
                     Direction::Incoming => e.source(),
                 };
-                let link = LinkRef {
-                    from: &self.g[e.source()].id,
-                    to: &self.g[e.target()].id,
-                    kind: e.weight().kind,
-                    evidence: &e.weight().evidence,
-                };
-                (link, &self.g[other])
+                Some((self.link(e.id())?, &self.g[other]))
             })
             .collect();
         out.sort_by(|a, b| (&a.1.name, &a.1.id).cmp(&(&b.1.name, &b.1.id)));
