@@ -161,8 +161,9 @@ impl Manifest {
     }
 }
 
-/// Each table's rows, by account (`none` for a row no account holds), as gzipped parts. A table's
-/// rows are ordered by account first and each part compressed to its end before the next begins:
+/// Each table's rows, by account (`none` for a row no account holds), as gzipped parts in the
+/// order the accounts first appear (a snapshot read back lists its resources as it did). A table's
+/// rows are grouped by account first and each part compressed to its end before the next begins:
 /// one compressor is open at a time (each holds some 300 KiB of state, and an organization of a
 /// thousand accounts has thousands of parts), and what is held is the compressed parts, never
 /// the rows as JSON.
@@ -170,14 +171,14 @@ pub fn tables(
     report: &ScanReport,
     gone: &[crate::deletion::GoneBucket],
     which: &[&str],
-) -> Result<BTreeMap<(&'static str, String), Gzipped>, Error> {
+) -> Result<Vec<Gzipped>, Error> {
     let account_of: std::collections::HashMap<&str, &str> = report
         .resources
         .iter()
         .map(|r| (r.id.as_str(), r.account_id.as_str()))
         .collect();
     let of = |id: &str| account_of.get(id).copied().unwrap_or("none");
-    let mut out: BTreeMap<(&'static str, String), Gzipped> = BTreeMap::new();
+    let mut out: Vec<Gzipped> = Vec::new();
     let wanted = |t: &str| which.contains(&t);
     if wanted("resources") {
         by_account(
@@ -224,30 +225,42 @@ pub fn tables(
     Ok(out)
 }
 
-/// `rows` of `table` as one gzipped part per account, each finished before the next is begun;
-/// within an account the rows keep their order.
+/// `rows` of `table` as one gzipped part per account, in the order the accounts first appear,
+/// each finished before the next is begun; within an account the rows keep their order.
 fn by_account<'a, T: Serialize>(
-    out: &mut BTreeMap<(&'static str, String), Gzipped>,
+    out: &mut Vec<Gzipped>,
     table: &'static str,
     rows: impl Iterator<Item = (&'a str, T)>,
 ) -> Result<(), Error> {
-    let mut rows: Vec<(&str, T)> = rows.collect();
-    rows.sort_by(|a, b| a.0.cmp(b.0));
+    let mut accounts: Vec<&str> = Vec::new();
+    let mut seat: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut rows: Vec<(usize, T)> = rows
+        .map(|(account, row)| {
+            let at = *seat.entry(account).or_insert_with(|| {
+                accounts.push(account);
+                accounts.len() - 1
+            });
+            (at, row)
+        })
+        .collect();
+    rows.sort_by_key(|(at, _)| *at);
     let mut rows = rows.into_iter().peekable();
-    while let Some((account, first)) = rows.next() {
+    while let Some((at, first)) = rows.next() {
         let mut lines = Lines::new();
         lines.push(&first)?;
-        while let Some((_, row)) = rows.next_if(|(a, _)| *a == account) {
+        while let Some((_, row)) = rows.next_if(|(a, _)| *a == at) {
             lines.push(&row)?;
         }
-        out.insert((table, account.to_owned()), lines.gzipped()?);
+        out.push(lines.gzipped(table, accounts[at])?);
     }
     Ok(())
 }
 
-/// A finished part: its gzipped lines and how many rows they hold.
+/// A finished part: its table and account, its gzipped lines and how many rows they hold.
 #[derive(Debug)]
 pub struct Gzipped {
+    pub table: &'static str,
+    pub account: String,
     pub body: Vec<u8>,
     pub rows: usize,
 }
@@ -300,10 +313,12 @@ impl Lines {
             .map_err(|e| Error::io("compressing a part", e))
     }
 
-    /// The gzipped part with its row count.
-    fn gzipped(self) -> Result<Gzipped, Error> {
+    /// The gzipped part of `table` and `account`, with its row count.
+    fn gzipped(self, table: &'static str, account: &str) -> Result<Gzipped, Error> {
         let rows = self.rows;
         Ok(Gzipped {
+            table,
+            account: account.to_owned(),
             body: self.finish()?,
             rows,
         })
@@ -360,11 +375,21 @@ async fn put_parts(
     s3: &aws_sdk_s3::Client,
     dest: &Destination,
     run: &str,
-    tables: BTreeMap<(&'static str, String), Gzipped>,
+    tables: Vec<Gzipped>,
 ) -> Result<Vec<Part>, Error> {
     let mut parts = Vec::new();
-    for ((table, account), part) in tables {
-        parts.push(put_part(s3, dest, run, (table, &account, 0), part.body, part.rows).await?);
+    for part in tables {
+        parts.push(
+            put_part(
+                s3,
+                dest,
+                run,
+                (part.table, &part.account, 0),
+                part.body,
+                part.rows,
+            )
+            .await?,
+        );
     }
     Ok(parts)
 }
@@ -456,7 +481,7 @@ async fn finish_part(
     written: &mut BTreeMap<String, usize>,
 ) -> Result<Part, Error> {
     let n = written.entry(done.account.clone()).or_default();
-    let gz = done.lines.gzipped()?;
+    let gz = done.lines.gzipped("resources", &done.account)?;
     let part = put_part(
         s3,
         dest,
