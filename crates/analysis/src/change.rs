@@ -72,7 +72,7 @@ pub fn attach<'c>(resources: &mut [Resource], changes: impl IntoIterator<Item = 
         }
     }
     for (r, p) in resources.iter_mut().zip(found) {
-        r.changed = p;
+        r.changed = p.map(Box::new);
     }
 }
 

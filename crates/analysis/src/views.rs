@@ -130,10 +130,10 @@ mod tests {
             .iter_mut()
             .find(|r| r.type_name == "AWS::Lambda::Function" && r.stage.as_deref() == Some("qa"))
             .expect("a qa function");
-        changed.changed = Some(Provenance {
+        changed.changed = Some(Box::new(Provenance {
             created: None,
             last_change: Some(change.clone()),
-        });
+        }));
         let changed_id = changed.id.clone();
 
         let a = super::analyse(&org.report);

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::FlatMap;
 use ts_rs::TS;
 
 /// One live resource in one account and region.
@@ -20,15 +22,19 @@ pub struct Resource {
     pub stage: Option<String>,
     /// The region, or `global` for IAM.
     pub region: String,
-    pub tags: BTreeMap<String, String>,
+    #[ts(as = "BTreeMap<String, String>")]
+    pub tags: FlatMap<String>,
     /// Type-specific facts (runtime, role, deletion date, …). Never a secret value: Lambda environment
     /// values appear only as keyed hashes, SecureString parameters never carry a value.
-    pub attributes: BTreeMap<String, serde_json::Value>,
+    #[ts(as = "BTreeMap<String, serde_json::Value>")]
+    pub attributes: FlatMap<serde_json::Value>,
     pub owner: Owner,
     /// Its creation and latest change, from the event history read (none when it holds none).
+    // Boxed: most resources have none, and a resource is held hundreds of thousands of times
+    // when a large organization is assembled (two change events inline are 500 bytes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub changed: Option<crate::change::Provenance>,
+    #[ts(optional, as = "Option<crate::change::Provenance>")]
+    pub changed: Option<Box<crate::change::Provenance>>,
 }
 
 impl Resource {
@@ -40,8 +46,8 @@ impl Resource {
             account_id: account_id.to_owned(),
             stage: None,
             region: region.to_owned(),
-            tags: BTreeMap::new(),
-            attributes: BTreeMap::new(),
+            tags: FlatMap::new(),
+            attributes: FlatMap::new(),
             owner: Owner::Unmanaged,
             changed: None,
         }

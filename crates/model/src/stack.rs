@@ -17,7 +17,8 @@ pub struct StackFacts {
     pub status: String,
     pub description: Option<String>,
     pub outputs: BTreeMap<String, String>,
-    pub tags: BTreeMap<String, String>,
+    #[ts(as = "BTreeMap<String, String>")]
+    pub tags: crate::FlatMap<String>,
     pub members: Vec<StackMember>,
     /// What the template declares, with identifying properties resolved through the resource list.
     /// Methods, deployments' stages and (in the emulator) authorizers and API Gateway v2 APIs have

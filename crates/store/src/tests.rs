@@ -76,10 +76,10 @@ fn the_last_snapshots_history_is_read_without_its_resources() {
         window_days: None,
     };
     let mut changed = res("a", Owner::Unmanaged);
-    changed.changed = Some(Provenance {
+    changed.changed = Some(Box::new(Provenance {
         created: None,
         last_change: Some(change.clone()),
-    });
+    }));
     let mut first = report(vec![changed]);
     first.changes = vec![change];
     first.feed = vec![FeedRead {
@@ -154,10 +154,10 @@ fn a_diff_says_who_changed_and_who_deleted_since_the_older_snapshot() {
     let mut keep = res("keep", Owner::Unmanaged);
     keep.tags.insert("team".into(), "core".into());
     let tagged = event("e1", "2026-11-29T10:00:00Z", "PutBucketTagging", "keep");
-    keep.changed = Some(Provenance {
+    keep.changed = Some(Box::new(Provenance {
         created: None,
         last_change: Some(tagged.clone()),
-    });
+    }));
     let mut b = report(vec![keep]);
     b.changes = vec![
         tagged.clone(),

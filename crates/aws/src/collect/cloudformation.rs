@@ -318,7 +318,7 @@ mod tests {
             status: "CREATE_COMPLETE".into(),
             description: None,
             outputs: BTreeMap::new(),
-            tags: BTreeMap::new(),
+            tags: Default::default(),
             members: vec![StackMember {
                 logical_id: "ApiGatewayResourceUsers".into(),
                 physical_id: Some("res123".into()),

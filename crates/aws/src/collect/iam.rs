@@ -24,7 +24,7 @@ pub const GLOBAL: &str = "global";
 struct RoleFacts {
     attached: Vec<String>,
     inline: Vec<String>,
-    tags: BTreeMap<String, String>,
+    tags: stagecraft_model::FlatMap<String>,
 }
 
 pub async fn collect(t: &Target<'_>) -> Result<Vec<Resource>, CollectError> {

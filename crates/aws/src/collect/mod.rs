@@ -21,8 +21,6 @@ pub mod secrets;
 pub mod ssm;
 pub mod tags;
 
-use std::collections::BTreeMap;
-
 use aws_config::SdkConfig;
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 
@@ -173,7 +171,7 @@ pub(crate) fn timestamp(t: Option<&aws_smithy_types::DateTime>) -> Option<String
 }
 
 /// `[{Key, Value}]`-style tags as a map.
-pub(crate) fn tag_map<I, K, V>(tags: I) -> BTreeMap<String, String>
+pub(crate) fn tag_map<I, K, V>(tags: I) -> stagecraft_model::FlatMap<String>
 where
     I: IntoIterator<Item = (K, V)>,
     K: Into<String>,

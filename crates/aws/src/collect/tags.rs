@@ -13,6 +13,8 @@
 
 use std::collections::BTreeMap;
 
+use stagecraft_model::FlatMap;
+
 use aws_config::SdkConfig;
 use aws_sdk_ssm::types::ResourceTypeForTagging;
 
@@ -38,7 +40,7 @@ pub fn swept(type_name: &str) -> bool {
 #[derive(Debug, Default)]
 pub struct Sweep {
     pub region: String,
-    pub tags: BTreeMap<String, BTreeMap<String, String>>,
+    pub tags: BTreeMap<String, FlatMap<String>>,
 }
 
 /// `tag:GetResources` over the swept types in one account and region.
@@ -140,10 +142,7 @@ pub async fn apply(
 }
 
 /// The tags of one resource, with its own service's call.
-async fn read_one(
-    config: &SdkConfig,
-    r: &Resource,
-) -> Result<BTreeMap<String, String>, CollectError> {
+async fn read_one(config: &SdkConfig, r: &Resource) -> Result<FlatMap<String>, CollectError> {
     let c = Collector::Tags;
     let (arn, name, region) = (r.id.as_str(), r.name.as_str(), r.region.as_str());
     let tags = match r.type_name.as_str() {
@@ -199,10 +198,10 @@ async fn read_one(
                 .iter()
                 .map(|t| (t.key().to_owned(), t.value().to_owned()))
                 .collect(),
-            Err(e) if error_code(&e) == Some("NoSuchTagSet") => BTreeMap::new(),
+            Err(e) if error_code(&e) == Some("NoSuchTagSet") => FlatMap::new(),
             Err(e) => return Err(failure(c, region, "s3:GetBucketTagging", &e)),
         },
-        _ => BTreeMap::new(),
+        _ => FlatMap::new(),
     };
     Ok(tags)
 }
