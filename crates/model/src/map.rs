@@ -70,9 +70,12 @@ impl<V> IntoIterator for FlatMap<V> {
 
 impl<'a, V> IntoIterator for &'a FlatMap<V> {
     type Item = (&'a String, &'a V);
-    type IntoIter = Box<dyn Iterator<Item = (&'a String, &'a V)> + 'a>;
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, V)>,
+        fn(&'a (String, V)) -> (&'a String, &'a V),
+    >;
     fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.0.iter())
+        self.0.as_slice().iter().map(|(k, v)| (k, v))
     }
 }
 
