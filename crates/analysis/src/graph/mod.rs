@@ -206,7 +206,7 @@ impl Graph {
                 from: Arc::from(l.from),
                 to: Arc::from(l.to),
                 kind: l.kind,
-                evidence: l.evidence,
+                evidence: Arc::from(l.evidence),
             })
             .collect();
         Graph::assemble(nodes, links, Interner::default())

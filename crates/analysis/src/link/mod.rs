@@ -139,26 +139,39 @@ pub(crate) struct Shared {
     pub from: Arc<str>,
     pub to: Arc<str>,
     pub kind: LinkKind,
-    pub evidence: String,
+    pub evidence: Arc<str>,
 }
 
-/// Collects links, merging the evidence of duplicates; each node id is held once.
+/// A link's ends and kind.
+type LinkKey = (Arc<str>, Arc<str>, LinkKind);
+
+/// Collects links, merging the evidence of duplicates; each node id and each reason is held once.
 #[derive(Default)]
 struct LinkSet {
-    links: BTreeMap<(Arc<str>, Arc<str>, LinkKind), Vec<String>>,
+    /// Most links have one reason: the list holds exactly what it has (a `Vec`'s first push
+    /// makes room for four, and an organization of a thousand accounts has some 300,000 links).
+    links: BTreeMap<LinkKey, Vec<Arc<str>>>,
     ids: Interner,
 }
 
 impl LinkSet {
-    fn add(&mut self, from: &str, to: &str, kind: LinkKind, evidence: impl Into<String>) {
+    fn add(&mut self, from: &str, to: &str, kind: LinkKind, evidence: impl AsRef<str>) {
         if from == to {
             return;
         }
         let key = (self.ids.get(from), self.ids.get(to), kind);
-        let ev = self.links.entry(key).or_default();
-        let e = evidence.into();
-        if !ev.contains(&e) {
-            ev.push(e);
+        let e = evidence.as_ref();
+        match self.links.entry(key) {
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                // `vec![x]` holds one; a first `push` would make room for four.
+                slot.insert(vec![self.ids.get(e)]);
+            }
+            std::collections::btree_map::Entry::Occupied(mut slot) => {
+                if !slot.get().iter().any(|x| &**x == e) {
+                    let e = self.ids.get(e);
+                    slot.get_mut().push(e);
+                }
+            }
         }
     }
 
@@ -177,7 +190,10 @@ impl LinkSet {
                 from,
                 to,
                 kind,
-                evidence: ev.join("; "),
+                evidence: match ev.as_slice() {
+                    [one] => one.clone(),
+                    many => Arc::from(many.join("; ")),
+                },
             })
             .collect();
         (links, self.ids)
@@ -398,7 +414,7 @@ pub fn infer(report: &ScanReport) -> Linked {
                 from: l.from.to_string(),
                 to: l.to.to_string(),
                 kind: l.kind,
-                evidence: l.evidence,
+                evidence: l.evidence.to_string(),
             })
             .collect(),
         extra_nodes,

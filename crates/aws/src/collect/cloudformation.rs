@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::{failure, tag_map, timestamp, CollectError, Collected, Collector, Target};
 use crate::model::Resource;
 use stagecraft_model::limits::RegionLimits;
+use stagecraft_model::FlatMap;
 pub use stagecraft_model::{Declared, StackFacts, StackMember};
 
 pub use stagecraft_model::types::cloudformation::STACK_TYPE;
@@ -227,18 +228,19 @@ fn read_template(template: &Value, facts: &mut StackFacts, hasher: &super::Value
     for (logical, res) in resources {
         let type_name = res.get("Type").and_then(Value::as_str).unwrap_or_default();
         let props = res.get("Properties");
-        let mut properties = BTreeMap::new();
-        for key in IDENTIFYING_PROPERTIES {
-            if let Some(v) = props.and_then(|p| p.get(key)).and_then(&resolve) {
-                properties.insert(key.to_owned(), v);
-            }
-        }
+        let properties: FlatMap<String> = IDENTIFYING_PROPERTIES
+            .iter()
+            .filter_map(|key| {
+                let v = props.and_then(|p| p.get(key)).and_then(&resolve)?;
+                Some(((*key).to_owned(), v))
+            })
+            .collect();
         if type_name == "AWS::Lambda::Function" {
             let vars = props
                 .and_then(|p| p.pointer("/Environment/Variables"))
                 .and_then(Value::as_object);
             if let Some(vars) = vars {
-                let hashed: BTreeMap<String, String> = vars
+                let hashed: FlatMap<String> = vars
                     .iter()
                     .filter_map(|(k, v)| Some((k.clone(), hasher.hash(v.as_str()?))))
                     .collect();
@@ -354,12 +356,21 @@ mod tests {
             .find(|d| d.logical_id == "ApiGatewayMethodUsersGet")
             .unwrap();
         assert_eq!(method.type_name, "AWS::ApiGateway::Method");
-        assert_eq!(method.properties["RestApiId"], "api42");
-        assert_eq!(method.properties["ResourceId"], "res123");
-        assert_eq!(method.properties["HttpMethod"], "get");
+        assert_eq!(
+            method.properties.get("RestApiId").map(String::as_str),
+            Some("api42")
+        );
+        assert_eq!(
+            method.properties.get("ResourceId").map(String::as_str),
+            Some("res123")
+        );
+        assert_eq!(
+            method.properties.get("HttpMethod").map(String::as_str),
+            Some("get")
+        );
         let env = &f.function_env["ListLambdaFunction"];
         assert_eq!(env.len(), 1);
-        assert_eq!(env["DB_PW_NAME"], h.hash("database_password"));
+        assert_eq!(env.get("DB_PW_NAME"), Some(&h.hash("database_password")));
         let json = serde_json::to_string(&f).unwrap();
         assert!(!json.contains("database_password"));
     }
