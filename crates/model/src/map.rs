@@ -1,4 +1,5 @@
-//! [`FlatMap`]: the map a resource's tags and attributes are held in.
+//! [`FlatMap`]: the map a resource's tags and attributes are held in; [`fitted_vec`]: a list read
+//! from JSON without the room its growing left over.
 
 use std::ops::{Deref, DerefMut};
 
