@@ -5,6 +5,7 @@
 //! does, through the same AWS profiles.
 
 mod commands;
+mod rendering;
 mod settings;
 mod setup;
 
@@ -234,32 +235,12 @@ impl Previews {
     }
 }
 
-/// WebKitGTK renders through DMA-BUF buffers meant for a GPU. On a machine with no GPU render node (a
-/// VM, a remote desktop, Xvfb) those buffers come from Mesa's software rasteriser, which costs the
-/// WebKit processes about 95 MiB (PSS) more than WebKit's shared-memory renderer for the same pictures
-/// (BENCHMARKS.md, "idle memory"). There, the shared-memory renderer is used, unless
-/// `WEBKIT_DISABLE_DMABUF_RENDERER` is set either way. Runs before any thread starts.
-fn prefer_shared_memory_rendering_without_a_gpu() {
-    #[cfg(target_os = "linux")]
-    {
-        const CHOICE: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
-        let has_render_node = std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
-            entries
-                .flatten()
-                .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
-        });
-        if std::env::var_os(CHOICE).is_none() && !has_render_node {
-            std::env::set_var(CHOICE, "1");
-        }
-    }
-}
-
 /// When the process started (the start-up benchmark measures from here).
 pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 pub fn run() {
     STARTED.get_or_init(std::time::Instant::now);
-    prefer_shared_memory_rendering_without_a_gpu();
+    rendering::prefer_software_paths_without_a_gpu();
     stagecraft_aws::logging::init();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
