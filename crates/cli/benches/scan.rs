@@ -288,6 +288,67 @@ fn minimum(
     m
 }
 
+/// With `STAGECRAFT_BENCH_COMPARE=<another stagecraft binary>`: this build's scan and the other's,
+/// on the same replaying endpoint, in five rounds that alternate which goes first, so this
+/// machine's drift hits both alike. Prints each run and the medians of wall and CPU time.
+async fn compare_builds(
+    other: &Path,
+    scan: &impl Fn(&Path, &str) -> tokio::process::Command,
+    config: &Path,
+    resources: usize,
+) {
+    let this = PathBuf::from(env!("CARGO_BIN_EXE_stagecraft"));
+    let mut runs: [(Vec<f64>, Vec<f64>); 2] = Default::default();
+    for round in 0..5 {
+        for k in [round % 2, 1 - round % 2] {
+            let binary = if k == 0 { &this } else { other };
+            let probe = scan(config, &format!("bench-compare-{round}-{k}.db"));
+            let std = probe.as_std();
+            let mut c = tokio::process::Command::new(binary);
+            c.args(std.get_args());
+            for (key, value) in std.get_envs() {
+                if let Some(value) = value {
+                    c.env(key, value);
+                }
+            }
+            let run = timed(c, "a compared scan").await;
+            assert_eq!(
+                resources_of(&run),
+                resources,
+                "{} sees everything",
+                binary.display()
+            );
+            runs[k].0.push(run.wall.as_secs_f64());
+            runs[k].1.push(run.cpu.as_secs_f64());
+        }
+    }
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("\n| build | wall (5 runs) | CPU of the scan (5 runs) | median wall | median CPU |");
+    println!("|---|---|---|---:|---:|");
+    for (name, (wall, cpu)) in [
+        ("this build".to_owned(), &runs[0]),
+        (other.display().to_string(), &runs[1]),
+    ] {
+        println!(
+            "| {name} | {} s | {} s | {:.2} s | {:.2} s |",
+            list(wall),
+            list(cpu),
+            median(wall),
+            median(cpu)
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let a = args();
@@ -456,6 +517,10 @@ async fn main() {
         "the replayed scan sees what the recorded one did"
     );
     replay.clear();
+    if let Some(other) = std::env::var_os("STAGECRAFT_BENCH_COMPARE") {
+        compare_builds(Path::new(&other), &scan, &config, resources).await;
+        replay.clear();
+    }
     // Every account at once instead of the default 16.
     let mut wide = scan(&config, "bench-wide.db");
     wide.args(["--parallelism", &(a.accounts + 1).to_string()]);
