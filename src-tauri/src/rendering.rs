@@ -17,7 +17,8 @@
 //! The web process still loads Mesa: it composites through EGL, as before.
 //!
 //! Any of these variables the user set, either way, is kept, and nothing is set on a machine with a
-//! GPU render node or where the user turned the DMA-BUF renderer back on.
+//! GPU render node or where the user turned the DMA-BUF renderer back on. Programs the app opens
+//! (the browser for a sign-in) get the environment without what the app set here.
 
 #![cfg_attr(not(target_os = "linux"), allow(dead_code))]
 
@@ -69,13 +70,29 @@ pub fn has_render_node() -> bool {
     })
 }
 
+/// The variables this process set for itself, which programs it opens (the browser for a sign-in)
+/// do not inherit: they get the environment the user started the app with.
+static SET_HERE: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+
 /// Sets [`without_a_gpu`]'s variables. Runs before any thread starts (the environment is not
 /// thread-safe to write) and before GTK opens the display.
 pub fn prefer_software_paths_without_a_gpu() {
     #[cfg(target_os = "linux")]
-    for (name, value) in without_a_gpu(has_render_node(), |n| std::env::var_os(n)) {
-        std::env::set_var(name, value);
+    {
+        let set = without_a_gpu(has_render_node(), |n| std::env::var_os(n));
+        for (name, value) in &set {
+            std::env::set_var(name, value);
+        }
+        let _ = SET_HERE.set(set.into_iter().map(|(name, _)| name).collect());
     }
+}
+
+/// `command` without the variables this process set for its own drawing.
+pub fn as_the_user_started_it(command: &mut std::process::Command) -> &mut std::process::Command {
+    for name in SET_HERE.get().into_iter().flatten() {
+        command.env_remove(name);
+    }
+    command
 }
 
 #[cfg(test)]
@@ -89,6 +106,19 @@ mod tests {
             .map(|(k, v)| (k.to_string(), OsString::from(v)))
             .collect();
         move |name| env.get(name).cloned()
+    }
+
+    #[test]
+    fn programs_the_app_opens_get_the_users_environment() {
+        let _ = SET_HERE.set(vec![GDK_GL, RENDER_NODE]);
+        let mut command = std::process::Command::new("true");
+        as_the_user_started_it(&mut command);
+        let removed: Vec<_> = command
+            .get_envs()
+            .filter(|(_, value)| value.is_none())
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        assert_eq!(removed, [GDK_GL, RENDER_NODE]);
     }
 
     #[test]

@@ -166,7 +166,7 @@ fn open_in_browser(url: &str) {
     if opener.is_empty() || !(url.starts_with("https://") || url.starts_with("http://")) {
         return;
     }
-    let _ = std::process::Command::new(opener)
+    let _ = crate::rendering::as_the_user_started_it(&mut std::process::Command::new(opener))
         .arg(url)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
