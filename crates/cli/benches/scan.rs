@@ -27,6 +27,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -288,6 +289,23 @@ fn minimum(
     m
 }
 
+/// `command` (its arguments and environment) run by `program`, after `first` arguments of its own.
+fn run_as(
+    command: &tokio::process::Command,
+    program: &Path,
+    first: &[&OsStr],
+) -> tokio::process::Command {
+    let std = command.as_std();
+    let mut c = tokio::process::Command::new(program);
+    c.args(first).args(std.get_args());
+    for (key, value) in std.get_envs() {
+        if let Some(value) = value {
+            c.env(key, value);
+        }
+    }
+    c
+}
+
 /// With `STAGECRAFT_BENCH_COMPARE=<another stagecraft binary>`: this build's scan and the other's,
 /// on the same replaying endpoint, in five rounds that alternate which goes first, so this
 /// machine's drift hits both alike. Prints each run and the medians of wall and CPU time.
@@ -303,15 +321,7 @@ async fn compare_builds(
         for k in [round % 2, 1 - round % 2] {
             let binary = if k == 0 { &this } else { other };
             let probe = scan(config, &format!("bench-compare-{round}-{k}.db"));
-            let std = probe.as_std();
-            let mut c = tokio::process::Command::new(binary);
-            c.args(std.get_args());
-            for (key, value) in std.get_envs() {
-                if let Some(value) = value {
-                    c.env(key, value);
-                }
-            }
-            let run = timed(c, "a compared scan").await;
+            let run = timed(run_as(&probe, binary, &[]), "a compared scan").await;
             assert_eq!(
                 resources_of(&run),
                 resources,
@@ -495,19 +505,19 @@ async fn main() {
     if let Some(out) = std::env::var_os("STAGECRAFT_BENCH_PERF") {
         // The same scan again under `perf record`, for a profile of where its CPU goes.
         let probe = scan(&config, "bench-perf.db");
-        let std = probe.as_std();
-        let mut c = tokio::process::Command::new("perf");
-        c.args(["record", "-F", "2000", "--call-graph", "dwarf,16384", "-o"])
-            .arg(&out)
-            .arg("--")
-            .arg(std.get_program())
-            .args(std.get_args());
-        for (k, v) in std.get_envs() {
-            if let Some(v) = v {
-                c.env(k, v);
-            }
-        }
-        timed(c, "the profiled scan").await;
+        let mut record: Vec<&OsStr> = ["record", "-F", "2000", "--call-graph", "dwarf,16384", "-o"]
+            .map(OsStr::new)
+            .to_vec();
+        record.extend([
+            out.as_os_str(),
+            OsStr::new("--"),
+            probe.as_std().get_program(),
+        ]);
+        timed(
+            run_as(&probe, Path::new("perf"), &record),
+            "the profiled scan",
+        )
+        .await;
         replay.clear();
     }
     dump(&calls, "");
