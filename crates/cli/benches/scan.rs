@@ -289,6 +289,36 @@ fn minimum(
     m
 }
 
+/// With `STAGECRAFT_BENCH_HOLD=<file>`: writes to `file` a shell script that runs the scan's command
+/// against the replaying endpoint, and holds the endpoint up until `file` is removed, so a change
+/// to the scan can be measured again and again without seeding and recording each time.
+async fn hold(file: &Path, command: &tokio::process::Command) {
+    let std = command.as_std();
+    let quote = |s: &OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+    let mut script = String::from("#!/bin/sh\n");
+    for (key, value) in std.get_envs() {
+        if let Some(value) = value {
+            script += &format!("export {}={}\n", key.to_string_lossy(), quote(value));
+        }
+    }
+    script += &format!(
+        "exec \"${{STAGECRAFT_BIN:-{}}}\"",
+        std.get_program().to_string_lossy()
+    );
+    for arg in std.get_args() {
+        script += &format!(" {}", quote(arg));
+    }
+    script += " \"$@\"\n";
+    std::fs::write(file, script).expect("the held scan's script");
+    eprintln!(
+        "holding the replaying endpoint; run `sh {}`, remove it to go on",
+        file.display()
+    );
+    while file.exists() {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// `command` (its arguments and environment) run by `program`, after `first` arguments of its own.
 fn run_as(
     command: &tokio::process::Command,
@@ -500,6 +530,9 @@ async fn main() {
     let config = dir.path().join("aws-config-replay");
     sb.aws_env_through(&replay.endpoint, &config)
         .expect("aws config");
+    if let Some(file) = std::env::var_os("STAGECRAFT_BENCH_HOLD") {
+        hold(Path::new(&file), &scan(&config, "held.db")).await;
+    }
     let run = timed(scan(&config, "bench.db"), "the scan").await;
     let calls = replay.calls();
     if let Some(out) = std::env::var_os("STAGECRAFT_BENCH_PERF") {
@@ -531,7 +564,16 @@ async fn main() {
         compare_builds(Path::new(&other), &scan, &config, resources).await;
         replay.clear();
     }
-    // Every account at once instead of the default 16.
+    // Every account at once, and 16 at a time (the default before 32), against the default.
+    let mut sixteen = scan(&config, "bench-sixteen.db");
+    sixteen.args(["--parallelism", "16"]);
+    let sixteen_run = timed(sixteen, "the scan of 16 accounts at a time").await;
+    assert_eq!(
+        resources_of(&sixteen_run),
+        resources,
+        "16 at a time sees everything"
+    );
+    replay.clear();
     let mut wide = scan(&config, "bench-wide.db");
     wide.args(["--parallelism", &(a.accounts + 1).to_string()]);
     let wide_run = timed(wide, "the scan of every account at once").await;
@@ -687,6 +729,12 @@ async fn main() {
         (wide_last - wide_first) as f64 / 1000.0 / bound.max(0.001)
     );
     println!(
+        "| 16 accounts at a time (`--parallelism 16`, the default before): wall, peak memory | {:.1} s, {:.0} MiB | {bound:.1} s | {:.2} |",
+        sixteen_run.wall.as_secs_f64(),
+        sixteen_run.peak_kib as f64 / 1024.0,
+        sixteen_run.wall.as_secs_f64() / bound.max(0.001)
+    );
+    println!(
         "| CPU time of the scan process, and of the replaying endpoint meanwhile (2 cores) | {:.1} s ({:.2} cores busy on average) | endpoint {:.1} s | |",
         run.cpu.as_secs_f64(),
         run.cpu.as_secs_f64() / wall,
@@ -702,7 +750,8 @@ async fn main() {
         peak_in_flight(&calls)
     );
     println!(
-        "| peak memory of the scan process | {:.0} MiB | | |",
+        "| peak memory of the scan process (every account at once: {:.0} MiB) | {:.0} MiB | | |",
+        wide_run.peak_kib as f64 / 1024.0,
         run.peak_kib as f64 / 1024.0
     );
     println!(

@@ -122,7 +122,7 @@ pub struct SourceArgs {
     /// Regions to scan (repeatable; default: the config, then the profile's region).
     #[arg(long = "region")]
     pub regions: Vec<String>,
-    /// Accounts scanned at once.
+    /// Accounts scanned at once (default: `[scan] parallelism` in the config, else 32).
     #[arg(long)]
     pub parallelism: Option<usize>,
     /// Do not store this scan as a snapshot.

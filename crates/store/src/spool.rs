@@ -1,20 +1,162 @@
 //! Where a scan sets each account's resources and stacks aside as the account finishes, so that
-//! an organization of any size is never held whole: a temporary SQLite file, deleted when the
-//! spool is dropped (a crash leaves it in the system's temporary directory, nothing in the store).
+//! an organization of any size is never held whole. An organization's first
+//! [`HELD_RESOURCES`] resources are kept in memory as they came; past that, everything set aside
+//! goes to a temporary SQLite file, deleted when the spool is dropped (a crash leaves it in the
+//! system's temporary directory, nothing in the store).
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{params, Connection};
 use stagecraft_model::{Resource, StackFacts};
 
 use crate::StoreError;
 
+/// How many resources are held in memory before the spool goes to disk: about 30 MiB, an
+/// organization of some 80 accounts like the demo's. A smaller one never writes a row of its
+/// scan twice; a larger one holds no more than this while it spills.
+pub const HELD_RESOURCES: usize = 20_000;
+
 #[derive(Debug)]
 pub struct Spool {
+    held: Held,
+    budget: usize,
+    disk: Option<Disk>,
+}
+
+/// What is set aside in memory, by account, in the order it was put.
+#[derive(Debug, Default)]
+struct Held {
+    resources: HashMap<String, Vec<Resource>>,
+    stacks: HashMap<String, Vec<StackFacts>>,
+    ids: HashSet<String>,
+    count: usize,
+}
+
+#[derive(Debug)]
+struct Disk {
     conn: Connection,
     file: tempfile::NamedTempFile,
 }
 
 impl Spool {
-    pub fn new() -> Result<Spool, StoreError> {
+    /// A spool that holds up to `budget` resources in memory before it goes to disk.
+    pub fn holding(budget: usize) -> Spool {
+        Spool {
+            held: Held::default(),
+            budget,
+            disk: None,
+        }
+    }
+
+    /// The file the spool went to, once it has.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.disk.as_ref().map(|d| d.file.path())
+    }
+
+    /// Sets an account's resources and stacks aside. A resource whose id was set aside before
+    /// (by any account) is left out: the first one put is kept.
+    pub fn put(
+        &mut self,
+        resources: Vec<Resource>,
+        stacks: Vec<StackFacts>,
+    ) -> Result<(), StoreError> {
+        if self.disk.is_none() && self.held.count + resources.len() <= self.budget {
+            self.held.put(resources, stacks);
+            return Ok(());
+        }
+        let disk = match &mut self.disk {
+            Some(disk) => disk,
+            None => {
+                let mut disk = Disk::new()?;
+                let held = std::mem::take(&mut self.held);
+                for (account, resources) in &held.resources {
+                    let stacks = held.stacks.get(account).map(Vec::as_slice);
+                    disk.put(resources, stacks.unwrap_or_default())?;
+                }
+                for (account, stacks) in &held.stacks {
+                    if !held.resources.contains_key(account) {
+                        disk.put(&[], stacks)?;
+                    }
+                }
+                self.disk.insert(disk)
+            }
+        };
+        disk.put(&resources, &stacks)
+    }
+
+    /// How many resources were set aside.
+    pub fn resource_count(&self) -> Result<usize, StoreError> {
+        match &self.disk {
+            None => Ok(self.held.count),
+            Some(disk) => disk.resource_count(),
+        }
+    }
+
+    /// One account's resources, in the order they were put.
+    pub fn resources(&self, account_id: &str) -> Result<Cow<'_, [Resource]>, StoreError> {
+        match &self.disk {
+            None => Ok(Cow::Borrowed(
+                self.held
+                    .resources
+                    .get(account_id)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            )),
+            Some(disk) => disk
+                .rows(
+                    "SELECT body FROM resources WHERE account_id = ?1 ORDER BY seq",
+                    account_id,
+                )
+                .map(Cow::Owned),
+        }
+    }
+
+    /// One account's resources and stacks, in the order they were put, taken out of the spool.
+    pub fn take(
+        &mut self,
+        account_id: &str,
+    ) -> Result<(Vec<Resource>, Vec<StackFacts>), StoreError> {
+        match &self.disk {
+            None => Ok((
+                self.held.resources.remove(account_id).unwrap_or_default(),
+                self.held.stacks.remove(account_id).unwrap_or_default(),
+            )),
+            Some(disk) => Ok((
+                disk.rows(
+                    "SELECT body FROM resources WHERE account_id = ?1 ORDER BY seq",
+                    account_id,
+                )?,
+                disk.rows(
+                    "SELECT body FROM stacks WHERE account_id = ?1 ORDER BY seq",
+                    account_id,
+                )?,
+            )),
+        }
+    }
+}
+
+impl Held {
+    fn put(&mut self, resources: Vec<Resource>, stacks: Vec<StackFacts>) {
+        for r in resources {
+            if self.ids.insert(r.id.clone()) {
+                self.count += 1;
+                self.resources
+                    .entry(r.account_id.clone())
+                    .or_default()
+                    .push(r);
+            }
+        }
+        for mut s in stacks {
+            // As a row read back from disk: what is never stored is not kept either.
+            s.value_paths = Vec::new();
+            self.stacks.entry(s.account_id.clone()).or_default().push(s);
+        }
+    }
+}
+
+impl Disk {
+    fn new() -> Result<Disk, StoreError> {
         let file = tempfile::Builder::new()
             .prefix("stagecraft-scan-")
             .suffix(".db")
@@ -27,10 +169,9 @@ impl Spool {
             path: file.path().to_owned(),
             message: e.to_string(),
         })?;
-        let spool = Spool { conn, file };
+        let disk = Disk { conn, file };
         // Nothing here outlives the scan: no journal, no syncing.
-        spool
-            .conn
+        disk.conn
             .execute_batch(
                 "PRAGMA journal_mode = OFF;
                  PRAGMA synchronous = OFF;
@@ -48,8 +189,8 @@ impl Spool {
                  );
                  CREATE INDEX stacks_by_account ON stacks (account_id, seq);",
             )
-            .map_err(|e| spool.sql(e))?;
-        Ok(spool)
+            .map_err(|e| disk.sql(e))?;
+        Ok(disk)
     }
 
     fn sql(&self, e: rusqlite::Error) -> StoreError {
@@ -59,9 +200,7 @@ impl Spool {
         }
     }
 
-    /// Sets an account's resources and stacks aside. A resource whose id was set aside before
-    /// (by any account) is left out: the first one put is kept.
-    pub fn put(&mut self, resources: &[Resource], stacks: &[StackFacts]) -> Result<(), StoreError> {
+    fn put(&mut self, resources: &[Resource], stacks: &[StackFacts]) -> Result<(), StoreError> {
         let tx = self.conn.transaction().map_err(|e| sql_at(&self.file, e))?;
         {
             let mut stmt = tx
@@ -84,29 +223,11 @@ impl Spool {
         tx.commit().map_err(|e| sql_at(&self.file, e))
     }
 
-    /// How many resources were set aside.
-    pub fn resource_count(&self) -> Result<usize, StoreError> {
+    fn resource_count(&self) -> Result<usize, StoreError> {
         self.conn
             .query_row("SELECT count(*) FROM resources", [], |r| r.get::<_, i64>(0))
             .map(|n| usize::try_from(n).unwrap_or_default())
             .map_err(|e| self.sql(e))
-    }
-
-    /// One account's resources and stacks, in the order they were put.
-    pub fn account(
-        &self,
-        account_id: &str,
-    ) -> Result<(Vec<Resource>, Vec<StackFacts>), StoreError> {
-        Ok((
-            self.rows(
-                "SELECT body FROM resources WHERE account_id = ?1 ORDER BY seq",
-                account_id,
-            )?,
-            self.rows(
-                "SELECT body FROM stacks WHERE account_id = ?1 ORDER BY seq",
-                account_id,
-            )?,
-        ))
     }
 
     fn rows<T: serde::de::DeserializeOwned>(
@@ -158,34 +279,74 @@ mod tests {
         )
     }
 
+    fn stack(name: &str, account: &str) -> StackFacts {
+        StackFacts {
+            account_id: account.into(),
+            region: "us-east-1".into(),
+            name: name.into(),
+            id: format!("arn:aws:cloudformation:us-east-1:{account}:stack/{name}/1"),
+            status: "CREATE_COMPLETE".into(),
+            description: None,
+            outputs: Default::default(),
+            tags: Default::default(),
+            members: Vec::new(),
+            declared: Vec::new(),
+            function_env: Default::default(),
+            template_error: None,
+            parameter_reads: Vec::new(),
+            value_paths: vec![("hash".into(), "Resources.X".into())],
+        }
+    }
+
+    fn ids(spool: &Spool, account: &str) -> Vec<String> {
+        spool
+            .resources(account)
+            .unwrap()
+            .iter()
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
+    /// The same puts, whether the spool holds them in memory, goes to disk from the start, or
+    /// goes to disk half-way (its first put held, the second spilling it).
     #[test]
-    fn each_account_comes_back_in_order_and_an_id_is_kept_once() {
-        let mut spool = Spool::new().unwrap();
-        let path = spool.file.path().to_owned();
-        spool
-            .put(
-                &[res("b", "111"), res("a", "111"), res("shared", "111")],
-                &[],
-            )
-            .unwrap();
-        spool
-            .put(&[res("shared", "222"), res("c", "222")], &[])
-            .unwrap();
-        let ids = |account: &str| -> Vec<String> {
+    fn each_account_comes_back_in_order_and_an_id_is_kept_once_held_or_on_disk() {
+        for (budget, on_disk) in [(100, false), (0, true), (3, true)] {
+            let mut spool = Spool::holding(budget);
             spool
-                .account(account)
-                .unwrap()
-                .0
-                .into_iter()
-                .map(|r| r.id)
-                .collect()
-        };
-        assert_eq!(ids("111"), ["b", "a", "shared"]);
-        // The domain both accounts report is the first account's.
-        assert_eq!(ids("222"), ["c"]);
-        assert!(ids("333").is_empty());
-        assert!(path.exists());
-        drop(spool);
-        assert!(!path.exists(), "the spool file outlived the scan");
+                .put(
+                    vec![res("b", "111"), res("a", "111"), res("shared", "111")],
+                    vec![stack("one", "111")],
+                )
+                .unwrap();
+            spool
+                .put(
+                    vec![res("shared", "222"), res("c", "222"), res("c", "222")],
+                    vec![stack("two", "222")],
+                )
+                .unwrap();
+            assert_eq!(spool.file().is_some(), on_disk, "budget {budget}");
+            assert_eq!(spool.resource_count().unwrap(), 4, "budget {budget}");
+            assert_eq!(ids(&spool, "111"), ["b", "a", "shared"], "budget {budget}");
+            // The domain both accounts report is the first account's.
+            assert_eq!(ids(&spool, "222"), ["c"], "budget {budget}");
+            assert!(ids(&spool, "333").is_empty());
+            let (resources, stacks) = spool.take("222").unwrap();
+            assert_eq!(resources.len(), 1);
+            // What is never stored does not come back, held or not.
+            assert!(stacks.iter().all(|s| s.value_paths.is_empty()));
+            assert_eq!(
+                stacks.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+                ["two"]
+            );
+            let path = spool.file().map(ToOwned::to_owned);
+            if let Some(path) = &path {
+                assert!(path.exists());
+            }
+            drop(spool);
+            if let Some(path) = path {
+                assert!(!path.exists(), "the spool file outlived the scan");
+            }
+        }
     }
 }

@@ -56,6 +56,9 @@ pub struct ScanOptions {
     /// Scan only this shard's accounts (the others are marked another shard's); every state is
     /// still read.
     pub shard: Option<stagecraft_model::coverage::Shard>,
+    /// How many resources the scan holds in memory before it sets the rest aside on disk (the
+    /// default: [`stagecraft_store::spool::HELD_RESOURCES`]).
+    pub held_resources: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -150,6 +153,7 @@ pub async fn decide(
     };
 
     let tree = discover::tree(&mgmt, &profile).await?;
+    phase_took(started, "discovering the organization");
     let clock = tree.clock.filter(|c| c.matters());
     if let Some(r) = &opts.rescan {
         if r.previous.organization.id != tree.organization.id {
@@ -308,7 +312,11 @@ pub async fn decide(
     };
     // Each account is set aside as it finishes: what a scan holds does not grow with the
     // organization (only what ownership across accounts needs stays: buckets and parameters).
-    let (mut spool, mut aside) = (Spool::new()?, Aside::default());
+    let mut spool = Spool::holding(
+        opts.held_resources
+            .unwrap_or(stagecraft_store::spool::HELD_RESOURCES),
+    );
+    let mut aside = Aside::default();
     let scanning = async move {
         let mut done = Vec::new();
         while let Some(joined) = tasks.join_next().await {
@@ -334,6 +342,7 @@ pub async fn decide(
         }
     };
     let (fresh, mut spool, mut aside) = fresh?;
+    phase_took(started, "reading the accounts and the backend");
     while let Ok(event) = progressed.try_recv() {
         progress(event);
     }
@@ -433,6 +442,7 @@ pub async fn decide(
         bucket_owners.get(bucket).cloned()
     });
     warnings.append(&mut found.warnings);
+    phase_took(started, "assembling the state files");
     let mut states = std::mem::take(&mut found.states);
     for s in &mut states {
         stagecraft_iac::state_stage::decide(
@@ -451,6 +461,7 @@ pub async fn decide(
     let mut services = load_services(workspace, &stages, &mgmt, &account_stages, &mut warnings);
     expect_deployed_values(&mut services, &parameters, &account_stages, &hasher);
     let service_names: BTreeSet<String> = services.iter().map(|s| s.service.clone()).collect();
+    phase_took(started, "resolving the services");
 
     progress(ScanEvent::Phase {
         name: "ownership".into(),
@@ -462,11 +473,12 @@ pub async fn decide(
         let mut terraform = own::Terraform::new(&mut states, &account_stages);
         if !terraform.is_empty() {
             for a in &accounts {
-                terraform.observe(&spool.account(&a.id)?.0);
+                terraform.observe(&spool.resources(&a.id)?);
             }
         }
         terraform.finish()
     };
+    phase_took(started, "matching Terraform's claims");
     let earlier = opts
         .last
         .as_deref()
@@ -559,9 +571,10 @@ impl Aside {
                 }
             }
         }
-        spool.put(&collected.resources, &collected.stacks)?;
-        collected.resources = Vec::new();
-        collected.stacks = Vec::new();
+        spool.put(
+            std::mem::take(&mut collected.resources),
+            std::mem::take(&mut collected.stacks),
+        )?;
         Ok(())
     }
 }
@@ -625,7 +638,7 @@ impl Decided {
     pub fn finish(self, sink: &mut dyn Sink) -> Result<ScanReport, Error> {
         let Decided {
             mut head,
-            spool,
+            mut spool,
             terraform,
             service_names,
             stages,
@@ -635,7 +648,7 @@ impl Decided {
         let changes = stagecraft_analysis::change::by_account(&head.changes);
         let none = Vec::new();
         for account in &mut head.accounts {
-            let (mut resources, mut stacks) = spool.account(&account.id)?;
+            let (mut resources, mut stacks) = spool.take(&account.id)?;
             own::assign_claimed(
                 &mut resources,
                 own::Claimed {
@@ -660,6 +673,7 @@ impl Decided {
             stacks.sort_by(|a, b| (&a.region, &a.name).cmp(&(&b.region, &b.name)));
             sink.account(resources, stacks)?;
         }
+        phase_took(started, "deciding owners and handing the accounts on");
         head.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         Ok(head)
     }
@@ -1050,6 +1064,14 @@ fn expect_deployed_values(
             serverless::expect_values(f, &value_of, hasher);
         }
     }
+}
+
+/// Where a scan's time goes, at `debug`: each phase's end, from the scan's start.
+fn phase_took(started: Instant, phase: &str) {
+    tracing::debug!(
+        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "scan: {phase} done"
+    );
 }
 
 /// Reads the configured services and resolves each for every stage; a broken file is a warning.

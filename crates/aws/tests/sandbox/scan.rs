@@ -333,3 +333,37 @@ async fn rescanning_one_account_refreshes_it_and_keeps_the_others_as_they_were()
         .unwrap_err();
     assert_eq!(err.code(), stagecraft_model::ErrorCode::InvalidInput);
 }
+
+/// A scan holds a small organization in memory as it goes and sets a large one aside on disk:
+/// the two ways decide the same owners, links and counts.
+#[tokio::test]
+async fn an_organization_set_aside_on_disk_is_decided_as_one_held_in_memory() {
+    let sb = &harness::demo().sandbox;
+    let ws = Workspace::load(&sb.workspace_file()).expect("workspace config");
+    let scan_holding = |held_resources| {
+        let opts = ScanOptions {
+            hasher: Some(stagecraft_aws::collect::ValueHasher::new([3; 32])),
+            held_resources,
+            ..opts()
+        };
+        let env = sb.aws_env();
+        let ws = ws.clone();
+        async move { scan::scan(&env, &ws, &opts, &|_| {}).await.expect("scan") }
+    };
+    let held = scan_holding(None).await;
+    let on_disk = scan_holding(Some(0)).await;
+    assert!(held.resources.len() > 100, "{}", held.resources.len());
+    assert!(held
+        .resources
+        .iter()
+        .any(|r| matches!(r.owner, stagecraft_model::Owner::Terraform(_))));
+    assert_eq!(on_disk.resources, held.resources);
+    assert_eq!(on_disk.stacks, held.stacks);
+    let counts = |r: &ScanReport| -> Vec<_> {
+        r.accounts
+            .iter()
+            .map(|a| (a.id.clone(), a.counts.clone()))
+            .collect()
+    };
+    assert_eq!(counts(&on_disk), counts(&held));
+}
