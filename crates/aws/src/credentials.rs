@@ -254,7 +254,8 @@ impl AwsEnv {
             .profile_name(profile)
             .http_client(self.http.0.clone())
             .retry_config(retries())
-            .timeout_config(timeouts());
+            .timeout_config(timeouts())
+            .stalled_stream_protection(stalled_streams());
         if let Some(files) = self.profile_files() {
             loader = loader.profile_files(files);
         }
@@ -315,6 +316,17 @@ pub(crate) fn retries() -> RetryConfig {
         .with_max_attempts(8)
         .with_initial_backoff(Duration::from_millis(200))
         .with_max_backoff(Duration::from_secs(20))
+}
+
+/// The SDK's stalled-stream protection, on answers only. A request's body is a few hundred bytes in
+/// memory, and the SDK's watch on it counts from the attempt's start: a call waiting its turn
+/// ([`crate::pace`]) past the 5 s grace period failed as "throughput of 0 B/s" (found at a quarter
+/// of AWS's rates with 32 accounts at once, BENCHMARKS.md). An answer that stalls still fails.
+pub(crate) fn stalled_streams(
+) -> aws_config::stalled_stream_protection::StalledStreamProtectionConfig {
+    aws_config::stalled_stream_protection::StalledStreamProtectionConfig::enabled()
+        .upload_enabled(false)
+        .build()
 }
 
 /// Every call has a deadline: a hung endpoint fails the account, never the scan.

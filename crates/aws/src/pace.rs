@@ -540,6 +540,8 @@ mod tests {
         bucket: Arc<Mutex<Bucket>>,
         throttled: Arc<AtomicUsize>,
         latency: Duration,
+        /// Attempts the SDK made, each counted as it is handed to the pacing connector.
+        attempts: Arc<AtomicUsize>,
     }
 
     impl HttpConnector for Limited {
@@ -582,10 +584,23 @@ mod tests {
             _: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
             _: &RuntimeComponents,
         ) -> SharedHttpConnector {
-            SharedHttpConnector::new(PacedConnector {
-                inner: SharedHttpConnector::new(LimitedRef(self.0.clone())),
-                learned: self.1.clone(),
-            })
+            SharedHttpConnector::new(Attempts(
+                self.0.attempts.clone(),
+                SharedHttpConnector::new(PacedConnector {
+                    inner: SharedHttpConnector::new(LimitedRef(self.0.clone())),
+                    learned: self.1.clone(),
+                }),
+            ))
+        }
+    }
+
+    #[derive(Debug)]
+    struct Attempts(Arc<AtomicUsize>, SharedHttpConnector);
+
+    impl HttpConnector for Attempts {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            self.1.call(request)
         }
     }
 
@@ -604,17 +619,27 @@ mod tests {
         burst: f64,
         learned: &Arc<Learned>,
     ) -> (aws_sdk_ssm::Client, Arc<AtomicUsize>) {
-        let throttled = Arc::new(AtomicUsize::new(0));
-        let limited = Limited {
+        let (client, limited) = account_with(rate, burst, learned);
+        (client, limited.throttled.clone())
+    }
+
+    /// [`account`], with the endpoint itself: what it throttled and how many attempts reached it.
+    fn account_with(
+        rate: f64,
+        burst: f64,
+        learned: &Arc<Learned>,
+    ) -> (aws_sdk_ssm::Client, Arc<Limited>) {
+        let limited = Arc::new(Limited {
             bucket: Arc::new(Mutex::new(Bucket {
                 tokens: burst,
                 at: Instant::now(),
                 rate,
                 burst,
             })),
-            throttled: throttled.clone(),
+            throttled: Arc::new(AtomicUsize::new(0)),
             latency: Duration::from_millis(50),
-        };
+            attempts: Arc::new(AtomicUsize::new(0)),
+        });
         let config = aws_types::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("eu-west-1"))
@@ -626,18 +651,23 @@ mod tests {
                 ),
             )
             .http_client(aws_smithy_runtime_api::client::http::SharedHttpClient::new(
-                Through(Arc::new(limited), learned.clone()),
+                Through(limited.clone(), learned.clone()),
             ))
             .retry_config(crate::credentials::retries())
+            .stalled_stream_protection(crate::credentials::stalled_streams())
             .build();
-        (crate::client!(aws_sdk_ssm, &config), throttled)
+        (crate::client!(aws_sdk_ssm, &config), limited)
     }
 
     /// `n` reads of one API, 8 at once, as a collector makes them; how many failed.
     async fn reads(client: &aws_sdk_ssm::Client, n: usize) -> usize {
+        reads_at_once(client, n, 8).await
+    }
+
+    async fn reads_at_once(client: &aws_sdk_ssm::Client, n: usize, at_once: usize) -> usize {
         stream::iter(0..n)
             .map(|_| client.describe_parameters().send())
-            .buffer_unordered(8)
+            .buffer_unordered(at_once)
             .collect::<Vec<_>>()
             .await
             .iter()
@@ -681,6 +711,27 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    /// On the real clock: the SDK watches a request's upload on the system's time, which a paused
+    /// runtime does not stop. Calls paced about 2 s apart, 5 at once: the last waits over 6 s for
+    /// its turn, past the SDK's 5 s grace for a stalled upload, and succeeds.
+    #[tokio::test]
+    async fn a_call_waiting_its_turn_longer_than_the_stall_grace_period_succeeds() {
+        let learned = Arc::new(Learned::default());
+        let api = ("SSM".to_owned(), "DescribeParameters".to_owned());
+        learned.found(&api, MIN_RATE);
+        let (client, limited) = account_with(100.0, 100.0, &learned);
+        let started = Instant::now();
+        assert_eq!(reads_at_once(&client, 5, 5).await, 0, "every read succeeds");
+        assert!(
+            started.elapsed() >= Duration::from_secs(6),
+            "paced: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(limited.throttled.load(Ordering::SeqCst), 0);
+        // Each read in one attempt: none was given up on as stalled while it waited and retried.
+        assert_eq!(limited.attempts.load(Ordering::SeqCst), 5);
     }
 
     #[tokio::test(start_paused = true)]
