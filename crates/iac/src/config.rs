@@ -15,7 +15,7 @@ use crate::terraform::{read_backend_with, Backend, StateSource};
 pub const DEFAULT_ASSUME_ROLE: &str = "OrganizationAccountAccessRole";
 /// Accounts scanned at once. Each account's API limits are its own, so more at once is faster until
 /// the machine's CPU is busy: at 50 accounts on two cores, 32 took a fifth less time than 16 and as
-/// long as all 51, with about 1.3 MiB held for each account in flight (`BENCHMARKS.md`).
+/// long as all 51, with about 1 MiB held for each account in flight (`BENCHMARKS.md`).
 pub const DEFAULT_PARALLELISM: usize = 32;
 
 /// The variables through which a process gets AWS credentials or profile files: a deploy step gets
