@@ -58,6 +58,28 @@ pub fn distinctive(value: &str) -> bool {
     value.len() >= 6 && !matches!(value, "true" | "false") && value.parse::<f64>().is_err()
 }
 
+impl StackFacts {
+    /// A stack as listed, before its resources, template or outputs are read.
+    pub fn new(account_id: &str, region: &str, name: &str, id: String, status: &str) -> Self {
+        StackFacts {
+            account_id: account_id.to_owned(),
+            region: region.to_owned(),
+            name: name.to_owned(),
+            id,
+            status: status.to_owned(),
+            description: None,
+            outputs: Default::default(),
+            tags: Default::default(),
+            members: Vec::new(),
+            declared: Vec::new(),
+            function_env: Default::default(),
+            template_error: None,
+            parameter_reads: Vec::new(),
+            value_paths: Vec::new(),
+        }
+    }
+}
+
 /// One entry of a stack's resource list.
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
 #[ts(export)]

@@ -281,20 +281,14 @@ mod tests {
 
     fn stack(name: &str, account: &str) -> StackFacts {
         StackFacts {
-            account_id: account.into(),
-            region: "us-east-1".into(),
-            name: name.into(),
-            id: format!("arn:aws:cloudformation:us-east-1:{account}:stack/{name}/1"),
-            status: "CREATE_COMPLETE".into(),
-            description: None,
-            outputs: Default::default(),
-            tags: Default::default(),
-            members: Vec::new(),
-            declared: Vec::new(),
-            function_env: Default::default(),
-            template_error: None,
-            parameter_reads: Vec::new(),
             value_paths: vec![("hash".into(), "Resources.X".into())],
+            ..StackFacts::new(
+                account,
+                "us-east-1",
+                name,
+                format!("arn:aws:cloudformation:us-east-1:{account}:stack/{name}/1"),
+                "CREATE_COMPLETE",
+            )
         }
     }
 

@@ -690,22 +690,13 @@ fn a_schema_4_store_learns_each_snapshots_organization() {
 }
 
 fn stack(name: &str) -> StackFacts {
-    StackFacts {
-        account_id: "1".into(),
-        region: "us-east-1".into(),
-        name: name.into(),
-        id: format!("arn:aws:cloudformation:us-east-1:1:stack/{name}/x"),
-        status: "CREATE_COMPLETE".into(),
-        description: None,
-        outputs: Default::default(),
-        tags: Default::default(),
-        members: Vec::new(),
-        declared: Vec::new(),
-        function_env: Default::default(),
-        template_error: None,
-        parameter_reads: Vec::new(),
-        value_paths: Vec::new(),
-    }
+    StackFacts::new(
+        "1",
+        "us-east-1",
+        name,
+        format!("arn:aws:cloudformation:us-east-1:1:stack/{name}/x"),
+        "CREATE_COMPLETE",
+    )
 }
 
 /// Stacks are rows of their own (the head stays small), read back in order; a snapshot stored

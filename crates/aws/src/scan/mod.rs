@@ -2013,19 +2013,6 @@ mod tests {
             r
         };
         let stack = StackFacts {
-            account_id: "1".into(),
-            region: "eu-west-1".into(),
-            name: "api-dev".into(),
-            id: "arn:stack".into(),
-            status: "CREATE_COMPLETE".into(),
-            description: None,
-            outputs: Default::default(),
-            tags: Default::default(),
-            members: Vec::new(),
-            declared: Vec::new(),
-            function_env: Default::default(),
-            template_error: None,
-            parameter_reads: Vec::new(),
             value_paths: vec![
                 (
                     h.hash("arn:aws:dynamodb:us-east-1:1:table/orders"),
@@ -2040,6 +2027,13 @@ mod tests {
                     "Resources.F.Properties.Description2".into(),
                 ),
             ],
+            ..StackFacts::new(
+                "1",
+                "eu-west-1",
+                "api-dev",
+                "arn:stack".into(),
+                "CREATE_COMPLETE",
+            )
         };
         let mut collected = Collected {
             resources: vec![
