@@ -42,6 +42,8 @@ pub enum StoreError {
     },
     #[error("snapshot store {path}: {message}")]
     Sql { path: PathBuf, message: String },
+    #[error("cannot serialise {what} for the snapshot store: {message}")]
+    Serialise { what: String, message: String },
     #[error("snapshot {0} does not exist; `stagecraft snapshots` lists them")]
     NoSuchSnapshot(i64),
     #[error("snapshot {id} in {path} cannot be read: {message}")]
@@ -1135,6 +1137,55 @@ pub struct ResourceRow {
     pub body: String,
 }
 
+/// Resources and stacks serialised for a [`Writer`], which only inserts them: made on another
+/// thread, they let the serialising of one account overlap the inserting of the one before.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    resources: Vec<RowOf>,
+    /// (account id, the stack's JSON)
+    stacks: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+struct RowOf {
+    id: String,
+    type_name: String,
+    account_id: String,
+    owner_kind: &'static str,
+    body: String,
+}
+
+impl Prepared {
+    pub fn of(resources: &[Resource], stacks: &[StackFacts]) -> Result<Prepared, StoreError> {
+        let json = |what: String, e: serde_json::Error| StoreError::Serialise {
+            what,
+            message: e.to_string(),
+        };
+        Ok(Prepared {
+            resources: resources
+                .iter()
+                .map(|r| {
+                    Ok(RowOf {
+                        body: serde_json::to_string(r).map_err(|e| json(r.id.clone(), e))?,
+                        id: r.id.clone(),
+                        type_name: r.type_name.clone(),
+                        account_id: r.account_id.clone(),
+                        owner_kind: r.owner.kind(),
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+            stacks: stacks
+                .iter()
+                .map(|s| {
+                    let body =
+                        serde_json::to_string(s).map_err(|e| json(format!("stack {}", s.id), e))?;
+                    Ok((s.account_id.clone(), body))
+                })
+                .collect::<Result<_, StoreError>>()?,
+        })
+    }
+}
+
 /// A snapshot being stored: its resources and stacks added a part at a time, its head last.
 #[derive(Debug)]
 pub struct Writer<'s> {
@@ -1150,6 +1201,16 @@ pub struct Writer<'s> {
 impl Writer<'_> {
     /// Adds resources after those added before (the snapshot keeps this order).
     pub fn resources(&mut self, resources: &[Resource]) -> Result<(), StoreError> {
+        self.add(Prepared::of(resources, &[])?)
+    }
+
+    /// Adds stacks after those added before.
+    pub fn stacks(&mut self, stacks: &[StackFacts]) -> Result<(), StoreError> {
+        self.add(Prepared::of(&[], stacks)?)
+    }
+
+    /// Adds rows made ready by [`Prepared::of`] (on any thread) after those added before.
+    pub fn add(&mut self, rows: Prepared) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sql = |e: rusqlite::Error| sql_error(&path, e);
         let mut stmt = self
@@ -1169,47 +1230,32 @@ impl Writer<'_> {
                  WHERE excluded.last_seen >= bucket_sightings.last_seen",
             )
             .map_err(sql)?;
-        for r in resources {
-            let body = serde_json::to_string(r).map_err(|e| StoreError::Sql {
-                path: path.clone(),
-                message: format!("cannot serialise {}: {e}", r.id),
-            })?;
+        for r in &rows.resources {
             stmt.execute(params![
                 self.id,
                 self.resources,
                 r.id,
                 r.type_name,
                 r.account_id,
-                r.owner.kind(),
-                body
+                r.owner_kind,
+                r.body
             ])
             .map_err(sql)?;
             self.resources += 1;
             if r.type_name == "AWS::S3::Bucket" {
                 sighting
-                    .execute(params![self.organization_id, r.id, body, self.started_at])
+                    .execute(params![self.organization_id, r.id, r.body, self.started_at])
                     .map_err(sql)?;
             }
         }
-        Ok(())
-    }
-
-    /// Adds stacks after those added before.
-    pub fn stacks(&mut self, stacks: &[StackFacts]) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sql = |e: rusqlite::Error| sql_error(&path, e);
         let mut stmt = self
             .tx
             .prepare_cached(
                 "INSERT INTO stacks (snapshot_id, position, account_id, body) VALUES (?1, ?2, ?3, ?4)",
             )
             .map_err(sql)?;
-        for s in stacks {
-            let body = serde_json::to_string(s).map_err(|e| StoreError::Sql {
-                path: path.clone(),
-                message: format!("cannot serialise stack {}: {e}", s.id),
-            })?;
-            stmt.execute(params![self.id, self.stacks, s.account_id, body])
+        for (account_id, body) in &rows.stacks {
+            stmt.execute(params![self.id, self.stacks, account_id, body])
                 .map_err(sql)?;
             self.stacks += 1;
         }

@@ -598,7 +598,11 @@ pub struct Decided {
 
 /// Where a decided scan's accounts go, one at a time, in the accounts' order.
 pub trait Sink {
-    fn account(&mut self, resources: Vec<Resource>, stacks: Vec<StackFacts>) -> Result<(), Error>;
+    /// An account made ready to be handed on, on the thread that decides the owners, while the
+    /// sink takes the account before it.
+    type Ready: Send;
+    fn ready(resources: Vec<Resource>, stacks: Vec<StackFacts>) -> Result<Self::Ready, Error>;
+    fn account(&mut self, ready: Self::Ready) -> Result<(), Error>;
 }
 
 /// Every account gathered into one report.
@@ -609,18 +613,25 @@ struct Gather {
 }
 
 impl Sink for Gather {
-    fn account(&mut self, resources: Vec<Resource>, stacks: Vec<StackFacts>) -> Result<(), Error> {
+    type Ready = (Vec<Resource>, Vec<StackFacts>);
+    fn ready(resources: Vec<Resource>, stacks: Vec<StackFacts>) -> Result<Self::Ready, Error> {
+        Ok((resources, stacks))
+    }
+    fn account(&mut self, (resources, stacks): Self::Ready) -> Result<(), Error> {
         self.resources.extend(resources);
         self.stacks.extend(stacks);
         Ok(())
     }
 }
 
+/// The store's rows are serialised while the account before is inserted.
 impl Sink for stagecraft_store::Writer<'_> {
-    fn account(&mut self, resources: Vec<Resource>, stacks: Vec<StackFacts>) -> Result<(), Error> {
-        self.resources(&resources)?;
-        self.stacks(&stacks)?;
-        Ok(())
+    type Ready = stagecraft_store::Prepared;
+    fn ready(resources: Vec<Resource>, stacks: Vec<StackFacts>) -> Result<Self::Ready, Error> {
+        Ok(stagecraft_store::Prepared::of(&resources, &stacks)?)
+    }
+    fn account(&mut self, ready: Self::Ready) -> Result<(), Error> {
+        Ok(self.add(ready)?)
     }
 }
 
@@ -634,8 +645,9 @@ impl Decided {
     }
 
     /// Decides each account's owners and hands the account to `sink`; returns the report without
-    /// its resources and stacks (they went to the sink), each account with its counts.
-    pub fn finish(self, sink: &mut dyn Sink) -> Result<ScanReport, Error> {
+    /// its resources and stacks (they went to the sink), each account with its counts. The owners
+    /// are decided on a thread of their own, an account or two ahead of the sink.
+    pub fn finish<S: Sink>(self, sink: &mut S) -> Result<ScanReport, Error> {
         let Decided {
             mut head,
             mut spool,
@@ -646,9 +658,9 @@ impl Decided {
             started,
         } = self;
         let changes = stagecraft_analysis::change::by_account(&head.changes);
-        let none = Vec::new();
-        for account in &mut head.accounts {
-            let (mut resources, mut stacks) = spool.take(&account.id)?;
+        let ids: Vec<String> = head.accounts.iter().map(|a| a.id.clone()).collect();
+        let decide = |id: &str| -> Result<_, Error> {
+            let (mut resources, mut stacks) = spool.take(id)?;
             own::assign_claimed(
                 &mut resources,
                 own::Claimed {
@@ -662,17 +674,36 @@ impl Decided {
             );
             stagecraft_analysis::change::attach(
                 &mut resources,
-                changes
-                    .get(account.id.as_str())
-                    .unwrap_or(&none)
-                    .iter()
-                    .copied(),
+                changes.get(id).into_iter().flatten().copied(),
             );
-            account.counts = count_owners(&resources);
+            let counts = count_owners(&resources);
             sort_resources(&mut resources);
             stacks.sort_by(|a, b| (&a.region, &a.name).cmp(&(&b.region, &b.name)));
-            sink.account(resources, stacks)?;
-        }
+            Ok((counts, S::ready(resources, stacks)?))
+        };
+        // Two accounts at most wait between the threads: memory stays an account's worth.
+        let (decided, taken) = std::sync::mpsc::sync_channel(2);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let mut decide = decide;
+                for id in &ids {
+                    let next = decide(id);
+                    let failed = next.is_err();
+                    // The sink failed and stopped taking, or this did: either way, done.
+                    if decided.send(next).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            for account in &mut head.accounts {
+                let (counts, ready) = taken
+                    .recv()
+                    .map_err(|_| Error::Input("deciding the owners stopped early".into()))??;
+                account.counts = counts;
+                sink.account(ready)?;
+            }
+            Ok::<_, Error>(())
+        })?;
         phase_took(started, "deciding owners and handing the accounts on");
         head.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         Ok(head)

@@ -334,6 +334,62 @@ async fn rescanning_one_account_refreshes_it_and_keeps_the_others_as_they_were()
     assert_eq!(err.code(), stagecraft_model::ErrorCode::InvalidInput);
 }
 
+/// A sink that takes accounts until its third, which it refuses.
+struct Refusing {
+    /// Each taken account's resources: the accounts they are in, and how many.
+    taken: Vec<(std::collections::BTreeSet<String>, usize)>,
+}
+
+impl scan::Sink for Refusing {
+    type Ready = Vec<stagecraft_model::Resource>;
+    fn ready(
+        resources: Vec<stagecraft_model::Resource>,
+        _: Vec<stagecraft_model::StackFacts>,
+    ) -> Result<Self::Ready, stagecraft_model::Error> {
+        Ok(resources)
+    }
+    fn account(&mut self, ready: Self::Ready) -> Result<(), stagecraft_model::Error> {
+        if self.taken.len() == 2 {
+            return Err(stagecraft_model::Error::Input("the disk is full".into()));
+        }
+        let accounts = ready.iter().map(|r| r.account_id.clone()).collect();
+        self.taken.push((accounts, ready.len()));
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sink_that_fails_part_way_stops_the_owners_being_decided_and_says_why() {
+    let sb = &harness::demo().sandbox;
+    let ws = Workspace::load(&sb.workspace_file()).expect("workspace config");
+    let decided = scan::decide(&sb.aws_env(), &ws, &opts(), &|_| {})
+        .await
+        .expect("scan");
+    let mut refusing = Refusing { taken: Vec::new() };
+    let err = decided
+        .finish(&mut refusing)
+        .expect_err("the sink refused an account");
+    assert!(err.to_string().contains("the disk is full"), "{err}");
+    // Accounts go to the sink in the report's order, each whole, from the thread deciding owners.
+    let all = run(&sb.aws_env(), &ws).await;
+    let first_two: Vec<_> = all
+        .accounts
+        .iter()
+        .take(2)
+        .map(|a| {
+            let n = all
+                .resources
+                .iter()
+                .filter(|r| r.account_id == a.id)
+                .count();
+            let accounts = (n > 0).then(|| a.id.clone()).into_iter().collect();
+            (accounts, n)
+        })
+        .collect();
+    assert!(first_two.iter().any(|(_, n)| *n > 0), "{first_two:?}");
+    assert_eq!(refusing.taken, first_two);
+}
+
 /// A scan holds a small organization in memory as it goes and sets a large one aside on disk:
 /// the two ways decide the same owners, links and counts.
 #[tokio::test]
