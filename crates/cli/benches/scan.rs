@@ -20,6 +20,9 @@
 //!    counts the boto3 script found and each API's documented page size, not from the scan's log.
 //! 7. With `--scale-accounts N`, the scan of N member accounts on the replaying endpoint
 //!    (recorded accounts served again under new ids).
+//! 8. Where `perf` can record: the scan again under `perf record`, and from its profile the floor
+//!    any client of the AWS SDK for Rust meets here: the SDK's share of the scan's CPU and the
+//!    endpoint's CPU, over the machine's cores ([`sdk_share`]).
 //!
 //! Prints Markdown tables for BENCHMARKS.md.
 
@@ -289,6 +292,84 @@ fn minimum(
     m
 }
 
+/// Whether `perf` can profile here (it is installed and this user may record).
+fn perf_available() -> bool {
+    std::process::Command::new("perf")
+        .args(["record", "-q", "-o", "/dev/null", "--", "true"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A profile's CPU samples of the scan process, split by whose code they were in.
+struct Share {
+    samples: usize,
+    /// Samples with a frame of the AWS SDK for Rust anywhere on the stack: its runtime and
+    /// orchestrator, the generated clients (serializing, parsing), signing, credentials, hyper.
+    sdk: usize,
+    /// Samples with a frame of this project's crates and none of the SDK's.
+    ours: usize,
+}
+
+/// Splits the samples of a `perf record --call-graph dwarf` profile by whose code they were in,
+/// inlined frames included (`perf script` resolves them from the line tables, so it takes a few
+/// minutes). Fails the benchmark if the profile has no symbols to tell by: a stripped build.
+fn sdk_share(data: &Path) -> Share {
+    eprintln!("reading the profile…");
+    let out = std::process::Command::new("perf")
+        .args(["script", "-F", "comm,ip,sym", "-i"])
+        .arg(data)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .expect("perf script");
+    assert!(
+        out.status.success(),
+        "perf script failed on {}",
+        data.display()
+    );
+    let sdk_crates = [
+        "aws_smithy_",
+        "aws_sdk_",
+        "aws_sigv4",
+        "aws_runtime",
+        "aws_config",
+        "aws_credential_types",
+        "hyper",
+    ];
+    let mut share = Share {
+        samples: 0,
+        sdk: 0,
+        ours: 0,
+    };
+    for sample in String::from_utf8_lossy(&out.stdout).split("\n\n") {
+        let mut lines = sample.lines().filter(|l| !l.trim().is_empty());
+        let Some(comm) = lines.next() else { continue };
+        // What ran before the scan's program was exec'd is perf's own.
+        if comm.starts_with("perf") {
+            continue;
+        }
+        let frames: Vec<&str> = lines.collect();
+        share.samples += 1;
+        if frames
+            .iter()
+            .any(|f| sdk_crates.iter().any(|c| f.contains(c)))
+        {
+            share.sdk += 1;
+        } else if frames.iter().any(|f| f.contains("stagecraft_")) {
+            share.ours += 1;
+        }
+    }
+    assert!(
+        share.samples > 0 && (share.sdk + share.ours) * 2 > share.samples,
+        "the profile of {} tells whose code fewer than half its {} samples ran: is the build \
+         stripped? (scripts/bench-scan builds with symbols)",
+        data.display(),
+        share.samples
+    );
+    share
+}
+
 /// With `STAGECRAFT_BENCH_HOLD=<file>`: writes to `file` a shell script that runs the scan's command
 /// against the replaying endpoint, and holds the endpoint up until `file` is removed, so a change
 /// to the scan can be measured again and again without seeding and recording each time.
@@ -535,8 +616,14 @@ async fn main() {
     }
     let run = timed(scan(&config, "bench.db"), "the scan").await;
     let calls = replay.calls();
-    if let Some(out) = std::env::var_os("STAGECRAFT_BENCH_PERF") {
-        // The same scan again under `perf record`, for a profile of where its CPU goes.
+    // The same scan again under `perf record`, for a profile of where its CPU goes: the floor's
+    // share of it that is the SDK's (`sdk_share`). Kept at `STAGECRAFT_BENCH_PERF`, if set.
+    let profiled = perf_available().then(|| {
+        std::env::var_os("STAGECRAFT_BENCH_PERF")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| dir.path().join("scan.perf"))
+    });
+    if let Some(out) = &profiled {
         let probe = scan(&config, "bench-perf.db");
         let mut record: Vec<&OsStr> = ["record", "-F", "2000", "--call-graph", "dwarf,16384", "-o"]
             .map(OsStr::new)
@@ -553,6 +640,7 @@ async fn main() {
         .await;
         replay.clear();
     }
+    let sdk = profiled.as_deref().map(sdk_share);
     dump(&calls, "");
     assert_eq!(
         resources_of(&run),
@@ -696,6 +784,31 @@ async fn main() {
         path.calls,
         wall / bound.max(0.001)
     );
+    // The floor any client of the AWS SDK for Rust meets making these calls on this machine: the
+    // SDK's CPU for them and the endpoint's, spread perfectly over the cores, or the bound.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match &sdk {
+        Some(share) => {
+            let part = share.sdk as f64 / share.samples as f64;
+            let sdk_cpu = run.cpu.as_secs_f64() * part;
+            let floor = ((sdk_cpu + run.endpoint_cpu.as_secs_f64()) / cores as f64).max(bound);
+            println!(
+                "| the floor on this machine: the SDK's CPU for these calls ({:.0} % of the scan's {:.1} s, profiled) and the endpoint's ({:.1} s), over {cores} cores, against the critical path | {floor:.2} s | {bound:.2} s | {:.2} |",
+                part * 100.0,
+                run.cpu.as_secs_f64(),
+                run.endpoint_cpu.as_secs_f64(),
+                floor / bound.max(0.001)
+            );
+            println!(
+                "| wall time against that floor (our own code: {:.0} % of the profile) | {wall:.2} s | {floor:.2} s | {:.2} |",
+                share.ours as f64 * 100.0 / share.samples as f64,
+                wall / floor.max(0.001)
+            );
+        }
+        None => {
+            println!("| the floor on this machine | not measured: `perf` cannot record here | | |")
+        }
+    }
     for (share, twall, refused, tcalls, _) in &throttling {
         let outcome = match twall {
             Ok(w) => format!("{:.1} s wall", w.as_secs_f64()),
