@@ -20,20 +20,22 @@ pub use stage::infer_stage;
 /// How many tag look-ups (and tree listings) run at once during discovery.
 const TAG_CONCURRENCY: usize = 8;
 
-/// The organization's tree and who the management profile is: what discovery knows before any
-/// account's tags are read.
+/// The organization as the management account's first answers have it (its root, who the profile
+/// is); the OUs and accounts below come from [`Tree::accounts`] as their pages are listed.
 #[derive(Debug)]
 pub struct Tree {
+    /// Without its OUs until [`Tree::accounts`] has ended: [`Tree::walked`] adds them.
     pub organization: Organization,
-    /// Every account of the organization, in the order it was listed.
-    pub members: Vec<Member>,
     /// How far AWS's clock is from this machine's, from the management account's answer.
     pub clock: Option<crate::clock::ClockOffset>,
     /// Who the management profile acts as.
     pub identity: crate::model::Identity,
     profile: String,
+    client: Client,
     /// Organizations without the SDK's retries: tag reads are retried here, paced by [`pace::Pacer`].
     tags: Client,
+    /// The OUs listed so far.
+    ous: std::sync::Mutex<Vec<OrgUnit>>,
 }
 
 /// An account as the tree lists it.
@@ -117,87 +119,6 @@ pub async fn tree(mgmt: &SdkConfig, profile: &str) -> Result<Tree, Error> {
         .and_then(|r| r.id)
         .ok_or_else(|| org_error(profile, "organizations:ListRoots")("no root".to_owned()))?;
 
-    let mut ous = Vec::new();
-    let mut raw_accounts = Vec::new();
-    // The tree a level at a time: each node's OUs and accounts are listed at once, and the nodes
-    // of a level [`TAG_CONCURRENCY`] at a time. (parent id, path of OU names down to the parent)
-    let mut level = vec![(root_id.clone(), Vec::<String>::new())];
-    while !level.is_empty() {
-        let listed: Vec<_> = stream::iter(level)
-            .map(|(parent, path)| {
-                let client = client.clone();
-                async move {
-                    let children = client
-                        .list_organizational_units_for_parent()
-                        .parent_id(&parent)
-                        .max_results(20)
-                        .into_paginator()
-                        .send()
-                        .try_collect();
-                    let accounts = client
-                        .list_accounts_for_parent()
-                        .parent_id(&parent)
-                        .max_results(20)
-                        .into_paginator()
-                        .send()
-                        .try_collect();
-                    let (children, accounts) = futures::join!(children, accounts);
-                    let children = children.map_err(|e| {
-                        org_error(profile, "organizations:ListOrganizationalUnitsForParent")(
-                            aws_message(&e),
-                        )
-                    })?;
-                    let accounts = accounts.map_err(|e| {
-                        org_error(profile, "organizations:ListAccountsForParent")(aws_message(&e))
-                    })?;
-                    Ok::<_, Error>((parent, path, children, accounts))
-                }
-            })
-            .buffer_unordered(TAG_CONCURRENCY)
-            .try_collect()
-            .await?;
-        let mut next = Vec::new();
-        for (parent, path, children, accounts) in listed {
-            for ou in children
-                .into_iter()
-                .flat_map(|page| page.organizational_units.unwrap_or_default())
-            {
-                let id = ou.id.unwrap_or_default();
-                let name = ou.name.unwrap_or_else(|| id.clone());
-                let mut ou_path = path.clone();
-                ou_path.push(name.clone());
-                next.push((id.clone(), ou_path.clone()));
-                ous.push(OrgUnit {
-                    id,
-                    name,
-                    parent_id: parent.clone(),
-                    path: ou_path,
-                });
-            }
-            raw_accounts.extend(
-                accounts
-                    .into_iter()
-                    .flat_map(|page| page.accounts.unwrap_or_default())
-                    .map(|a| (a, parent.clone(), path.clone())),
-            );
-        }
-        level = next;
-    }
-    ous.sort_by(|a, b| a.path.cmp(&b.path));
-
-    let members = raw_accounts
-        .into_iter()
-        .map(|(a, parent_id, ou_path)| {
-            let id = a.id.unwrap_or_default();
-            Member {
-                name: a.name.unwrap_or_else(|| id.clone()),
-                email: a.email.unwrap_or_default(),
-                parent_id,
-                ou_path,
-                id,
-            }
-        })
-        .collect();
     let tags = Client::from_conf(
         aws_sdk_organizations::config::Builder::from(mgmt)
             .retry_config(aws_config::retry::RetryConfig::disabled())
@@ -208,60 +129,170 @@ pub async fn tree(mgmt: &SdkConfig, profile: &str) -> Result<Tree, Error> {
             id: org.id.unwrap_or_default(),
             management_account_id,
             root_id,
-            ous,
+            ous: Vec::new(),
         },
-        members,
         clock,
         identity: me,
         profile: profile.to_owned(),
+        client,
         tags,
+        ous: Default::default(),
     })
 }
 
 impl Tree {
-    /// Every account with its tags and stage, each as soon as its tags are read,
-    /// [`TAG_CONCURRENCY`] reads at a time, paced once AWS throttles them ([`pace::Pacer`]).
+    /// The organization with the OUs [`Tree::accounts`] listed, once it has ended.
+    pub fn walked(self) -> Organization {
+        let mut ous = self.ous.into_inner().unwrap_or_else(|e| e.into_inner());
+        ous.sort_by(|a, b| a.path.cmp(&b.path));
+        Organization {
+            ous,
+            ..self.organization
+        }
+    }
+
+    /// The tree a level at a time: each node's OUs and accounts are listed at once, the nodes of
+    /// a level [`TAG_CONCURRENCY`] at a time, and each page of accounts handed to `found` as it
+    /// comes, so that their tags (and their scans) start while the rest of the tree is listed.
+    async fn walk(
+        &self,
+        found: futures::channel::mpsc::UnboundedSender<Result<Member, Error>>,
+    ) -> Result<(), Error> {
+        let profile = self.profile.as_str();
+        // (parent id, path of OU names down to the parent)
+        let mut level = vec![(self.organization.root_id.clone(), Vec::<String>::new())];
+        while !level.is_empty() {
+            let listed: Vec<_> = stream::iter(level)
+                .map(|(parent, path)| {
+                    let (client, found) = (self.client.clone(), found.clone());
+                    async move {
+                        let children = client
+                            .list_organizational_units_for_parent()
+                            .parent_id(&parent)
+                            .max_results(20)
+                            .into_paginator()
+                            .send()
+                            .try_collect();
+                        let accounts = async {
+                            let mut pages = client
+                                .list_accounts_for_parent()
+                                .parent_id(&parent)
+                                .max_results(20)
+                                .into_paginator()
+                                .send();
+                            while let Some(page) = pages.next().await {
+                                for a in page?.accounts.unwrap_or_default() {
+                                    let id = a.id.unwrap_or_default();
+                                    // A scan that stopped taking accounts needs no more.
+                                    let _ = found.unbounded_send(Ok(Member {
+                                        name: a.name.unwrap_or_else(|| id.clone()),
+                                        email: a.email.unwrap_or_default(),
+                                        parent_id: parent.clone(),
+                                        ou_path: path.clone(),
+                                        id,
+                                    }));
+                                }
+                            }
+                            Ok(())
+                        };
+                        let (children, accounts) = futures::join!(children, accounts);
+                        let children = children.map_err(|e| {
+                            org_error(profile, "organizations:ListOrganizationalUnitsForParent")(
+                                aws_message(&e),
+                            )
+                        })?;
+                        accounts.map_err(|e| {
+                            org_error(profile, "organizations:ListAccountsForParent")(aws_message(
+                                &e,
+                            ))
+                        })?;
+                        Ok::<_, Error>((parent, path, children))
+                    }
+                })
+                .buffer_unordered(TAG_CONCURRENCY)
+                .try_collect()
+                .await?;
+            let mut next = Vec::new();
+            let mut ous = self.ous.lock().unwrap_or_else(|e| e.into_inner());
+            for (parent, path, children) in listed {
+                for ou in children
+                    .into_iter()
+                    .flat_map(|page| page.organizational_units.unwrap_or_default())
+                {
+                    let id = ou.id.unwrap_or_default();
+                    let name = ou.name.unwrap_or_else(|| id.clone());
+                    let mut ou_path = path.clone();
+                    ou_path.push(name.clone());
+                    next.push((id.clone(), ou_path.clone()));
+                    ous.push(OrgUnit {
+                        id,
+                        name,
+                        parent_id: parent.clone(),
+                        path: ou_path,
+                    });
+                }
+            }
+            level = next;
+        }
+        Ok(())
+    }
+
+    /// Every member account with its tags and stage, as its page is listed and its tags read,
+    /// [`TAG_CONCURRENCY`] reads at a time, paced once AWS throttles them ([`pace::Pacer`]). A
+    /// listing that fails ends the stream with its error.
     pub fn accounts<'a>(
         &'a self,
         workspace: &'a Workspace,
     ) -> impl futures::Stream<Item = Result<Account, Error>> + 'a {
         let pacer = std::sync::Arc::new(pace::Pacer::default());
-        stream::iter(&self.members)
-            .map(move |m| {
-                let pacer = pacer.clone();
-                async move {
-                    let tags = pacer
-                        .call(|| read_tags(&self.tags, &m.id), judge)
-                        .await
-                        .map_err(|e| {
-                            org_error(&self.profile, "organizations:ListTagsForResource")(
-                                aws_message(&e),
-                            )
-                        })?;
-                    let is_management = m.id == self.organization.management_account_id;
-                    let (stage, stage_source) =
-                        infer_stage(&m.id, &m.name, &tags, is_management, workspace);
-                    Ok::<_, Error>(Account {
-                        id: m.id.clone(),
-                        name: m.name.clone(),
-                        email: m.email.clone(),
-                        parent_id: m.parent_id.clone(),
-                        ou_path: m.ou_path.clone(),
-                        is_management,
-                        stage,
-                        stage_source,
-                        tags,
-                        status: AccountStatus::Pending,
-                        access: None,
-                        identity: None,
-                        error: None,
-                        collect_errors: Vec::new(),
-                        limits: Vec::new(),
-                        counts: BTreeMap::new(),
-                    })
-                }
-            })
-            .buffer_unordered(TAG_CONCURRENCY)
+        let (found, members) = futures::channel::mpsc::unbounded();
+        // The walk runs as the stream is polled; its error comes after the members it listed.
+        let failed = found.clone();
+        let walking = async move {
+            if let Err(e) = self.walk(found).await {
+                let _ = failed.unbounded_send(Err(e));
+            }
+        };
+        stream::select(
+            stream::once(walking).filter_map(|()| futures::future::ready(None)),
+            members,
+        )
+        .map(move |m: Result<Member, Error>| {
+            let pacer = pacer.clone();
+            async move {
+                let m = m?;
+                let tags = pacer
+                    .call(|| read_tags(&self.tags, &m.id), judge)
+                    .await
+                    .map_err(|e| {
+                        org_error(&self.profile, "organizations:ListTagsForResource")(aws_message(
+                            &e,
+                        ))
+                    })?;
+                let is_management = m.id == self.organization.management_account_id;
+                let (stage, stage_source) =
+                    infer_stage(&m.id, &m.name, &tags, is_management, workspace);
+                Ok::<_, Error>(Account {
+                    id: m.id.clone(),
+                    name: m.name.clone(),
+                    email: m.email.clone(),
+                    parent_id: m.parent_id.clone(),
+                    ou_path: m.ou_path.clone(),
+                    is_management,
+                    stage,
+                    stage_source,
+                    tags,
+                    status: AccountStatus::Pending,
+                    access: None,
+                    identity: None,
+                    error: None,
+                    collect_errors: Vec::new(),
+                    limits: Vec::new(),
+                    counts: BTreeMap::new(),
+                })
+            }
+        })
+        .buffer_unordered(TAG_CONCURRENCY)
     }
 }
 

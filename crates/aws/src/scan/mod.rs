@@ -153,7 +153,7 @@ pub async fn decide(
     };
 
     let tree = discover::tree(&mgmt, &profile).await?;
-    phase_took(started, "discovering the organization");
+    phase_took(started, "reading the organization and its root");
     let clock = tree.clock.filter(|c| c.matters());
     if let Some(r) = &opts.rescan {
         if r.previous.organization.id != tree.organization.id {
@@ -248,6 +248,8 @@ pub async fn decide(
             discovered.push(account);
         }
     }
+    let organization = tree.walked();
+    phase_took(started, "listing the accounts and reading their tags");
     discovered.sort_by(Account::display_order);
     stages.send_replace(Some(Arc::new(
         discovered
@@ -256,7 +258,7 @@ pub async fn decide(
             .collect(),
     )));
     progress(ScanEvent::Discovered {
-        organization: tree.organization.clone(),
+        organization: organization.clone(),
         accounts: discovered.clone(),
     });
     if let (Some(_), Some(_)) = (&opts.shard, &opts.rescan) {
@@ -483,7 +485,7 @@ pub async fn decide(
         .last
         .as_deref()
         .or(opts.rescan.as_ref().map(|r| r.previous.as_ref()))
-        .filter(|l| l.organization.id == tree.organization.id);
+        .filter(|l| l.organization.id == organization.id);
     let (changes, feed) = merge_history(histories, earlier, now);
 
     let mut coverage = coverage::build(coverage::Seen {
@@ -513,7 +515,7 @@ pub async fn decide(
         coverage,
         profile,
         regions,
-        organization: tree.organization,
+        organization,
         accounts,
         resources: Vec::new(),
         stacks: Vec::new(),

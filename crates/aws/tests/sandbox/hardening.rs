@@ -558,3 +558,46 @@ async fn a_clock_ten_minutes_off_is_corrected_for_and_named() {
         "a clock that agrees is not named"
     );
 }
+
+/// The accounts start as their pages are listed, while the rest of the tree is: a listing that
+/// fails part-way still fails the scan, naming what was refused, and no account's scan outlives it.
+#[tokio::test]
+async fn a_tree_listing_refused_part_way_fails_the_scan_and_names_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (proxy, env) = through(
+        ProxyOptions {
+            faults: Faults {
+                denied: vec!["organizations:ListOrganizationalUnitsForParent".into()],
+                ..Faults::default()
+            },
+            ..ProxyOptions::default()
+        },
+        dir.path(),
+    )
+    .await;
+    let ws = Workspace::load(&harness::demo().sandbox.workspace_file()).expect("workspace");
+    let err = scan::scan(&env, &ws, &ScanOptions::default(), &|_| {})
+        .await
+        .expect_err("the tree could not be listed");
+    let said = err.to_string();
+    assert!(
+        said.contains("organizations:ListOrganizationalUnitsForParent"),
+        "{said}"
+    );
+    let calls = proxy.calls();
+    assert!(calls.iter().any(|c| c.fault.as_deref() == Some("denied")));
+    // The root's own accounts were listed at the same time as its OUs, and handed on.
+    assert!(
+        calls.iter().any(|c| c.action == "ListAccountsForParent"),
+        "{:?}",
+        calls.iter().map(|c| &c.action).collect::<Vec<_>>()
+    );
+    // Nothing goes on after the scan returned: its accounts' tasks were dropped with it.
+    let settled = proxy.calls().len();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        proxy.calls().len(),
+        settled,
+        "calls went on after the scan failed"
+    );
+}
