@@ -351,13 +351,18 @@ export function App() {
         <button class="ghost" data-testid="palette-button" onClick={() => setPalette(true)} title="Command palette (Ctrl+K)">
           Ctrl+K
         </button>
-        <span class="age" data-testid="scan-age">
-          {state.scanning
+        {(() => {
+          const age = state.scanning
             ? `scanning ${done}/${state.accounts.length || "…"} accounts${state.phase ? ` · ${state.phase}` : ""}`
             : state.finishedAt
               ? `scanned ${timeAgo(state.finishedAt, now)}`
-              : ""}
-        </span>
+              : "";
+          return (
+            <span class={`age${state.scanning ? " scanning" : ""}`} data-testid="scan-age" title={age}>
+              {age}
+            </span>
+          );
+        })()}
         <button
           class={`ghost live-toggle${live.on ? " on" : ""}`}
           data-testid="live-toggle"
