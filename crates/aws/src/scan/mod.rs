@@ -683,7 +683,8 @@ impl Decided {
             stacks.sort_by(|a, b| (&a.region, &a.name).cmp(&(&b.region, &b.name)));
             Ok((counts, S::ready(resources, stacks)?))
         };
-        // Two accounts at most wait between the threads: memory stays an account's worth.
+        // At most two decided accounts wait between the threads, besides the one being decided and
+        // the one being taken: what is held stays a few accounts' worth, whatever the organization.
         let (decided, taken) = std::sync::mpsc::sync_channel(2);
         std::thread::scope(|scope| {
             scope.spawn(move || {
